@@ -1,0 +1,214 @@
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+
+/** How often /proc is read for the peak RSS of the process and its children. */
+const POLL_MS = 50;
+
+export interface Measured {
+  readonly seconds: number;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Peak RSS (VmHWM) in bytes of the process itself, or null if it could not be read. */
+  readonly peakRss: number | null;
+  /** Peak RSS in bytes of descendants, by the name `describeChild` gives them. */
+  readonly childPeakRss: ReadonlyMap<string, number>;
+  /** GNU time's "Maximum resident set size": the largest single process of the tree. */
+  readonly treeMaxRss: number | null;
+}
+
+export interface MeasureOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  /**
+   * Names a descendant from its command line, or returns null to ignore it (e.g. only the pg_dump
+   * that dumps, not the `pg_dump --version` probes).
+   */
+  readonly describeChild?: (argv: string[]) => string | null;
+}
+
+/**
+ * Runs a command under `/usr/bin/time -v` (when present) and polls the VmHWM of the command and of
+ * its descendants. VmHWM is the kernel's high-water mark of resident memory, so a poll shortly
+ * before exit already holds the peak.
+ */
+export async function measure(file: string, args: string[], options: MeasureOptions = {}): Promise<Measured> {
+  const gnuTime = await hasGnuTime();
+  const [cmd, argv] = gnuTime ? ['/usr/bin/time', ['-v', file, ...args]] : [file, args];
+  const started = performance.now();
+  const child = spawn(cmd, argv, {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-256 * 1024);
+  });
+
+  let peakRss: number | null = null;
+  const childPeaks = new Map<string, number>();
+  const names = new Map<number, string>();
+  let target: number | undefined = gnuTime ? undefined : child.pid;
+  let polling = true;
+  const poll = async () => {
+    while (polling) {
+      if (target === undefined && child.pid !== undefined) {
+        // Under GNU time, the command is time's only child.
+        target = (await childrenOf(child.pid))[0];
+      }
+      if (target !== undefined) {
+        const own = await vmHwm(target);
+        if (own !== null) peakRss = Math.max(peakRss ?? 0, own);
+        for (const pid of await descendantsOf(target)) {
+          // A child between fork and exec still shows its parent's command line: ask again later.
+          let name: string | null | undefined = names.get(pid);
+          if (name === undefined) {
+            const argv = await cmdline(pid);
+            name =
+              argv.length === 0
+                ? null
+                : options.describeChild
+                  ? options.describeChild(argv)
+                  : baseName(argv[0]!);
+            if (name) names.set(pid, name);
+          }
+          if (!name) continue;
+          const hwm = await vmHwm(pid);
+          if (hwm !== null) childPeaks.set(name, Math.max(childPeaks.get(name) ?? 0, hwm));
+        }
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  };
+  const polled = poll();
+
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+    (resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (c, s) => resolve({ code: c, signal: s }));
+    },
+  );
+  const seconds = (performance.now() - started) / 1000;
+  polling = false;
+  await polled;
+
+  let treeMaxRss: number | null = null;
+  if (gnuTime) {
+    const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
+    if (m) treeMaxRss = Number(m[1]) * 1024;
+    const exit = /Exit status: (\d+)/.exec(stderr);
+    stderr = stderr.replace(/\n?\s*Command being timed:[\s\S]*$/, '');
+    return {
+      seconds,
+      code: exit ? Number(exit[1]) : code,
+      signal,
+      stdout,
+      stderr,
+      peakRss,
+      childPeakRss: childPeaks,
+      treeMaxRss,
+    };
+  }
+  return { seconds, code, signal, stdout, stderr, peakRss, childPeakRss: childPeaks, treeMaxRss };
+}
+
+let gnuTimeAvailable: Promise<boolean> | undefined;
+function hasGnuTime(): Promise<boolean> {
+  gnuTimeAvailable ??= readFile('/usr/bin/time').then(
+    () => true,
+    () => false,
+  );
+  return gnuTimeAvailable;
+}
+
+function baseName(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
+async function vmHwm(pid: number): Promise<number | null> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(status);
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+async function cmdline(pid: number): Promise<string[]> {
+  try {
+    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+async function childrenOf(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  try {
+    for (const task of await readdir(`/proc/${pid}/task`)) {
+      const text = await readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '');
+      for (const p of text.split(/\s+/)) if (p) out.push(Number(p));
+    }
+  } catch {
+    // gone
+  }
+  return out;
+}
+
+async function descendantsOf(pid: number): Promise<number[]> {
+  const all: number[] = [];
+  let level = await childrenOf(pid);
+  while (level.length > 0) {
+    all.push(...level);
+    const next: number[] = [];
+    for (const p of level) next.push(...(await childrenOf(p)));
+    level = next;
+  }
+  return all;
+}
+
+/** Best (smallest) and median of a list of seconds. */
+export function summarize(seconds: readonly number[]): { best: number; median: number } {
+  const sorted = [...seconds].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { best: sorted[0]!, median };
+}
+
+export function mib(n: number | null | undefined): string {
+  return n === null || n === undefined ? '-' : `${(n / 1024 / 1024).toFixed(0)} MiB`;
+}
+
+export function gib(n: number): string {
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+/** Left-aligned columns separated by two spaces. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** `--name value` options of a bench script. */
+export function option(argv: readonly string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  if (i >= 0) return argv[i + 1];
+  const eq = argv.find((a) => a.startsWith(`--${name}=`));
+  return eq?.slice(name.length + 3);
+}
+
+export function flag(argv: readonly string[], name: string): boolean {
+  return argv.includes(`--${name}`);
+}

@@ -1,0 +1,65 @@
+import { runBackup } from '#core/backup.ts';
+import { silentLogger, stderrLogger } from '#core/logger.ts';
+import { parseDatabaseUrl } from '#core/pg.ts';
+import { openRepository } from '#core/repository/index.ts';
+import { bool, parse, required, str } from '../args.ts';
+import { progressReporter } from '../progress.ts';
+
+const USAGE =
+  'lifeboat backup --database-url postgres://user@host:port/db --repo file:///dir|s3://bucket/prefix ' +
+  '[--s3-endpoint URL] [--kms-key-id KEY] [--name NAME] [--json] [--verbose]';
+
+export const backupHelp = `Takes a logical backup (pg_dump custom format) into a repository and catalogs it.
+
+usage: ${USAGE}
+
+  --database-url URL   the database to back up (or LIFEBOAT_DATABASE_URL); a password may also come from PGPASSWORD
+  --repo URL           file:///absolute/dir or s3://bucket[/prefix] (or LIFEBOAT_REPO)
+  --s3-endpoint URL    an S3-compatible endpoint (path-style), e.g. http://127.0.0.1:4568
+  --kms-key-id KEY     SSE-KMS key for S3 repositories
+  --name NAME          catalog the backup under this database name (default: the database's own name)
+  --json               print the manifest as JSON instead of the backup id
+  --verbose            log each step to stderr`;
+
+export async function backupCommand(argv: string[]): Promise<number> {
+  const p = parse(USAGE, argv, {
+    'database-url': { type: 'string' },
+    repo: { type: 'string' },
+    's3-endpoint': { type: 'string' },
+    'kms-key-id': { type: 'string' },
+    name: { type: 'string' },
+    json: { type: 'boolean' },
+    verbose: { type: 'boolean' },
+  });
+  const connection = parseDatabaseUrl(required(p, 'database-url', USAGE, 'LIFEBOAT_DATABASE_URL'));
+  const withPassword =
+    connection.password === undefined && process.env.PGPASSWORD
+      ? { ...connection, password: process.env.PGPASSWORD }
+      : connection;
+  const repository = openRepository(required(p, 'repo', USAGE, 'LIFEBOAT_REPO'), {
+    s3Endpoint: str(p, 's3-endpoint'),
+    kmsKeyId: str(p, 'kms-key-id'),
+  });
+  const progress = progressReporter(`backing up ${connection.database}:`);
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const manifest = await runBackup({
+      connection: withPassword,
+      repository,
+      database: str(p, 'name'),
+      logger: bool(p, 'verbose') ? stderrLogger('debug') : silentLogger,
+      onProgress: (n) => progress.update(n),
+      signal: controller.signal,
+    });
+    progress.done();
+    process.stdout.write(bool(p, 'json') ? `${JSON.stringify(manifest, null, 2)}\n` : `${manifest.id}\n`);
+    return 0;
+  } finally {
+    progress.done();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,85 @@
+import { silentLogger, stderrLogger } from '#core/logger.ts';
+import { parseDatabaseUrl } from '#core/pg.ts';
+import { openRepository } from '#core/repository/index.ts';
+import { runRestore } from '#core/restore.ts';
+import { bool, parse, positiveInt, required, str } from '../args.ts';
+import { checkLine } from '../checklist.ts';
+import { duration } from '../format.ts';
+import { parseTime, sizeTolerance, withInterrupt } from './shared.ts';
+
+const USAGE =
+  'lifeboat restore <id|latest> --repo URL --target-url URL [--database NAME] [--before TIME] [--jobs N] [--clean] [--no-owner] [--no-privileges] [--s3-endpoint URL] [--json]';
+
+export const restoreHelp = `Restores a logical backup into a database you name, then runs the same data checks on it.
+
+usage: ${USAGE}
+
+  latest               the newest *verified* backup (newer unverified ones are named, not used)
+  --before TIME        the newest verified backup taken before TIME (ISO 8601)
+  --target-url URL     the database to restore into; it must exist, and be empty unless --clean
+  --clean              drop and recreate the backup's objects in a target that has tables
+  --no-owner, --no-privileges   skip ownership / grants (when the target lacks the roles)
+  --jobs N             parallel pg_restore jobs (default 2)
+
+Refuses, changing nothing, when the checksum does not match, the target has tables (without
+--clean), or roles the backup needs are missing.
+exit status: 0 restored and all checks passed, 1 restored but a check failed, 2 not restored`;
+
+export async function restoreCommand(argv: string[]): Promise<number> {
+  const p = parse(
+    USAGE,
+    argv,
+    {
+      repo: { type: 'string' },
+      'target-url': { type: 'string' },
+      database: { type: 'string' },
+      before: { type: 'string' },
+      jobs: { type: 'string' },
+      clean: { type: 'boolean' },
+      'no-owner': { type: 'boolean' },
+      'no-privileges': { type: 'boolean' },
+      'size-tolerance': { type: 'string' },
+      's3-endpoint': { type: 'string' },
+      json: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+    },
+    1,
+  );
+  const ref = p.positionals[0] ?? 'latest';
+  const before = parseTime('before', str(p, 'before'));
+  const target = parseDatabaseUrl(required(p, 'target-url', USAGE));
+  const repository = openRepository(required(p, 'repo', USAGE, 'LIFEBOAT_REPO'), {
+    s3Endpoint: str(p, 's3-endpoint'),
+  });
+  const json = bool(p, 'json');
+  const report = await withInterrupt((signal) =>
+    runRestore({
+      repository,
+      ref,
+      before,
+      database: str(p, 'database'),
+      target,
+      jobs: positiveInt(p, 'jobs', 2),
+      clean: bool(p, 'clean'),
+      noOwner: bool(p, 'no-owner'),
+      noPrivileges: bool(p, 'no-privileges'),
+      sizeTolerance: sizeTolerance(p),
+      logger: bool(p, 'verbose') ? stderrLogger('debug') : silentLogger,
+      signal,
+      onCheck: json ? undefined : (c) => process.stdout.write(`${checkLine(c)}\n`),
+    }),
+  );
+  if (json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    if (report.skippedUnverified.length) {
+      process.stdout.write(
+        `note: newer backups exist but are not verified, so were not used: ${report.skippedUnverified.join(', ')}\n`,
+      );
+    }
+    process.stdout.write(
+      `${report.passed ? 'restored' : 'restored, but checks FAILED:'} backup ${report.backupId} of "${report.database}" into ${report.target} — restore ${duration(report.restoreDurationMs)}, total ${duration(report.totalDurationMs)}\n`,
+    );
+  }
+  return report.passed ? 0 : 1;
+}

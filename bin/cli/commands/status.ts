@@ -1,0 +1,167 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { InvalidArgument, LifeboatError, RepositoryNotFound } from '#core/errors.ts';
+import { openRepository, type Repository, S3Repository } from '#core/repository/index.ts';
+import {
+  type DatabaseStatus,
+  DEFAULT_TARGETS,
+  type Health,
+  overallHealth,
+  repositoryStatus,
+} from '#core/status.ts';
+import { loadEnvironmentConfig } from '../../../lib/config/load.ts';
+import { backupBucketName } from '../../../lib/naming.ts';
+import { bool, parse, required, str } from '../args.ts';
+import { table } from '../format.ts';
+
+const USAGE =
+  'lifeboat status --repo URL | --env NAME [--database NAME ...] [--warn-age HOURS] [--max-age HOURS] [--rpo-target HOURS] [--fail-on warning|critical] [--s3-endpoint URL] [--json]';
+
+export const statusHelp = `Per database: the newest backup and its age, the newest verified backup and its age against the
+RPO target, the last failover or drill with its RTO and RPO. For people a table, for machines --json.
+Exits 1 when any database is outside its targets, so it can run from cron or CI.
+
+With --env it reads the catalog in the environment's backup bucket (the primary region's, or the DR
+region's replica when the primary region cannot be reached), holds each configured database to the
+environment's alarm thresholds, and lists configured databases that have no backup at all.
+
+usage: ${USAGE}
+
+  --warn-age HOURS     newest backup older than this is a warning (default ${DEFAULT_TARGETS.backupAgeWarningHours})
+  --max-age HOURS      newest backup older than this is critical (default ${DEFAULT_TARGETS.backupAgeCriticalHours})
+  --rpo-target HOURS   the newest verified backup must be younger (default ${DEFAULT_TARGETS.verifiedAgeTargetHours})
+  --fail-on LEVEL      exit 1 on warning (default) or only on critical
+
+exit status: 0 all within targets, 1 a database is outside them, 2 the status could not be read`;
+
+function hoursOption(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgument(`--${name} expects a number of hours such as 26, got "${value}"`);
+  return n;
+}
+
+function ageText(seconds: number): string {
+  if (seconds < 3600) return `${Math.round(seconds / 60)}m`;
+  if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)}h`;
+  return `${(seconds / 86_400).toFixed(1)}d`;
+}
+
+const MARK: Record<Health, string> = { ok: '✓ ok', warning: '! warning', critical: '✗ critical' };
+
+export function statusTable(statuses: readonly DatabaseStatus[]): string {
+  const rows = statuses.map((s) => [
+    s.database,
+    MARK[s.health],
+    s.newestBackup ? `${s.newestBackup.id} (${ageText(s.newestBackup.ageSeconds)})` : '-',
+    s.newestVerified ? `${s.newestVerified.id} (${ageText(s.newestVerified.ageSeconds)})` : '-',
+    s.replicaLagSeconds === null ? 'n/a' : `${s.replicaLagSeconds} s`,
+    s.lastFailover
+      ? `RTO ${s.lastFailover.rtoSeconds.toFixed(1)} s, RPO ${s.lastFailover.rpoSeconds === null ? 'n/a' : `${s.lastFailover.rpoSeconds} s`}`
+      : '-',
+  ]);
+  const problems = statuses.flatMap((s) => s.problems.map((p) => `  ${s.database}: ${p}`));
+  return [
+    table(
+      ['DATABASE', 'HEALTH', 'NEWEST BACKUP (AGE)', 'NEWEST VERIFIED (AGE)', 'REPLICA LAG', 'LAST FAILOVER'],
+      rows,
+    ),
+    ...(problems.length ? ['', 'outside targets:', ...problems] : []),
+  ].join('\n');
+}
+
+/** The environment's catalog: the primary bucket, or its DR replica when the primary region is unreachable. */
+export async function environmentRepository(
+  envName: string,
+  s3: (region: string) => S3Client,
+  note: (text: string) => void,
+): Promise<{ repository: Repository; databases: string[]; targets: Partial<typeof DEFAULT_TARGETS> }> {
+  const env = loadEnvironmentConfig(envName);
+  const open = (region: string) =>
+    new S3Repository({
+      client: s3(region),
+      bucket: backupBucketName({ environment: envName, account: env.account, region }),
+      prefix: '',
+    });
+  const targets = {
+    backupAgeWarningHours: env.alarms.backupAgeWarnHours,
+    backupAgeCriticalHours: env.alarms.backupAgeCritHours,
+    verifiedAgeTargetHours: env.alarms.backupAgeCritHours,
+    replicaLagCriticalSeconds: env.alarms.replicaLagCritSeconds,
+  };
+  const databases = env.databases.map((d) => d.name);
+  const primary = open(env.primaryRegion);
+  try {
+    await primary.check();
+    return { repository: primary, databases, targets };
+  } catch (err) {
+    if (err instanceof RepositoryNotFound) throw err;
+    const dr = open(env.drRegion);
+    await dr.check().catch((drErr: unknown) => {
+      throw new LifeboatError(
+        `neither region's backup bucket can be read: ${env.primaryRegion}: ${(err as Error).message}; ${env.drRegion}: ${(drErr as Error).message}`,
+      );
+    });
+    note(
+      `the primary region's bucket cannot be read (${(err as Error).message}); reading the DR replica in ${env.drRegion}`,
+    );
+    return { repository: dr, databases, targets };
+  }
+}
+
+export async function statusCommand(
+  argv: string[],
+  s3: (region: string) => S3Client = (region) => new S3Client({ region, maxAttempts: 3 }),
+): Promise<number> {
+  const p = parse(USAGE, argv, {
+    env: { type: 'string' },
+    repo: { type: 'string' },
+    database: { type: 'string', multiple: true },
+    'warn-age': { type: 'string' },
+    'max-age': { type: 'string' },
+    'rpo-target': { type: 'string' },
+    'fail-on': { type: 'string' },
+    's3-endpoint': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const failOn = str(p, 'fail-on') ?? 'warning';
+  if (failOn !== 'warning' && failOn !== 'critical') {
+    throw new InvalidArgument(`--fail-on expects warning or critical, got "${failOn}"`);
+  }
+  const targets = {
+    ...(hoursOption(str(p, 'warn-age'), 'warn-age') !== undefined && {
+      backupAgeWarningHours: Number(str(p, 'warn-age')),
+    }),
+    ...(hoursOption(str(p, 'max-age'), 'max-age') !== undefined && {
+      backupAgeCriticalHours: Number(str(p, 'max-age')),
+    }),
+    ...(hoursOption(str(p, 'rpo-target'), 'rpo-target') !== undefined && {
+      verifiedAgeTargetHours: Number(str(p, 'rpo-target')),
+    }),
+  };
+  let repository: Repository;
+  let databases = p.values.database as string[] | undefined;
+  let envTargets = {};
+  const envName = str(p, 'env');
+  if (envName !== undefined) {
+    if (str(p, 'repo')) throw new InvalidArgument(`pass --env or --repo, not both\nusage: ${USAGE}`);
+    const found = await environmentRepository(envName, s3, (text) => process.stderr.write(`note: ${text}\n`));
+    repository = found.repository;
+    databases ??= found.databases;
+    envTargets = found.targets;
+  } else {
+    repository = openRepository(required(p, 'repo', USAGE, 'LIFEBOAT_REPO'), {
+      s3Endpoint: str(p, 's3-endpoint'),
+    });
+    await repository.check();
+  }
+  const statuses = await repositoryStatus(repository, { targets: { ...envTargets, ...targets }, databases });
+  if (bool(p, 'json')) process.stdout.write(`${JSON.stringify(statuses, null, 2)}\n`);
+  else
+    process.stdout.write(
+      statuses.length ? `${statusTable(statuses)}\n` : `no databases in ${repository.url}\n`,
+    );
+  const health = overallHealth(statuses);
+  if (statuses.length === 0) return 1;
+  return health === 'critical' || (health === 'warning' && failOn === 'warning') ? 1 : 0;
+}

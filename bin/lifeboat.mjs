@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// The `lifeboat` command: runs the TypeScript CLI through tsx, so `npx lifeboat` works right after `npm ci`.
+import { register } from 'tsx/esm/api';
+
+// The AWS SDK warns on every run under Node 20 (this CLI supports 20; Lambda runs 22): keep stderr for what matters.
+const emitWarning = process.emitWarning;
+process.emitWarning = (warning, ...rest) =>
+  String(warning).startsWith('NodeVersionSupportWarning')
+    ? undefined
+    : emitWarning.call(process, warning, ...rest);
+
+register();
+const { main } = await import('./lifeboat.ts');
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,127 @@
+import { LifeboatError } from '#core/errors.ts';
+
+type Loaded = { run: (argv: string[]) => Promise<number>; help: string };
+/** Commands load on use: `lifeboat list` need not import the CDK, the drill or the AWS SDK clients. */
+type Command = { summary: string; load: () => Promise<Loaded> };
+
+const commands: Record<string, Command> = {
+  drill: {
+    summary: 'run a local backup → verify → restore → failover drill',
+    load: async () => {
+      const m = await import('./cli/commands/drill.ts');
+      return { run: m.drillCommand, help: m.drillHelp };
+    },
+  },
+  backup: {
+    summary: 'take a logical backup into a repository',
+    load: async () => {
+      const m = await import('./cli/commands/backup.ts');
+      return { run: m.backupCommand, help: m.backupHelp };
+    },
+  },
+  list: {
+    summary: 'list the catalog of a repository',
+    load: async () => {
+      const m = await import('./cli/commands/list.ts');
+      return { run: m.listCommand, help: m.listHelp };
+    },
+  },
+  verify: {
+    summary: 'prove a backup restores and equals its source',
+    load: async () => {
+      const m = await import('./cli/commands/verify.ts');
+      return { run: m.verifyCommand, help: m.verifyHelp };
+    },
+  },
+  restore: {
+    summary: 'restore a backup into a database (--repo), or run the restore workflow (--env)',
+    load: async () => {
+      const local = await import('./cli/commands/restore.ts');
+      const aws = await import('./cli/commands/aws.ts');
+      return {
+        // --env means the AWS workflow; --repo (or nothing) the local restore.
+        run: (argv) => (argv.includes('--env') ? aws.restoreAwsCommand(argv) : local.restoreCommand(argv)),
+        help: `${local.restoreHelp}\n\n--- on AWS ---\n\n${aws.restoreAwsHelp}`,
+      };
+    },
+  },
+  status: {
+    summary: 'each database against its backup and RPO targets',
+    load: async () => {
+      const m = await import('./cli/commands/status.ts');
+      return { run: m.statusCommand, help: m.statusHelp };
+    },
+  },
+  failover: {
+    summary: 'AWS: start the failover workflow of an environment and follow it',
+    load: async () => {
+      const m = await import('./cli/commands/aws.ts');
+      return { run: (argv) => m.failoverCommand(argv), help: m.failoverHelp };
+    },
+  },
+  approve: {
+    summary: 'AWS: approve a failover waiting at its approval gate',
+    load: async () => {
+      const m = await import('./cli/commands/aws.ts');
+      return { run: (argv) => m.gateCommand('approve', argv), help: m.approveHelp };
+    },
+  },
+  abort: {
+    summary: 'AWS: abort a failover waiting at its approval gate',
+    load: async () => {
+      const m = await import('./cli/commands/aws.ts');
+      return { run: (argv) => m.gateCommand('abort', argv), help: m.abortHelp };
+    },
+  },
+  executions: {
+    summary: "AWS: recent executions of an environment's workflows",
+    load: async () => {
+      const m = await import('./cli/commands/aws.ts');
+      return { run: (argv) => m.executionsCommand(argv), help: m.executionsHelp };
+    },
+  },
+};
+
+function overview(): string {
+  const names = Object.keys(commands);
+  const width = Math.max(...names.map((n) => n.length));
+  return [
+    'lifeboat — backup, verification and disaster recovery for PostgreSQL',
+    '',
+    'usage: lifeboat <command> [options]   (lifeboat <command> --help for its options)',
+    '',
+    ...names.map((n) => `  ${n.padEnd(width)}  ${commands[n]!.summary}`),
+  ].join('\n');
+}
+
+/** Runs the CLI; returns the exit code (0 ok, 1 a check failed, 2 could not do the job). */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${overview()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(
+      `lifeboat: unknown command "${name}"; expected one of: ${Object.keys(commands).join(', ')}\n`,
+    );
+    return 2;
+  }
+  const loaded = await command.load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${loaded.help}\n`);
+    return 0;
+  }
+  try {
+    return await loaded.run(rest);
+  } catch (err) {
+    if (err instanceof LifeboatError) {
+      process.stderr.write(`lifeboat ${name}: ${err.message}\n`);
+      if (process.env.LIFEBOAT_DEBUG) process.stderr.write(`${err.stack}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`lifeboat ${name}: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 2;
+  }
+}

@@ -1,0 +1,105 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
+import middy from '@middy/core';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { Catalog } from '#core/catalog.ts';
+import { type CopyBatchResult, copySnapshotBatch } from '#core/copy-snapshot.ts';
+import { ConfigError, requireEnv } from '#core/errors.ts';
+import type { Logger as CoreLogger } from '#core/logger.ts';
+import { S3Repository } from '#core/repository/s3.ts';
+import type { Repository } from '#core/repository/types.ts';
+import { DEFAULT_MAX_INFLIGHT_COPIES, ENV } from './env.ts';
+
+/** SDK attempts per call: throttling is retried with backoff this many times before it surfaces. */
+export const RDS_MAX_ATTEMPTS = 6;
+
+export interface CopySnapshotHandlerDeps {
+  /** RDS of the primary region (where the function runs). */
+  readonly source: RDSClient;
+  /** Builds the DR region's RDS client once the region is known from the environment. */
+  readonly drClient: (region: string) => RDSClient;
+  readonly s3: S3Client;
+  readonly logger: CoreLogger;
+  readonly env: NodeJS.ProcessEnv;
+  readonly repository?: Repository | undefined;
+  readonly runner?: string | undefined;
+}
+
+export interface CopySnapshotConfig {
+  readonly environment: string;
+  readonly bucket: string;
+  readonly drRegion: string;
+  readonly drKmsKeyArn: string;
+  readonly maxInFlight: number;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv): CopySnapshotConfig {
+  const raw = env[ENV.maxInFlightCopies];
+  const maxInFlight = raw === undefined || raw === '' ? DEFAULT_MAX_INFLIGHT_COPIES : Number(raw);
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+    throw new ConfigError(`${ENV.maxInFlightCopies} must be a positive integer, got "${raw}"`);
+  }
+  const drKmsKeyArn = requireEnv(ENV.drKmsKeyArn, env);
+  const drRegion = requireEnv(ENV.drRegion, env);
+  if (!drKmsKeyArn.startsWith(`arn:aws`) || !drKmsKeyArn.includes(`:kms:${drRegion}:`)) {
+    throw new ConfigError(
+      `${ENV.drKmsKeyArn} must be the ARN of a KMS key in ${drRegion}, got "${drKmsKeyArn}"`,
+    );
+  }
+  return {
+    environment: requireEnv(ENV.environment, env),
+    bucket: requireEnv(ENV.bucket, env),
+    drRegion,
+    drKmsKeyArn,
+    maxInFlight,
+  };
+}
+
+export async function runCopySnapshot(
+  event: SQSEvent,
+  deps: CopySnapshotHandlerDeps,
+): Promise<CopyBatchResult> {
+  const config = readConfig(deps.env);
+  const repository =
+    deps.repository ?? new S3Repository({ client: deps.s3, bucket: config.bucket, prefix: '' });
+  return copySnapshotBatch(event.Records ?? [], {
+    source: deps.source,
+    dr: deps.drClient(config.drRegion),
+    drRegion: config.drRegion,
+    drKmsKeyId: config.drKmsKeyArn,
+    maxInFlight: config.maxInFlight,
+    environment: config.environment,
+    catalog: new Catalog(repository),
+    logger: deps.logger,
+    runner: deps.runner ?? 'lambda',
+  });
+}
+
+const logger = new Logger({ serviceName: 'copy-snapshot' });
+const source = new RDSClient({ maxAttempts: RDS_MAX_ATTEMPTS });
+const drClients = new Map<string, RDSClient>();
+const s3 = new S3Client({ maxAttempts: 5 });
+
+export const handler = middy<SQSEvent, SQSBatchResponse>()
+  .use(injectLambdaContext(logger, { clearState: true }))
+  .handler(async (event, context) => {
+    const result = await runCopySnapshot(event, {
+      source,
+      drClient: (region) => {
+        let client = drClients.get(region);
+        if (!client) {
+          client = new RDSClient({ region, maxAttempts: RDS_MAX_ATTEMPTS });
+          drClients.set(region, client);
+        }
+        return client;
+      },
+      s3,
+      logger,
+      env: process.env,
+      runner: context.awsRequestId,
+    });
+    logger.info('batch done', { outcomes: result.outcomes });
+    return { batchItemFailures: result.batchItemFailures };
+  });

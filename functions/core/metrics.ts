@@ -1,0 +1,23 @@
+/**
+ * Metric names the functions emit (CloudWatch embedded metric format, through Powertools) and the
+ * monitoring construct alarms on. One place, so an alarm can never watch a name nobody emits.
+ * Every metric carries the dimensions Environment and Database.
+ */
+export const METRICS_NAMESPACE = 'Lifeboat';
+
+export const DIMENSION = { environment: 'Environment', database: 'Database' } as const;
+
+export const METRIC = {
+  /** 1 per completed logical backup. An alarm on its absence over 26 h / 48 h is "backup too old". */
+  backupSucceeded: 'BackupSucceeded',
+  /** 1 per failed logical backup. */
+  backupFailed: 'BackupFailed',
+  backupBytes: 'BackupBytes',
+  backupDurationSeconds: 'BackupDurationSeconds',
+  /** 1 per verification that passed. Its absence over the RPO target is "no recent verified backup". */
+  verificationPassed: 'VerificationPassed',
+  verificationFailed: 'VerificationFailed',
+  restoreDurationSeconds: 'RestoreDurationSeconds',
+  failoverRtoSeconds: 'FailoverRtoSeconds',
+  failoverRpoSeconds: 'FailoverRpoSeconds',
+} as const;

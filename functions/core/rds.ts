@@ -1,0 +1,218 @@
+import {
+  type AccountQuota,
+  type DBClusterSnapshot,
+  type DBSnapshot,
+  DescribeAccountAttributesCommand,
+  DescribeDBClusterSnapshotsCommand,
+  DescribeDBSnapshotsCommand,
+  type RDSClient,
+} from '@aws-sdk/client-rds';
+import {
+  DatabaseBusy,
+  DatabaseNotFound,
+  errorMessage,
+  KmsKeyNotAccessible,
+  LifeboatError,
+  SnapshotError,
+  SnapshotQuotaExceeded,
+  Throttled,
+} from './errors.ts';
+import { type SnapshotType, TAG, tagRecord } from './snapshot-naming.ts';
+
+/** What lifeboat needs of an RDS instance or cluster snapshot, the same for both kinds. */
+export interface RdsSnapshot {
+  readonly type: SnapshotType;
+  readonly identifier: string;
+  readonly arn: string;
+  /** The DB instance or cluster it was taken of. */
+  readonly sourceIdentifier: string;
+  /** creating, available, copying, failed, deleting, … */
+  readonly status: string;
+  /** manual, automated, … */
+  readonly snapshotType: string;
+  readonly engine: string;
+  readonly engineVersion: string | null;
+  readonly createdAt: Date | null;
+  readonly allocatedStorageGiB: number | null;
+  readonly encrypted: boolean;
+  readonly kmsKeyId: string | null;
+  /** Set on a copy: the ARN (or identifier) of the snapshot it was copied from. */
+  readonly copiedFrom: string | null;
+  readonly tags: Record<string, string>;
+}
+
+export function fromDbSnapshot(s: DBSnapshot): RdsSnapshot {
+  return {
+    type: 'instance',
+    identifier: s.DBSnapshotIdentifier ?? '',
+    arn: s.DBSnapshotArn ?? '',
+    sourceIdentifier: s.DBInstanceIdentifier ?? '',
+    status: s.Status ?? 'unknown',
+    snapshotType: s.SnapshotType ?? 'unknown',
+    engine: s.Engine ?? 'postgres',
+    engineVersion: s.EngineVersion ?? null,
+    createdAt: s.OriginalSnapshotCreateTime ?? s.SnapshotCreateTime ?? null,
+    allocatedStorageGiB: s.AllocatedStorage ?? null,
+    encrypted: s.Encrypted ?? false,
+    kmsKeyId: s.KmsKeyId ?? null,
+    copiedFrom: s.SourceDBSnapshotIdentifier ?? null,
+    tags: tagRecord(s.TagList),
+  };
+}
+
+export function fromDbClusterSnapshot(s: DBClusterSnapshot): RdsSnapshot {
+  return {
+    type: 'cluster',
+    identifier: s.DBClusterSnapshotIdentifier ?? '',
+    arn: s.DBClusterSnapshotArn ?? '',
+    sourceIdentifier: s.DBClusterIdentifier ?? '',
+    status: s.Status ?? 'unknown',
+    snapshotType: s.SnapshotType ?? 'unknown',
+    engine: s.Engine ?? 'aurora-postgresql',
+    engineVersion: s.EngineVersion ?? null,
+    createdAt: s.SnapshotCreateTime ?? null,
+    allocatedStorageGiB: s.AllocatedStorage ?? null,
+    encrypted: s.StorageEncrypted ?? false,
+    kmsKeyId: s.KmsKeyId ?? null,
+    copiedFrom: s.SourceDBClusterSnapshotArn ?? null,
+    tags: tagRecord(s.TagList),
+  };
+}
+
+/** One snapshot by identifier (or ARN), or null when there is none. */
+export async function describeSnapshot(
+  rds: RDSClient,
+  type: SnapshotType,
+  identifier: string,
+): Promise<RdsSnapshot | null> {
+  try {
+    if (type === 'instance') {
+      const out = await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: identifier }));
+      const found = out.DBSnapshots?.[0];
+      return found ? fromDbSnapshot(found) : null;
+    }
+    const out = await rds.send(
+      new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: identifier }),
+    );
+    const found = out.DBClusterSnapshots?.[0];
+    return found ? fromDbClusterSnapshot(found) : null;
+  } catch (err) {
+    if (isRdsError(err, 'DBSnapshotNotFound', 'DBClusterSnapshotNotFound')) return null;
+    throw mapRdsError(err, `describing ${type} snapshot ${identifier}`);
+  }
+}
+
+/** Every manual snapshot of one kind that lifeboat took for this environment. */
+export async function listLifeboatSnapshots(
+  rds: RDSClient,
+  type: SnapshotType,
+  environment: string,
+): Promise<RdsSnapshot[]> {
+  const all: RdsSnapshot[] = [];
+  let marker: string | undefined;
+  try {
+    do {
+      if (type === 'instance') {
+        const out = await rds.send(
+          new DescribeDBSnapshotsCommand({ SnapshotType: 'manual', MaxRecords: 100, Marker: marker }),
+        );
+        all.push(...(out.DBSnapshots ?? []).map(fromDbSnapshot));
+        marker = out.Marker;
+      } else {
+        const out = await rds.send(
+          new DescribeDBClusterSnapshotsCommand({ SnapshotType: 'manual', MaxRecords: 100, Marker: marker }),
+        );
+        all.push(...(out.DBClusterSnapshots ?? []).map(fromDbClusterSnapshot));
+        marker = out.Marker;
+      }
+    } while (marker);
+  } catch (err) {
+    throw mapRdsError(err, `listing manual ${type} snapshots`);
+  }
+  // Describe*Snapshots cannot filter on tags: the environment tag is checked here.
+  return all.filter((s) => s.tags[TAG.environment] === environment);
+}
+
+export interface Quota {
+  readonly used: number;
+  readonly max: number;
+}
+
+/** The account's manual snapshot quotas in the client's region (null where RDS did not say). */
+export async function manualSnapshotQuotas(
+  rds: RDSClient,
+): Promise<{ instance: Quota | null; cluster: Quota | null }> {
+  let quotas: AccountQuota[];
+  try {
+    quotas = (await rds.send(new DescribeAccountAttributesCommand({}))).AccountQuotas ?? [];
+  } catch (err) {
+    throw mapRdsError(err, 'reading the account quotas');
+  }
+  const find = (name: string): Quota | null => {
+    const q = quotas.find((a) => a.AccountQuotaName === name);
+    return q?.Used !== undefined && q.Max !== undefined && q.Max > 0 ? { used: q.Used, max: q.Max } : null;
+  };
+  return { instance: find('ManualSnapshots'), cluster: find('ManualClusterSnapshots') };
+}
+
+export function quotaPercent(q: Quota): number {
+  return Math.round((q.used / q.max) * 1000) / 10;
+}
+
+/** The RDS error name, with or without the SDK's `Fault` suffix: DBSnapshotAlreadyExists. */
+export function rdsErrorName(err: unknown): string {
+  const e = err as { name?: string; Code?: string };
+  return (e.name ?? e.Code ?? '').replace(/Fault$/, '');
+}
+
+export function isRdsError(err: unknown, ...names: string[]): boolean {
+  const name = rdsErrorName(err);
+  return names.some((n) => n.replace(/Fault$/, '') === name);
+}
+
+const THROTTLING = ['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException'];
+const KMS = [
+  'KMSKeyNotAccessible',
+  'KMSAccessDeniedException',
+  'KMSDisabledException',
+  'KMSInvalidStateException',
+  'KMSNotFoundException',
+];
+
+export interface ErrorContext {
+  /** The KMS key involved, to name it when KMS refuses. */
+  readonly kmsKeyId?: string | null | undefined;
+}
+
+/** Turns an RDS SDK error into a named lifeboat error that says what was being done. */
+export function mapRdsError(err: unknown, doing: string, context: ErrorContext = {}): LifeboatError {
+  if (err instanceof LifeboatError) return err;
+  const name = rdsErrorName(err);
+  const message = errorMessage(err);
+  const key = context.kmsKeyId ? `KMS key ${context.kmsKeyId}` : 'the KMS key of the snapshot';
+  if (
+    KMS.includes(name) ||
+    (/KMS/.test(message) && /access|disabled|not accessible|pending deletion|denied/i.test(message))
+  ) {
+    return new KmsKeyNotAccessible(
+      `${doing}: ${key} is not accessible (disabled, scheduled for deletion, or its key policy does not allow this account/role): ${name}: ${message}`,
+      { cause: err },
+    );
+  }
+  if (name === 'InvalidDBInstanceState' || name === 'InvalidDBClusterState') {
+    return new DatabaseBusy(`${doing}: the database is busy (${message}); retry later`, { cause: err });
+  }
+  if (name === 'SnapshotQuotaExceeded') {
+    return new SnapshotQuotaExceeded(
+      `${doing}: the account's manual snapshot quota is used up; raise the quota or delete snapshots (${message})`,
+      { cause: err },
+    );
+  }
+  if (THROTTLING.includes(name)) {
+    return new Throttled(`${doing}: RDS kept throttling after the SDK's retries (${name})`, { cause: err });
+  }
+  if (name === 'DBInstanceNotFound' || name === 'DBClusterNotFound') {
+    return new DatabaseNotFound(`${doing}: ${message}`, { cause: err });
+  }
+  return new SnapshotError(`${doing}: ${name || 'Error'}: ${message}`, { cause: err });
+}

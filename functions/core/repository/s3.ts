@@ -1,0 +1,257 @@
+import { Readable, Transform } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import {
+  AlreadyExists,
+  BackupNotFound,
+  LifeboatError,
+  RepositoryAccessDenied,
+  RepositoryError,
+  RepositoryNotFound,
+} from '../errors.ts';
+import type { Encryption } from '../manifest.ts';
+import type { Repository, UploadOptions } from './types.ts';
+
+export interface S3RepositoryOptions {
+  readonly client: S3Client;
+  readonly bucket: string;
+  /** Key prefix inside the bucket, without leading or trailing slash ('' for none). */
+  readonly prefix: string;
+  /** SSE-KMS with this key for every object written. */
+  readonly kmsKeyId?: string | undefined;
+  /** Multipart part size. @default 10 MiB (10,000 parts → 97 GiB; raise for larger dumps). */
+  readonly partSizeBytes?: number;
+  /** Parts uploaded at once; memory held is about partSize × queueSize. @default 4 */
+  readonly queueSize?: number;
+  /** Whether AWS applies default encryption (false for other S3-compatible servers). */
+  readonly awsDefaultEncryption?: boolean;
+}
+
+/** A repository in an S3 bucket (`s3://bucket/prefix`), or any S3-compatible endpoint. */
+export class S3Repository implements Repository {
+  readonly url: string;
+  readonly encryption: Encryption;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly kmsKeyId: string | undefined;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+
+  constructor(options: S3RepositoryOptions) {
+    this.client = options.client;
+    this.bucket = options.bucket;
+    this.prefix = options.prefix ? `${options.prefix.replace(/^\/+|\/+$/g, '')}/` : '';
+    this.kmsKeyId = options.kmsKeyId;
+    this.partSize = options.partSizeBytes ?? 10 * 1024 * 1024;
+    this.queueSize = options.queueSize ?? 4;
+    this.url = `s3://${this.bucket}/${this.prefix}`;
+    this.encryption = this.kmsKeyId
+      ? { type: 'SSE-KMS', kmsKeyId: this.kmsKeyId }
+      : { type: options.awsDefaultEncryption === false ? 'none' : 'SSE-S3', kmsKeyId: null };
+  }
+
+  private key(key: string): string {
+    return this.prefix + key;
+  }
+
+  private sse() {
+    return this.kmsKeyId ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: this.kmsKeyId } : {};
+  }
+
+  async check(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (err) {
+      throw this.mapError(err, 'checking the bucket');
+    }
+  }
+
+  async upload(key: string, source: Readable, options: UploadOptions = {}): Promise<{ bytes: number }> {
+    let bytes = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    source.on('error', (err) => counter.destroy(err));
+    source.pipe(counter);
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.key(key), Body: counter, ...this.sse() },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      // lib-storage's own abort replaces the upload's error with the abort's if that fails too;
+      // aborting here keeps the real reason and says what became of the parts.
+      leavePartsOnError: true,
+    });
+    upload.on('httpUploadProgress', (p) => {
+      if (p.loaded !== undefined) options.onProgress?.(p.loaded);
+    });
+    try {
+      await upload.done();
+    } catch (err) {
+      counter.destroy();
+      // The source's own error (e.g. pg_dump failed) is the reason; an S3 error is mapped.
+      const reason = err instanceof LifeboatError ? err : this.mapError(err, `uploading ${key}`);
+      if (upload.uploadId) {
+        try {
+          await this.client.send(
+            new AbortMultipartUploadCommand({
+              Bucket: this.bucket,
+              Key: this.key(key),
+              UploadId: upload.uploadId,
+            }),
+          );
+        } catch (abortErr) {
+          reason.message += ` (aborting multipart upload ${upload.uploadId} failed too: ${this.mapError(abortErr, 'aborting').message}; the bucket's AbortIncompleteMultipartUpload lifecycle rule removes its parts)`;
+        }
+      }
+      throw reason;
+    }
+    // The server stores what it received; make sure that is every byte we sent.
+    const stored = await this.size(key);
+    if (stored !== bytes) {
+      await this.remove(key).catch(() => undefined);
+      throw new RepositoryError(`stored ${key} has ${stored ?? 'no'} bytes, expected ${bytes}; removed it`);
+    }
+    return { bytes };
+  }
+
+  async putOnce(key: string, body: string): Promise<void> {
+    if ((await this.size(key)) !== null) throw new AlreadyExists(`${key} already exists in ${this.url}`);
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.key(key),
+          Body: body,
+          ContentType: 'application/json',
+          // S3 refuses the write if the key appeared meanwhile (conditional write).
+          IfNoneMatch: '*',
+          ...this.sse(),
+        }),
+      );
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412) throw new AlreadyExists(`${key} already exists in ${this.url}`, { cause: err });
+      throw this.mapError(err, `writing ${key}`);
+    }
+  }
+
+  async read(key: string): Promise<Buffer> {
+    const body = await this.readStream(key);
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  async readStream(key: string): Promise<Readable> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      if (!(out.Body instanceof Readable))
+        throw new RepositoryError(`reading ${key}: no body in the response`);
+      return out.Body;
+    } catch (err) {
+      throw this.mapError(err, `reading ${key}`);
+    }
+  }
+
+  async size(key: string): Promise<number | null> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      return out.ContentLength ?? 0;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const name = (err as { name?: string }).name;
+      if (status === 404 && name !== 'NoSuchBucket') return null;
+      throw this.mapError(err, `reading ${key}`);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      try {
+        const out = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.key(prefix),
+            ContinuationToken: token,
+            MaxKeys: 1000,
+          }),
+        );
+        for (const item of out.Contents ?? []) {
+          if (item.Key) keys.push(item.Key.slice(this.prefix.length));
+        }
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      } catch (err) {
+        throw this.mapError(err, `listing ${prefix}`);
+      }
+    } while (token);
+    return keys;
+  }
+
+  async remove(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+    } catch (err) {
+      throw this.mapError(err, `removing ${key}`);
+    }
+  }
+
+  private mapError(err: unknown, doing: string): LifeboatError {
+    if (err instanceof LifeboatError) return err;
+    const e = err as {
+      name?: string;
+      message?: string;
+      code?: string;
+      $metadata?: { httpStatusCode?: number };
+    };
+    const status = e.$metadata?.httpStatusCode;
+    const name = e.name ?? 'Error';
+    const where = `s3://${this.bucket}/${this.prefix}`;
+    if (name === 'NoSuchBucket' || (status === 404 && doing === 'checking the bucket')) {
+      return new RepositoryNotFound(`bucket "${this.bucket}" does not exist (${doing})`, { cause: err });
+    }
+    if (name === 'NoSuchKey' || status === 404) {
+      return new BackupNotFound(`${doing}: no such object in ${where}`, { cause: err });
+    }
+    if (name === 'AccessDenied' || name === 'Forbidden' || status === 403) {
+      return new RepositoryAccessDenied(`access denied to ${where} while ${doing}: ${e.message ?? name}`, {
+        cause: err,
+      });
+    }
+    if (name === 'CredentialsProviderError') {
+      return new RepositoryAccessDenied(`no AWS credentials found for ${where}: ${e.message}`, {
+        cause: err,
+      });
+    }
+    const code = e.code ?? (err as { cause?: { code?: string } }).cause?.code;
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ECONNRESET' || name === 'TimeoutError') {
+      return new RepositoryError(
+        `cannot reach the S3 endpoint for ${where} while ${doing}: ${code ?? name}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    return new RepositoryError(
+      `S3 error while ${doing} in ${where}: ${name}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? ''}`.trim(),
+      {
+        cause: err,
+      },
+    );
+  }
+}

@@ -1,0 +1,38 @@
+import type { Readable } from 'node:stream';
+import type { Encryption } from '../manifest.ts';
+
+/**
+ * Where backups and the catalog live: a local directory or an S3 bucket (with a prefix).
+ * Keys are `/`-separated. Artifacts become visible under their key only once fully stored;
+ * catalog documents are written once and never overwritten.
+ */
+export interface Repository {
+  /** The URL the user gave, for messages (no credentials in it). */
+  readonly url: string;
+  /** Encryption applied to what this repository stores. */
+  readonly encryption: Encryption;
+  /** Fails with a clear error when the repository does not exist or cannot be reached. */
+  check(): Promise<void>;
+  /**
+   * Streams `source` to `key`. The object appears under `key` only after every byte is stored;
+   * if `source` errors or the store fails, nothing is left under `key` (the partial file is
+   * removed, the multipart upload aborted) and the error is rethrown.
+   */
+  upload(key: string, source: Readable, options?: UploadOptions): Promise<{ bytes: number }>;
+  /** Writes a small document once; throws AlreadyExists if `key` is taken. */
+  putOnce(key: string, body: string): Promise<void>;
+  read(key: string): Promise<Buffer>;
+  readStream(key: string): Promise<Readable>;
+  /** Size in bytes of a stored object, or null when there is none. */
+  size(key: string): Promise<number | null>;
+  /** Every key under `prefix`, in no particular order. */
+  list(prefix: string): Promise<string[]>;
+  remove(key: string): Promise<void>;
+  /** A local file holding the object, when the repository is a directory (lets pg_restore -j read it). */
+  localPath?(key: string): string;
+}
+
+export interface UploadOptions {
+  /** Called as bytes are stored (or accepted for storage). */
+  readonly onProgress?: (bytes: number) => void;
+}

@@ -1,0 +1,12 @@
+/** Environment variables the logical-dump function reads (the CDK stack imports these names). */
+export const ENV = {
+  /** The backup bucket (artifacts and catalog). */
+  bucket: 'LIFEBOAT_BUCKET',
+  /** Key prefix inside the bucket; optional, default ''. */
+  prefix: 'LIFEBOAT_PREFIX',
+  /** KMS key for SSE-KMS of everything written. */
+  kmsKeyId: 'LIFEBOAT_KMS_KEY_ID',
+  environment: 'LIFEBOAT_ENVIRONMENT',
+  /** libpq sslmode for the database connection; optional, default `require` (RDS enforces TLS). */
+  sslmode: 'LIFEBOAT_DB_SSLMODE',
+} as const;

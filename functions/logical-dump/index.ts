@@ -1,0 +1,195 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SNSClient } from '@aws-sdk/client-sns';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { announce } from '#core/announce.ts';
+import { runBackup } from '#core/backup.ts';
+import { manifestKey } from '#core/catalog.ts';
+import { InvalidArgument, requireEnv } from '#core/errors.ts';
+import type { Logger as CoreLogger } from '#core/logger.ts';
+import type { DumpManifest } from '#core/manifest.ts';
+import { DIMENSION, METRIC, METRICS_NAMESPACE } from '#core/metrics.ts';
+import { S3Repository } from '#core/repository/s3.ts';
+import { connectionFromSecret } from '#core/secrets.ts';
+import { ENV } from './env.ts';
+
+export const LogicalDumpEvent = z
+  .object({
+    /** The protected database's name in lifeboat's configuration (names the catalog entries). */
+    database: z.string().min(1).max(200),
+    /** Secrets Manager secret with username, password, host, port, dbname. */
+    secretArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'a Secrets Manager ARN'),
+    /** The PostgreSQL database to dump, when it differs from the secret's dbname. */
+    dbname: z.string().min(1).optional(),
+  })
+  .strict();
+export type LogicalDumpEvent = z.infer<typeof LogicalDumpEvent>;
+
+/**
+ * What the function returns: the manifest without the per-object statistics (those can run to
+ * megabytes for big schemas, past the 256 KB a Step Functions state may carry), and where the full
+ * manifest is.
+ */
+export interface LogicalDumpResult {
+  readonly manifestKey: string;
+  readonly manifest: Omit<DumpManifest, 'statistics'>;
+  readonly statistics: { tables: number; rows: number; indexes: number; databaseSizeBytes: number };
+}
+
+export interface LogicalDumpDeps {
+  readonly secrets: SecretsManagerClient;
+  readonly s3: S3Client;
+  readonly logger: CoreLogger;
+  readonly env: NodeJS.ProcessEnv;
+  /** Milliseconds left before the runtime stops us (Lambda), or undefined (Fargate). */
+  readonly remainingMs?: (() => number) | undefined;
+  readonly runner?: string;
+}
+
+/** Time kept in hand to abort pg_dump, abort the upload and record the failure before Lambda's timeout. */
+const ABORT_MARGIN_MS = 30_000;
+
+export async function logicalDump(input: unknown, deps: LogicalDumpDeps): Promise<LogicalDumpResult> {
+  const parsed = LogicalDumpEvent.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new InvalidArgument(`logical-dump event: ${issue.path.join('.') || '(event)'}: ${issue.message}`);
+  }
+  const event = parsed.data;
+  const bucket = requireEnv(ENV.bucket, deps.env);
+  const repository = new S3Repository({
+    client: deps.s3,
+    bucket,
+    prefix: deps.env[ENV.prefix] ?? '',
+    kmsKeyId: deps.env[ENV.kmsKeyId] || undefined,
+  });
+  const connection = await connectionFromSecret(deps.secrets, event.secretArn, {
+    database: event.dbname,
+    sslmode: deps.env[ENV.sslmode] || 'require',
+  });
+
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  if (deps.remainingMs) {
+    timer = setTimeout(() => controller.abort(), Math.max(0, deps.remainingMs() - ABORT_MARGIN_MS));
+  }
+  try {
+    const manifest = await runBackup({
+      connection,
+      repository,
+      database: event.database,
+      logger: deps.logger,
+      runner: deps.runner ?? 'lambda',
+      signal: controller.signal,
+    });
+    const { statistics, ...rest } = manifest;
+    return {
+      manifestKey: manifestKey(manifest.database, manifest.id),
+      manifest: rest,
+      statistics: {
+        tables: statistics.tables.length,
+        rows: statistics.tables.reduce((n, t) => n + (t.rowCount ?? 0), 0),
+        indexes: statistics.indexes.length,
+        databaseSizeBytes: statistics.databaseSizeBytes,
+      },
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const logger = new Logger({ serviceName: 'logical-dump' });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'logical-dump' });
+const secrets = new SecretsManagerClient({ maxAttempts: 5 });
+const s3 = new S3Client({ maxAttempts: 5 });
+const sns = new SNSClient({ maxAttempts: 2 });
+
+/** backup.completed / backup.failed for on-call (when the function has the events topic). */
+export async function announceBackup(
+  client: SNSClient,
+  env: NodeJS.ProcessEnv,
+  log: CoreLogger,
+  event: unknown,
+  outcome: { result: LogicalDumpResult } | { error: unknown },
+): Promise<void> {
+  const database = String((event as { database?: unknown })?.database ?? 'unknown');
+  if ('result' in outcome) {
+    const m = outcome.result.manifest;
+    await announce(client, env, log, {
+      type: 'backup.completed',
+      database,
+      summary: `backup ${m.id} of ${database}: ${(m.artifact.bytes / 1048576).toFixed(1)} MiB in ${(m.durationMs / 1000).toFixed(0)} s`,
+      figures: {
+        backupId: m.id,
+        bytes: m.artifact.bytes,
+        durationMs: m.durationMs,
+        tables: outcome.result.statistics.tables,
+      },
+    });
+  } else {
+    const err = outcome.error as { name?: string; message?: string };
+    await announce(client, env, log, {
+      type: 'backup.failed',
+      database,
+      summary: `backup of ${database} failed: ${err?.message ?? String(outcome.error)}`,
+      figures: { error: err?.name ?? 'Error' },
+    });
+  }
+}
+
+/** Backup figures as metrics (Environment, Database); a failure counts too, then propagates. */
+export async function withBackupMetrics(
+  sink: Pick<Metrics, 'addMetric' | 'addDimensions'>,
+  environment: string,
+  event: unknown,
+  run: () => Promise<LogicalDumpResult>,
+): Promise<LogicalDumpResult> {
+  const database = (event as { database?: unknown })?.database;
+  sink.addDimensions({
+    [DIMENSION.environment]: environment,
+    [DIMENSION.database]: typeof database === 'string' ? database : 'unknown',
+  });
+  try {
+    const result = await run();
+    sink.addMetric(METRIC.backupSucceeded, MetricUnit.Count, 1);
+    sink.addMetric(METRIC.backupBytes, MetricUnit.Bytes, result.manifest.artifact.bytes);
+    sink.addMetric(METRIC.backupDurationSeconds, MetricUnit.Seconds, result.manifest.durationMs / 1000);
+    return result;
+  } catch (err) {
+    sink.addMetric(METRIC.backupFailed, MetricUnit.Count, 1);
+    throw err;
+  }
+}
+
+export const handler = middy<unknown, LogicalDumpResult>()
+  .use(injectLambdaContext(logger, { clearState: true }))
+  .use(logMetrics(metrics))
+  .handler(async (event, context) =>
+    withBackupMetrics(metrics, process.env[ENV.environment] ?? 'unknown', event, async () => {
+      try {
+        const result = await logicalDump(event, {
+          secrets,
+          s3,
+          logger,
+          env: process.env,
+          remainingMs:
+            typeof context?.getRemainingTimeInMillis === 'function'
+              ? () => context.getRemainingTimeInMillis()
+              : undefined,
+          runner: context?.awsRequestId ? `lambda:${context.awsRequestId}` : 'task',
+        });
+        await announceBackup(sns, process.env, logger, event, { result });
+        return result;
+      } catch (error) {
+        await announceBackup(sns, process.env, logger, event, { error });
+        throw error;
+      }
+    }),
+  );

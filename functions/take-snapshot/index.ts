@@ -1,0 +1,83 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
+import middy from '@middy/core';
+import { Catalog } from '#core/catalog.ts';
+import { DatabaseBusy, requireEnv } from '#core/errors.ts';
+import type { Logger as CoreLogger } from '#core/logger.ts';
+import { S3Repository } from '#core/repository/s3.ts';
+import type { Repository } from '#core/repository/types.ts';
+import {
+  parseTakeSnapshotEvent,
+  type QuotaGauge,
+  type TakeSnapshotResult,
+  takeSnapshot,
+} from '#core/take-snapshot.ts';
+import { ENV } from './env.ts';
+
+export const METRIC_NAMESPACE = 'Lifeboat';
+export const QUOTA_METRIC = 'ManualSnapshotQuotaUsedPercent';
+/** SDK attempts per call: throttling is retried with backoff this many times before it surfaces. */
+export const RDS_MAX_ATTEMPTS = 6;
+
+export interface TakeSnapshotHandlerDeps {
+  readonly rds: RDSClient;
+  readonly s3: S3Client;
+  readonly logger: CoreLogger;
+  readonly env: NodeJS.ProcessEnv;
+  readonly quotaGauge?: QuotaGauge | undefined;
+  /** Tests hand in a FileRepository; in Lambda the catalog is in the backup bucket. */
+  readonly repository?: Repository | undefined;
+  readonly runner?: string | undefined;
+}
+
+/** Validates the Scheduler event and configuration, then takes the slot's snapshot. */
+export async function runTakeSnapshot(
+  input: unknown,
+  deps: TakeSnapshotHandlerDeps,
+): Promise<TakeSnapshotResult> {
+  const environment = requireEnv(ENV.environment, deps.env);
+  const bucket = requireEnv(ENV.bucket, deps.env);
+  const event = parseTakeSnapshotEvent(input);
+  const repository = deps.repository ?? new S3Repository({ client: deps.s3, bucket, prefix: '' });
+  try {
+    return await takeSnapshot(event, {
+      rds: deps.rds,
+      catalog: new Catalog(repository),
+      logger: deps.logger,
+      quotaGauge: deps.quotaGauge,
+      environment,
+      runner: deps.runner ?? 'lambda',
+    });
+  } catch (err) {
+    // DatabaseBusy is expected now and then (backing-up): the invocation is retried later.
+    const level = err instanceof DatabaseBusy ? 'warn' : 'error';
+    deps.logger[level]('take-snapshot failed', { database: event.database, error: err });
+    throw err;
+  }
+}
+
+const logger = new Logger({ serviceName: 'take-snapshot' });
+const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: 'take-snapshot' });
+const rds = new RDSClient({ maxAttempts: RDS_MAX_ATTEMPTS });
+const s3 = new S3Client({ maxAttempts: 5 });
+
+export const handler = middy<unknown, TakeSnapshotResult>()
+  .use(injectLambdaContext(logger, { clearState: true }))
+  .use(logMetrics(metrics))
+  .handler(async (event, context) => {
+    // The alarm matches on Environment alone, so Powertools' default `service` dimension goes.
+    metrics.clearDefaultDimensions();
+    metrics.setDefaultDimensions({ Environment: requireEnv(ENV.environment) });
+    return runTakeSnapshot(event, {
+      rds,
+      s3,
+      logger,
+      env: process.env,
+      runner: context.awsRequestId,
+      quotaGauge: { usedPercent: (percent) => metrics.addMetric(QUOTA_METRIC, MetricUnit.Percent, percent) },
+    });
+  });

@@ -1,0 +1,11 @@
+/** Environment variables the verify-backup function reads (the CDK stack imports these names). */
+export const ENV = {
+  bucket: 'LIFEBOAT_BUCKET',
+  /** Key prefix inside the bucket; optional, default ''. */
+  prefix: 'LIFEBOAT_PREFIX',
+  /** KMS key for SSE-KMS of the verification records it writes. */
+  kmsKeyId: 'LIFEBOAT_KMS_KEY_ID',
+  environment: 'LIFEBOAT_ENVIRONMENT',
+  /** Where the archive copy and the ephemeral cluster go; optional, default /tmp. */
+  workDir: 'LIFEBOAT_WORK_DIR',
+} as const;

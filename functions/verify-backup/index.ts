@@ -1,0 +1,154 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { announce } from '#core/announce.ts';
+import type { CheckResult } from '#core/catalog.ts';
+import { InvalidArgument, requireEnv } from '#core/errors.ts';
+import type { Logger as CoreLogger } from '#core/logger.ts';
+import { DIMENSION, METRIC, METRICS_NAMESPACE } from '#core/metrics.ts';
+import { S3Repository } from '#core/repository/s3.ts';
+import { runVerify } from '#core/verify.ts';
+import { ENV } from './env.ts';
+
+export const VerifyBackupEvent = z
+  .object({
+    /** The protected database's name in the catalog. */
+    database: z.string().min(1).max(200),
+    /** A backup id, or `latest` (the newest completed dump of the database). */
+    backupId: z
+      .string()
+      .regex(/^(latest|[0-9]{8}T[0-9]{6}Z-[0-9a-z-]{1,64})$/, 'a backup id or "latest"')
+      .default('latest'),
+    jobs: z.number().int().min(1).max(16).default(2),
+  })
+  .strict();
+
+/** Failures listed per check in the result; the full list is in the catalog record. */
+const MAX_FAILURES = 20;
+
+export interface VerifyBackupResult {
+  readonly backupId: string;
+  readonly database: string;
+  readonly passed: boolean;
+  readonly checks: CheckResult[];
+  readonly restoreDurationMs: number | null;
+  readonly totalDurationMs: number;
+  readonly recordKey: string;
+}
+
+export interface VerifyBackupDeps {
+  readonly s3: S3Client;
+  readonly logger: CoreLogger;
+  readonly env: NodeJS.ProcessEnv;
+  readonly remainingMs?: (() => number) | undefined;
+}
+
+const ABORT_MARGIN_MS = 30_000;
+
+/**
+ * Verifies a logical dump from the backup bucket: the same checks as `lifeboat verify`, with the
+ * ephemeral PostgreSQL cluster in the function's /tmp (the image carries the server binaries and
+ * runs as a non-root user, so initdb runs directly). A failed check is a result (`passed: false`),
+ * not an error; an error means the checks could not run.
+ */
+export async function verifyBackup(input: unknown, deps: VerifyBackupDeps): Promise<VerifyBackupResult> {
+  const parsed = VerifyBackupEvent.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new InvalidArgument(`verify-backup event: ${issue.path.join('.') || '(event)'}: ${issue.message}`);
+  }
+  const event = parsed.data;
+  const repository = new S3Repository({
+    client: deps.s3,
+    bucket: requireEnv(ENV.bucket, deps.env),
+    prefix: deps.env[ENV.prefix] ?? '',
+    kmsKeyId: deps.env[ENV.kmsKeyId] || undefined,
+  });
+  const controller = new AbortController();
+  const timer = deps.remainingMs
+    ? setTimeout(() => controller.abort(), Math.max(0, deps.remainingMs() - ABORT_MARGIN_MS))
+    : undefined;
+  try {
+    const report = await runVerify({
+      repository,
+      ref: event.backupId,
+      database: event.database,
+      jobs: event.jobs,
+      logger: deps.logger,
+      signal: controller.signal,
+      workDir: deps.env[ENV.workDir] || undefined,
+      env: deps.env,
+    });
+    return {
+      ...report,
+      checks: report.checks.map((c) => ({ ...c, failures: c.failures.slice(0, MAX_FAILURES) })),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const logger = new Logger({ serviceName: 'verify-backup' });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'verify-backup' });
+const s3 = new S3Client({ maxAttempts: 5 });
+const sns = new SNSClient({ maxAttempts: 2 });
+
+/** verification.passed / verification.failed for on-call (when the function has the events topic). */
+export async function announceVerification(
+  client: SNSClient,
+  env: NodeJS.ProcessEnv,
+  log: CoreLogger,
+  result: VerifyBackupResult,
+): Promise<void> {
+  const failed = result.checks.filter((c) => !c.passed);
+  await announce(client, env, log, {
+    type: result.passed ? 'verification.passed' : 'verification.failed',
+    database: result.database,
+    summary: result.passed
+      ? `backup ${result.backupId} of ${result.database} verified: ${result.checks.length} checks passed`
+      : `backup ${result.backupId} of ${result.database} FAILED verification: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`,
+    figures: {
+      backupId: result.backupId,
+      checks: result.checks.length,
+      failedChecks: failed.length,
+      ...(result.restoreDurationMs !== null && { restoreDurationMs: result.restoreDurationMs }),
+      totalDurationMs: result.totalDurationMs,
+    },
+  });
+}
+
+/** Verification outcome as metrics (Environment, Database). */
+export function recordVerificationMetrics(
+  sink: Pick<Metrics, 'addMetric' | 'addDimensions'>,
+  environment: string,
+  result: VerifyBackupResult,
+): void {
+  sink.addDimensions({ [DIMENSION.environment]: environment, [DIMENSION.database]: result.database });
+  sink.addMetric(result.passed ? METRIC.verificationPassed : METRIC.verificationFailed, MetricUnit.Count, 1);
+  if (result.restoreDurationMs !== null) {
+    sink.addMetric(METRIC.restoreDurationSeconds, MetricUnit.Seconds, result.restoreDurationMs / 1000);
+  }
+}
+
+export const handler = middy<unknown, VerifyBackupResult>()
+  .use(injectLambdaContext(logger, { clearState: true }))
+  .use(logMetrics(metrics))
+  .handler(async (event, context) => {
+    const result = await verifyBackup(event, {
+      s3,
+      logger,
+      env: process.env,
+      remainingMs:
+        typeof context?.getRemainingTimeInMillis === 'function'
+          ? () => context.getRemainingTimeInMillis()
+          : undefined,
+    });
+    recordVerificationMetrics(metrics, process.env[ENV.environment] ?? 'unknown', result);
+    await announceVerification(sns, process.env, logger, result);
+    return result;
+  });

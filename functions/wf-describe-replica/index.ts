@@ -1,0 +1,43 @@
+import type { RDSClient } from '@aws-sdk/client-rds';
+import { rdsIn, taskHandler } from '../wf-common/index.ts';
+import { clusterOrNull, instanceOrNull } from '../wf-common/rds-lookup.ts';
+import type { CreatedReplica } from '../wf-create-replica/index.ts';
+
+/** DescribeReplica: status of the new replica in its region. */
+export interface DescribeReplicaResult {
+  readonly status: string;
+  readonly available: boolean;
+  /** A status it never leaves by waiting. */
+  readonly hopeless: boolean;
+}
+
+const HOPELESS = [
+  'failed',
+  'incompatible-parameters',
+  'incompatible-network',
+  'incompatible-restore',
+  'storage-full',
+  'inaccessible-encryption-credentials',
+  'deleting',
+];
+
+export async function describeReplica(
+  replica: CreatedReplica,
+  rds: RDSClient,
+): Promise<DescribeReplicaResult> {
+  const id = replica.kind === 'instance' ? replica.identifier : replica.instanceIdentifier!;
+  const instance = await instanceOrNull(rds, id);
+  const cluster = replica.kind === 'cluster' ? await clusterOrNull(rds, replica.identifier) : null;
+  const status = instance?.DBInstanceStatus ?? 'missing';
+  const clusterOk = replica.kind === 'instance' || cluster?.Status === 'available';
+  return {
+    status: replica.kind === 'cluster' ? `${cluster?.Status ?? 'missing'}/${status}` : status,
+    available: status === 'available' && clusterOk,
+    hopeless: instance === null || HOPELESS.includes(status),
+  };
+}
+
+export const handler = taskHandler<{ replica: CreatedReplica }, DescribeReplicaResult>(
+  'wf-describe-replica',
+  (event) => describeReplica(event.replica, rdsIn(event.replica.region)),
+);

@@ -1,0 +1,207 @@
+import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  DescribeGlobalClustersCommand,
+  type RDSClient,
+} from '@aws-sdk/client-rds';
+import { requireEnv } from '#core/errors.ts';
+import {
+  type FailoverTarget,
+  type GatherFacts,
+  type PreflightEvent,
+  type PreflightFacts,
+  type PreflightOutput,
+  parseFailoverTargets,
+  runPreflight,
+} from '#core/failover.ts';
+import { rdsErrorName } from '#core/rds.ts';
+import { rdsIn, taskHandler, WF_ENV } from '../wf-common/index.ts';
+
+/**
+ * Preflight task of the failover workflow: validates the input, resolves the target and observes
+ * the replica (DR region), the old primary (its region, which may not answer) and the replica lag.
+ * A refusal is returned (so a dry run reports every check), bad input is thrown.
+ */
+
+export interface PreflightDeps {
+  readonly rds: (region: string, fast?: boolean) => RDSClient;
+  readonly cloudwatch: (region: string) => CloudWatchClient;
+  readonly now: () => Date;
+}
+
+export function gatherFacts(deps: PreflightDeps): GatherFacts {
+  return async (target) =>
+    target.kind === 'instance' ? instanceFacts(target, deps) : clusterFacts(target, deps);
+}
+
+const NOT_FOUND = [
+  'DBInstanceNotFound',
+  'DBInstanceNotFoundFault',
+  'DBClusterNotFoundFault',
+  'DBClusterNotFound',
+];
+
+async function instanceFacts(target: FailoverTarget, deps: PreflightDeps) {
+  const replica = await describeInstance(deps.rds(target.replica.region), target.replica.identifier);
+  let source: PreflightFacts['source'];
+  try {
+    const primary = await describeInstance(deps.rds(target.primary.region, true), target.primary.identifier);
+    source = {
+      reachable: true,
+      engineVersion: primary?.EngineVersion ?? null,
+      status: primary?.DBInstanceStatus ?? null,
+    };
+  } catch {
+    source = { reachable: false, engineVersion: null, status: null };
+  }
+  const lag = await maxRecent(
+    deps,
+    target.replica.region,
+    'ReplicaLag',
+    'DBInstanceIdentifier',
+    target.replica.identifier,
+    1,
+  );
+  const facts: PreflightFacts = {
+    target: {
+      exists: replica !== null,
+      status: replica?.DBInstanceStatus ?? null,
+      engineVersion: replica?.EngineVersion ?? null,
+      role: replica === null ? null : replica.ReadReplicaSourceDBInstanceIdentifier ? 'replica' : 'writer',
+      endpoint: replica?.Endpoint?.Address ?? null,
+    },
+    source,
+    replicaLagSeconds: lag,
+  };
+  return { facts, replicaArn: replica?.DBInstanceArn ?? '' };
+}
+
+async function clusterFacts(target: FailoverTarget, deps: PreflightDeps) {
+  const rds = deps.rds(target.replica.region);
+  const cluster = await describeCluster(rds, target.replica.identifier);
+  const global = (
+    await rds.send(
+      new DescribeGlobalClustersCommand({ GlobalClusterIdentifier: target.globalClusterIdentifier }),
+    )
+  ).GlobalClusters?.[0];
+  const member = global?.GlobalClusterMembers?.find((m) => m.DBClusterArn === cluster?.DBClusterArn);
+  let source: PreflightFacts['source'];
+  try {
+    const primary = await describeCluster(deps.rds(target.primary.region, true), target.primary.identifier);
+    source = {
+      reachable: true,
+      engineVersion: primary?.EngineVersion ?? null,
+      status: primary?.Status ?? null,
+    };
+  } catch {
+    source = { reachable: false, engineVersion: global?.EngineVersion ?? null, status: null };
+  }
+  // Aurora reports the global replication lag in milliseconds.
+  const lagMs = await maxRecent(
+    deps,
+    target.replica.region,
+    'AuroraGlobalDBReplicationLag',
+    'DBClusterIdentifier',
+    target.replica.identifier,
+    1,
+  );
+  const facts: PreflightFacts = {
+    target: {
+      exists: cluster !== null,
+      status: cluster?.Status ?? null,
+      engineVersion: cluster?.EngineVersion ?? null,
+      role: member === undefined ? null : member.IsWriter ? 'writer' : 'replica',
+      endpoint: cluster?.Endpoint ?? null,
+    },
+    source,
+    replicaLagSeconds: lagMs === null ? null : lagMs / 1000,
+  };
+  return { facts, replicaArn: cluster?.DBClusterArn ?? '' };
+}
+
+async function describeInstance(rds: RDSClient, id: string) {
+  try {
+    return (
+      (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances?.[0] ?? null
+    );
+  } catch (err) {
+    if (NOT_FOUND.includes(rdsErrorName(err))) return null;
+    throw err;
+  }
+}
+
+async function describeCluster(rds: RDSClient, id: string) {
+  try {
+    return (
+      (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }))).DBClusters?.[0] ?? null
+    );
+  } catch (err) {
+    if (NOT_FOUND.includes(rdsErrorName(err))) return null;
+    throw err;
+  }
+}
+
+/** The largest value of the newest datapoint in the last 5 minutes, or null when there is none. */
+async function maxRecent(
+  deps: PreflightDeps,
+  region: string,
+  metric: string,
+  dimension: string,
+  value: string,
+  periodMinutes: number,
+): Promise<number | null> {
+  const end = deps.now();
+  const out = await deps.cloudwatch(region).send(
+    new GetMetricStatisticsCommand({
+      Namespace: 'AWS/RDS',
+      MetricName: metric,
+      Dimensions: [{ Name: dimension, Value: value }],
+      StartTime: new Date(end.getTime() - 5 * 60_000),
+      EndTime: end,
+      Period: periodMinutes * 60,
+      Statistics: ['Maximum'],
+    }),
+  );
+  const newest = (out.Datapoints ?? [])
+    .filter((d) => d.Timestamp && typeof d.Maximum === 'number')
+    .sort((a, b) => b.Timestamp!.getTime() - a.Timestamp!.getTime())[0];
+  return newest?.Maximum ?? null;
+}
+
+export async function runPreflightTask(
+  event: PreflightEvent,
+  deps: PreflightDeps,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<PreflightOutput> {
+  const targets = parseFailoverTargets(requireEnv(WF_ENV.failoverTargets, env));
+  return runPreflight(event, targets, gatherFacts(deps));
+}
+
+const cloudwatchClients = new Map<string, CloudWatchClient>();
+const deps: PreflightDeps = {
+  rds: (region, fast) => rdsIn(region, { fast }),
+  cloudwatch: (region) => {
+    let client = cloudwatchClients.get(region);
+    if (!client) {
+      client = new CloudWatchClient({ region, maxAttempts: 4 });
+      cloudwatchClients.set(region, client);
+    }
+    return client;
+  },
+  now: () => new Date(),
+};
+
+export const handler = taskHandler<PreflightEvent, PreflightOutput>(
+  'wf-failover-preflight',
+  async (event, logger) => {
+    const out = await runPreflightTask(event, deps);
+    logger.info('preflight', {
+      database: out.request.database,
+      passed: out.passed,
+      refusal: out.refusal,
+      checks: out.checks,
+    });
+    return out;
+  },
+);

@@ -1,0 +1,67 @@
+import { DescribeGlobalClustersCommand, type RDSClient } from '@aws-sdk/client-rds';
+import { requireEnv } from '#core/errors.ts';
+import {
+  type FailbackPlan,
+  FailbackRequest,
+  findTarget,
+  parseFailoverTargets,
+  planFailback,
+} from '#core/failover.ts';
+import { rdsIn, taskHandler, WF_ENV } from '../wf-common/index.ts';
+import { clusterOrNull, instanceOrNull } from '../wf-common/rds-lookup.ts';
+
+/**
+ * PlanFailback: after a failover the DR side is the primary; plan a new replica of it in the
+ * region the database failed away from. Refuses (SourceNotPrimary) when the DR side still
+ * replicates, i.e. no failover happened.
+ */
+
+export interface PlanFailbackEvent {
+  readonly input: unknown;
+  readonly executionName: string;
+}
+
+export async function planFailbackTask(
+  event: PlanFailbackEvent,
+  rds: (region: string) => RDSClient,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<FailbackPlan> {
+  const targets = parseFailoverTargets(requireEnv(WF_ENV.failoverTargets, env));
+  const request = FailbackRequest.safeParse(event.input);
+  // planFailback reports bad input with the field's name; only look AWS up for a valid request.
+  if (!request.success)
+    return planFailback(event.input, targets, {
+      executionName: event.executionName,
+      sourceArn: '',
+      sourceIsPrimary: false,
+    });
+  const target = findTarget(targets, request.data.database);
+  const client = rds(target.replica.region);
+  let sourceArn: string;
+  let sourceIsPrimary: boolean;
+  if (target.kind === 'instance') {
+    const db = await instanceOrNull(client, target.replica.identifier);
+    sourceArn = db?.DBInstanceArn ?? '';
+    sourceIsPrimary =
+      db !== null && !db.ReadReplicaSourceDBInstanceIdentifier && db.DBInstanceStatus === 'available';
+  } else {
+    const cluster = await clusterOrNull(client, target.replica.identifier);
+    const global = (
+      await client.send(
+        new DescribeGlobalClustersCommand({ GlobalClusterIdentifier: target.globalClusterIdentifier }),
+      )
+    ).GlobalClusters?.[0];
+    sourceArn = cluster?.DBClusterArn ?? '';
+    sourceIsPrimary =
+      global?.GlobalClusterMembers?.some((m) => m.DBClusterArn === sourceArn && m.IsWriter) ?? false;
+  }
+  return planFailback(event.input, targets, {
+    executionName: event.executionName,
+    sourceArn,
+    sourceIsPrimary,
+  });
+}
+
+export const handler = taskHandler<PlanFailbackEvent, FailbackPlan>('wf-plan-failback', (event) =>
+  planFailbackTask(event, (region) => rdsIn(region)),
+);

@@ -1,0 +1,306 @@
+import { z } from 'zod';
+
+/**
+ * The configuration of one lifeboat environment (dev, staging, prod ...). Every object is strict:
+ * a misspelt key is an error, not a silently ignored setting. Defaults live here, in the schema,
+ * so that the stacks only ever see a complete, validated `EnvironmentConfig`.
+ */
+
+/** PostgreSQL majors whose pg_dump/pg_restore the logical-dump image carries. */
+export const SUPPORTED_PG_MAJORS = [15, 16, 17] as const;
+
+const NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
+
+const accountId = z.string().regex(/^\d{12}$/, { error: 'expected a 12-digit AWS account id' });
+
+const region = z
+  .string()
+  .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, { error: 'expected an AWS region such as eu-west-1' });
+
+const secretArn = z
+  .string()
+  // The complete ARN, with the 6-character suffix Secrets Manager appends: IAM then names exactly
+  // this secret rather than every secret whose name starts the same.
+  .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/, {
+    error: 'expected a Secrets Manager ARN',
+  });
+
+const vpcId = z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'expected a VPC id (vpc-...)' });
+const subnetId = z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: 'expected a subnet id (subnet-...)' });
+const securityGroupId = z
+  .string()
+  .regex(/^sg-[0-9a-f]{8,17}$/, { error: 'expected a security group id (sg-...)' });
+
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * An EventBridge Scheduler cron expression: `cron(minutes hours day-of-month month day-of-week year)`.
+ * Only the shape is checked here; Scheduler itself rejects impossible combinations at deploy.
+ */
+const cronExpression = z.string().regex(/^cron\((\S+ ){5}\S+\)$/, {
+  error: 'expected an EventBridge Scheduler cron expression, cron(m h dom mon dow y)',
+});
+
+export const ScheduleSchema = z
+  .object({
+    /** e.g. `cron(0 3 * * ? *)` */
+    cron: cronExpression,
+    /** IANA time zone the cron expression is read in; daylight saving is handled by Scheduler. */
+    timeZone: z
+      .string()
+      .refine(isTimeZone, { error: 'expected an IANA time zone such as Europe/Berlin' })
+      .default('UTC'),
+  })
+  .strict();
+export type Schedule = z.infer<typeof ScheduleSchema>;
+
+const count = z.number().int().min(0);
+
+export const RetentionSchema = z
+  .object({
+    daily: count,
+    weekly: count,
+    monthly: count,
+    yearly: count,
+    /** The newest this many verified backups are never deleted, whatever the GFS counts say. */
+    minVerified: z.number().int().min(1).default(2),
+    /** Upper bound on deletions in one prune run, so a bad policy cannot wipe a database's history at once. */
+    maxDeletionsPerRun: z.number().int().min(1).default(20),
+  })
+  .strict();
+export type Retention = z.infer<typeof RetentionSchema>;
+
+export const PolicySchema = z
+  .object({
+    /** When RDS/Aurora snapshots are taken. */
+    snapshot: ScheduleSchema,
+    /** When logical dumps are taken; omit for snapshot-only protection. */
+    dump: ScheduleSchema.optional(),
+    /** When the newest backups are restore-tested. */
+    verification: ScheduleSchema,
+    retention: RetentionSchema,
+  })
+  .strict();
+export type Policy = z.infer<typeof PolicySchema>;
+
+export const DatabaseSchema = z
+  .object({
+    /** Logical name used in events, the catalog and resource names. */
+    name: z.string().regex(NAME, { error: 'expected a lowercase name of 2-32 letters, digits and dashes' }),
+    kind: z.enum(['instance', 'cluster']),
+    /** DB instance identifier (kind instance) or DB cluster identifier (kind cluster). */
+    identifier: z
+      .string()
+      .regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, { error: 'expected an RDS instance or cluster identifier' }),
+    engine: z.enum(['postgres', 'aurora-postgresql']),
+    /** e.g. `16.4`; the major picks the pg_dump used for dumps. */
+    engineVersion: z.string().regex(/^\d+(\.\d+)*$/, { error: 'expected an engine version such as 16.4' }),
+    secretArn,
+    /** The PostgreSQL database to dump. @default - the secret's `dbname` */
+    dbname: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/, { error: 'expected a PostgreSQL database name' })
+      .optional(),
+    /**
+     * The customer-managed KMS key the secret is encrypted with, if any (the dump may then decrypt
+     * with it, through Secrets Manager only). @default - the AWS managed key aws/secretsmanager
+     */
+    secretKmsKeyArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, { error: 'expected a KMS key ARN' })
+      .optional(),
+    /** VPC the dump function (or Fargate task) that reaches the database runs in. */
+    vpcId,
+    subnetIds: z.array(subnetId).min(1, { error: 'expected at least one subnet id' }),
+    /** Security group the dump runs with; the database must accept connections from it. */
+    securityGroupId,
+    /** Name of an entry of `policies`. */
+    policy: z.string(),
+    /** The dump takes longer than Lambda's 15 minutes: run it as a Fargate task. @default false */
+    large: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((db, ctx) => {
+    if (db.engine === 'aurora-postgresql' && db.kind !== 'cluster') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kind'],
+        message: 'an aurora-postgresql database must be of kind cluster',
+      });
+    }
+    const major = Number(db.engineVersion.split('.')[0]);
+    if (!(SUPPORTED_PG_MAJORS as readonly number[]).includes(major)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['engineVersion'],
+        message: `PostgreSQL ${major} is not supported; supported majors: ${SUPPORTED_PG_MAJORS.join(', ')}`,
+      });
+    }
+  });
+export type Database = z.infer<typeof DatabaseSchema>;
+
+export const DiscoverySchema = z
+  .object({
+    /**
+     * Databases tagged `<tagKey>=<policy name>` in the primary region get that policy's snapshots,
+     * copies and retention at run time. Dumps need a secret and a network, so they are only taken of
+     * databases listed in `databases`.
+     */
+    tagKey: z.string().min(1).default('lifeboat:policy'),
+  })
+  .strict();
+export type Discovery = z.infer<typeof DiscoverySchema>;
+
+export const BucketSchema = z
+  .object({
+    /**
+     * Default Object Lock retention of every new object version. GOVERNANCE lets a principal with
+     * s3:BypassGovernanceRetention remove a version early; COMPLIANCE lets nobody, not even root.
+     */
+    objectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE'),
+    objectLockDays: z.number().int().min(1).default(35),
+    /** Overwritten or deleted versions are expired this long after they stop being current. */
+    noncurrentVersionExpirationDays: z.number().int().min(1).default(90),
+    /** Dump artifacts move to Glacier Flexible Retrieval after this many days. */
+    glacierAfterDays: z.number().int().min(1).default(30),
+    /** ... and to Glacier Deep Archive after this many days (years-long keeping). */
+    deepArchiveAfterDays: z.number().int().min(1).default(180),
+    /** Server access logs are expired after this many days. */
+    accessLogRetentionDays: z.number().int().min(1).default(365),
+  })
+  .strict()
+  .refine((b) => b.deepArchiveAfterDays >= b.glacierAfterDays + 90, {
+    // S3 rejects a DEEP_ARCHIVE transition less than 90 days after a GLACIER one.
+    path: ['deepArchiveAfterDays'],
+    error: 'must be at least 90 days after glacierAfterDays',
+  });
+export type BucketSettings = z.infer<typeof BucketSchema>;
+
+export const AlarmsSchema = z
+  .object({
+    backupAgeWarnHours: z.number().positive().default(26),
+    backupAgeCritHours: z.number().positive().default(48),
+    replicaLagWarnSeconds: z.number().positive().default(10),
+    replicaLagCritSeconds: z.number().positive().default(60),
+    /** Alarm when this share of the account's manual snapshot quota is used. */
+    snapshotQuotaPercent: z.number().min(1).max(100).default(80),
+  })
+  .strict()
+  .refine((a) => a.backupAgeCritHours > a.backupAgeWarnHours, {
+    path: ['backupAgeCritHours'],
+    error: 'must be greater than backupAgeWarnHours',
+  })
+  .refine((a) => a.replicaLagCritSeconds > a.replicaLagWarnSeconds, {
+    path: ['replicaLagCritSeconds'],
+    error: 'must be greater than replicaLagWarnSeconds',
+  });
+export type AlarmSettings = z.infer<typeof AlarmsSchema>;
+
+export const NotificationsSchema = z
+  .object({
+    /** Addresses subscribed to the alarm topic (each confirms by mail). */
+    emails: z.array(z.email({ error: 'expected an e-mail address' })).default([]),
+    /**
+     * Secrets Manager secret (primary region) with the Slack incoming-webhook URLs,
+     * `{"default": "https://hooks.slack.com/...", "critical": "..."}`: deploys the events topic and
+     * the notifier that posts lifeboat's events to Slack (docs/notifications.md).
+     * @default - no events topic
+     */
+    slackWebhookSecretArn: secretArn.optional(),
+    /** Also show the events in Slack through AWS Chatbot (read-only guardrails). */
+    chatbot: z
+      .object({
+        slackWorkspaceId: z.string().regex(/^[A-Z0-9]{9,}$/, { error: 'expected a Slack workspace id' }),
+        slackChannelId: z.string().regex(/^[A-Z0-9]{9,}$/, { error: 'expected a Slack channel id' }),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .refine((n) => !n.chatbot || n.slackWebhookSecretArn, {
+    path: ['chatbot'],
+    error: 'needs slackWebhookSecretArn (Chatbot subscribes to the events topic)',
+  });
+export type NotificationSettings = z.infer<typeof NotificationsSchema>;
+
+export const SnapshotCopiesSchema = z
+  .object({
+    /** Cross-region copies in flight at once, per snapshot type; AWS allows 5 per destination region. */
+    maxInFlight: z.number().int().min(1).max(5).default(4),
+    /** How long a copy may wait for its turn (or its source) before its event goes to the DLQ. */
+    maxWaitHours: z.number().int().min(1).max(336).default(48),
+  })
+  .strict();
+export type SnapshotCopySettings = z.infer<typeof SnapshotCopiesSchema>;
+
+export const EnvironmentConfigSchema = z
+  .object({
+    account: accountId,
+    primaryRegion: region,
+    drRegion: region,
+    policies: z.record(z.string().regex(NAME, { error: 'expected a lowercase policy name' }), PolicySchema),
+    databases: z.array(DatabaseSchema).default([]),
+    discovery: DiscoverySchema.optional(),
+    bucket: BucketSchema.default(BucketSchema.parse({})),
+    snapshotCopies: SnapshotCopiesSchema.default(SnapshotCopiesSchema.parse({})),
+    /** When prune runs, in each region. */
+    pruneSchedule: ScheduleSchema.default({ cron: 'cron(0 4 * * ? *)', timeZone: 'UTC' }),
+    /** Prune only lists what it would delete, and why. @default false */
+    pruneDryRun: z.boolean().default(false),
+    alarms: AlarmsSchema.default(AlarmsSchema.parse({})),
+    notifications: NotificationsSchema.default(NotificationsSchema.parse({})),
+    /** Whether an alarm may start a failover without a person approving it. @default false */
+    automaticFailover: z.boolean().default(false),
+    /** CloudWatch Logs retention of every function and workflow, in days. */
+    logRetentionDays: z.number().int().min(1).default(90),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    if (cfg.primaryRegion === cfg.drRegion) {
+      ctx.addIssue({ code: 'custom', path: ['drRegion'], message: 'must differ from primaryRegion' });
+    }
+    const seen = new Set<string>();
+    cfg.databases.forEach((db, i) => {
+      if (seen.has(db.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['databases', i, 'name'],
+          message: `duplicate database name "${db.name}"`,
+        });
+      }
+      seen.add(db.name);
+      if (!(db.policy in cfg.policies)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['databases', i, 'policy'],
+          message: `unknown policy "${db.policy}"; known: ${Object.keys(cfg.policies).join(', ') || '(none)'}`,
+        });
+      }
+      if (secretArn.safeParse(db.secretArn).success && db.secretArn.split(':')[3] !== cfg.primaryRegion) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['databases', i, 'secretArn'],
+          message: `expected a secret in the primary region ${cfg.primaryRegion}`,
+        });
+      }
+    });
+    if (cfg.databases.length === 0 && !cfg.discovery) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['databases'],
+        message: 'list at least one database or set discovery',
+      });
+    }
+  });
+
+/** What a configuration file is written as (defaults may be left out). */
+export type EnvironmentConfigInput = z.input<typeof EnvironmentConfigSchema>;
+/** A validated configuration with every default filled in. */
+export type EnvironmentConfig = z.output<typeof EnvironmentConfigSchema>;

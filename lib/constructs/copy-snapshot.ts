@@ -1,0 +1,182 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Rule } from 'aws-cdk-lib/aws-events';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { SNAPSHOT_DETAIL_TYPES } from '../../functions/core/copy-snapshot.ts';
+import type { Database, SnapshotCopySettings } from '../config/schema.ts';
+import { COPY_SNAPSHOT_ENV } from '../function-env.ts';
+import { aliasArn, backupKeyAlias, SNAPSHOT_PREFIX } from '../naming.ts';
+import { bindBucket, LifeboatFunction, nagResource } from './lifeboat-function.ts';
+import type { OperationsKey } from './operations-key.ts';
+import { encryptedQueue } from './queues.ts';
+import { RdsArns } from './rds-arns.ts';
+
+/** Seconds a waiting copy's message stays invisible before the handler looks again. */
+const RECHECK_AFTER = Duration.minutes(10);
+
+export interface CopySnapshotProps {
+  readonly environment: string;
+  readonly drRegion: string;
+  readonly settings: SnapshotCopySettings;
+  /** Kinds of snapshots lifeboat takes (decides which copy actions the role gets). */
+  readonly databases: readonly Database[];
+  readonly bucket: IBucket;
+  readonly operationsKey: OperationsKey;
+  readonly logRetention: RetentionDays;
+  readonly logKey?: IKey;
+}
+
+/**
+ * Cross-region copies: RDS snapshot events of `lifeboat-` snapshots go through EventBridge into an
+ * SQS queue; copy-snapshot starts a copy into the DR region (encrypted with the DR backup key) or
+ * reports the message as a batch item failure, so SQS hands it back after RECHECK_AFTER — that is
+ * how copies wait for their source, for their turn under the in-flight limit, and for completion
+ * (to be cataloged). After `maxWaitHours` of waiting a message goes to the dead-letter queue.
+ */
+export class CopySnapshot extends Construct {
+  public readonly function: LifeboatFunction;
+  public readonly queue: Queue;
+  public readonly deadLetterQueue: Queue;
+  public readonly rule: Rule;
+
+  constructor(scope: Construct, id: string, props: CopySnapshotProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const key = props.operationsKey.key;
+    const timeout = Duration.minutes(1);
+
+    this.deadLetterQueue = encryptedQueue(this, 'DeadLetterQueue', { key });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the dead-letter queue of the copy queue.',
+    });
+    this.queue = encryptedQueue(this, 'Queue', {
+      key,
+      visibilityTimeout: RECHECK_AFTER,
+      deadLetter: {
+        queue: this.deadLetterQueue,
+        // Every wait is one receive: this many receives cover maxWaitHours.
+        maxReceiveCount: Math.ceil((props.settings.maxWaitHours * 60) / RECHECK_AFTER.toMinutes()),
+      },
+    });
+
+    props.operationsKey.allowDeliveryBy(new ServicePrincipal('events.amazonaws.com'));
+    this.rule = new Rule(this, 'SnapshotEvents', {
+      description: `lifeboat ${props.environment}: lifeboat snapshot events to the copy queue`,
+      eventPattern: {
+        source: ['aws.rds'],
+        // The detail types copy-snapshot parses, from its own module.
+        detailType: [...SNAPSHOT_DETAIL_TYPES],
+        detail: { SourceIdentifier: [{ prefix: SNAPSHOT_PREFIX }] },
+      },
+      targets: [new SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue })],
+    });
+
+    const drKeyAlias = aliasArn(
+      { environment: props.environment, account: stack.account, region: props.drRegion },
+      backupKeyAlias(props.environment),
+    );
+    this.function = new LifeboatFunction(this, 'Function', {
+      entry: 'copy-snapshot/index.ts',
+      description: `lifeboat ${props.environment}: copies lifeboat snapshots to ${props.drRegion}`,
+      timeout,
+      // Two at most, so counting the copies in flight stays close to the truth.
+      reservedConcurrentExecutions: 2,
+      logRetention: props.logRetention,
+      logKey: props.logKey,
+      environment: {
+        [COPY_SNAPSHOT_ENV.environment]: props.environment,
+        [COPY_SNAPSHOT_ENV.drRegion]: props.drRegion,
+        // RDS accepts an alias ARN for the copy's key; the key id itself is not known at synth.
+        [COPY_SNAPSHOT_ENV.drKmsKeyArn]: drKeyAlias,
+        [COPY_SNAPSHOT_ENV.maxInFlightCopies]: String(props.settings.maxInFlight),
+        POWERTOOLS_SERVICE_NAME: 'copy-snapshot',
+      },
+    });
+    // Invoked synchronously by the event source mapping: failures return to the queue and its DLQ.
+    Validations.of(this.function).acknowledge({
+      id: 'NIST.800.53.R5-LambdaDLQ',
+      reason: 'Invoked only by its SQS event source; failed messages go to the queue dead-letter queue.',
+    });
+    this.function.addEventSource(
+      new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 2 }),
+    );
+    bindBucket(this.function, props.bucket, 'append', {
+      prefixes: ['catalog/'],
+      bucketVariable: COPY_SNAPSHOT_ENV.bucket,
+      keyVariable: null,
+    });
+    this.grantCopies(props);
+  }
+
+  private grantCopies(props: CopySnapshotProps): void {
+    const stack = Stack.of(this);
+    const source = new RdsArns(this);
+    const dr = new RdsArns(this, props.drRegion);
+    const kinds = [...new Set(props.databases.map((db) => db.kind))];
+    const fn = this.function;
+    for (const kind of kinds) {
+      const copy = kind === 'instance' ? 'rds:CopyDBSnapshot' : 'rds:CopyDBClusterSnapshot';
+      const describe = kind === 'instance' ? 'rds:DescribeDBSnapshots' : 'rds:DescribeDBClusterSnapshots';
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: [copy],
+          resources: [source.lifeboatSnapshots(kind), dr.lifeboatSnapshots(kind)],
+        }),
+      );
+      fn.addToRolePolicy(
+        new PolicyStatement({ actions: ['rds:AddTagsToResource'], resources: [dr.lifeboatSnapshots(kind)] }),
+      );
+      // Counting copies in flight lists the DR region's manual snapshots: a list call, which RDS
+      // authorizes against `*`. It returns metadata only.
+      fn.addToRolePolicy(new PolicyStatement({ actions: [describe], resources: ['*'] }));
+    }
+    // RDS uses grants on the source snapshot's key (the database's, unknown here) and on the DR key.
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kms:CreateGrant', 'kms:DescribeKey'],
+        resources: [`arn:${stack.partition}:kms:${stack.region}:${stack.account}:key/*`],
+        conditions: { StringEquals: { 'kms:ViaService': `rds.${stack.region}.amazonaws.com` } },
+      }),
+    );
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kms:CreateGrant', 'kms:DescribeKey'],
+        resources: [`arn:${stack.partition}:kms:${props.drRegion}:${stack.account}:key/*`],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `rds.${props.drRegion}.amazonaws.com` },
+          'ForAnyValue:StringEquals': { 'kms:ResourceAliases': backupKeyAlias(props.environment) },
+        },
+      }),
+    );
+
+    const policy = fn.role!.node.findChild('DefaultPolicy');
+    const acknowledge = (resource: string, reason: string) =>
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagResource(stack, resource)}]`,
+        reason,
+      });
+    for (const kind of kinds) {
+      for (const arns of [source, dr]) {
+        acknowledge(
+          arns.lifeboatSnapshots(kind),
+          'Snapshot names come from database and slot at run time; all start with lifeboat-.',
+        );
+      }
+    }
+    acknowledge(
+      `arn:${stack.partition}:kms:${stack.region}:${stack.account}:key/*`,
+      "The source snapshot is encrypted with its database's key, not known to lifeboat; usable only through RDS (kms:ViaService).",
+    );
+    acknowledge(
+      `arn:${stack.partition}:kms:${props.drRegion}:${stack.account}:key/*`,
+      'The DR backup key is matched by its alias (kms:ResourceAliases) and only through RDS; its id is not known at synth.',
+    );
+  }
+}

@@ -1,0 +1,335 @@
+import { Annotations, Duration, type IAspect, Stack, Validations } from 'aws-cdk-lib';
+import {
+  type IRole,
+  ManagedPolicy,
+  type Policy,
+  PolicyStatement,
+  Role,
+  ServicePrincipal,
+} from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { Architecture, type Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { Construct, IConstruct } from 'constructs';
+import { REPOSITORY_PREFIXES } from '../naming.ts';
+import { functionPath, PROJECT_ROOT } from '../paths.ts';
+
+const BRAND = Symbol.for('lifeboat.LifeboatFunction');
+
+export interface LifeboatFunctionProps extends Omit<
+  NodejsFunctionProps,
+  'entry' | 'runtime' | 'architecture' | 'bundling' | 'logGroup' | 'logRetention' | 'tracing' | 'handler'
+> {
+  /** Handler module under functions/, e.g. `prune/index.ts`; it exports `handler`. */
+  readonly entry: string;
+  /**
+   * How long the function's logs are kept.
+   * @default RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Key the log group is encrypted with (its key policy must let CloudWatch Logs use it).
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly logKey?: IKey;
+}
+
+/**
+ * The one way lifeboat defines a Node.js Lambda function: Node 22 on arm64, its own log group with
+ * a retention, X-Ray tracing, bundled by the local esbuild as ESM (no Docker at synth).
+ * `NodejsFunctionGuard` fails synthesis for any NodejsFunction created another way.
+ */
+export class LifeboatFunction extends NodejsFunction {
+  /** True for a LifeboatFunction, also across copies of this module. */
+  static isLifeboatFunction(x: unknown): x is LifeboatFunction {
+    return typeof x === 'object' && x !== null && BRAND in x;
+  }
+
+  /** The function's own log group (the same object as the inherited `logGroup` accessor returns). */
+  public readonly functionLogGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: LifeboatFunctionProps) {
+    const { entry, logRetention, logKey, ...rest } = props;
+    const logGroup = new LogGroup(scope, `${id}LogGroup`, {
+      retention: logRetention ?? RetentionDays.THREE_MONTHS,
+      encryptionKey: logKey,
+    });
+    const role =
+      rest.role ??
+      functionRole(scope, `${id}Role`, {
+        logGroup,
+        inVpc: rest.vpc !== undefined,
+        description: rest.description,
+      });
+    super(scope, id, {
+      timeout: Duration.seconds(60),
+      memorySize: 512,
+      ...rest,
+      entry: functionPath(entry),
+      handler: 'handler',
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      tracing: Tracing.ACTIVE,
+      logGroup,
+      role,
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: `${PROJECT_ROOT}/package-lock.json`,
+      awsSdkConnectionReuse: false,
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node22',
+        platform: 'node',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        // The SDK versions tested here are the ones that run, not whatever the runtime ships.
+        bundleAwsSDK: true,
+        // Some CommonJS dependencies call require(); an ESM bundle needs one.
+        banner:
+          "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+      },
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        ...rest.environment,
+      },
+    });
+    Object.defineProperty(this, BRAND, { value: true });
+    this.functionLogGroup = logGroup;
+    grantDeadLetterKey(this, rest.deadLetterQueue);
+    acknowledgeTracing(this);
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Node.js 22 is the runtime lifeboat targets and tests (the same code runs on Node 20 locally); a newer runtime is a deliberate upgrade, not a drift.',
+    });
+    if (!rest.vpc) {
+      Validations.of(this).acknowledge({
+        id: 'NIST.800.53.R5-LambdaInsideVPC',
+        reason:
+          'Calls AWS APIs only (RDS control plane, S3) and never a database; no VPC is configured for it.',
+      });
+    }
+  }
+}
+
+/**
+ * Lambda's own dead-letter grant is `sqs:SendMessage` only; a queue encrypted with a KMS key also
+ * needs the key, or failed events are lost instead of queued.
+ */
+export function grantDeadLetterKey(fn: LambdaFunction, queue: IQueue | undefined): void {
+  if (queue?.encryptionMasterKey && fn.role)
+    queue.encryptionMasterKey.grant(fn.role, 'kms:GenerateDataKey', 'kms:Decrypt');
+}
+
+export interface FunctionRoleProps {
+  /** The function's log group: the role may write to it and nowhere else. */
+  readonly logGroup: ILogGroup;
+  /** The function runs in a VPC and needs to manage its network interfaces. */
+  readonly inVpc: boolean;
+  readonly description?: string;
+}
+
+/**
+ * An execution role that starts with nothing but writing its own log group (instead of the
+ * AWSLambdaBasicExecutionRole's logs:* on every log group). Grants add the rest.
+ */
+export function functionRole(scope: Construct, id: string, props: FunctionRoleProps): Role {
+  const role = new Role(scope, id, {
+    assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    description: props.description,
+  });
+  props.logGroup.grantWrite(role);
+  if (props.inVpc) {
+    // Lambda checks at creation that the role can manage ENIs in the function's subnets; AWS keeps
+    // this managed policy in step with what Lambda needs.
+    const vpcAccess = ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole');
+    role.addManagedPolicy(vpcAccess);
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      reason: 'AWS-maintained ENI permissions a VPC function needs; they act only on network interfaces.',
+    });
+  }
+  return role;
+}
+
+/**
+ * Active tracing adds `xray:PutTraceSegments`/`PutTelemetryRecords` on `*` (X-Ray has no resource
+ * ARNs) to the role's default policy. Besides these, only actions that take no resource ARN may
+ * use `*` there; test/cdk pins exactly which, per function.
+ */
+export function acknowledgeTracing(fn: LambdaFunction): void {
+  const policy = fn.role?.node.tryFindChild('DefaultPolicy');
+  if (policy) {
+    Validations.of(policy).acknowledge(
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'Only actions without resource-level permissions get *: X-Ray PutTraceSegments/PutTelemetryRecords, rds:DescribeAccountAttributes, and listing manual snapshots (test/cdk pins the list per function).',
+      },
+      {
+        id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+        reason:
+          'CDK grants write this policy for exactly one role, created and deleted with it; it cannot be attached elsewhere.',
+      },
+    );
+  }
+}
+
+/** Fails synthesis when a NodejsFunction is not a LifeboatFunction. */
+export class NodejsFunctionGuard implements IAspect {
+  visit(node: IConstruct): void {
+    if (node instanceof NodejsFunction && !LifeboatFunction.isLifeboatFunction(node)) {
+      Annotations.of(node).addError(
+        'Use LifeboatFunction (lib/constructs/lifeboat-function.ts) instead of a raw NodejsFunction: it fixes runtime, architecture, logs, tracing and bundling.',
+      );
+    }
+  }
+}
+
+/**
+ * `read`: list the prefixes, get objects. `append`: also put (for write-once catalog records).
+ * `readwrite`: also plain deletes (a delete marker under versioning: partial artifacts, pruning).
+ */
+export type BucketAccess = 'read' | 'append' | 'readwrite';
+
+export interface BindBucketOptions {
+  /**
+   * Key prefixes (each ending in `/`) the function may use.
+   * @default REPOSITORY_PREFIXES (`artifacts/`, `catalog/`)
+   */
+  readonly prefixes?: readonly string[];
+  /**
+   * Environment variable that receives the bucket name.
+   * @default 'LIFEBOAT_BUCKET'
+   */
+  readonly bucketVariable?: string;
+  /**
+   * Environment variable that receives the ARN of the bucket's KMS key, when it has one;
+   * `null` sets none.
+   * @default 'LIFEBOAT_KMS_KEY_ID'
+   */
+  readonly keyVariable?: string | null;
+}
+
+/**
+ * Gives `fn` the bucket's name (and key) in its environment and the matching access, in one call,
+ * so that the variable and the grant cannot drift apart. Access is spelt out action by action
+ * (see BucketAccess) and never includes `s3:DeleteObjectVersion`, Object Lock changes or bypass.
+ */
+export function bindBucket(
+  fn: LambdaFunction,
+  bucket: IBucket,
+  access: BucketAccess,
+  options: BindBucketOptions = {},
+): void {
+  fn.addEnvironment(options.bucketVariable ?? 'LIFEBOAT_BUCKET', bucket.bucketName);
+  const keyVariable = options.keyVariable === undefined ? 'LIFEBOAT_KMS_KEY_ID' : options.keyVariable;
+  if (bucket.encryptionKey && keyVariable !== null)
+    fn.addEnvironment(keyVariable, bucket.encryptionKey.keyArn);
+  grantRepository(fn.role!, bucket, access, options.prefixes ?? REPOSITORY_PREFIXES);
+}
+
+/**
+ * The grants behind `bindBucket`, for principals that are not Lambda functions (Fargate task roles).
+ * Object resources are acknowledged for AwsSolutions-IAM5: backups have generated keys under fixed
+ * prefixes.
+ */
+export function grantRepository(
+  role: IRole,
+  bucket: IBucket,
+  access: BucketAccess,
+  prefixes: readonly string[] = REPOSITORY_PREFIXES,
+): void {
+  const objects = prefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`));
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [bucket.bucketArn],
+      // IfExists: HeadBucket carries no prefix and must still pass.
+      conditions: { StringLikeIfExists: { 's3:prefix': prefixes.flatMap((p) => [p, `${p}*`]) } },
+    }),
+  );
+  const objectActions = ['s3:GetObject'];
+  if (access !== 'read') objectActions.push('s3:PutObject', 's3:AbortMultipartUpload');
+  if (access === 'readwrite') objectActions.push('s3:DeleteObject');
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: objectActions, resources: objects }));
+  if (bucket.encryptionKey) {
+    const keyActions =
+      access === 'read' ? ['kms:Decrypt'] : ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'];
+    role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: keyActions, resources: [bucket.encryptionKey.keyArn] }),
+    );
+  }
+
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  if (policy) {
+    for (const resource of objects) {
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagResource(Stack.of(role), resource)}]`,
+        reason:
+          'Backups and catalog records are objects with generated keys under a fixed repository prefix.',
+      });
+    }
+  }
+}
+
+/**
+ * NIST.800.53.R5-IAMNoInlinePolicy for the policy CDK writes for a role it owns: it belongs to
+ * exactly that role and is created and deleted with it.
+ */
+export function acknowledgeOwnPolicy(role: IRole | undefined, whose: string): void {
+  const policy = role?.node.tryFindChild('DefaultPolicy');
+  if (policy) {
+    Validations.of(policy).acknowledge({
+      id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+      reason: `CDK writes this policy for exactly one role (${whose}), created and deleted with it; it cannot be attached elsewhere.`,
+    });
+  }
+}
+
+/**
+ * Acknowledges AwsSolutions-IAM5 for each wildcard resource of `policy` (a role's DefaultPolicy)
+ * that `matches` accepts, as cdk-nag spells it. For statements written by CDK constructs whose
+ * ARNs are built from intrinsics (so the finding id cannot be written down by hand).
+ */
+export function acknowledgeWildcardResources(
+  policy: Policy,
+  matches: (rendered: string) => boolean,
+  reason: string,
+): void {
+  const stack = Stack.of(policy);
+  const doc = stack.resolve(policy.document) as { Statement?: { Resource?: unknown }[] } | undefined;
+  for (const statement of doc?.Statement ?? []) {
+    const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+    for (const resource of resources) {
+      const rendered = renderForNag(resource);
+      if (rendered.includes('*') && matches(rendered)) {
+        Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${rendered}]`, reason });
+      }
+    }
+  }
+}
+
+/** How cdk-nag spells a resource in a finding id: `<LogicalId.Arn>/artifacts/*`. */
+export function nagResource(stack: Stack, value: string): string {
+  return renderForNag(stack.resolve(value));
+}
+
+function renderForNag(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if ('Fn::Join' in o) {
+      const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+      return parts.map(renderForNag).join(sep);
+    }
+    if ('Fn::GetAtt' in o) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+    if ('Ref' in o) return `<${o.Ref as string}>`;
+  }
+  return JSON.stringify(v);
+}

@@ -1,0 +1,109 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { Database } from '../config/schema.ts';
+import { TAKE_SNAPSHOT_ENV } from '../function-env.ts';
+import { bindBucket, LifeboatFunction, nagResource } from './lifeboat-function.ts';
+import { RdsArns } from './rds-arns.ts';
+
+export interface TakeSnapshotProps {
+  readonly environment: string;
+  /** The databases whose snapshots this function may take. */
+  readonly databases: readonly Database[];
+  readonly bucket: IBucket;
+  readonly logRetention: RetentionDays;
+  readonly logKey?: IKey;
+  readonly deadLetterQueue: IQueue;
+}
+
+/**
+ * The take-snapshot function: snapshots of the configured instances and clusters, named
+ * `lifeboat-...`, and a `started` catalog record. Its role may snapshot exactly those databases,
+ * create and tag only `lifeboat-` snapshots, and write only under `catalog/`.
+ */
+export class TakeSnapshot extends Construct {
+  public readonly function: LifeboatFunction;
+
+  constructor(scope: Construct, id: string, props: TakeSnapshotProps) {
+    super(scope, id);
+    this.function = new LifeboatFunction(this, 'Function', {
+      entry: 'take-snapshot/index.ts',
+      description: `lifeboat ${props.environment}: scheduled RDS/Aurora snapshots`,
+      timeout: Duration.minutes(2),
+      // A handful of databases per slot; more concurrency would only meet RDS throttling.
+      reservedConcurrentExecutions: 5,
+      logRetention: props.logRetention,
+      logKey: props.logKey,
+      deadLetterQueue: props.deadLetterQueue,
+      // DatabaseBusy (e.g. the instance is backing up) is retried by Lambda's asynchronous retries.
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      environment: {
+        [TAKE_SNAPSHOT_ENV.environment]: props.environment,
+        POWERTOOLS_SERVICE_NAME: 'take-snapshot',
+      },
+    });
+    bindBucket(this.function, props.bucket, 'append', {
+      prefixes: ['catalog/'],
+      bucketVariable: TAKE_SNAPSHOT_ENV.bucket,
+      keyVariable: null,
+    });
+
+    const rds = new RdsArns(this);
+    const instances = props.databases.filter((db) => db.kind === 'instance');
+    const clusters = props.databases.filter((db) => db.kind === 'cluster');
+    const statements: PolicyStatement[] = [];
+    if (instances.length > 0) {
+      const snapshots = rds.lifeboatSnapshots('instance');
+      statements.push(
+        new PolicyStatement({
+          actions: ['rds:DescribeDBInstances'],
+          resources: instances.map((db) => rds.database(db)),
+        }),
+        new PolicyStatement({
+          actions: ['rds:CreateDBSnapshot'],
+          resources: [...instances.map((db) => rds.database(db)), snapshots],
+        }),
+        new PolicyStatement({
+          actions: ['rds:DescribeDBSnapshots', 'rds:AddTagsToResource'],
+          resources: [snapshots],
+        }),
+      );
+    }
+    if (clusters.length > 0) {
+      const snapshots = rds.lifeboatSnapshots('cluster');
+      statements.push(
+        new PolicyStatement({
+          actions: ['rds:DescribeDBClusters'],
+          resources: clusters.map((db) => rds.database(db)),
+        }),
+        new PolicyStatement({
+          actions: ['rds:CreateDBClusterSnapshot'],
+          resources: [...clusters.map((db) => rds.database(db)), snapshots],
+        }),
+        new PolicyStatement({
+          actions: ['rds:DescribeDBClusterSnapshots', 'rds:AddTagsToResource'],
+          resources: [snapshots],
+        }),
+      );
+    }
+    // The quota figures (ManualSnapshots / ManualClusterSnapshots) are account attributes.
+    statements.push(new PolicyStatement({ actions: ['rds:DescribeAccountAttributes'], resources: ['*'] }));
+    for (const statement of statements) this.function.addToRolePolicy(statement);
+
+    const policy = this.function.role!.node.findChild('DefaultPolicy');
+    for (const kind of new Set(props.databases.map((db) => db.kind))) {
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagResource(this.function.stack, rds.lifeboatSnapshots(kind))}]`,
+        reason:
+          'Snapshot names are derived from database and schedule slot at run time; all start with lifeboat-.',
+      });
+    }
+    // Resource::* is acknowledged for X-Ray by LifeboatFunction; DescribeAccountAttributes has no
+    // resource-level permissions either (checked in test/cdk).
+  }
+}

@@ -1,0 +1,28 @@
+import { ContextAttribute } from 'aws-cdk-lib/aws-scheduler';
+import type { Database } from './config/schema.ts';
+
+/**
+ * The events lifeboat's schedules send, built in one place so that a test can hold each of them
+ * against the handler's own schema (test/cdk/events.test.ts).
+ */
+
+/** logical-dump's event: the Lambda input, or LIFEBOAT_EVENT of the Fargate task. */
+export function dumpEvent(db: Database): { database: string; secretArn: string; dbname?: string } {
+  return { database: db.name, secretArn: db.secretArn, ...(db.dbname ? { dbname: db.dbname } : {}) };
+}
+
+/** take-snapshot's event; Scheduler puts the slot's time in place of `scheduledTime`. */
+export function snapshotEvent(db: Database): Record<string, string> {
+  return {
+    database: db.name,
+    identifier: db.identifier,
+    type: db.kind,
+    policy: db.policy,
+    scheduledTime: ContextAttribute.scheduledTime,
+  };
+}
+
+/** prune's event. */
+export function pruneEvent(dryRun: boolean): { dryRun: boolean } {
+  return { dryRun };
+}

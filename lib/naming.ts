@@ -1,0 +1,48 @@
+/**
+ * Deterministic physical names. The primary stack must name resources of the DR stack (replication
+ * destination bucket, DR key) without a cross-region reference, so both sides derive the same names
+ * from environment, account and region.
+ */
+
+/** Environment names become part of bucket names: keep them short and DNS-safe. */
+export const ENVIRONMENT_NAME = /^[a-z][a-z0-9-]{0,14}[a-z0-9]$/;
+
+export interface NameScope {
+  /** lifeboat environment, e.g. `prod`. */
+  readonly environment: string;
+  readonly account: string;
+  readonly region: string;
+}
+
+/** The backup bucket of a region: `lifeboat-<env>-<account>-<region>` (at most 63 characters). */
+export function backupBucketName(s: NameScope): string {
+  return `lifeboat-${s.environment}-${s.account}-${s.region}`;
+}
+
+/** The server access log bucket of a region's backup bucket. */
+export function accessLogBucketName(s: NameScope): string {
+  return `lifeboat-${s.environment}-logs-${s.account}-${s.region}`;
+}
+
+/**
+ * Alias of the backup key of a region. Key ids are random, so other stacks and functions refer to
+ * the key by alias (S3 replication and RDS CopyDBSnapshot both accept an alias ARN).
+ */
+export function backupKeyAlias(environment: string): string {
+  return `alias/lifeboat-${environment}-backup`;
+}
+
+export function aliasArn(s: NameScope, alias: string, partition = 'aws'): string {
+  return `arn:${partition}:kms:${s.region}:${s.account}:${alias}`;
+}
+
+/** Prefix of every snapshot lifeboat creates; IAM scopes snapshot actions to it. */
+export const SNAPSHOT_PREFIX = 'lifeboat-';
+
+/** Key prefixes of the backup repository (see functions/core/repository). */
+export const REPOSITORY_PREFIXES = ['artifacts/', 'catalog/'] as const;
+
+/** Stack name of an environment's stack in one role. */
+export function stackName(environment: string, role: 'primary' | 'dr'): string {
+  return `Lifeboat-${environment}-${role === 'primary' ? 'Primary' : 'Dr'}`;
+}

@@ -1,0 +1,224 @@
+import { Annotations, Stack, Tags, Validations } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { Retention } from '../config/schema.ts';
+import { BackupVault } from '../constructs/backup-vault.ts';
+import { CopySnapshot } from '../constructs/copy-snapshot.ts';
+import { DumpTask } from '../constructs/dump-task.ts';
+import { DumpImage, LogicalDumpFunction } from '../constructs/logical-dump.ts';
+import { Monitoring } from '../constructs/monitoring.ts';
+import { Notifications } from '../constructs/notifications.ts';
+import { OperationsKey } from '../constructs/operations-key.ts';
+import { Prune } from '../constructs/prune.ts';
+import { encryptedQueue } from '../constructs/queues.ts';
+import { BackupSchedules } from '../constructs/schedules.ts';
+import { TakeSnapshot } from '../constructs/take-snapshot.ts';
+import { dumpEvent, pruneEvent, snapshotEvent } from '../events.ts';
+import { applyFeatureFlags } from './feature-flags.ts';
+import type { LifeboatStackProps } from './props.ts';
+
+/** CloudWatch Logs accepts only certain retention periods: the smallest one that keeps `days`. */
+export function retentionFor(days: number): RetentionDays {
+  const allowed = Object.values(RetentionDays)
+    .filter((v): v is RetentionDays => typeof v === 'number' && v > 0)
+    .sort((a, b) => a - b);
+  return allowed.find((v) => v >= days) ?? RetentionDays.INFINITE;
+}
+
+/**
+ * Everything of an environment in its primary region: the backup vault (replicated to the DR
+ * region), the functions and schedules that take backups, the cross-region copy pipeline,
+ * retention, and the alarms about them.
+ */
+export class PrimaryStack extends Stack {
+  public readonly operationsKey: OperationsKey;
+  public readonly vault: BackupVault;
+  /** Failed asynchronous invocations of the stack's functions and undeliverable schedule events. */
+  public readonly deadLetterQueue: Queue;
+  public readonly dumpImage: DumpImage;
+  /** The logical-dump function of each database that is not `large`, by database name. */
+  public readonly dumpFunctions: ReadonlyMap<string, LogicalDumpFunction>;
+  /** The Fargate dump workflow of each `large` database, by database name. */
+  public readonly dumpTasks: ReadonlyMap<string, DumpTask>;
+  public readonly takeSnapshot: TakeSnapshot;
+  public readonly copySnapshot: CopySnapshot;
+  public readonly prune: Prune;
+  public readonly schedules: BackupSchedules;
+  public readonly monitoring: Monitoring;
+  /** The events topic and Slack notifier, when `notifications.slackWebhookSecretArn` is set. */
+  public readonly notifications?: Notifications;
+
+  constructor(scope: Construct, id: string, props: LifeboatStackProps) {
+    super(scope, id, props);
+    applyFeatureFlags(this);
+    const { config, environment } = props;
+    Tags.of(this).add('lifeboat:environment', environment);
+    const logRetention = retentionFor(config.logRetentionDays);
+
+    this.operationsKey = new OperationsKey(this, 'OperationsKey', { environment });
+    const logKey = this.operationsKey.key;
+    this.vault = new BackupVault(this, 'Vault', {
+      environment,
+      settings: config.bucket,
+      replicateTo: { region: config.drRegion },
+    });
+    const bucket = this.vault.bucket;
+    this.deadLetterQueue = encryptedQueue(this, 'DeadLetterQueue', { key: this.operationsKey.key });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the stack.',
+    });
+    const deadLetterQueue = this.deadLetterQueue;
+
+    this.dumpImage = new DumpImage(this, 'DumpImage');
+    const dumpFunctions = new Map<string, LogicalDumpFunction>();
+    const dumpTasks = new Map<string, DumpTask>();
+    for (const database of config.databases) {
+      const common = { environment, database, image: this.dumpImage, bucket, logRetention, logKey };
+      if (database.large) {
+        dumpTasks.set(database.name, new DumpTask(this, `DumpTask-${database.name}`, common));
+      } else {
+        dumpFunctions.set(
+          database.name,
+          new LogicalDumpFunction(this, `Dump-${database.name}`, { ...common, deadLetterQueue }),
+        );
+      }
+    }
+    this.dumpFunctions = dumpFunctions;
+    this.dumpTasks = dumpTasks;
+
+    this.takeSnapshot = new TakeSnapshot(this, 'TakeSnapshot', {
+      environment,
+      databases: config.databases,
+      bucket,
+      logRetention,
+      logKey,
+      deadLetterQueue,
+    });
+    this.copySnapshot = new CopySnapshot(this, 'CopySnapshot', {
+      environment,
+      drRegion: config.drRegion,
+      settings: config.snapshotCopies,
+      databases: config.databases,
+      bucket,
+      operationsKey: this.operationsKey,
+      logRetention,
+      logKey,
+    });
+    this.prune = new Prune(this, 'Prune', {
+      environment,
+      policies: retentionByDatabase(props),
+      databases: config.databases,
+      bucket,
+      snapshotRegions: [config.primaryRegion, config.drRegion],
+      drRegion: config.drRegion,
+      logRetention,
+      logKey,
+      deadLetterQueue,
+    });
+
+    this.schedules = new BackupSchedules(this, 'Schedules', {
+      environment,
+      deadLetterQueue,
+      operationsKey: this.operationsKey,
+    });
+    for (const database of config.databases) {
+      const policy = config.policies[database.policy]!;
+      this.schedules.add(
+        `Snapshot-${database.name}`,
+        policy.snapshot,
+        {
+          kind: 'function',
+          function: this.takeSnapshot.function,
+          input: snapshotEvent(database),
+        },
+        `lifeboat ${environment}: snapshot of ${database.name} (policy ${database.policy})`,
+      );
+      if (policy.dump) {
+        const task = dumpTasks.get(database.name);
+        this.schedules.add(
+          `Dump-${database.name}`,
+          policy.dump,
+          task
+            ? { kind: 'stateMachine', stateMachine: task.stateMachine, input: {} }
+            : {
+                kind: 'function',
+                function: dumpFunctions.get(database.name)!.function,
+                input: dumpEvent(database),
+              },
+          `lifeboat ${environment}: logical dump of ${database.name} (policy ${database.policy})`,
+        );
+      }
+    }
+    this.schedules.add(
+      'Prune',
+      config.pruneSchedule,
+      { kind: 'function', function: this.prune.function, input: pruneEvent(config.pruneDryRun) },
+      `lifeboat ${environment}: daily retention`,
+    );
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      environment,
+      alarms: config.alarms,
+      notifications: config.notifications,
+      operationsKey: this.operationsKey,
+    });
+    this.monitoring.addSnapshotQuotaAlarm();
+    this.monitoring.addDeadLetterAlarm(
+      'DeadLetterAlarm',
+      deadLetterQueue,
+      'a scheduled backup, dump or prune failed or could not be started (see the dead-letter queue)',
+    );
+    for (const database of config.databases) {
+      if (config.policies[database.policy]!.dump) this.monitoring.addBackupAgeAlarms(database.name);
+    }
+    for (const [name, task] of dumpTasks) {
+      this.monitoring.addWorkflowAlarms(`DumpWorkflow-${name}`, task.stateMachine, `Fargate dump of ${name}`);
+    }
+    if (config.discovery) {
+      // The schema accepts discovery so that configurations can be written now; take-snapshot has
+      // no event for "every database tagged <tagKey>" yet, so nothing is deployed for it.
+      Annotations.of(this).addWarningV2(
+        'lifeboat:discoveryNotDeployed',
+        `discovery (${config.discovery.tagKey}) is configured but not deployed yet: only the databases listed in "databases" are backed up`,
+      );
+    }
+    const { slackWebhookSecretArn, chatbot } = config.notifications;
+    if (slackWebhookSecretArn) {
+      this.notifications = new Notifications(this, 'Notifications', {
+        environment,
+        key: this.operationsKey.key,
+        slackWebhookSecret: Secret.fromSecretCompleteArn(this, 'SlackWebhookSecret', slackWebhookSecretArn),
+        alarmTopic: this.monitoring.topic,
+        chatbot,
+        logRetention,
+        logKey,
+      });
+      // The dumps announce backup.completed / backup.failed to on-call.
+      for (const dump of dumpFunctions.values()) this.notifications.bindPublisher(dump.function);
+      for (const task of dumpTasks.values()) task.bindPublisher(this.notifications);
+    }
+    this.monitoring.addDeadLetterAlarm(
+      'CopyDeadLetterAlarm',
+      this.copySnapshot.deadLetterQueue,
+      `a snapshot was not copied to ${config.drRegion} within ${config.snapshotCopies.maxWaitHours} h`,
+    );
+  }
+}
+
+/**
+ * Each configured database's retention (from its policy), by logical name, with the time zone of
+ * its snapshot schedule: day, week, month and year boundaries are where the schedule has them.
+ */
+export function retentionByDatabase(
+  props: LifeboatStackProps,
+): Record<string, Retention & { timeZone: string }> {
+  return Object.fromEntries(
+    props.config.databases.map((db) => {
+      const policy = props.config.policies[db.policy]!;
+      return [db.name, { ...policy.retention, timeZone: policy.snapshot.timeZone }];
+    }),
+  );
+}

@@ -1,0 +1,507 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import {
+  Choice,
+  Condition,
+  Fail,
+  JsonPath,
+  Pass,
+  Result,
+  Succeed,
+  Wait,
+  WaitTime,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { CallAwsService } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import {
+  buildStateMachine,
+  type IWorkflow,
+  incrementCounter,
+  initCounter,
+  lambdaTask,
+  notification,
+  notifyThen,
+  rdsArn,
+  type WorkflowBaseProps,
+} from './common.ts';
+import {
+  createClusterInstance,
+  deleteCreated,
+  pollUntilAvailable,
+  restoreClusterFromSnapshot,
+  restoreClusterToPointInTime,
+  restoreInstanceFromSnapshot,
+  restoreInstanceToPointInTime,
+} from './rds-steps.ts';
+
+export interface RestoreWorkflowProps extends WorkflowBaseProps {
+  /** wf-validate-restore: validates the input, names the bad field, picks the route. */
+  readonly validateFunction: IFunction;
+  /** wf-resolve-restore-point: picks the restore point from the catalog; refuses an existing target. */
+  readonly resolveFunction: IFunction;
+  /** wf-restore-dump: restores a logical dump into a new database on the target server. */
+  readonly restoreDumpFunction: IFunction;
+  /** wf-verify-restore: the data checks on the restored database. */
+  readonly verifyFunction: IFunction;
+  /** wf-drop-restored-database: cleanup of a dump restore (drops only the database it created). */
+  readonly dropDatabaseFunction: IFunction;
+  /** wf-finish-restore: measures the duration and writes the catalog record. */
+  readonly finishFunction: IFunction;
+  /**
+   * KMS keys of the snapshots a restore may use (the restored storage is encrypted with them).
+   * @default - none: only unencrypted or AWS-managed-key snapshots restore
+   */
+  readonly snapshotKeyArns?: readonly string[];
+  /** @default Duration.minutes(1) */
+  readonly pollInterval?: Duration;
+  /** Checks before a restore that is not available counts as failed. @default 240 (4 h) */
+  readonly maxPollAttempts?: number;
+  /** @default 30 */
+  readonly dnsMaxAttempts?: number;
+  /**
+   * Hosted zones a cutover may change (IAM scope).
+   * @default - every hosted zone of the account
+   */
+  readonly hostedZoneIds?: readonly string[];
+  /** @default Duration.hours(8) */
+  readonly timeout?: Duration;
+}
+
+/** Flow 5: restore a database from a snapshot, a point in time or a dump. See docs/workflows.md. */
+export class RestoreWorkflow extends Construct implements IWorkflow {
+  public readonly stateMachine: IWorkflow['stateMachine'];
+  public readonly logGroup: IWorkflow['logGroup'];
+  public readonly arnParameter: IWorkflow['arnParameter'];
+  public readonly alarms: IWorkflow['alarms'];
+
+  constructor(scope: Construct, id: string, props: RestoreWorkflowProps) {
+    super(scope, id);
+    const env = props.environment;
+    const topic = props.notificationTopic;
+    const keyArns = props.snapshotKeyArns ?? [];
+    const database = JsonPath.stringAt('$.request.database');
+    const target = '$.request.target';
+
+    // --- failure: clean up only what this execution created --------------------------------------
+
+    const failed = new Fail(this, 'RestoreFailed', {
+      errorPath: '$.error.Error',
+      causePath: '$.error.Cause',
+    });
+    const notifyFailed = notifyThen(
+      this,
+      'NotifyRestoreFailed',
+      topic,
+      notification(env, 'restore.failed', 'critical', {
+        database: JsonPath.stringAt('$.input.database'),
+        error: JsonPath.objectAt('$.error'),
+        removed: JsonPath.objectAt('$.created'),
+        cleanupErrors: JsonPath.objectAt('$.cleanupErrors'),
+      }),
+      failed,
+    );
+    const dropDatabase = lambdaTask(
+      this,
+      'DropCreatedDatabase',
+      props.dropDatabaseFunction,
+      {
+        database: JsonPath.stringAt('$.created.database.name'),
+        target: JsonPath.objectAt(target),
+        executionName: JsonPath.stringAt('$$.Execution.Name'),
+      },
+      { resultPath: JsonPath.DISCARD, timeout: Duration.minutes(5) },
+    );
+    dropDatabase.addCatch(notifyFailed, { resultPath: '$.cleanupErrors.database' });
+    dropDatabase.next(notifyFailed);
+    const hasDatabase = new Choice(this, 'HasCreatedDatabase')
+      .when(Condition.isPresent('$.created.database.name'), dropDatabase)
+      .otherwise(notifyFailed);
+    const cleanup = deleteCreated(
+      this,
+      {
+        hasInstance: 'HasCreatedInstance',
+        deleteInstance: 'DeleteCreatedInstance',
+        hasCluster: 'HasCreatedCluster',
+        deleteCluster: 'DeleteCreatedCluster',
+      },
+      hasDatabase,
+    );
+
+    // --- validate, resolve ------------------------------------------------------------------------------
+
+    const init = new Pass(this, 'Init', {
+      parameters: {
+        input: JsonPath.objectAt('$'),
+        created: {},
+        cleanupErrors: {},
+        verification: { skipped: true },
+        cutover: { skipped: true },
+      },
+    });
+    const validate = lambdaTask(
+      this,
+      'ValidateInput',
+      props.validateFunction,
+      { input: JsonPath.objectAt('$.input') },
+      { resultPath: '$.request', timeout: Duration.seconds(30) },
+    );
+    validate.addCatch(cleanup, { resultPath: '$.error' });
+    const resolve = lambdaTask(
+      this,
+      'ResolveRestorePoint',
+      props.resolveFunction,
+      { request: JsonPath.objectAt('$.request') },
+      { resultPath: '$.restorePoint', timeout: Duration.minutes(2) },
+    );
+    resolve.addCatch(cleanup, { resultPath: '$.error' });
+
+    // --- restore routes ------------------------------------------------------------------------------
+
+    const instanceParams = {
+      identifier: JsonPath.stringAt(`${target}.instanceIdentifier`),
+      instanceClass: JsonPath.stringAt(`${target}.instanceClass`),
+      subnetGroupName: JsonPath.stringAt(`${target}.subnetGroupName`),
+      securityGroupIds: JsonPath.listAt(`${target}.securityGroupIds`),
+      workflow: 'restore',
+      keyArns,
+    };
+    const fromSnapshot = restoreInstanceFromSnapshot(this, 'RestoreInstanceFromSnapshot', {
+      ...instanceParams,
+      snapshotIdentifier: JsonPath.stringAt('$.restorePoint.snapshotIdentifier'),
+    });
+    const toPointInTime = restoreInstanceToPointInTime(this, 'RestoreInstanceToPointInTime', {
+      ...instanceParams,
+      sourceIdentifier: JsonPath.stringAt('$.restorePoint.sourceIdentifier'),
+      restoreTime: JsonPath.stringAt('$.restorePoint.restoreTime'),
+    });
+    const clusterFromSnapshot = restoreClusterFromSnapshot(this, 'RestoreClusterFromSnapshot', {
+      clusterIdentifier: JsonPath.stringAt(`${target}.identifier`),
+      snapshotIdentifier: JsonPath.stringAt('$.restorePoint.snapshotIdentifier'),
+      engine: JsonPath.stringAt('$.restorePoint.engine'),
+      subnetGroupName: instanceParams.subnetGroupName,
+      securityGroupIds: instanceParams.securityGroupIds,
+      workflow: 'restore',
+      keyArns,
+    });
+    const clusterToPointInTime = restoreClusterToPointInTime(this, 'RestoreClusterToPointInTime', {
+      clusterIdentifier: JsonPath.stringAt(`${target}.identifier`),
+      sourceIdentifier: JsonPath.stringAt('$.restorePoint.sourceIdentifier'),
+      restoreTime: JsonPath.stringAt('$.restorePoint.restoreTime'),
+      subnetGroupName: instanceParams.subnetGroupName,
+      securityGroupIds: instanceParams.securityGroupIds,
+      workflow: 'restore',
+      keyArns,
+    });
+    const clusterInstance = createClusterInstance(this, 'CreateClusterInstance', {
+      identifier: instanceParams.identifier,
+      clusterIdentifier: JsonPath.stringAt('$.created.cluster.identifier'),
+      instanceClass: instanceParams.instanceClass,
+      workflow: 'restore',
+    });
+    const restoreDump = lambdaTask(
+      this,
+      'RestoreDump',
+      props.restoreDumpFunction,
+      {
+        database,
+        backupId: JsonPath.stringAt('$.restorePoint.backupId'),
+        target: JsonPath.objectAt(target),
+        executionName: JsonPath.stringAt('$$.Execution.Name'),
+      },
+      { resultPath: '$.dump', timeout: Duration.minutes(15) },
+    );
+    for (const task of [
+      fromSnapshot,
+      toPointInTime,
+      clusterFromSnapshot,
+      clusterToPointInTime,
+      clusterInstance,
+    ]) {
+      task.addCatch(cleanup, { resultPath: '$.error' });
+    }
+    for (const task of [
+      fromSnapshot,
+      toPointInTime,
+      clusterFromSnapshot,
+      clusterToPointInTime,
+      clusterInstance,
+    ]) {
+      task.addRetry({
+        errors: ['Rds.ThrottlingException'],
+        maxAttempts: 5,
+        interval: Duration.seconds(5),
+        backoffRate: 2,
+      });
+    }
+
+    // --- available → endpoint → verify → cutover → finish ----------------------------------------------------
+
+    const finish = lambdaTask(
+      this,
+      'FinishRestore',
+      props.finishFunction,
+      {
+        executionId: JsonPath.stringAt('$$.Execution.Id'),
+        startedAt: JsonPath.stringAt('$$.Execution.StartTime'),
+        request: JsonPath.objectAt('$.request'),
+        restorePoint: JsonPath.objectAt('$.restorePoint'),
+        created: JsonPath.objectAt('$.created'),
+        endpoint: JsonPath.stringAt('$.endpoint.address'),
+        verification: JsonPath.objectAt('$.verification'),
+        cutover: JsonPath.objectAt('$.cutover'),
+      },
+      { resultPath: '$.report', timeout: Duration.minutes(1) },
+    );
+    // Restored, verified and maybe cut over: a catalog problem must not delete a database in use.
+    const finishFailed = new Pass(this, 'FinishFailed', {
+      parameters: { recorded: false, error: JsonPath.objectAt('$.finishError') },
+      resultPath: '$.report',
+    });
+    finish.addCatch(finishFailed, { resultPath: '$.finishError' });
+    const done = notifyThen(
+      this,
+      'NotifyRestored',
+      topic,
+      notification(env, 'restore.completed', 'info', {
+        database,
+        endpoint: JsonPath.stringAt('$.endpoint.address'),
+        created: JsonPath.objectAt('$.created'),
+        restorePoint: JsonPath.objectAt('$.restorePoint'),
+        report: JsonPath.objectAt('$.report'),
+        cutover: JsonPath.objectAt('$.cutover'),
+      }),
+      new Pass(this, 'RestoreReport', {
+        parameters: {
+          result: 'restored',
+          database,
+          endpoint: JsonPath.stringAt('$.endpoint.address'),
+          created: JsonPath.objectAt('$.created'),
+          restorePoint: JsonPath.objectAt('$.restorePoint'),
+          verification: JsonPath.objectAt('$.verification'),
+          cutover: JsonPath.objectAt('$.cutover'),
+          report: JsonPath.objectAt('$.report'),
+        },
+      }).next(new Succeed(this, 'RestoreSucceeded')),
+    );
+    finish.next(done);
+    finishFailed.next(done);
+
+    // Cutover: UPSERT, then wait for INSYNC. Once the change is submitted DNS may already point at
+    // the restored database, so from then on nothing is deleted: a change that does not get in sync
+    // in time is reported in the result (status PENDING), not cleaned up.
+    const zones = props.hostedZoneIds?.length ? props.hostedZoneIds : ['*'];
+    const partition = Stack.of(this).partition;
+    const cutover = new CallAwsService(this, 'Cutover', {
+      service: 'route53',
+      action: 'changeResourceRecordSets',
+      parameters: {
+        HostedZoneId: JsonPath.stringAt('$.request.cutover.hostedZoneId'),
+        ChangeBatch: {
+          Comment: JsonPath.format('lifeboat restore {}', JsonPath.stringAt('$$.Execution.Name')),
+          Changes: [
+            {
+              Action: 'UPSERT',
+              ResourceRecordSet: {
+                Name: JsonPath.stringAt('$.request.cutover.recordName'),
+                Type: 'CNAME',
+                Ttl: JsonPath.numberAt('$.request.cutover.ttl'),
+                ResourceRecords: [{ Value: JsonPath.stringAt('$.endpoint.address') }],
+              },
+            },
+          ],
+        },
+      },
+      iamResources: zones.map((z) => `arn:${partition}:route53:::hostedzone/${z}`),
+      resultSelector: {
+        changeId: JsonPath.stringAt('$.ChangeInfo.Id'),
+        status: JsonPath.stringAt('$.ChangeInfo.Status'),
+      },
+      resultPath: '$.cutover',
+    });
+    cutover.addRetry({
+      errors: ['Route53.PriorRequestNotCompleteException', 'Route53.ThrottlingException'],
+      maxAttempts: 5,
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+    });
+    cutover.addCatch(cleanup, { resultPath: '$.error' });
+    const initCutoverPoll = initCounter(this, 'InitCutoverPoll', '$.cutoverPoll');
+    const waitForCutover = new Wait(this, 'WaitForCutover', {
+      time: WaitTime.duration(Duration.seconds(10)),
+    });
+    const getChange = new CallAwsService(this, 'GetCutoverChange', {
+      service: 'route53',
+      action: 'getChange',
+      parameters: { Id: JsonPath.stringAt('$.cutover.changeId') },
+      iamResources: [`arn:${partition}:route53:::change/*`],
+      resultSelector: {
+        changeId: JsonPath.stringAt('$.ChangeInfo.Id'),
+        status: JsonPath.stringAt('$.ChangeInfo.Status'),
+      },
+      resultPath: '$.cutover',
+    });
+    getChange.addRetry({
+      errors: ['Route53.ThrottlingException'],
+      maxAttempts: 5,
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+    });
+    getChange.addCatch(finish, { resultPath: '$.cutoverError' });
+    initCutoverPoll
+      .next(waitForCutover)
+      .next(getChange)
+      .next(incrementCounter(this, 'CountCutoverPoll', '$.cutoverPoll'))
+      .next(
+        new Choice(this, 'IsCutoverInSync')
+          .when(Condition.stringEquals('$.cutover.status', 'INSYNC'), finish)
+          .when(
+            Condition.numberGreaterThanEquals('$.cutoverPoll.attempts', props.dnsMaxAttempts ?? 30),
+            finish,
+          )
+          .otherwise(waitForCutover),
+      );
+    cutover.next(initCutoverPoll);
+    const hasCutover = new Choice(this, 'HasCutover')
+      .when(Condition.isPresent('$.request.cutover'), cutover)
+      .otherwise(finish);
+
+    const verify = lambdaTask(
+      this,
+      'VerifyRestore',
+      props.verifyFunction,
+      {
+        database,
+        restorePoint: JsonPath.objectAt('$.restorePoint'),
+        endpoint: JsonPath.stringAt('$.endpoint.address'),
+        secretArn: JsonPath.stringAt(`${target}.secretArn`),
+      },
+      { resultPath: '$.verification', timeout: Duration.minutes(15) },
+    );
+    verify.addCatch(cleanup, { resultPath: '$.error' });
+    verify.next(hasCutover);
+    const shouldVerify = new Choice(this, 'ShouldVerify')
+      .when(Condition.booleanEquals('$.request.verify', true), verify)
+      .otherwise(hasCutover);
+
+    const describeCluster = new CallAwsService(this, 'DescribeRestoredCluster', {
+      service: 'rds',
+      action: 'describeDBClusters',
+      parameters: { DbClusterIdentifier: JsonPath.stringAt('$.created.cluster.identifier') },
+      iamResources: [rdsArn(this, 'cluster')],
+      resultSelector: { address: JsonPath.stringAt('$.DbClusters[0].Endpoint') },
+      resultPath: '$.endpoint',
+    });
+    describeCluster.addCatch(cleanup, { resultPath: '$.error' });
+    describeCluster.next(shouldVerify);
+    const instanceEndpoint = new Pass(this, 'InstanceEndpoint', {
+      parameters: { address: JsonPath.stringAt('$.describe.instance.Endpoint.Address') },
+      resultPath: '$.endpoint',
+    }).next(
+      new Choice(this, 'IsCluster')
+        .when(Condition.isPresent('$.created.cluster.identifier'), describeCluster)
+        .otherwise(shouldVerify),
+    );
+
+    const poll = pollUntilAvailable(
+      this,
+      {
+        init: 'InitAvailabilityPoll',
+        wait: 'WaitForAvailable',
+        describe: 'DescribeRestoredInstance',
+        count: 'CountAvailabilityPoll',
+        choice: 'IsAvailable',
+        hopeless: 'RestoreNotAvailable',
+        timedOut: 'RestoreTimedOut',
+      },
+      {
+        interval: props.pollInterval ?? Duration.minutes(1),
+        maxAttempts: props.maxPollAttempts ?? 240,
+        available: instanceEndpoint,
+        onFailure: cleanup,
+      },
+    );
+    fromSnapshot.next(poll);
+    toPointInTime.next(poll);
+    clusterFromSnapshot.next(clusterInstance);
+    clusterToPointInTime.next(clusterInstance);
+    clusterInstance.next(poll);
+
+    // A dump restore runs its own data checks (the verify-backup code) as part of the restore. The
+    // database is marked created *before* the task, so that a task that dies half-way (timeout) is
+    // still cleaned up; the resolve step has made sure it did not exist, and a task that finds it
+    // exists after all (TargetAlreadyExists) un-marks it: a pre-existing database is never dropped.
+    const trackDumpDatabase = new Pass(this, 'TrackDumpDatabase', {
+      parameters: { name: JsonPath.stringAt(`${target}.databaseName`) },
+      resultPath: '$.created.database',
+    });
+    const forgetDumpDatabase = new Pass(this, 'ForgetDumpDatabase', {
+      result: Result.fromObject({}),
+      resultPath: '$.created.database',
+    }).next(cleanup);
+    restoreDump.addCatch(forgetDumpDatabase, { errors: ['TargetAlreadyExists'], resultPath: '$.error' });
+    restoreDump.addCatch(cleanup, { resultPath: '$.error' });
+    trackDumpDatabase.next(restoreDump);
+    restoreDump
+      .next(
+        new Pass(this, 'DumpResult', {
+          parameters: {
+            address: JsonPath.stringAt('$.dump.endpoint'),
+          },
+          resultPath: '$.endpoint',
+        }),
+      )
+      .next(
+        new Pass(this, 'DumpVerification', {
+          parameters: {
+            passed: JsonPath.objectAt('$.dump.passed'),
+            checks: JsonPath.objectAt('$.dump.checks'),
+          },
+          resultPath: '$.verification',
+        }),
+      )
+      .next(hasCutover);
+
+    const route = '$.request.route';
+    const definition = init
+      .next(validate)
+      .next(
+        notifyThen(
+          this,
+          'NotifyRestoreStarted',
+          topic,
+          notification(env, 'restore.started', 'info', { database, request: JsonPath.objectAt('$.request') }),
+          resolve,
+        ),
+      )
+      .next(
+        new Choice(this, 'RestoreRoute')
+          .when(Condition.stringEquals(route, 'instance-snapshot'), fromSnapshot)
+          .when(Condition.stringEquals(route, 'instance-pitr'), toPointInTime)
+          .when(Condition.stringEquals(route, 'cluster-snapshot'), clusterFromSnapshot)
+          .when(Condition.stringEquals(route, 'cluster-pitr'), clusterToPointInTime)
+          .when(Condition.stringEquals(route, 'dump'), trackDumpDatabase)
+          .otherwise(
+            new Pass(this, 'UnknownRoute', {
+              parameters: {
+                Error: 'InvalidRestoreInput',
+                Cause: JsonPath.format('unknown route {}', JsonPath.stringAt(route)),
+              },
+              resultPath: '$.error',
+            }).next(cleanup),
+          ),
+      );
+
+    const built = buildStateMachine(this, {
+      ...props,
+      name: 'restore',
+      definition,
+      timeout: props.timeout ?? Duration.hours(8),
+      comment:
+        'lifeboat restore: validate, resolve, restore, poll, verify, cutover, notify; cleanup of what it created',
+    });
+    this.stateMachine = built.stateMachine;
+    this.logGroup = built.logGroup;
+    this.arnParameter = built.arnParameter;
+    this.alarms = built.alarms;
+  }
+}

@@ -1,0 +1,171 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '#core/errors.ts';
+import { ENVIRONMENTS } from '../../lib/config/environments.ts';
+import { formatPath, loadEnvironmentConfig } from '../../lib/config/load.ts';
+import type { EnvironmentConfigInput } from '../../lib/config/schema.ts';
+import { PROJECT_ROOT } from '../../lib/paths.ts';
+
+const run = promisify(execFile);
+
+type Draft = EnvironmentConfigInput & { databases: NonNullable<EnvironmentConfigInput['databases']> };
+
+/** The dev example with `change` applied to a deep copy. */
+function devWith(change: (cfg: Draft) => void): Record<string, EnvironmentConfigInput> {
+  const cfg = structuredClone(ENVIRONMENTS.dev!) as Draft;
+  change(cfg);
+  return { dev: cfg };
+}
+
+function errorOf(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected an error');
+}
+
+describe('environment configuration', () => {
+  it.each(['dev', 'staging', 'prod'])('the example environment %s is valid', (name) => {
+    const cfg = loadEnvironmentConfig(name);
+
+    expect(cfg.primaryRegion).not.toBe(cfg.drRegion);
+    expect(cfg.databases.length).toBeGreaterThan(0);
+  });
+
+  it('fills in the documented defaults', () => {
+    const cfg = loadEnvironmentConfig('dev');
+
+    expect(cfg.alarms).toMatchObject({
+      backupAgeWarnHours: 26,
+      backupAgeCritHours: 48,
+      replicaLagWarnSeconds: 10,
+      replicaLagCritSeconds: 60,
+      snapshotQuotaPercent: 80,
+    });
+    expect(cfg.automaticFailover).toBe(false);
+    expect(cfg.databases[0]!.large).toBe(false);
+    expect(cfg.policies.standard!.snapshot.timeZone).toBe('Europe/Dublin');
+  });
+
+  it('rejects an unknown environment, listing the known ones', () => {
+    const err = errorOf(() => loadEnvironmentConfig('qa'));
+
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toBe('unknown environment "qa"; known environments: dev, prod, staging');
+  });
+
+  it('names the environment and the field of an invalid value', () => {
+    const environments = devWith((cfg) => {
+      cfg.databases[0]!.secretArn = 'orders-password';
+    });
+
+    const err = errorOf(() => loadEnvironmentConfig('dev', environments));
+
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toBe(
+      'config for environment "dev": databases[0].secretArn: expected a Secrets Manager ARN',
+    );
+  });
+
+  it('rejects unknown keys at any depth, each with its path', () => {
+    const environments = devWith((cfg) => {
+      // Misspelt keys, as a person might write them.
+      Object.assign(cfg.databases[0]!, { policies: 'standard' });
+      Object.assign(cfg.policies.standard!.retention, { hourly: 24 });
+    });
+
+    const err = errorOf(() => loadEnvironmentConfig('dev', environments));
+
+    expect(err.message).toContain('databases[0].policies: unknown key');
+    expect(err.message).toContain('policies.standard.retention.hourly: unknown key');
+  });
+
+  it.each([
+    [
+      'a policy that does not exist',
+      (c: Draft) => (c.databases[0]!.policy = 'gold'),
+      'databases[0].policy: unknown policy "gold"; known: standard',
+    ],
+    [
+      'a DR region equal to the primary',
+      (c: Draft) => (c.drRegion = c.primaryRegion),
+      'drRegion: must differ from primaryRegion',
+    ],
+    [
+      'an unsupported PostgreSQL major',
+      (c: Draft) => (c.databases[0]!.engineVersion = '12.9'),
+      'databases[0].engineVersion: PostgreSQL 12 is not supported',
+    ],
+    [
+      'Aurora as an instance',
+      (c: Draft) => (c.databases[0]!.engine = 'aurora-postgresql'),
+      'databases[0].kind: an aurora-postgresql database must be of kind cluster',
+    ],
+    [
+      'a secret of another region',
+      (c: Draft) => (c.databases[0]!.secretArn = c.databases[0]!.secretArn.replace('eu-west-1', 'us-east-1')),
+      'databases[0].secretArn: expected a secret in the primary region eu-west-1',
+    ],
+    [
+      'a time zone that does not exist',
+      (c: Draft) => (c.policies.standard!.snapshot.timeZone = 'Europe/Atlantis'),
+      'policies.standard.snapshot.timeZone: expected an IANA time zone',
+    ],
+    [
+      'a rate instead of a cron expression',
+      (c: Draft) => (c.policies.standard!.dump!.cron = 'rate(1 day)'),
+      'policies.standard.dump.cron: expected an EventBridge Scheduler cron expression',
+    ],
+    [
+      'a critical threshold below the warning one',
+      (c: Draft) => (c.alarms = { backupAgeWarnHours: 30, backupAgeCritHours: 24 }),
+      'alarms.backupAgeCritHours: must be greater than backupAgeWarnHours',
+    ],
+    [
+      'Chatbot without the events topic',
+      (c: Draft) => {
+        c.notifications = { chatbot: { slackWorkspaceId: 'T01234567', slackChannelId: 'C01234567' } };
+      },
+      'notifications.chatbot: needs slackWebhookSecretArn',
+    ],
+    [
+      'a 13-digit account',
+      (c: Draft) => (c.account = '1111111111111'),
+      'account: expected a 12-digit AWS account id',
+    ],
+    [
+      'a subnet id that is not one',
+      (c: Draft) => (c.databases[0]!.subnetIds = ['subnet-1']),
+      'databases[0].subnetIds[0]: expected a subnet id',
+    ],
+  ])('rejects %s', (_what, change, message) => {
+    const err = errorOf(() => loadEnvironmentConfig('dev', devWith(change)));
+
+    expect(err.message).toContain(`config for environment "dev": `);
+    expect(err.message).toContain(message);
+  });
+
+  it('formats zod paths the way people write them', () => {
+    expect(formatPath(['databases', 0, 'subnetIds', 1])).toBe('databases[0].subnetIds[1]');
+    expect(formatPath([])).toBe('(root)');
+  });
+
+  it('bin/app.ts stops with one line naming the known environments', async () => {
+    const result = await run(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bin/app.ts')], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ env: 'qa' }), CDK_OUTDIR: '/nonexistent' },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => err,
+    );
+
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      'lifeboat: unknown environment "qa"; known environments: dev, prod, staging',
+    );
+  });
+});

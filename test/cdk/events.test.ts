@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { parsePruneEvent } from '../../functions/core/prune.ts';
+import { parseTakeSnapshotEvent } from '../../functions/core/take-snapshot.ts';
+import { LogicalDumpEvent } from '../../functions/logical-dump/index.ts';
+import { ENVIRONMENTS } from '../../lib/config/environments.ts';
+import { loadEnvironmentConfig } from '../../lib/config/load.ts';
+import { dumpEvent, pruneEvent, snapshotEvent } from '../../lib/events.ts';
+
+// The schedules' inputs are a contract with the handlers: each is checked against the handler's
+// own parser, for every database of every example environment.
+describe.each(Object.keys(ENVIRONMENTS))('events of environment %s', (name) => {
+  const config = loadEnvironmentConfig(name);
+
+  it.each(config.databases.map((db) => [db.name, db] as const))(
+    'take-snapshot accepts the event of %s',
+    (_, db) => {
+      const event = snapshotEvent(db);
+      // Scheduler replaces the placeholder with the slot's time.
+      expect(event.scheduledTime).toBe('<aws.scheduler.scheduled-time>');
+
+      const parsed = parseTakeSnapshotEvent({ ...event, scheduledTime: '2026-11-23T02:00:00Z' });
+
+      expect(parsed).toMatchObject({
+        database: db.name,
+        identifier: db.identifier,
+        type: db.kind,
+        policy: db.policy,
+      });
+    },
+  );
+
+  it.each(config.databases.map((db) => [db.name, db] as const))(
+    'logical-dump accepts the event of %s',
+    (_, db) => {
+      const parsed = LogicalDumpEvent.parse(dumpEvent(db));
+
+      expect(parsed).toEqual({
+        database: db.name,
+        secretArn: db.secretArn,
+        ...(db.dbname ? { dbname: db.dbname } : {}),
+      });
+    },
+  );
+
+  it('prune accepts its event', () => {
+    expect(parsePruneEvent(pruneEvent(config.pruneDryRun))).toEqual({ dryRun: config.pruneDryRun });
+  });
+});

@@ -1,0 +1,81 @@
+import path from 'node:path';
+import { App, Aspects, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bindBucket, LifeboatFunction, NodejsFunctionGuard } from '../../lib/constructs/lifeboat-function.ts';
+import { PROJECT_ROOT } from '../../lib/paths.ts';
+import { arnOf, objectsOf, onlyResource, roleOfFunction, statementsOfRole } from './template-helpers.ts';
+
+const entry = path.join(PROJECT_ROOT, 'test/fixtures/cdk/handler.ts');
+
+describe('LifeboatFunction', () => {
+  let stack: Stack;
+  let template: Template;
+
+  beforeAll(() => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    stack = new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const fn = new LifeboatFunction(stack, 'Fn', { entry, logRetention: RetentionDays.ONE_WEEK });
+    bindBucket(fn, new Bucket(stack, 'Bucket'), 'read', { prefixes: ['catalog/'] });
+    new NodejsFunction(stack, 'Raw', { entry, runtime: Runtime.NODEJS_22_X });
+    Aspects.of(app).add(new NodejsFunctionGuard());
+    template = Template.fromStack(stack);
+  });
+
+  it('fixes runtime, architecture and tracing', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      TracingConfig: { Mode: 'Active' },
+      Handler: 'index.handler',
+    });
+  });
+
+  it('logs into its own log group with a retention', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      LoggingConfig: { LogGroup: { Ref: Match.anyValue() } },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+  });
+
+  it('starts from a role that may only write its own logs (no AWS managed policy)', () => {
+    const fn = onlyResource(template, 'AWS::Lambda::Function', { Architectures: ['arm64'] });
+    const role = roleOfFunction(template, fn);
+
+    expect(template.toJSON().Resources[role].Properties.ManagedPolicyArns).toBeUndefined();
+    const logs = statementsOfRole(template, role).filter((s) => JSON.stringify(s.Action).includes('logs:'));
+    expect(logs).toHaveLength(1);
+  });
+
+  it('bindBucket sets the variable and grants read on the prefix only', () => {
+    const bucket = onlyResource(template, 'AWS::S3::Bucket');
+    const fn = onlyResource(template, 'AWS::Lambda::Function', { Architectures: ['arm64'] });
+    const statements = statementsOfRole(template, roleOfFunction(template, fn));
+
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Architectures: ['arm64'],
+      Environment: { Variables: Match.objectLike({ LIFEBOAT_BUCKET: { Ref: bucket } }) },
+    });
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: 's3:GetObject',
+      Resource: objectsOf(bucket, 'catalog/*'),
+    });
+    expect(JSON.stringify(statements)).not.toContain('s3:PutObject');
+    expect(statements.some((s) => JSON.stringify(s.Resource) === JSON.stringify(arnOf(bucket)))).toBe(true);
+  });
+
+  it('the guard fails synthesis for a raw NodejsFunction, and only for it', () => {
+    const errors = Annotations.fromStack(stack).findError(
+      '*',
+      Match.stringLikeRegexp('instead of a raw NodejsFunction'),
+    );
+
+    expect(errors.map((e) => e.id)).toEqual(['/Test/Raw']);
+  });
+});

@@ -1,0 +1,275 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEnvironmentConfig } from '../../lib/config/load.ts';
+import { SUPPORTED_PG_MAJORS } from '../../lib/config/schema.ts';
+import { PROJECT_ROOT } from '../../lib/paths.ts';
+import { type SynthesizedEnvironment, synthesizeEnvironment } from './support.ts';
+import {
+  actionsOf,
+  arnOf,
+  objectsOf,
+  onlyResource,
+  resourcesOf,
+  roleOfFunction,
+  statementsOfRole,
+} from './template-helpers.ts';
+
+const config = loadEnvironmentConfig('dev');
+const db = config.databases[0]!;
+
+describe('primary stack (dev)', () => {
+  let env: SynthesizedEnvironment;
+  let template: Template;
+  let bucket: string;
+  let key: string;
+
+  beforeAll(() => {
+    env = synthesizeEnvironment('dev');
+    template = env.primaryTemplate;
+    key = onlyResource(template, 'AWS::KMS::Key', {
+      Description: Match.stringLikeRegexp('encrypts backups'),
+    });
+    bucket = onlyResource(template, 'AWS::S3::Bucket', { BucketName: 'lifeboat-dev-111111111111-eu-west-1' });
+  });
+  afterAll(() => env.dispose());
+
+  it('is in the primary region of the account', () => {
+    expect(env.primary.region).toBe('eu-west-1');
+    expect(env.primary.account).toBe('111111111111');
+  });
+
+  it('rotates every customer-managed key', () => {
+    const keys = template.findResources('AWS::KMS::Key');
+
+    expect(Object.keys(keys).length).toBeGreaterThanOrEqual(2);
+    for (const k of Object.values(keys)) expect(k.Properties.EnableKeyRotation).toBe(true);
+  });
+
+  it('encrypts the backup bucket with its customer-managed key and S3 Bucket Keys', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: 'lifeboat-dev-111111111111-eu-west-1',
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          {
+            BucketKeyEnabled: true,
+            ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: arnOf(key) },
+          },
+        ],
+      },
+    });
+  });
+
+  it('versions the bucket and locks objects for the configured default retention', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: 'lifeboat-dev-111111111111-eu-west-1',
+      VersioningConfiguration: { Status: 'Enabled' },
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: 'Enabled',
+        Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: config.bucket.objectLockDays } },
+      },
+    });
+  });
+
+  it('blocks all public access and writes server access logs', () => {
+    const logs = onlyResource(template, 'AWS::S3::Bucket', { BucketName: Match.stringLikeRegexp('-logs-') });
+
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: 'lifeboat-dev-111111111111-eu-west-1',
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      LoggingConfiguration: { DestinationBucketName: { Ref: logs } },
+    });
+  });
+
+  it('refuses requests without TLS', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucket },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('expires noncurrent versions and archives old artifacts', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: 'lifeboat-dev-111111111111-eu-west-1',
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            NoncurrentVersionExpiration: { NoncurrentDays: config.bucket.noncurrentVersionExpirationDays },
+          }),
+          Match.objectLike({
+            Prefix: 'artifacts/',
+            Transitions: [
+              { StorageClass: 'GLACIER', TransitionInDays: config.bucket.glacierAfterDays },
+              { StorageClass: 'DEEP_ARCHIVE', TransitionInDays: config.bucket.deepArchiveAfterDays },
+            ],
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('replicates everything to the DR bucket, encrypted with the DR key by alias', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: 'lifeboat-dev-111111111111-eu-west-1',
+      ReplicationConfiguration: {
+        Rules: [
+          Match.objectLike({
+            Status: 'Enabled',
+            Filter: { Prefix: '' },
+            Destination: {
+              Bucket: Match.objectLike({
+                'Fn::Join': ['', Match.arrayWith([':s3:::lifeboat-dev-111111111111-eu-central-1'])],
+              }),
+              EncryptionConfiguration: {
+                ReplicaKmsKeyID: 'arn:aws:kms:eu-central-1:111111111111:alias/lifeboat-dev-backup',
+              },
+            },
+            SourceSelectionCriteria: { SseKmsEncryptedObjects: { Status: 'Enabled' } },
+          }),
+        ],
+      },
+    });
+  });
+
+  describe('logical-dump function', () => {
+    let fn: string;
+    let statements: ReturnType<typeof statementsOfRole>;
+
+    beforeAll(() => {
+      fn = onlyResource(template, 'AWS::Lambda::Function', { PackageType: 'Image' });
+      statements = statementsOfRole(template, roleOfFunction(template, fn));
+    });
+
+    it('runs the container image with 1 GB, 15 minutes, tracing, in the database network', () => {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        PackageType: 'Image',
+        Architectures: ['arm64'],
+        MemorySize: 1024,
+        Timeout: 900,
+        TracingConfig: { Mode: 'Active' },
+        VpcConfig: { SubnetIds: db.subnetIds, SecurityGroupIds: [db.securityGroupId] },
+      });
+    });
+
+    it('has the environment the handler reads', () => {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        PackageType: 'Image',
+        Environment: {
+          Variables: {
+            LIFEBOAT_BUCKET: { Ref: bucket },
+            LIFEBOAT_KMS_KEY_ID: arnOf(key),
+            LIFEBOAT_ENVIRONMENT: 'dev',
+            POWERTOOLS_SERVICE_NAME: 'logical-dump',
+          },
+        },
+      });
+    });
+
+    it('logs into its own log group with the configured retention', () => {
+      const logGroup = template.toJSON().Resources[fn].Properties.LoggingConfig.LogGroup.Ref;
+
+      template.hasResource('AWS::Logs::LogGroup', {
+        Properties: Match.objectLike({ RetentionInDays: config.logRetentionDays }),
+      });
+      expect(template.toJSON().Resources[logGroup].Properties.RetentionInDays).toBe(config.logRetentionDays);
+    });
+
+    it('may read exactly the secret of its database', () => {
+      const secretStatements = statements.filter((s) =>
+        actionsOf(s).some((a) => a.startsWith('secretsmanager:')),
+      );
+
+      expect(secretStatements).toHaveLength(1);
+      expect(resourcesOf(secretStatements[0]!)).toEqual([db.secretArn]);
+      expect(actionsOf(secretStatements[0]!).sort()).toEqual([
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+      ]);
+    });
+
+    it('may use the bucket only under the repository prefixes, without deleting versions', () => {
+      const s3 = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+      const objectStatement = s3.find((s) => actionsOf(s).includes('s3:PutObject'))!;
+
+      expect(resourcesOf(objectStatement)).toEqual([
+        objectsOf(bucket, 'artifacts/*'),
+        objectsOf(bucket, 'catalog/*'),
+      ]);
+      expect(s3.flatMap(actionsOf)).not.toContain('s3:DeleteObjectVersion');
+      expect(s3.flatMap(actionsOf).some((a) => a.includes('*'))).toBe(false);
+      for (const s of s3.filter((x) => actionsOf(x).includes('s3:ListBucket'))) {
+        expect(resourcesOf(s)).toEqual([arnOf(bucket)]);
+        expect(s.Condition).toEqual({
+          StringLikeIfExists: { 's3:prefix': ['artifacts/', 'artifacts/*', 'catalog/', 'catalog/*'] },
+        });
+      }
+    });
+
+    it('may encrypt, decrypt and generate data keys with the backup key', () => {
+      const backupKey = statements.filter(
+        (s) => JSON.stringify(resourcesOf(s)) === JSON.stringify([arnOf(key)]),
+      );
+
+      expect(backupKey).toHaveLength(1);
+      expect(actionsOf(backupKey[0]!).sort()).toEqual(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']);
+      const otherKeys = statements.filter((s) => actionsOf(s).includes('kms:Encrypt') && s !== backupKey[0]);
+      expect(otherKeys).toEqual([]);
+    });
+
+    it('has no wildcard resource other than X-Ray', () => {
+      const wildcard = statements.filter((s) => resourcesOf(s).includes('*'));
+
+      expect(wildcard.flatMap(actionsOf).sort()).toEqual([
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ]);
+    });
+  });
+
+  describe('logical-dump image', () => {
+    it('stages only what the image build reads, so synth stays fast', () => {
+      const assembly = env.app.synth();
+      const manifest = JSON.parse(
+        readFileSync(path.join(assembly.directory, `${env.primary.artifactId}.assets.json`), 'utf8'),
+      ) as { dockerImages: Record<string, { source: { directory: string } }> };
+      const images = Object.values(manifest.dockerImages);
+      expect(images).toHaveLength(1);
+
+      const dir = path.join(assembly.directory, images[0]!.source.directory);
+      const files = readdirSync(dir, { recursive: true, encoding: 'utf8' });
+      expect(files).toContain('functions/logical-dump/Dockerfile');
+      expect(files).toContain('functions/logical-dump/index.ts');
+      expect(files).toContain('package-lock.json');
+      const unwanted = files.filter((f) =>
+        /^(node_modules|test|bench|cdk\.out|\.git|lib|bin)(\/|$)|\.test\.ts$/.test(f),
+      );
+      expect(unwanted).toEqual([]);
+      const bytes = files.reduce((sum, f) => sum + statSync(path.join(dir, f)).size, 0);
+      expect(bytes).toBeLessThan(5_000_000);
+    });
+
+    it('carries pg_dump of every PostgreSQL major the configuration accepts', () => {
+      const dockerfile = readFileSync(path.join(PROJECT_ROOT, 'functions/logical-dump/Dockerfile'), 'utf8');
+
+      expect(dockerfile).toContain(`ARG PG_MAJORS="${SUPPORTED_PG_MAJORS.join(' ')}"`);
+      expect(dockerfile).toMatch(/^FROM public\.ecr\.aws\/lambda\/nodejs:22$/m);
+      const binDirs = /LIFEBOAT_PG_BIN_DIRS=(\S+)/.exec(dockerfile)![1]!.split(':').sort();
+      expect(binDirs).toEqual(SUPPORTED_PG_MAJORS.map((m) => `/usr/lib/postgresql/${m}/bin`).sort());
+    });
+  });
+});

@@ -1,0 +1,2 @@
+// The same polyfill the CLI loads before running ASL locally.
+import '../../bin/cli/promise-with-resolvers.ts';

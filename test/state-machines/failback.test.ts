@@ -1,0 +1,124 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type FailbackPlan, FailoverTarget, planFailback } from '../../functions/core/failover.ts';
+import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
+import { failWith, type Handlers, runWorkflow } from './harness.ts';
+
+const target = FailoverTarget.parse({
+  database: 'orders',
+  kind: 'instance',
+  primary: { region: 'eu-west-1', identifier: 'orders-db' },
+  replica: { region: 'eu-central-1', identifier: 'orders-db-dr' },
+  engineVersion: '16.4',
+});
+
+function handlers(overrides: Handlers = {}, sourceIsPrimary = true): Handlers {
+  const published = () => ({ MessageId: 'm' });
+  return {
+    PlanFailback: (e: { input: unknown }) =>
+      planFailback(e.input, [target], {
+        executionName: 'fb-1',
+        sourceArn: 'arn:aws:rds:eu-central-1:111111111111:db:orders-db-dr',
+        sourceIsPrimary,
+      }),
+    NotifyFailbackStarted: published,
+    CreateReplica: (e: { plan: FailbackPlan }) => ({ kind: 'instance', ...e.plan.replica }),
+    DescribeReplica: () => ({ status: 'available', available: true, hopeless: false }),
+    NotifyReprotected: published,
+    DeleteCreatedReplica: () => ({}),
+    NotifyFailbackFailed: published,
+    ...overrides,
+  };
+}
+
+describe('FailbackWorkflow', () => {
+  let asl: AslDefinition;
+  beforeAll(() => {
+    asl = renderAsl('failback');
+  });
+
+  it('creates a replica of the new primary in the recovered region and waits for it', async () => {
+    let n = 0;
+    const result = await runWorkflow(
+      'failback',
+      asl,
+      { database: 'orders' },
+      handlers({
+        DescribeReplica: () =>
+          ++n < 3
+            ? { status: 'creating', available: false, hopeless: false }
+            : { status: 'available', available: true, hopeless: false },
+      }),
+    );
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.calls.CreateReplica![0]).toMatchObject({
+      plan: {
+        source: {
+          region: 'eu-central-1',
+          identifier: 'orders-db-dr',
+          arn: 'arn:aws:rds:eu-central-1:111111111111:db:orders-db-dr',
+        },
+        replica: { region: 'eu-west-1', identifier: expect.stringMatching(/^orders-db-rp-[0-9a-f]{6}$/) },
+      },
+    });
+    expect(result.calls.DescribeReplica).toHaveLength(3);
+    expect(result.output).toMatchObject({ result: 'reprotected', replica: { region: 'eu-west-1' } });
+    expect(result.calls.NotifyReprotected).toHaveLength(1);
+  });
+
+  it('refuses when no failover happened (the DR side is not the primary): nothing created', async () => {
+    const result = await runWorkflow('failback', asl, { database: 'orders' }, handlers({}, false));
+
+    expect(result.error).toBe('SourceNotPrimary');
+    expect(result.calls.CreateReplica).toHaveLength(0);
+    expect(result.calls.DeleteCreatedReplica).toHaveLength(0);
+  });
+
+  it('a replica that fails is deleted (only the one this execution created)', async () => {
+    const result = await runWorkflow(
+      'failback',
+      asl,
+      { database: 'orders' },
+      handlers({
+        DescribeReplica: () => ({ status: 'incompatible-parameters', available: false, hopeless: true }),
+      }),
+    );
+
+    expect(result.error).toBe('ReplicaFailed');
+    expect(result.cause).toMatch(/^replica orders-db-rp-[0-9a-f]{6} in eu-west-1 is incompatible-parameters/);
+    expect(result.calls.DeleteCreatedReplica).toEqual([
+      {
+        replica: expect.objectContaining({
+          region: 'eu-west-1',
+          identifier: expect.stringMatching(/^orders-db-rp-/),
+        }),
+      },
+    ]);
+  });
+
+  it('a replica that never becomes available times out and is deleted', async () => {
+    const result = await runWorkflow(
+      'failback',
+      asl,
+      { database: 'orders' },
+      handlers({ DescribeReplica: () => ({ status: 'creating', available: false, hopeless: false }) }),
+    );
+
+    expect(result.error).toBe('ReplicaTimedOut');
+    expect(result.calls.DescribeReplica).toHaveLength(180);
+    expect(result.calls.DeleteCreatedReplica).toHaveLength(1);
+  });
+
+  it('a failed create deletes nothing', async () => {
+    const result = await runWorkflow(
+      'failback',
+      asl,
+      { database: 'orders' },
+      handlers({ CreateReplica: failWith('Rds.DbInstanceAlreadyExistsException') }),
+    );
+
+    expect(result.error).toBe('Rds.DbInstanceAlreadyExistsException');
+    expect(result.calls.DeleteCreatedReplica).toHaveLength(0);
+    expect(result.calls.NotifyFailbackFailed).toHaveLength(1);
+  });
+});
