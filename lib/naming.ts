@@ -46,3 +46,11 @@ export const REPOSITORY_PREFIXES = ['artifacts/', 'catalog/'] as const;
 export function stackName(environment: string, role: 'primary' | 'dr'): string {
   return `Lifeboat-${environment}-${role === 'primary' ? 'Primary' : 'Dr'}`;
 }
+
+/**
+ * Name of a database's critical replica-lag alarm (DR stack): the failover workflow's EventBridge
+ * rule matches this exact name, so both sides derive it here.
+ */
+export function replicaLagCriticalAlarmName(environment: string, database: string): string {
+  return `lifeboat-${environment}-${database}-replica-lag-critical`;
+}
