@@ -467,6 +467,7 @@ async function failover(ctx: FailoverContext) {
     NotifyPartial: published('failover.partial'),
     NotifyDryRun: published('failover.dry-run'),
     NotifyLockRefused: published('failover.refused'),
+    NotifyApprovalNeeded: published('failover.approval-needed'),
     Preflight: (event: PreflightEvent): Promise<PreflightOutput> => runPreflight(event, [target], observe),
     RequestApproval: () => {
       throw Object.assign(new Error('the drill never waits for a person'), { name: 'FailoverAborted' });
