@@ -188,6 +188,11 @@ interface DumpAndStore {
 async function dumpAndStore(
   o: DumpAndStore,
 ): Promise<{ bytes: number; sha256: string; statistics: SourceStatistics }> {
+  // The database's size bounds the compressed dump: S3 sizes its multipart parts from it.
+  const sized = await o.client.query<{ size: string }>(
+    'SELECT pg_database_size(current_database())::text AS size',
+  );
+  const expectedBytes = Number(sized.rows[0]?.size ?? 0) || undefined;
   const child = spawn(
     o.pgDumpPath,
     [
@@ -235,7 +240,11 @@ async function dumpAndStore(
   statistics.catch(() => undefined);
 
   try {
-    const [{ bytes }, stats] = await Promise.all([o.repository.upload(o.key, hashing), statistics, exited]);
+    const [{ bytes }, stats] = await Promise.all([
+      o.repository.upload(o.key, hashing, { expectedBytes }),
+      statistics,
+      exited,
+    ]);
     if (bytes !== hashing.bytes) {
       throw new BackupFailed(`stored ${bytes} bytes but pg_dump produced ${hashing.bytes}`);
     }

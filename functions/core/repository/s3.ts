@@ -28,12 +28,31 @@ export interface S3RepositoryOptions {
   readonly prefix: string;
   /** SSE-KMS with this key for every object written. */
   readonly kmsKeyId?: string | undefined;
-  /** Multipart part size. @default 10 MiB (10,000 parts → 97 GiB; raise for larger dumps). */
+  /**
+   * Smallest multipart part size; an upload whose `expectedBytes` would need more than
+   * PART_BUDGET parts uses larger parts. @default 8 MiB
+   */
   readonly partSizeBytes?: number;
-  /** Parts uploaded at once; memory held is about partSize × queueSize. @default 4 */
+  /** Parts uploaded at once; memory held is about partSize × (queueSize + 1). @default 3 */
   readonly queueSize?: number;
   /** Whether AWS applies default encryption (false for other S3-compatible servers). */
   readonly awsDefaultEncryption?: boolean;
+}
+
+const MIB = 1024 * 1024;
+/** S3 allows 10,000 parts per upload; the rest is headroom for a source larger than expected. */
+const PART_BUDGET = 8000;
+/** S3's largest part. */
+const MAX_PART = 5 * 1024 * MIB;
+
+/**
+ * The part size for an upload of about `expectedBytes`: at least `minimum`, and large enough that
+ * the upload needs at most PART_BUDGET parts (whole MiB).
+ */
+export function partSizeFor(expectedBytes: number | undefined, minimum: number): number {
+  if (!expectedBytes || expectedBytes <= 0) return minimum;
+  const needed = Math.ceil(expectedBytes / PART_BUDGET / MIB) * MIB;
+  return Math.min(MAX_PART, Math.max(minimum, needed));
 }
 
 /** A repository in an S3 bucket (`s3://bucket/prefix`), or any S3-compatible endpoint. */
@@ -52,8 +71,8 @@ export class S3Repository implements Repository {
     this.bucket = options.bucket;
     this.prefix = options.prefix ? `${options.prefix.replace(/^\/+|\/+$/g, '')}/` : '';
     this.kmsKeyId = options.kmsKeyId;
-    this.partSize = options.partSizeBytes ?? 10 * 1024 * 1024;
-    this.queueSize = options.queueSize ?? 4;
+    this.partSize = options.partSizeBytes ?? 8 * MIB;
+    this.queueSize = options.queueSize ?? 3;
     this.url = `s3://${this.bucket}/${this.prefix}`;
     this.encryption = this.kmsKeyId
       ? { type: 'SSE-KMS', kmsKeyId: this.kmsKeyId }
@@ -89,7 +108,7 @@ export class S3Repository implements Repository {
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: this.key(key), Body: counter, ...this.sse() },
-      partSize: this.partSize,
+      partSize: partSizeFor(options.expectedBytes, this.partSize),
       queueSize: this.queueSize,
       // lib-storage's own abort replaces the upload's error with the abort's if that fails too;
       // aborting here keeps the real reason and says what became of the parts.

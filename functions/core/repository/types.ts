@@ -35,4 +35,10 @@ export interface Repository {
 export interface UploadOptions {
   /** Called as bytes are stored (or accepted for storage). */
   readonly onProgress?: (bytes: number) => void;
+  /**
+   * About how many bytes the source will produce, if known (for a dump: the database's size, an
+   * upper bound of the compressed dump). S3 sizes its multipart parts from it, so that a dump of
+   * any size fits in S3's 10,000 parts.
+   */
+  readonly expectedBytes?: number;
 }
