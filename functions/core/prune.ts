@@ -111,6 +111,11 @@ export interface PruneDeps {
   readonly drRegion: string;
   readonly catalog: Catalog;
   readonly policies: RetentionPolicies;
+  /**
+   * Retention by policy name, for databases found by discovery (not in `policies`): their
+   * snapshots carry the policy in their lifeboat:policy tag. @default {}
+   */
+  readonly policiesByName?: RetentionPolicies;
   readonly environment: string;
   readonly logger: Logger;
   readonly now?: () => Date;
@@ -184,7 +189,7 @@ export async function prune(event: PruneEvent, deps: PruneDeps): Promise<PruneRe
   }
 
   for (const [database, list] of [...byDatabase].sort(([a], [b]) => a.localeCompare(b))) {
-    const policy = deps.policies[database];
+    const policy = deps.policies[database] ?? policyFromTags(list, deps.policiesByName ?? {});
     if (!policy) {
       for (const c of list) if (c.backup.state !== 'deleted') report.kept.push(item(c, [NO_POLICY]));
       continue;
@@ -305,6 +310,18 @@ async function deleteSnapshot(snapshot: RdsSnapshot, client: RDSClient): Promise
       kmsKeyId: snapshot.kmsKeyId,
     });
   }
+}
+
+/**
+ * The retention of a discovered database: the policy its newest snapshot is tagged with (a
+ * database re-tagged to another policy follows its new policy), if that policy is known.
+ */
+function policyFromTags(list: readonly Candidate[], byName: RetentionPolicies) {
+  const tagged = list
+    .filter((c) => c.snapshot?.tags[TAG.policy] !== undefined)
+    .sort((a, b) => b.backup.takenAt.localeCompare(a.backup.takenAt));
+  const name = tagged[0]?.snapshot?.tags[TAG.policy];
+  return name === undefined ? undefined : byName[name];
 }
 
 function snapshotCandidate(

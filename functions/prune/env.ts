@@ -10,6 +10,11 @@ export const ENV = {
    *   "maxDeletionsPerRun": 20, "timeZone": "Europe/Paris" } }` (timeZone optional, default UTC).
    */
   policies: 'LIFEBOAT_POLICIES',
+  /**
+   * Optional JSON, the same retention per policy name: applies to databases found by discovery
+   * (tagged lifeboat:policy=<name>), whose snapshots carry the policy in their tags.
+   */
+  policiesByName: 'LIFEBOAT_POLICIES_BY_NAME',
   /** The DR region whose snapshot copies are pruned too. */
   drRegion: 'LIFEBOAT_DR_REGION',
 } as const;

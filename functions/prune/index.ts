@@ -30,6 +30,8 @@ export async function runPrune(input: unknown, deps: PruneHandlerDeps): Promise<
   const bucket = requireEnv(ENV.bucket, deps.env);
   const drRegion = requireEnv(ENV.drRegion, deps.env);
   const policies = parseRetentionPolicies(requireEnv(ENV.policies, deps.env), ENV.policies);
+  const byName = deps.env[ENV.policiesByName];
+  const policiesByName = byName ? parseRetentionPolicies(byName, ENV.policiesByName) : {};
   const event = parsePruneEvent(input);
   const repository = deps.repository ?? new S3Repository({ client: deps.s3, bucket, prefix: '' });
   return prune(event, {
@@ -38,6 +40,7 @@ export async function runPrune(input: unknown, deps: PruneHandlerDeps): Promise<
     drRegion,
     catalog: new Catalog(repository),
     policies,
+    policiesByName,
     environment,
     logger: deps.logger,
     now: deps.now,

@@ -6,6 +6,12 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import { Catalog } from '#core/catalog.ts';
+import {
+  type DiscoveryResult,
+  isDiscoverEvent,
+  parseDiscoverEvent,
+  takeDiscoveredSnapshots,
+} from '#core/discovery.ts';
 import { DatabaseBusy, requireEnv } from '#core/errors.ts';
 import type { Logger as CoreLogger } from '#core/logger.ts';
 import { S3Repository } from '#core/repository/s3.ts';
@@ -34,13 +40,28 @@ export interface TakeSnapshotHandlerDeps {
   readonly runner?: string | undefined;
 }
 
-/** Validates the Scheduler event and configuration, then takes the slot's snapshot. */
+/**
+ * Validates the Scheduler event and configuration, then takes the slot's snapshot: of one
+ * configured database, or (a `discover` event) of every database tagged with the policy.
+ */
 export async function runTakeSnapshot(
   input: unknown,
   deps: TakeSnapshotHandlerDeps,
-): Promise<TakeSnapshotResult> {
+): Promise<TakeSnapshotResult | DiscoveryResult> {
   const environment = requireEnv(ENV.environment, deps.env);
   const bucket = requireEnv(ENV.bucket, deps.env);
+  if (isDiscoverEvent(input)) {
+    const discover = parseDiscoverEvent(input);
+    const repository = deps.repository ?? new S3Repository({ client: deps.s3, bucket, prefix: '' });
+    return takeDiscoveredSnapshots(discover, {
+      rds: deps.rds,
+      catalog: new Catalog(repository),
+      logger: deps.logger,
+      quotaGauge: deps.quotaGauge,
+      environment,
+      runner: deps.runner ?? 'lambda',
+    });
+  }
   const event = parseTakeSnapshotEvent(input);
   const repository = deps.repository ?? new S3Repository({ client: deps.s3, bucket, prefix: '' });
   try {
@@ -65,7 +86,7 @@ const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: 'take-sn
 const rds = new RDSClient({ maxAttempts: RDS_MAX_ATTEMPTS });
 const s3 = new S3Client({ maxAttempts: 5 });
 
-export const handler = middy<unknown, TakeSnapshotResult>()
+export const handler = middy<unknown, TakeSnapshotResult | DiscoveryResult>()
   .use(injectLambdaContext(logger, { clearState: true }))
   .use(logMetrics(metrics))
   .handler(async (event, context) => {

@@ -357,6 +357,40 @@ describe('prune', () => {
     expect(report.kept.every((i) => i.reasons[0] === NO_POLICY)).toBe(true);
   });
 
+  it('applies the tagged policy to a discovered database (not configured), via LIFEBOAT_POLICIES_BY_NAME', async () => {
+    // Prepare: "orders" is not in LIFEBOAT_POLICIES; its snapshots are tagged lifeboat:policy=gold.
+    const snapshots = [0, 1, 2, 3, 4].map((d) => snap(d));
+    primaryMock.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: snapshots });
+    await catalogSnapshot(snapshots[0]!, true);
+
+    // Act
+    const report = await run(
+      {},
+      { ...env({ billing: policy }), LIFEBOAT_POLICIES_BY_NAME: JSON.stringify({ gold: policy }) },
+    );
+
+    // Assess: daily 3 keeps days 0-2, the older two go.
+    expect(deletedIds()).toEqual(
+      [snapshots[4]!.DBSnapshotIdentifier, snapshots[3]!.DBSnapshotIdentifier].sort(),
+    );
+    expect(report.kept.map((i) => i.reasons[0])).not.toContain(NO_POLICY);
+  });
+
+  it('leaves a discovered database alone when its tagged policy is unknown', async () => {
+    // Prepare
+    primaryMock.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [0, 1, 2, 3, 4].map((d) => snap(d)) });
+
+    // Act
+    const report = await run(
+      {},
+      { ...env({ billing: policy }), LIFEBOAT_POLICIES_BY_NAME: JSON.stringify({ silver: policy }) },
+    );
+
+    // Assess
+    expect(primaryMock).not.toHaveReceivedCommand(DeleteDBSnapshotCommand);
+    expect(report.kept.every((i) => i.reasons[0] === NO_POLICY)).toBe(true);
+  });
+
   it('refuses bad configuration and a bad event, naming the field', async () => {
     await expect(run({}, env({ orders: { ...policy, minVerified: 0 } }))).rejects.toMatchObject({
       name: 'ConfigError',
@@ -369,6 +403,9 @@ describe('prune', () => {
       /LIFEBOAT_POLICIES is not JSON/,
     );
     await expect(run({ dryRun: 'yes' })).rejects.toMatchObject({ name: 'InvalidArgument' });
+    await expect(
+      run({}, { ...env(), LIFEBOAT_POLICIES_BY_NAME: JSON.stringify({ gold: { ...policy, daily: -1 } }) }),
+    ).rejects.toThrow(/LIFEBOAT_POLICIES_BY_NAME: gold\.daily/);
     const { LIFEBOAT_DR_REGION: _, ...noDr } = env();
     await expect(run({}, noDr)).rejects.toThrow(/LIFEBOAT_DR_REGION/);
   });

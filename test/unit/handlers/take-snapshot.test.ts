@@ -18,7 +18,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Catalog } from '../../../functions/core/catalog.ts';
 import type { FileRepository } from '../../../functions/core/repository/file.ts';
+import type { TakeSnapshotResult } from '../../../functions/core/take-snapshot.ts';
 import { runTakeSnapshot } from '../../../functions/take-snapshot/index.ts';
+
+/** A configured database's event always gives a single snapshot's result. */
+const runSnapshot = (...args: Parameters<typeof runTakeSnapshot>) =>
+  runTakeSnapshot(...args) as Promise<TakeSnapshotResult>;
 import { awsError, spyLogger, tempRepository } from './support.ts';
 
 const rds = new RDSClient({ region: 'eu-west-1' });
@@ -40,7 +45,7 @@ let logger: ReturnType<typeof spyLogger>;
 let gauge: { usedPercent: ReturnType<typeof vi.fn<(percent: number) => void>> };
 
 const run = (input: unknown = event) =>
-  runTakeSnapshot(input, {
+  runSnapshot(input, {
     rds,
     s3: new S3Client({}),
     logger,
