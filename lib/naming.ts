@@ -54,3 +54,8 @@ export function stackName(environment: string, role: 'primary' | 'dr'): string {
 export function replicaLagCriticalAlarmName(environment: string, database: string): string {
   return `lifeboat-${environment}-${database}-replica-lag-critical`;
 }
+
+/** The failover lock table of an environment (DR region): one item per running failover. */
+export function lockTableName(environment: string): string {
+  return `lifeboat-${environment}-locks`;
+}

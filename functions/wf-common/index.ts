@@ -10,6 +10,7 @@ import type { ConnectionInfo } from '#core/pg.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
 import { connectionFromSecret } from '#core/secrets.ts';
+import { WF_ENV } from './env.ts';
 
 /**
  * What the workflow task functions (functions/wf-*) share: environment names, clients per region,
@@ -17,18 +18,7 @@ import { connectionFromSecret } from '#core/secrets.ts';
  * the state's input, calls core logic, and returns exactly what the state machine keeps.
  */
 
-export const WF_ENV = {
-  /** The backup bucket holding artifacts and the catalog. */
-  bucket: 'LIFEBOAT_BUCKET',
-  /** JSON list of FailoverTarget (functions/core/failover.ts), one per protected database. */
-  failoverTargets: 'LIFEBOAT_FAILOVER_TARGETS',
-  /** JSON object database name → Secrets Manager ARN (in this region) of its credentials. */
-  databaseSecrets: 'LIFEBOAT_DATABASE_SECRETS',
-  /** ARN of the failover state machine (wf-alarm-start). */
-  failoverStateMachineArn: 'LIFEBOAT_FAILOVER_STATE_MACHINE_ARN',
-  /** Minutes in which alarm-started failovers of one database and alarm share a name. */
-  alarmDedupeMinutes: 'LIFEBOAT_ALARM_DEDUPE_MINUTES',
-} as const;
+export { WF_ENV } from './env.ts';
 
 const rdsClients = new Map<string, RDSClient>();
 

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-rds';
 import type { FailbackPlan } from '#core/failover.ts';
 import { rdsIn, taskHandler } from '../wf-common/index.ts';
+import { REPLICA_ENV } from './env.ts';
 
 /**
  * CreateReplica: in the recovered region, a cross-region read replica of the new primary (the SDK
@@ -14,14 +15,7 @@ import { rdsIn, taskHandler } from '../wf-common/index.ts';
  * database plus its instance. Settings of the recovered region come from the environment.
  */
 
-export const REPLICA_ENV = {
-  /** KMS key (ARN, in the recovered region) for an encrypted source. */
-  kmsKeyArn: 'LIFEBOAT_RECOVERED_KMS_KEY_ARN',
-  /** DB subnet group in the recovered region. */
-  subnetGroup: 'LIFEBOAT_RECOVERED_SUBNET_GROUP',
-  /** Instance class of an Aurora secondary's instance. @default db.r6g.large */
-  instanceClass: 'LIFEBOAT_RECOVERED_INSTANCE_CLASS',
-} as const;
+export { REPLICA_ENV } from './env.ts';
 
 export interface CreateReplicaEvent {
   readonly plan: FailbackPlan;
