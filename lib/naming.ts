@@ -52,10 +52,21 @@ export function stackName(environment: string, role: 'primary' | 'dr'): string {
  * rule matches this exact name, so both sides derive it here.
  */
 export function replicaLagCriticalAlarmName(environment: string, database: string): string {
-  return `lifeboat-${environment}-${database}-replica-lag-critical`;
+  return replicaLagAlarmName(environment, database, 'critical');
 }
 
 /** The failover lock table of an environment (DR region): one item per running failover. */
 export function lockTableName(environment: string): string {
   return `lifeboat-${environment}-locks`;
+}
+
+export type AlarmSeverity = 'warning' | 'critical';
+
+/**
+ * Name of a database's replica-lag alarm at one severity, in the DR region (where RDS publishes the
+ * replica's lag): `lifeboat-<env>-<database>-replica-lag-<severity>`. The monitoring construct
+ * builds the alarms with it; the failover rule matches the critical one (replicaLagCriticalAlarmName).
+ */
+export function replicaLagAlarmName(environment: string, database: string, severity: AlarmSeverity): string {
+  return `lifeboat-${environment}-${database}-replica-lag-${severity}`;
 }
