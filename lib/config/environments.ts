@@ -42,6 +42,22 @@ export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfigInput>> = {
       },
     ],
     bucket: { objectLockDays: 7, noncurrentVersionExpirationDays: 14 },
+    restoreTest: {
+      subnetGroupName: 'lifeboat-dev-restore-test',
+      securityGroupIds: ['sg-0a1b2c3d4e5f60031'],
+    },
+    workflowNetwork: {
+      primary: {
+        vpcId: 'vpc-0a1b2c3d4e5f60001',
+        subnetIds: ['subnet-0a1b2c3d4e5f60011', 'subnet-0a1b2c3d4e5f60012'],
+        securityGroupId: 'sg-0a1b2c3d4e5f60041',
+      },
+      dr: {
+        vpcId: 'vpc-0a1b2c3d4e5f60101',
+        subnetIds: ['subnet-0a1b2c3d4e5f60111', 'subnet-0a1b2c3d4e5f60112'],
+        securityGroupId: 'sg-0a1b2c3d4e5f60141',
+      },
+    },
     logRetentionDays: 30,
   },
 
@@ -66,6 +82,8 @@ export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfigInput>> = {
         engine: 'postgres',
         engineVersion: '16.4',
         secretArn: 'arn:aws:secretsmanager:eu-west-1:222222222222:secret:lifeboat/staging/orders-AbCdEf',
+        drSecretArn: 'arn:aws:secretsmanager:eu-central-1:222222222222:secret:lifeboat/staging/orders-GhIjKl',
+        failover: { replicaIdentifier: 'orders-staging-dr' },
         vpcId: 'vpc-0b1b2c3d4e5f60001',
         subnetIds: ['subnet-0b1b2c3d4e5f60011', 'subnet-0b1b2c3d4e5f60012'],
         securityGroupId: 'sg-0b1b2c3d4e5f60021',
@@ -79,6 +97,14 @@ export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfigInput>> = {
         engineVersion: '15.8',
         secretArn: 'arn:aws:secretsmanager:eu-west-1:222222222222:secret:lifeboat/staging/ledger-AbCdEf',
         secretKmsKeyArn: 'arn:aws:kms:eu-west-1:222222222222:key/0a1b2c3d-0000-4000-8000-000000000001',
+        storageKmsKeyArn: 'arn:aws:kms:eu-west-1:222222222222:key/0a1b2c3d-0000-4000-8000-000000000002',
+        drSecretArn: 'arn:aws:secretsmanager:eu-central-1:222222222222:secret:lifeboat/staging/ledger-GhIjKl',
+        drSecretKmsKeyArn: 'arn:aws:kms:eu-central-1:222222222222:key/0a1b2c3d-0000-4000-8000-000000000003',
+        failover: {
+          replicaIdentifier: 'ledger-staging-dr',
+          globalClusterIdentifier: 'ledger-staging-global',
+          maxLagSeconds: 30,
+        },
         vpcId: 'vpc-0b1b2c3d4e5f60001',
         subnetIds: ['subnet-0b1b2c3d4e5f60011', 'subnet-0b1b2c3d4e5f60012'],
         securityGroupId: 'sg-0b1b2c3d4e5f60022',
@@ -87,6 +113,29 @@ export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfigInput>> = {
       },
     ],
     notifications: { emails: ['oncall-staging@example.com'] },
+    // Staging drills the alarm path end to end: a critical replica-lag alarm fails over unattended.
+    automaticFailover: true,
+    restoreTest: {
+      subnetGroupName: 'lifeboat-staging-restore-test',
+      securityGroupIds: ['sg-0b1b2c3d4e5f60031'],
+      instanceClass: 'db.t4g.large',
+    },
+    workflowNetwork: {
+      primary: {
+        vpcId: 'vpc-0b1b2c3d4e5f60001',
+        subnetIds: ['subnet-0b1b2c3d4e5f60011', 'subnet-0b1b2c3d4e5f60012'],
+        securityGroupId: 'sg-0b1b2c3d4e5f60041',
+      },
+      dr: {
+        vpcId: 'vpc-0b1b2c3d4e5f60101',
+        subnetIds: ['subnet-0b1b2c3d4e5f60111', 'subnet-0b1b2c3d4e5f60112'],
+        securityGroupId: 'sg-0b1b2c3d4e5f60141',
+      },
+    },
+    failback: {
+      subnetGroupName: 'lifeboat-staging-databases',
+      kmsKeyArn: 'arn:aws:kms:eu-west-1:222222222222:key/0a1b2c3d-0000-4000-8000-000000000002',
+    },
   },
 
   prod: {
@@ -114,6 +163,13 @@ export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfigInput>> = {
         engine: 'aurora-postgresql',
         engineVersion: '16.6',
         secretArn: 'arn:aws:secretsmanager:us-east-1:333333333333:secret:lifeboat/prod/orders-AbCdEf',
+        storageKmsKeyArn: 'arn:aws:kms:us-east-1:333333333333:key/0c1b2c3d-0000-4000-8000-000000000001',
+        drSecretArn: 'arn:aws:secretsmanager:us-west-2:333333333333:secret:lifeboat/prod/orders-GhIjKl',
+        failover: {
+          replicaIdentifier: 'orders-prod-west',
+          globalClusterIdentifier: 'orders-prod-global',
+          dns: { hostedZoneId: 'Z0123456789ABCDEFGHIJ', recordName: 'orders.db.example.com' },
+        },
         vpcId: 'vpc-0c1b2c3d4e5f60001',
         subnetIds: ['subnet-0c1b2c3d4e5f60011', 'subnet-0c1b2c3d4e5f60012', 'subnet-0c1b2c3d4e5f60013'],
         securityGroupId: 'sg-0c1b2c3d4e5f60021',
@@ -127,6 +183,13 @@ export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfigInput>> = {
         engine: 'postgres',
         engineVersion: '17.2',
         secretArn: 'arn:aws:secretsmanager:us-east-1:333333333333:secret:lifeboat/prod/billing-AbCdEf',
+        storageKmsKeyArn: 'arn:aws:kms:us-east-1:333333333333:key/0c1b2c3d-0000-4000-8000-000000000001',
+        drSecretArn: 'arn:aws:secretsmanager:us-west-2:333333333333:secret:lifeboat/prod/billing-GhIjKl',
+        failover: {
+          replicaIdentifier: 'billing-prod-west',
+          dns: { hostedZoneId: 'Z0123456789ABCDEFGHIJ', recordName: 'billing.db.example.com', ttl: 30 },
+          fenceSecurityGroupId: 'sg-0c1b2c3d4e5f60099',
+        },
         vpcId: 'vpc-0c1b2c3d4e5f60001',
         subnetIds: ['subnet-0c1b2c3d4e5f60011', 'subnet-0c1b2c3d4e5f60012', 'subnet-0c1b2c3d4e5f60013'],
         securityGroupId: 'sg-0c1b2c3d4e5f60022',
@@ -144,6 +207,27 @@ export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfigInput>> = {
       emails: ['oncall@example.com'],
       slackWebhookSecretArn:
         'arn:aws:secretsmanager:us-east-1:333333333333:secret:lifeboat/prod/slack-webhooks-AbCdEf',
+    },
+    restoreTest: {
+      subnetGroupName: 'lifeboat-prod-restore-test',
+      securityGroupIds: ['sg-0c1b2c3d4e5f60031'],
+      instanceClass: 'db.r6g.large',
+    },
+    workflowNetwork: {
+      primary: {
+        vpcId: 'vpc-0c1b2c3d4e5f60001',
+        subnetIds: ['subnet-0c1b2c3d4e5f60011', 'subnet-0c1b2c3d4e5f60012', 'subnet-0c1b2c3d4e5f60013'],
+        securityGroupId: 'sg-0c1b2c3d4e5f60041',
+      },
+      dr: {
+        vpcId: 'vpc-0c1b2c3d4e5f60101',
+        subnetIds: ['subnet-0c1b2c3d4e5f60111', 'subnet-0c1b2c3d4e5f60112', 'subnet-0c1b2c3d4e5f60113'],
+        securityGroupId: 'sg-0c1b2c3d4e5f60141',
+      },
+    },
+    failback: {
+      subnetGroupName: 'lifeboat-prod-databases',
+      kmsKeyArn: 'arn:aws:kms:us-east-1:333333333333:key/0c1b2c3d-0000-4000-8000-000000000001',
     },
     logRetentionDays: 365,
   },

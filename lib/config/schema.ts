@@ -25,6 +25,19 @@ const secretArn = z
     error: 'expected a Secrets Manager ARN',
   });
 
+const kmsKeyArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, { error: 'expected a KMS key ARN' });
+
+const rdsIdentifier = z
+  .string()
+  .regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, { error: 'expected an RDS instance or cluster identifier' });
+
+/** Region of an ARN (its fourth field), or undefined when it is not an ARN. */
+function regionOfArn(arn: string | undefined): string | undefined {
+  return arn?.split(':')[3];
+}
+
 const vpcId = z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'expected a VPC id (vpc-...)' });
 const subnetId = z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: 'expected a subnet id (subnet-...)' });
 const securityGroupId = z
@@ -90,15 +103,48 @@ export const PolicySchema = z
   .strict();
 export type Policy = z.infer<typeof PolicySchema>;
 
+export const FailoverSchema = z
+  .object({
+    /**
+     * The DR replica in `drRegion`: the DB instance identifier of the cross-region read replica
+     * (kind instance), or the identifier of the Aurora global database's secondary cluster (kind cluster).
+     */
+    replicaIdentifier: rdsIdentifier,
+    /** The Aurora global database (kind cluster only). */
+    globalClusterIdentifier: rdsIdentifier.optional(),
+    /**
+     * Largest replica lag, in seconds, at which an unforced failover may go ahead.
+     * @default alarms.replicaLagCritSeconds
+     */
+    maxLagSeconds: z.number().nonnegative().optional(),
+    /**
+     * Route 53 CNAME the applications connect through; a failover points it at the promoted replica.
+     * @default - DNS is not switched
+     */
+    dns: z
+      .object({
+        hostedZoneId: z.string().regex(/^Z[A-Z0-9]{1,31}$/, { error: 'expected a hosted zone id (Z...)' }),
+        recordName: z.string().min(1).max(255),
+        ttl: z.number().int().min(0).max(86400).default(60),
+      })
+      .strict()
+      .optional(),
+    /**
+     * A security group of the primary region that lets nothing in: fencing moves the old primary
+     * into it where that region still answers. @default - the old primary is not fenced
+     */
+    fenceSecurityGroupId: securityGroupId.optional(),
+  })
+  .strict();
+export type FailoverSettings = z.infer<typeof FailoverSchema>;
+
 export const DatabaseSchema = z
   .object({
     /** Logical name used in events, the catalog and resource names. */
     name: z.string().regex(NAME, { error: 'expected a lowercase name of 2-32 letters, digits and dashes' }),
     kind: z.enum(['instance', 'cluster']),
     /** DB instance identifier (kind instance) or DB cluster identifier (kind cluster). */
-    identifier: z
-      .string()
-      .regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, { error: 'expected an RDS instance or cluster identifier' }),
+    identifier: rdsIdentifier,
     engine: z.enum(['postgres', 'aurora-postgresql']),
     /** e.g. `16.4`; the major picks the pg_dump used for dumps. */
     engineVersion: z.string().regex(/^\d+(\.\d+)*$/, { error: 'expected an engine version such as 16.4' }),
@@ -112,10 +158,23 @@ export const DatabaseSchema = z
      * The customer-managed KMS key the secret is encrypted with, if any (the dump may then decrypt
      * with it, through Secrets Manager only). @default - the AWS managed key aws/secretsmanager
      */
-    secretKmsKeyArn: z
-      .string()
-      .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, { error: 'expected a KMS key ARN' })
-      .optional(),
+    secretKmsKeyArn: kmsKeyArn.optional(),
+    /**
+     * The customer-managed KMS key the database's storage, and so its snapshots, are encrypted with
+     * (primary region). Restores and restore tests of its snapshots need it.
+     * @default - the snapshots use the AWS managed key aws/rds (or none)
+     */
+    storageKmsKeyArn: kmsKeyArn.optional(),
+    /**
+     * Secrets Manager ARN, in the DR region, of the database's credentials (a replica of `secretArn`:
+     * secrets are regional). The DR workflows connect with it: the failover's write check on the
+     * promoted replica, checks of a restore in the DR region. Required with `failover`.
+     */
+    drSecretArn: secretArn.optional(),
+    /** The customer-managed key of `drSecretArn`, if any (DR region). */
+    drSecretKmsKeyArn: kmsKeyArn.optional(),
+    /** How this database fails over to the DR region. @default - it does not (no failover workflow target) */
+    failover: FailoverSchema.optional(),
     /** VPC the dump function (or Fargate task) that reaches the database runs in. */
     vpcId,
     subnetIds: z.array(subnetId).min(1, { error: 'expected at least one subnet id' }),
@@ -135,6 +194,37 @@ export const DatabaseSchema = z
         message: 'an aurora-postgresql database must be of kind cluster',
       });
     }
+    if (db.failover) {
+      if (db.kind === 'cluster' && db.engine !== 'aurora-postgresql') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['failover'],
+          message:
+            'only RDS instances (cross-region read replica) and Aurora global databases fail over; a Multi-AZ DB cluster cannot',
+        });
+      }
+      if (db.kind === 'cluster' && !db.failover.globalClusterIdentifier) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['failover', 'globalClusterIdentifier'],
+          message: 'required for kind cluster (the Aurora global database)',
+        });
+      }
+      if (db.kind === 'instance' && db.failover.globalClusterIdentifier) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['failover', 'globalClusterIdentifier'],
+          message: 'only for kind cluster: an instance fails over to its read replica',
+        });
+      }
+      if (!db.drSecretArn) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['drSecretArn'],
+          message: 'required with failover: the write check on the promoted replica connects with it',
+        });
+      }
+    }
     const major = Number(db.engineVersion.split('.')[0]);
     if (!(SUPPORTED_PG_MAJORS as readonly number[]).includes(major)) {
       ctx.addIssue({
@@ -144,7 +234,10 @@ export const DatabaseSchema = z
       });
     }
   });
-export type Database = z.infer<typeof DatabaseSchema>;
+/** A database as the stacks see it: failover defaults (from the environment's alarms) filled in. */
+export type Database = Omit<z.infer<typeof DatabaseSchema>, 'failover'> & {
+  readonly failover?: FailoverSettings & { readonly maxLagSeconds: number };
+};
 
 export const DiscoverySchema = z
   .object({
@@ -240,6 +333,65 @@ export const SnapshotCopiesSchema = z
   .strict();
 export type SnapshotCopySettings = z.infer<typeof SnapshotCopiesSchema>;
 
+export const NetworkSchema = z
+  .object({
+    vpcId,
+    subnetIds: z.array(subnetId).min(1, { error: 'expected at least one subnet id' }),
+    /** Security group the functions run with; the databases they check must accept PostgreSQL from it. */
+    securityGroupId,
+  })
+  .strict();
+export type Network = z.infer<typeof NetworkSchema>;
+
+export const WorkflowNetworkSchema = z
+  .object({
+    /** Primary region: restore checks, dump restores, restore-test checks. */
+    primary: NetworkSchema,
+    /** DR region: the failover's write check, restore checks and dump restores there. */
+    dr: NetworkSchema,
+  })
+  .strict();
+export type WorkflowNetwork = z.infer<typeof WorkflowNetworkSchema>;
+
+export const RestoreTestSchema = z
+  .object({
+    /** DB subnet group (primary region) of isolated subnets: no route to production or the internet. */
+    subnetGroupName: z
+      .string()
+      .regex(/^[a-zA-Z0-9 ._-]{1,255}$/, { error: 'expected a DB subnet group name' })
+      .refine((n) => n.toLowerCase() !== 'default', { error: 'must not be the default subnet group' }),
+    /**
+     * Security groups of the temporary instance: they should let in PostgreSQL from
+     * `workflowNetwork.primary.securityGroupId` (the check function) and nothing else.
+     */
+    securityGroupIds: z.array(securityGroupId).min(1, { error: 'expected at least one security group id' }),
+    /** Instance class of the temporary instance. */
+    instanceClass: z
+      .string()
+      .regex(/^db\.[a-z0-9-]+\.[a-z0-9]+$/, { error: 'expected a DB instance class such as db.t4g.medium' })
+      .default('db.t4g.medium'),
+  })
+  .strict();
+export type RestoreTestSettings = z.infer<typeof RestoreTestSchema>;
+
+export const FailbackSchema = z
+  .object({
+    /** DB subnet group, in the primary region, of the new replica a failback creates there. */
+    subnetGroupName: z.string().regex(/^[a-zA-Z0-9 ._-]{1,255}$/, { error: 'expected a DB subnet group name' }),
+    /**
+     * KMS key (primary region) the new replica is encrypted with; needed when the databases are
+     * encrypted (RDS requires a key of the replica's region). @default - none (unencrypted source)
+     */
+    kmsKeyArn: kmsKeyArn.optional(),
+    /** Instance class of an Aurora secondary's instance. @default db.r6g.large */
+    instanceClass: z
+      .string()
+      .regex(/^db\.[a-z0-9-]+\.[a-z0-9]+$/, { error: 'expected a DB instance class such as db.r6g.large' })
+      .default('db.r6g.large'),
+  })
+  .strict();
+export type FailbackSettings = z.infer<typeof FailbackSchema>;
+
 export const EnvironmentConfigSchema = z
   .object({
     account: accountId,
@@ -258,6 +410,18 @@ export const EnvironmentConfigSchema = z
     notifications: NotificationsSchema.default(NotificationsSchema.parse({})),
     /** Whether an alarm may start a failover without a person approving it. @default false */
     automaticFailover: z.boolean().default(false),
+    /**
+     * Where the temporary instances of restore tests run. Required when any database is
+     * restore-tested (its policy has a verification schedule).
+     */
+    restoreTest: RestoreTestSchema.optional(),
+    /**
+     * Networks of the workflow functions that connect to databases, per region. Required when
+     * databases are listed.
+     */
+    workflowNetwork: WorkflowNetworkSchema.optional(),
+    /** Where a failback re-creates the replica (the primary region). Required with any `failover`. */
+    failback: FailbackSchema.optional(),
     /** CloudWatch Logs retention of every function and workflow, in days. */
     logRetentionDays: z.number().int().min(1).default(90),
   })
@@ -283,14 +447,61 @@ export const EnvironmentConfigSchema = z
           message: `unknown policy "${db.policy}"; known: ${Object.keys(cfg.policies).join(', ') || '(none)'}`,
         });
       }
-      if (secretArn.safeParse(db.secretArn).success && db.secretArn.split(':')[3] !== cfg.primaryRegion) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['databases', i, 'secretArn'],
-          message: `expected a secret in the primary region ${cfg.primaryRegion}`,
-        });
+      const inRegion: [keyof typeof db, string | undefined, string][] = [
+        ['secretArn', db.secretArn, cfg.primaryRegion],
+        ['storageKmsKeyArn', db.storageKmsKeyArn, cfg.primaryRegion],
+        ['drSecretArn', db.drSecretArn, cfg.drRegion],
+        ['drSecretKmsKeyArn', db.drSecretKmsKeyArn, cfg.drRegion],
+      ];
+      for (const [field, arn, expected] of inRegion) {
+        // A malformed ARN is reported by its own field's check.
+        if (arn?.startsWith('arn:') && regionOfArn(arn) !== expected) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['databases', i, field],
+            message: `expected an ARN in the ${expected === cfg.primaryRegion ? 'primary' : 'DR'} region ${expected}`,
+          });
+        }
       }
     });
+    const tested = cfg.databases.filter((db) => cfg.policies[db.policy]?.verification).map((db) => db.name);
+    if (tested.length > 0 && !cfg.restoreTest) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['restoreTest'],
+        message: `required: ${tested.join(', ')} ${tested.length === 1 ? 'is' : 'are'} restore-tested on the policy's verification schedule, into an isolated subnet group`,
+      });
+    }
+    if (cfg.databases.length > 0 && !cfg.workflowNetwork) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workflowNetwork'],
+        message:
+          'required: the restore, restore-test and failover functions that connect to databases run in it (primary and dr)',
+      });
+    }
+    const failingOver = cfg.databases.filter((db) => db.failover).map((db) => db.name);
+    if (failingOver.length > 0 && !cfg.failback) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['failback'],
+        message: `required with failover (${failingOver.join(', ')}): where a failback re-creates the replica`,
+      });
+    }
+    if (cfg.failback?.kmsKeyArn && regionOfArn(cfg.failback.kmsKeyArn) !== cfg.primaryRegion) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['failback', 'kmsKeyArn'],
+        message: `expected a key in the primary region ${cfg.primaryRegion}`,
+      });
+    }
+    if (cfg.automaticFailover && failingOver.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['automaticFailover'],
+        message: 'no database has failover configured',
+      });
+    }
     if (cfg.databases.length === 0 && !cfg.discovery) {
       ctx.addIssue({
         code: 'custom',
@@ -298,7 +509,23 @@ export const EnvironmentConfigSchema = z
         message: 'list at least one database or set discovery',
       });
     }
-  });
+  })
+  .transform((cfg) => ({
+    ...cfg,
+    // The failover bound defaults to the critical replica-lag alarm: what pages people also bounds RPO.
+    databases: cfg.databases.map(
+      (db): Database =>
+        db.failover
+          ? {
+              ...db,
+              failover: {
+                ...db.failover,
+                maxLagSeconds: db.failover.maxLagSeconds ?? cfg.alarms.replicaLagCritSeconds,
+              },
+            }
+          : { ...db, failover: undefined },
+    ),
+  }));
 
 /** What a configuration file is written as (defaults may be left out). */
 export type EnvironmentConfigInput = z.input<typeof EnvironmentConfigSchema>;
