@@ -42,6 +42,9 @@ export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfigInput>> = {
       },
     ],
     bucket: { objectLockDays: 7, noncurrentVersionExpirationDays: 14 },
+    // dev verifies weekly: a CloudWatch alarm looks back 7 days at most, too short for a weekly
+    // cadence plus margin, so the verified-age alarms are off here (`lifeboat status` still reports it).
+    alarms: { verifiedAgeWarnHours: null, verifiedAgeCritHours: null },
     restoreTest: {
       subnetGroupName: 'lifeboat-dev-restore-test',
       securityGroupIds: ['sg-0a1b2c3d4e5f60031'],
@@ -207,6 +210,8 @@ export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfigInput>> = {
       emails: ['oncall@example.com'],
       slackWebhookSecretArn:
         'arn:aws:secretsmanager:us-east-1:333333333333:secret:lifeboat/prod/slack-webhooks-AbCdEf',
+      drSlackWebhookSecretArn:
+        'arn:aws:secretsmanager:us-west-2:333333333333:secret:lifeboat/prod/slack-webhooks-GhIjKl',
     },
     restoreTest: {
       subnetGroupName: 'lifeboat-prod-restore-test',

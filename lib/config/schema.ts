@@ -276,10 +276,32 @@ export const BucketSchema = z
   });
 export type BucketSettings = z.infer<typeof BucketSchema>;
 
+/**
+ * CloudWatch evaluates an alarm over at most 7 days (period × evaluation periods ≤ 604,800 s), so
+ * an age alarm, built on the absence of a metric over the window, cannot look back further.
+ */
+export const MAX_ALARM_WINDOW_HOURS = 168;
+
+const ageHours = z
+  .number()
+  .positive()
+  .max(MAX_ALARM_WINDOW_HOURS, {
+    error: `at most ${MAX_ALARM_WINDOW_HOURS} h: CloudWatch evaluates an alarm over 7 days at most`,
+  });
+
+/** Alarm thresholds of an environment (docs/deploy.md, "Alarms"). */
 export const AlarmsSchema = z
   .object({
-    backupAgeWarnHours: z.number().positive().default(26),
-    backupAgeCritHours: z.number().positive().default(48),
+    /** No completed logical backup of a database for this long: warning, then critical. */
+    backupAgeWarnHours: ageHours.default(26),
+    backupAgeCritHours: ageHours.default(48),
+    /**
+     * No passed verification of a database for this long: warning, then critical. `null` turns the
+     * level off, e.g. for a weekly verification schedule, which a 7-day window cannot cover with margin.
+     */
+    verifiedAgeWarnHours: ageHours.nullable().default(48),
+    verifiedAgeCritHours: ageHours.nullable().default(96),
+    /** Lag of the DR replica of each database with `failover`, in seconds. */
     replicaLagWarnSeconds: z.number().positive().default(10),
     replicaLagCritSeconds: z.number().positive().default(60),
     /** Alarm when this share of the account's manual snapshot quota is used. */
@@ -290,6 +312,13 @@ export const AlarmsSchema = z
     path: ['backupAgeCritHours'],
     error: 'must be greater than backupAgeWarnHours',
   })
+  .refine(
+    (a) =>
+      a.verifiedAgeCritHours === null ||
+      a.verifiedAgeWarnHours === null ||
+      a.verifiedAgeCritHours > a.verifiedAgeWarnHours,
+    { path: ['verifiedAgeCritHours'], error: 'must be greater than verifiedAgeWarnHours' },
+  )
   .refine((a) => a.replicaLagCritSeconds > a.replicaLagWarnSeconds, {
     path: ['replicaLagCritSeconds'],
     error: 'must be greater than replicaLagWarnSeconds',
@@ -298,7 +327,7 @@ export type AlarmSettings = z.infer<typeof AlarmsSchema>;
 
 export const NotificationsSchema = z
   .object({
-    /** Addresses subscribed to the alarm topic (each confirms by mail). */
+    /** Addresses subscribed to the topic of each region, alarms included (each confirms by mail). */
     emails: z.array(z.email({ error: 'expected an e-mail address' })).default([]),
     /**
      * Secrets Manager secret (primary region) with the Slack incoming-webhook URLs,
@@ -307,6 +336,12 @@ export const NotificationsSchema = z
      * @default - no events topic
      */
     slackWebhookSecretArn: secretArn.optional(),
+    /**
+     * The same secret in the DR region (secrets are regional: a replica of the one above, or another
+     * one): the DR stack's own events topic and notifier, which announce failovers and DR alarms
+     * without the primary region. Required with `slackWebhookSecretArn`, and only with it.
+     */
+    drSlackWebhookSecretArn: secretArn.optional(),
     /** Also show the events in Slack through AWS Chatbot (read-only guardrails). */
     chatbot: z
       .object({
@@ -320,6 +355,15 @@ export const NotificationsSchema = z
   .refine((n) => !n.chatbot || n.slackWebhookSecretArn, {
     path: ['chatbot'],
     error: 'needs slackWebhookSecretArn (Chatbot subscribes to the events topic)',
+  })
+  .refine((n) => !n.slackWebhookSecretArn || n.drSlackWebhookSecretArn, {
+    path: ['drSlackWebhookSecretArn'],
+    error:
+      'required with slackWebhookSecretArn: the DR region posts to Slack on its own (failovers), with a secret of that region',
+  })
+  .refine((n) => !n.drSlackWebhookSecretArn || n.slackWebhookSecretArn, {
+    path: ['slackWebhookSecretArn'],
+    error: 'required with drSlackWebhookSecretArn',
   });
 export type NotificationSettings = z.infer<typeof NotificationsSchema>;
 
@@ -377,7 +421,9 @@ export type RestoreTestSettings = z.infer<typeof RestoreTestSchema>;
 export const FailbackSchema = z
   .object({
     /** DB subnet group, in the primary region, of the new replica a failback creates there. */
-    subnetGroupName: z.string().regex(/^[a-zA-Z0-9 ._-]{1,255}$/, { error: 'expected a DB subnet group name' }),
+    subnetGroupName: z
+      .string()
+      .regex(/^[a-zA-Z0-9 ._-]{1,255}$/, { error: 'expected a DB subnet group name' }),
     /**
      * KMS key (primary region) the new replica is encrypted with; needed when the databases are
      * encrypted (RDS requires a key of the replica's region). @default - none (unencrypted source)
@@ -429,6 +475,19 @@ export const EnvironmentConfigSchema = z
   .superRefine((cfg, ctx) => {
     if (cfg.primaryRegion === cfg.drRegion) {
       ctx.addIssue({ code: 'custom', path: ['drRegion'], message: 'must differ from primaryRegion' });
+    }
+    const slackSecrets = [
+      ['slackWebhookSecretArn', cfg.notifications.slackWebhookSecretArn, cfg.primaryRegion, 'primary'],
+      ['drSlackWebhookSecretArn', cfg.notifications.drSlackWebhookSecretArn, cfg.drRegion, 'DR'],
+    ] as const;
+    for (const [field, arn, expected, which] of slackSecrets) {
+      if (arn !== undefined && arn.split(':')[3] !== expected) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['notifications', field],
+          message: `expected a secret in the ${which} region ${expected}`,
+        });
+      }
     }
     const seen = new Set<string>();
     cfg.databases.forEach((db, i) => {
@@ -513,17 +572,16 @@ export const EnvironmentConfigSchema = z
   .transform((cfg) => ({
     ...cfg,
     // The failover bound defaults to the critical replica-lag alarm: what pages people also bounds RPO.
-    databases: cfg.databases.map(
-      (db): Database =>
-        db.failover
-          ? {
-              ...db,
-              failover: {
-                ...db.failover,
-                maxLagSeconds: db.failover.maxLagSeconds ?? cfg.alarms.replicaLagCritSeconds,
-              },
-            }
-          : { ...db, failover: undefined },
+    databases: cfg.databases.map((db): Database =>
+      db.failover
+        ? {
+            ...db,
+            failover: {
+              ...db.failover,
+              maxLagSeconds: db.failover.maxLagSeconds ?? cfg.alarms.replicaLagCritSeconds,
+            },
+          }
+        : { ...db, failover: undefined },
     ),
   }));
 

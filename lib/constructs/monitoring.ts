@@ -1,22 +1,45 @@
-import { Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { AspectPriority, Aspects, Duration, Stack } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  type IAlarm,
+  type IMetric,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Topic } from 'aws-cdk-lib/aws-sns';
+import { DockerImageFunction, type IFunction } from 'aws-cdk-lib/aws-lambda';
+import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
-import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct } from 'constructs';
+import { type IStateMachine, StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct, type IConstruct } from 'constructs';
 import { DIMENSION, METRIC, METRICS_NAMESPACE } from '../../functions/core/metrics.ts';
 import type { AlarmSettings, NotificationSettings } from '../config/schema.ts';
 import { QUOTA_METRIC } from '../function-env.ts';
+import { type AlarmSeverity, replicaLagAlarmName } from '../naming.ts';
+import { LifeboatFunction } from './lifeboat-function.ts';
 import type { OperationsKey } from './operations-key.ts';
 
-export interface MonitoringProps {
-  readonly environment: string;
-  readonly alarms: AlarmSettings;
-  readonly notifications: NotificationSettings;
-  readonly operationsKey: OperationsKey;
+// Metric definitions first (cdk-monitoring-constructs' habit): alarms and the dashboard share them.
+
+/** One of lifeboat's own metrics (functions/core/metrics.ts) of one database. */
+export function lifeboatMetric(
+  environment: string,
+  database: string,
+  metricName: (typeof METRIC)[keyof typeof METRIC],
+  options: { statistic?: string; period?: Duration; label?: string; region?: string } = {},
+): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { [DIMENSION.environment]: environment, [DIMENSION.database]: database },
+    statistic: options.statistic ?? 'Sum',
+    period: options.period ?? Duration.hours(1),
+    label: options.label,
+    region: options.region,
+  });
 }
 
 /** The manual snapshot quota figure take-snapshot publishes (EMF), per environment. */
@@ -30,32 +53,141 @@ export function manualSnapshotQuotaMetric(environment: string): Metric {
   });
 }
 
+/** A database's replica in the DR region: what its lag is published about. */
+export interface ReplicaLagSource {
+  /** The database's name in the configuration. */
+  readonly database: string;
+  /** `instance`: an RDS cross-region read replica; `cluster`: an Aurora global database's secondary. */
+  readonly kind: 'instance' | 'cluster';
+  /** DB instance identifier of the replica, or DB cluster identifier of the secondary cluster. */
+  readonly identifier: string;
+}
+
 /**
- * The alarm topic of a region (encrypted, TLS only, e-mail subscribers from the configuration)
- * and the alarms that need no workflow: snapshot quota, messages in dead-letter queues.
+ * RDS's own lag figure of a replica, in the replica's region, and its unit: `ReplicaLag` of a DB
+ * instance is in seconds; `AuroraGlobalDBReplicationLag` of a secondary cluster in milliseconds.
+ */
+export function replicaLagMetric(
+  source: ReplicaLagSource,
+  options: { region?: string; period?: Duration } = {},
+): { readonly metric: Metric; readonly perSecond: number } {
+  const instance = source.kind === 'instance';
+  return {
+    metric: new Metric({
+      namespace: 'AWS/RDS',
+      metricName: instance ? 'ReplicaLag' : 'AuroraGlobalDBReplicationLag',
+      dimensionsMap: instance
+        ? { DBInstanceIdentifier: source.identifier }
+        : { DBClusterIdentifier: source.identifier },
+      statistic: 'Maximum',
+      period: options.period ?? Duration.minutes(1),
+      region: options.region,
+    }),
+    perSecond: instance ? 1 : 1000,
+  };
+}
+
+/**
+ * Explicit names of the per-database alarms, `lifeboat-<env>-<database>-<what>-<severity>`: readable
+ * in Slack and the console, and the critical replica-lag one is what the failover rule matches
+ * (lib/naming.ts).
+ */
+export function databaseAlarmName(
+  environment: string,
+  database: string,
+  what: 'backup-age' | 'verified-age' | 'replica-lag',
+  severity: AlarmSeverity,
+): string {
+  if (what === 'replica-lag') return replicaLagAlarmName(environment, database, severity);
+  return `lifeboat-${environment}-${database}-${what}-${severity}`;
+}
+
+/** Replica-lag alarms look at this many one-minute periods and fire when this many are above. */
+export const REPLICA_LAG_EVALUATION = { periods: 5, datapoints: 3 } as const;
+
+export interface MonitoringProps {
+  readonly environment: string;
+  readonly alarms: AlarmSettings;
+  /** `emails` subscribe to the alarm topic when this construct creates it. */
+  readonly notifications: NotificationSettings;
+  readonly operationsKey: OperationsKey;
+  /**
+   * The region's events topic (the `Notifications` construct): alarms go there, so the notifier
+   * posts them to Slack and its subscribers see them — one topic per environment and region.
+   * @default - a topic of this construct, encrypted with the operations key, with `emails` subscribed
+   */
+  readonly topic?: ITopic;
+}
+
+/** A function or workflow the stack's alarms and dashboard cover. */
+export interface Watched<T> {
+  readonly construct: T;
+  /** Its path in the stack, e.g. `TakeSnapshot/Function`: how alarms and graphs name it. */
+  readonly label: string;
+}
+
+/**
+ * The alarms of one stack (one environment in one region), each sending ALARM and OK to the
+ * region's topic. Per database: backup age, verified age, replica lag (DR stack), warning and
+ * critical. Per function: errors and throttles; per workflow: failed, timed-out and throttled
+ * executions — of every one in the stack (`watchStack`). Plus the snapshot quota and dead-letter
+ * queues. Thresholds come from the environment's `alarms` settings.
  */
 export class Monitoring extends Construct {
-  public readonly topic: Topic;
-  public readonly alarms: Alarm[] = [];
+  public readonly topic: ITopic;
+  /** Every alarm of the stack: about the data (backups, verification, replicas, quota, queues)... */
+  public readonly alarms: IAlarm[] = [];
+  /** ...and, apart, about the machinery (errors and throttles of functions, failed workflows). */
+  public readonly componentAlarms: IAlarm[] = [];
+  /** Functions and workflows with alarms, in the order they were found. */
+  public readonly functions: Watched<IFunction>[] = [];
+  public readonly workflows: Watched<IStateMachine>[] = [];
   private readonly props: MonitoringProps;
+  private readonly seen = new WeakSet<IConstruct>();
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
     this.props = props;
-    this.topic = new Topic(this, 'AlarmTopic', {
-      displayName: `lifeboat ${props.environment} alarms`,
-      masterKey: props.operationsKey.key,
-      enforceSSL: true,
-    });
-    props.operationsKey.allowDeliveryBy(new ServicePrincipal('cloudwatch.amazonaws.com'));
-    for (const email of props.notifications.emails) this.topic.addSubscription(new EmailSubscription(email));
+    if (props.topic) {
+      this.topic = props.topic;
+    } else {
+      const topic = new Topic(this, 'AlarmTopic', {
+        displayName: `lifeboat ${props.environment} alarms`,
+        masterKey: props.operationsKey.key,
+        enforceSSL: true,
+      });
+      props.operationsKey.allowDeliveryBy(new ServicePrincipal('cloudwatch.amazonaws.com'));
+      for (const email of props.notifications.emails) topic.addSubscription(new EmailSubscription(email));
+      this.topic = topic;
+    }
+  }
+
+  /**
+   * Alarms for every function and workflow of the stack, whenever it is added: an Aspect visits the
+   * tree at synthesis, so a construct created after this call is covered as well. Functions are
+   * lifeboat's own (`LifeboatFunction` and the container-image functions), not CDK's helpers.
+   * Workflows that already have alarms (`addWorkflowAlarms`) are not alarmed twice.
+   */
+  watchStack(): void {
+    Aspects.of(Stack.of(this)).add(
+      {
+        visit: (node) => {
+          if (LifeboatFunction.isLifeboatFunction(node) || node instanceof DockerImageFunction) {
+            this.addFunctionAlarms(node);
+          } else if (node instanceof StateMachine) {
+            this.addWorkflowAlarms('Workflow', node, this.labelOf(node), node);
+          }
+        },
+      },
+      { priority: AspectPriority.MUTATING },
+    );
   }
 
   /** Alarm when the account's manual snapshot quota is used beyond the configured share. */
   addSnapshotQuotaAlarm(): Alarm {
     return this.register(
       new Alarm(this, 'SnapshotQuotaAlarm', {
-        alarmDescription: `lifeboat ${this.props.environment}: manual snapshot quota ${this.props.alarms.snapshotQuotaPercent}% used; snapshots will soon fail with SnapshotQuotaExceeded`,
+        alarmDescription: `lifeboat ${this.props.environment}: WARNING: manual snapshot quota ${this.props.alarms.snapshotQuotaPercent}% used; snapshots will soon fail with SnapshotQuotaExceeded`,
         metric: manualSnapshotQuotaMetric(this.props.environment),
         threshold: this.props.alarms.snapshotQuotaPercent,
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -90,35 +222,96 @@ export class Monitoring extends Construct {
    * missing data counts as breaching.
    */
   addBackupAgeAlarms(database: string): Alarm[] {
-    const metric = new Metric({
-      namespace: METRICS_NAMESPACE,
+    return this.addAbsenceAlarms(database, {
+      id: 'BackupAge',
+      name: 'backup-age',
       metricName: METRIC.backupSucceeded,
-      dimensionsMap: { [DIMENSION.environment]: this.props.environment, [DIMENSION.database]: database },
-      statistic: 'Sum',
-      period: Duration.hours(1),
-    });
-    const levels = [
-      ['Warning', this.props.alarms.backupAgeWarnHours],
-      ['Critical', this.props.alarms.backupAgeCritHours],
-    ] as const;
-    return levels.map(([severity, hours]) => {
-      const periods = Math.ceil(hours);
-      return this.register(
-        new Alarm(this, `BackupAge${severity}-${database}`, {
-          alarmDescription: `lifeboat ${this.props.environment}: ${severity.toUpperCase()}: no completed logical backup of ${database} for ${hours} h`,
-          metric,
-          threshold: 1,
-          comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
-          evaluationPeriods: periods,
-          datapointsToAlarm: periods,
-          treatMissingData: TreatMissingData.BREACHING,
-        }),
-      );
+      warning: this.props.alarms.backupAgeWarnHours,
+      critical: this.props.alarms.backupAgeCritHours,
+      what: 'no completed logical backup',
     });
   }
 
-  /** Alarms on failed, timed-out and throttled executions of a workflow. */
-  addWorkflowAlarms(id: string, stateMachine: IStateMachine, what: string): Alarm[] {
+  /**
+   * "No recent proof that a backup restores": no passed verification of `database`
+   * (VerificationPassed) for `verifiedAgeWarnHours` / `verifiedAgeCritHours`; a level set to null
+   * has no alarm. Same absence shape as the backup-age alarms.
+   */
+  addVerifiedAgeAlarms(database: string): Alarm[] {
+    return this.addAbsenceAlarms(database, {
+      id: 'VerifiedAge',
+      name: 'verified-age',
+      metricName: METRIC.verificationPassed,
+      warning: this.props.alarms.verifiedAgeWarnHours,
+      critical: this.props.alarms.verifiedAgeCritHours,
+      what: 'no passed verification',
+    });
+  }
+
+  /**
+   * Replica lag above `replicaLagWarnSeconds` (warning) and `replicaLagCritSeconds` (critical) in
+   * 3 of the last 5 minutes. Must live in the replica's region (the metric is regional). The
+   * critical alarm is named `replicaLagCriticalAlarmName(env, db)` (lib/naming.ts): the failover
+   * workflow's rule starts on it. Missing data: the warning counts it as breaching (a replica that stops
+   * reporting deserves a look); the critical alarm does not (silence alone never starts a failover).
+   */
+  addReplicaLagAlarms(source: ReplicaLagSource): Alarm[] {
+    const { metric, perSecond } = replicaLagMetric(source);
+    const unit = perSecond === 1 ? 's' : 'ms';
+    const levels = [
+      ['Warning', 'warning', this.props.alarms.replicaLagWarnSeconds, TreatMissingData.BREACHING],
+      ['Critical', 'critical', this.props.alarms.replicaLagCritSeconds, TreatMissingData.MISSING],
+    ] as const;
+    return levels.map(([id, severity, seconds, missing]) =>
+      this.register(
+        new Alarm(this, `ReplicaLag${id}-${source.database}`, {
+          alarmName: databaseAlarmName(this.props.environment, source.database, 'replica-lag', severity),
+          alarmDescription: `lifeboat ${this.props.environment}: ${severity.toUpperCase()}: replica ${source.identifier} of ${source.database} lags more than ${seconds} s (${metric.metricName} > ${seconds * perSecond} ${unit})`,
+          metric,
+          threshold: seconds * perSecond,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: REPLICA_LAG_EVALUATION.periods,
+          datapointsToAlarm: REPLICA_LAG_EVALUATION.datapoints,
+          treatMissingData: missing,
+        }),
+      ),
+    );
+  }
+
+  /** Alarms on any error or throttle of a function (Sum over 5 minutes ≥ 1). */
+  addFunctionAlarms(fn: IFunction, label = this.labelOf(fn)): Alarm[] {
+    if (this.seen.has(fn)) return [];
+    this.seen.add(fn);
+    this.functions.push({ construct: fn, label });
+    const metrics = {
+      Errors: fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      Throttles: fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+    };
+    // Created under the function: an Aspect visits a node's children after the node itself, so
+    // alarms added while watching are still seen by the other aspects (tags).
+    return Object.entries(metrics).map(([what, metric]) =>
+      this.register(
+        new Alarm(fn, `${what}Alarm`, {
+          alarmDescription: `lifeboat ${this.props.environment}: WARNING: function ${label}: ${what.toLowerCase()}`,
+          metric,
+          threshold: 1,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+        'component',
+      ),
+    );
+  }
+
+  /**
+   * Alarms on failed, timed-out and throttled executions of a workflow.
+   * @param scope where the alarms are created @default this construct
+   */
+  addWorkflowAlarms(id: string, stateMachine: IStateMachine, what: string, scope: Construct = this): Alarm[] {
+    if (this.seen.has(stateMachine)) return [];
+    this.seen.add(stateMachine);
+    this.workflows.push({ construct: stateMachine, label: what });
     const metrics = {
       Failed: stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
       TimedOut: stateMachine.metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' }),
@@ -126,22 +319,77 @@ export class Monitoring extends Construct {
     };
     return Object.entries(metrics).map(([outcome, metric]) =>
       this.register(
-        new Alarm(this, `${id}${outcome}`, {
-          alarmDescription: `lifeboat ${this.props.environment}: ${what}: execution ${outcome.toLowerCase()}`,
+        new Alarm(scope, `${id}${outcome}`, {
+          alarmDescription: `lifeboat ${this.props.environment}: WARNING: ${what}: execution ${outcome.toLowerCase()}`,
           metric,
           threshold: 1,
           comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           evaluationPeriods: 1,
           treatMissingData: TreatMissingData.NOT_BREACHING,
         }),
+        'component',
       ),
     );
   }
 
-  private register(alarm: Alarm): Alarm {
+  /** Lists an alarm that sends elsewhere itself (e.g. the notifications DLQ alarm) on the dashboard. */
+  include(alarm: IAlarm): void {
+    this.alarms.push(alarm);
+  }
+
+  private addAbsenceAlarms(
+    database: string,
+    spec: {
+      id: string;
+      name: 'backup-age' | 'verified-age';
+      metricName: (typeof METRIC)[keyof typeof METRIC];
+      warning: number | null;
+      critical: number | null;
+      what: string;
+    },
+  ): Alarm[] {
+    const metric = lifeboatMetric(this.props.environment, database, spec.metricName);
+    const levels: [string, AlarmSeverity, number | null][] = [
+      ['Warning', 'warning', spec.warning],
+      ['Critical', 'critical', spec.critical],
+    ];
+    return levels.flatMap(([id, severity, hours]) => {
+      if (hours === null) return [];
+      const periods = Math.ceil(hours);
+      return [
+        this.register(
+          new Alarm(this, `${spec.id}${id}-${database}`, {
+            alarmName: databaseAlarmName(this.props.environment, database, spec.name, severity),
+            alarmDescription: `lifeboat ${this.props.environment}: ${severity.toUpperCase()}: ${spec.what} of ${database} for ${hours} h (${spec.metricName})`,
+            metric,
+            threshold: 1,
+            comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluationPeriods: periods,
+            datapointsToAlarm: periods,
+            treatMissingData: TreatMissingData.BREACHING,
+          }),
+        ),
+      ];
+    });
+  }
+
+  private labelOf(construct: IConstruct): string {
+    const stackPath = Stack.of(construct).node.path;
+    return construct.node.path.slice(stackPath.length + 1);
+  }
+
+  private register(alarm: Alarm, group: 'data' | 'component' = 'data'): Alarm {
     alarm.addAlarmAction(new SnsAction(this.topic));
     alarm.addOkAction(new SnsAction(this.topic));
-    this.alarms.push(alarm);
+    (group === 'data' ? this.alarms : this.componentAlarms).push(alarm);
     return alarm;
   }
+}
+
+/** The metrics a dashboard graphs for a watched function. */
+export function functionMetrics(fn: IFunction, label: string): { errors: IMetric; throttles: IMetric } {
+  return {
+    errors: fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum', label }),
+    throttles: fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum', label }),
+  };
 }

@@ -1,8 +1,13 @@
 import { Stack, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { BackupVault } from '../constructs/backup-vault.ts';
+import { LifeboatDashboard } from '../constructs/dashboard.ts';
+import type { Monitoring } from '../constructs/monitoring.ts';
+import type { Notifications } from '../constructs/notifications.ts';
 import { OperationsKey } from '../constructs/operations-key.ts';
+import { regionAlerting, replicaLagSources } from './alerting.ts';
 import { applyFeatureFlags } from './feature-flags.ts';
+import { retentionFor } from './primary-stack.ts';
 import type { LifeboatStackProps } from './props.ts';
 
 /**
@@ -13,6 +18,12 @@ import type { LifeboatStackProps } from './props.ts';
 export class DrStack extends Stack {
   public readonly operationsKey: OperationsKey;
   public readonly vault: BackupVault;
+  /** The region's topic and the stack's alarms, replica lag included. */
+  public readonly monitoring: Monitoring;
+  /** The DR region's own events topic and Slack notifier, when `notifications.drSlackWebhookSecretArn` is set. */
+  public readonly notifications?: Notifications;
+  /** The environment's DR dashboard (`lifeboat-<env>-dr`). */
+  public readonly dashboard: LifeboatDashboard;
 
   constructor(scope: Construct, id: string, props: LifeboatStackProps) {
     super(scope, id, props);
@@ -21,5 +32,28 @@ export class DrStack extends Stack {
     Tags.of(this).add('lifeboat:environment', environment);
     this.operationsKey = new OperationsKey(this, 'OperationsKey', { environment });
     this.vault = new BackupVault(this, 'Vault', { environment, settings: config.bucket });
+
+    // Alerting of its own (topic, notifier, secret of this region): nothing here waits for the primary.
+    const alerting = regionAlerting(this, {
+      environment,
+      config,
+      slackWebhookSecretArn: config.notifications.drSlackWebhookSecretArn,
+      operationsKey: this.operationsKey,
+      logRetention: retentionFor(config.logRetentionDays),
+      logKey: this.operationsKey.key,
+    });
+    this.notifications = alerting.notifications;
+    this.monitoring = alerting.monitoring;
+    // RDS publishes a replica's lag in the replica's region, this one: the alarms must live here.
+    const replicas = replicaLagSources(config.databases);
+    for (const replica of replicas) this.monitoring.addReplicaLagAlarms(replica);
+    this.dashboard = new LifeboatDashboard(this, 'Dashboard', {
+      environment,
+      role: 'dr',
+      monitoring: this.monitoring,
+      alarms: config.alarms,
+      replicas,
+      failovers: replicas.map((r) => r.database),
+    });
   }
 }

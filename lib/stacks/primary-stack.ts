@@ -1,6 +1,5 @@
 import { Annotations, Stack, Tags, Validations } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { Retention } from '../config/schema.ts';
@@ -8,14 +7,16 @@ import { BackupVault } from '../constructs/backup-vault.ts';
 import { CopySnapshot } from '../constructs/copy-snapshot.ts';
 import { DumpTask } from '../constructs/dump-task.ts';
 import { DumpImage, LogicalDumpFunction } from '../constructs/logical-dump.ts';
-import { Monitoring } from '../constructs/monitoring.ts';
-import { Notifications } from '../constructs/notifications.ts';
+import { LifeboatDashboard } from '../constructs/dashboard.ts';
+import type { Monitoring } from '../constructs/monitoring.ts';
+import type { Notifications } from '../constructs/notifications.ts';
 import { OperationsKey } from '../constructs/operations-key.ts';
 import { Prune } from '../constructs/prune.ts';
 import { encryptedQueue } from '../constructs/queues.ts';
 import { BackupSchedules } from '../constructs/schedules.ts';
 import { TakeSnapshot } from '../constructs/take-snapshot.ts';
 import { dumpEvent, pruneEvent, snapshotEvent } from '../events.ts';
+import { regionAlerting, replicaLagSources } from './alerting.ts';
 import { applyFeatureFlags } from './feature-flags.ts';
 import type { LifeboatStackProps } from './props.ts';
 
@@ -46,9 +47,12 @@ export class PrimaryStack extends Stack {
   public readonly copySnapshot: CopySnapshot;
   public readonly prune: Prune;
   public readonly schedules: BackupSchedules;
+  /** The region's topic and the stack's alarms. */
   public readonly monitoring: Monitoring;
   /** The events topic and Slack notifier, when `notifications.slackWebhookSecretArn` is set. */
   public readonly notifications?: Notifications;
+  /** The environment's dashboard (`lifeboat-<env>`). */
+  public readonly dashboard: LifeboatDashboard;
 
   constructor(scope: Construct, id: string, props: LifeboatStackProps) {
     super(scope, id, props);
@@ -159,24 +163,6 @@ export class PrimaryStack extends Stack {
       `lifeboat ${environment}: daily retention`,
     );
 
-    this.monitoring = new Monitoring(this, 'Monitoring', {
-      environment,
-      alarms: config.alarms,
-      notifications: config.notifications,
-      operationsKey: this.operationsKey,
-    });
-    this.monitoring.addSnapshotQuotaAlarm();
-    this.monitoring.addDeadLetterAlarm(
-      'DeadLetterAlarm',
-      deadLetterQueue,
-      'a scheduled backup, dump or prune failed or could not be started (see the dead-letter queue)',
-    );
-    for (const database of config.databases) {
-      if (config.policies[database.policy]!.dump) this.monitoring.addBackupAgeAlarms(database.name);
-    }
-    for (const [name, task] of dumpTasks) {
-      this.monitoring.addWorkflowAlarms(`DumpWorkflow-${name}`, task.stateMachine, `Fargate dump of ${name}`);
-    }
     if (config.discovery) {
       // The schema accepts discovery so that configurations can be written now; take-snapshot has
       // no event for "every database tagged <tagKey>" yet, so nothing is deployed for it.
@@ -185,26 +171,51 @@ export class PrimaryStack extends Stack {
         `discovery (${config.discovery.tagKey}) is configured but not deployed yet: only the databases listed in "databases" are backed up`,
       );
     }
-    const { slackWebhookSecretArn, chatbot } = config.notifications;
-    if (slackWebhookSecretArn) {
-      this.notifications = new Notifications(this, 'Notifications', {
-        environment,
-        key: this.operationsKey.key,
-        slackWebhookSecret: Secret.fromSecretCompleteArn(this, 'SlackWebhookSecret', slackWebhookSecretArn),
-        alarmTopic: this.monitoring.topic,
-        chatbot,
-        logRetention,
-        logKey,
-      });
+
+    const alerting = regionAlerting(this, {
+      environment,
+      config,
+      slackWebhookSecretArn: config.notifications.slackWebhookSecretArn,
+      operationsKey: this.operationsKey,
+      logRetention,
+      logKey,
+    });
+    this.notifications = alerting.notifications;
+    this.monitoring = alerting.monitoring;
+    if (this.notifications) {
       // The dumps announce backup.completed / backup.failed to on-call.
       for (const dump of dumpFunctions.values()) this.notifications.bindPublisher(dump.function);
       for (const task of dumpTasks.values()) task.bindPublisher(this.notifications);
     }
+    this.monitoring.addSnapshotQuotaAlarm();
+    this.monitoring.addDeadLetterAlarm(
+      'DeadLetterAlarm',
+      deadLetterQueue,
+      'a scheduled backup, dump or prune failed or could not be started (see the dead-letter queue)',
+    );
     this.monitoring.addDeadLetterAlarm(
       'CopyDeadLetterAlarm',
       this.copySnapshot.deadLetterQueue,
       `a snapshot was not copied to ${config.drRegion} within ${config.snapshotCopies.maxWaitHours} h`,
     );
+    for (const database of config.databases) {
+      if (config.policies[database.policy]!.dump) this.monitoring.addBackupAgeAlarms(database.name);
+      this.monitoring.addVerifiedAgeAlarms(database.name);
+    }
+    for (const [name, task] of dumpTasks) {
+      this.monitoring.addWorkflowAlarms(`DumpWorkflow-${name}`, task.stateMachine, `Fargate dump of ${name}`);
+    }
+    this.dashboard = new LifeboatDashboard(this, 'Dashboard', {
+      environment,
+      role: 'primary',
+      monitoring: this.monitoring,
+      alarms: config.alarms,
+      backups: config.databases.map((db) => db.name),
+      // RDS publishes the lag in the replica's region; the dashboard reads it from there.
+      replicas: replicaLagSources(config.databases),
+      replicaRegion: config.drRegion,
+      snapshotQuota: true,
+    });
   }
 }
 

@@ -39,9 +39,12 @@ describe('environment configuration', () => {
   it('fills in the documented defaults', () => {
     const cfg = loadEnvironmentConfig('dev');
 
-    expect(cfg.alarms).toMatchObject({
+    // staging leaves `alarms` out (dev turns its verified-age alarms off).
+    expect(loadEnvironmentConfig('staging').alarms).toEqual({
       backupAgeWarnHours: 26,
       backupAgeCritHours: 48,
+      verifiedAgeWarnHours: 48,
+      verifiedAgeCritHours: 96,
       replicaLagWarnSeconds: 10,
       replicaLagCritSeconds: 60,
       snapshotQuotaPercent: 80,
@@ -124,6 +127,38 @@ describe('environment configuration', () => {
       'a critical threshold below the warning one',
       (c: Draft) => (c.alarms = { backupAgeWarnHours: 30, backupAgeCritHours: 24 }),
       'alarms.backupAgeCritHours: must be greater than backupAgeWarnHours',
+    ],
+    [
+      'a verified-age critical threshold below the warning one',
+      (c: Draft) => (c.alarms = { verifiedAgeWarnHours: 72, verifiedAgeCritHours: 48 }),
+      'alarms.verifiedAgeCritHours: must be greater than verifiedAgeWarnHours',
+    ],
+    [
+      'an age threshold longer than CloudWatch can evaluate',
+      (c: Draft) => (c.alarms = { backupAgeCritHours: 169 }),
+      'alarms.backupAgeCritHours: at most 168 h: CloudWatch evaluates an alarm over 7 days at most',
+    ],
+    [
+      'a Slack secret for the primary region only',
+      (c: Draft) => {
+        c.notifications = {
+          slackWebhookSecretArn:
+            'arn:aws:secretsmanager:eu-west-1:111111111111:secret:lifeboat/dev/slack-AbCdEf',
+        };
+      },
+      'notifications.drSlackWebhookSecretArn: required with slackWebhookSecretArn',
+    ],
+    [
+      'a DR Slack secret of the primary region',
+      (c: Draft) => {
+        c.notifications = {
+          slackWebhookSecretArn:
+            'arn:aws:secretsmanager:eu-west-1:111111111111:secret:lifeboat/dev/slack-AbCdEf',
+          drSlackWebhookSecretArn:
+            'arn:aws:secretsmanager:eu-west-1:111111111111:secret:lifeboat/dev/slack-GhIjKl',
+        };
+      },
+      'notifications.drSlackWebhookSecretArn: expected a secret in the DR region eu-central-1',
     ],
     [
       'Chatbot without the events topic',

@@ -86,7 +86,10 @@ export async function environmentRepository(
   const targets = {
     backupAgeWarningHours: env.alarms.backupAgeWarnHours,
     backupAgeCriticalHours: env.alarms.backupAgeCritHours,
-    verifiedAgeTargetHours: env.alarms.backupAgeCritHours,
+    // The verified-age warning alarm's threshold; where that alarm is off, the command's default.
+    ...(env.alarms.verifiedAgeWarnHours === null
+      ? {}
+      : { verifiedAgeTargetHours: env.alarms.verifiedAgeWarnHours }),
     replicaLagCriticalSeconds: env.alarms.replicaLagCritSeconds,
   };
   const databases = env.databases.map((d) => d.name);
