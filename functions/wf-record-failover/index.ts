@@ -1,9 +1,11 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
   buildFailoverRecord,
   type FailoverRequest,
   type FailoverTarget,
   failoverRecordKey,
 } from '#core/failover.ts';
+import { DIMENSION, METRIC, METRICS_NAMESPACE } from '#core/metrics.ts';
 import type { Repository } from '#core/repository/types.ts';
 import { repositoryFromEnv, taskHandler } from '../wf-common/index.ts';
 
@@ -37,6 +39,33 @@ export async function recordFailover(
   return { recorded: true, key, rtoSeconds: record.rtoSeconds, rpoSeconds: record.rpoSeconds };
 }
 
-export const handler = taskHandler<RecordFailoverEvent, RecordFailoverResult>('wf-record-failover', (event) =>
-  recordFailover(event, repositoryFromEnv()),
+/** The failover's RTO and RPO as metrics (Environment, Database), for the DR dashboard. */
+export function recordFailoverMetrics(
+  sink: Pick<Metrics, 'addMetric' | 'addDimensions'>,
+  environment: string,
+  database: string,
+  result: RecordFailoverResult,
+): void {
+  sink.addDimensions({ [DIMENSION.environment]: environment, [DIMENSION.database]: database });
+  sink.addMetric(METRIC.failoverRtoSeconds, MetricUnit.Seconds, result.rtoSeconds);
+  // A forced failover without a lag reading has no RPO figure, rather than a made-up one.
+  if (result.rpoSeconds !== null)
+    sink.addMetric(METRIC.failoverRpoSeconds, MetricUnit.Seconds, result.rpoSeconds);
+}
+
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'wf-record-failover' });
+
+export const handler = taskHandler<RecordFailoverEvent, RecordFailoverResult>(
+  'wf-record-failover',
+  async (event) => {
+    const result = await recordFailover(event, repositoryFromEnv());
+    recordFailoverMetrics(
+      metrics,
+      process.env.LIFEBOAT_ENVIRONMENT ?? 'unknown',
+      event.target.database,
+      result,
+    );
+    metrics.publishStoredMetrics();
+    return result;
+  },
 );

@@ -1,4 +1,6 @@
-import type { Catalog, CheckResult } from '#core/catalog.ts';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Catalog, CheckResult, VerificationRecord } from '#core/catalog.ts';
+import { DIMENSION, METRIC, METRICS_NAMESPACE } from '#core/metrics.ts';
 import { type RestoreTestPlan, restoreTestRecord } from '#core/restore-plan.ts';
 import { catalogFromEnv, taskHandler } from '../wf-common/index.ts';
 
@@ -20,10 +22,17 @@ export interface RecordRestoreTestResult {
   readonly totalDurationMs: number | null;
 }
 
+/** Where a recorded restore test is counted (EMF): the verified-age alarms and the dashboard read it. */
+export interface VerificationMetrics {
+  readonly sink: Pick<Metrics, 'addMetric' | 'addDimensions'>;
+  readonly environment: string;
+}
+
 export async function recordRestoreTest(
   event: RecordRestoreTestEvent,
   catalog: Catalog,
   now = new Date(),
+  metrics?: VerificationMetrics,
 ): Promise<RecordRestoreTestResult> {
   const record = restoreTestRecord({
     plan: event.plan,
@@ -37,6 +46,7 @@ export async function recordRestoreTest(
   // Nothing was planned (no snapshot): there is no backup to record against.
   if (!record) return { recorded: false, key: null, restoreDurationMs: null, totalDurationMs: null };
   const key = await catalog.record(record);
+  if (metrics) recordVerificationMetrics(metrics, record);
   return {
     recorded: true,
     key,
@@ -45,7 +55,31 @@ export async function recordRestoreTest(
   };
 }
 
+/**
+ * The same figures verify-backup emits for a dump (VerificationPassed or VerificationFailed,
+ * RestoreDurationSeconds), so a snapshot that passed its restore test keeps the database's
+ * verified-age alarm quiet too.
+ */
+export function recordVerificationMetrics(metrics: VerificationMetrics, record: VerificationRecord): void {
+  const { sink, environment } = metrics;
+  sink.addDimensions({ [DIMENSION.environment]: environment, [DIMENSION.database]: record.database });
+  sink.addMetric(record.passed ? METRIC.verificationPassed : METRIC.verificationFailed, MetricUnit.Count, 1);
+  if (record.restoreDurationMs !== null) {
+    sink.addMetric(METRIC.restoreDurationSeconds, MetricUnit.Seconds, record.restoreDurationMs / 1000);
+  }
+}
+
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'wf-record-restore-test' });
+
 export const handler = taskHandler<RecordRestoreTestEvent, RecordRestoreTestResult>(
   'wf-record-restore-test',
-  (event) => recordRestoreTest(event, catalogFromEnv()),
+  async (event) => {
+    const environment = process.env.LIFEBOAT_ENVIRONMENT ?? 'unknown';
+    const result = await recordRestoreTest(event, catalogFromEnv(), new Date(), {
+      sink: metrics,
+      environment,
+    });
+    if (result.recorded) metrics.publishStoredMetrics();
+    return result;
+  },
 );

@@ -2,6 +2,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Catalog } from '#core/catalog.ts';
 import { silentLogger } from '#core/logger.ts';
 import { METRICS_NAMESPACE } from '#core/metrics.ts';
 import {
@@ -14,6 +15,8 @@ import {
   recordVerificationMetrics,
   type VerifyBackupResult,
 } from '../../functions/verify-backup/index.ts';
+import { recordFailoverMetrics } from '../../functions/wf-record-failover/index.ts';
+import { recordRestoreTest } from '../../functions/wf-record-restore-test/index.ts';
 
 /** A real Powertools Metrics whose EMF output is captured instead of printed. */
 function captured() {
@@ -89,6 +92,84 @@ describe('metrics the handlers emit', () => {
       Environment: 'prod',
     });
     expect(emf.VerificationPassed).toBeUndefined();
+  });
+
+  it('a recorded restore test counts as a verification, like a verified dump', async () => {
+    const c = captured();
+    const catalog = { record: async () => 'catalog/ledger/b1/verification.json' } as unknown as Catalog;
+    const event = {
+      executionId: 'arn:e',
+      startedAt: '2026-11-23T04:00:00.000Z',
+      database: 'ledger',
+      plan: { backupId: 'b1' },
+      timing: { restoredAt: '2026-11-23T04:20:00.000Z' },
+      checks: { passed: true, checks: [] },
+    };
+    const now = new Date('2026-11-23T04:25:00.000Z');
+
+    await recordRestoreTest(event, catalog, now, { sink: c.metrics, environment: 'staging' });
+    const [emf] = c.flush();
+
+    expect(emf).toMatchObject({
+      VerificationPassed: 1,
+      RestoreDurationSeconds: 1200,
+      Database: 'ledger',
+      Environment: 'staging',
+    });
+    expect(emf._aws.CloudWatchMetrics[0].Dimensions).toEqual([['Environment', 'Database']]);
+  });
+
+  it('a restore test that failed, or had nothing to test, counts accordingly', async () => {
+    const c = captured();
+    const catalog = { record: async () => 'k' } as unknown as Catalog;
+    const base = {
+      executionId: 'arn:e',
+      startedAt: '2026-11-23T04:00:00.000Z',
+      database: 'ledger',
+      timing: {},
+    };
+
+    await recordRestoreTest(
+      { ...base, plan: { backupId: 'b1' }, error: { Error: 'RestoreFailed' } },
+      catalog,
+      new Date('2026-11-23T04:10:00.000Z'),
+      { sink: c.metrics, environment: 'staging' },
+    );
+    const [failed] = c.flush();
+    expect(failed).toMatchObject({ VerificationFailed: 1, Database: 'ledger' });
+    expect(failed.VerificationPassed).toBeUndefined();
+    expect(failed.RestoreDurationSeconds).toBeUndefined();
+
+    const none = captured();
+    const result = await recordRestoreTest({ ...base, plan: {} }, catalog, new Date(), {
+      sink: none.metrics,
+      environment: 'staging',
+    });
+    expect(result.recorded).toBe(false);
+    expect(none.flush()).toEqual([]);
+  });
+
+  it('a failover: its RTO and RPO in seconds; no RPO figure when the lag was unknown', () => {
+    const c = captured();
+    recordFailoverMetrics(c.metrics, 'prod', 'orders', {
+      recorded: true,
+      key: 'k',
+      rtoSeconds: 187.4,
+      rpoSeconds: 3,
+    });
+    const [emf] = c.flush();
+    expect(emf).toMatchObject({ FailoverRtoSeconds: 187.4, FailoverRpoSeconds: 3, Database: 'orders' });
+
+    const forced = captured();
+    recordFailoverMetrics(forced.metrics, 'prod', 'orders', {
+      recorded: true,
+      key: 'k',
+      rtoSeconds: 90,
+      rpoSeconds: null,
+    });
+    const [noRpo] = forced.flush();
+    expect(noRpo.FailoverRtoSeconds).toBe(90);
+    expect(noRpo.FailoverRpoSeconds).toBeUndefined();
   });
 });
 
