@@ -160,7 +160,9 @@ async function runVariant(variant: Variant, db: BenchDatabase, ctx: Context, i: 
       '--json',
     ];
     if (variant === 's3') args.push('--s3-endpoint', ctx.s3.endpoint);
-    const m = await measure(process.execPath, args, {
+    // Run as users run it (`npx lifeboat`): the executable, with the Node options of its #! line.
+    const [bin, ...rest] = args;
+    const m = await measure(bin!, rest, {
       cwd: ROOT,
       env: {
         ...process.env,

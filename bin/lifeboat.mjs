@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// --max-semi-space-size=1: backups stream gigabytes through short-lived buffers; a small young
+// generation collects them early and keeps the peak RSS low and flat (bench/README.md).
 // The `lifeboat` command: runs the TypeScript CLI through tsx, so `npx lifeboat` works right after `npm ci`.
 import { register } from 'tsx/esm/api';
 

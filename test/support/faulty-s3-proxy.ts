@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 /**
  * An HTTP proxy in front of an S3 server that can be told to fail: while `failing` is set,
  * requests matching `shouldFail` get a 500 InternalError (what S3 answers when it has trouble);
- * the rest pass through untouched.
+ * the rest pass through untouched. Matching requests can also be slowed down (`delayMs`), and the
+ * most of them in flight at once is counted (`maxInFlight`).
  */
 export async function startFaultyProxy(
   target: string,
@@ -13,6 +14,10 @@ export async function startFaultyProxy(
   endpoint: string;
   failing: boolean;
   failed: number;
+  /** Delay before forwarding a matching request. */
+  delayMs: number;
+  /** Most matching requests in flight at once. */
+  maxInFlight: number;
   /** "METHOD url" of every request seen. */
   requests: string[];
   close(): Promise<void>;
@@ -22,14 +27,24 @@ export async function startFaultyProxy(
     endpoint: '',
     failing: false,
     failed: 0,
+    delayMs: 0,
+    maxInFlight: 0,
     requests: [] as string[],
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-  const server = http.createServer((req, res) => {
+  let inFlight = 0;
+  const server = http.createServer(async (req, res) => {
     state.requests.push(`${req.method} ${req.url}`);
-    if (state.failing && shouldFail(req)) {
+    const matching = shouldFail(req);
+    if (matching) {
+      inFlight++;
+      state.maxInFlight = Math.max(state.maxInFlight, inFlight);
+      res.on('close', () => inFlight--);
+      if (state.delayMs > 0) await new Promise((r) => setTimeout(r, state.delayMs));
+    }
+    if (state.failing && matching) {
       state.failed++;
       req.resume();
       req.on('end', () => {

@@ -1,6 +1,9 @@
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  type CompletedPart,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -8,8 +11,8 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import {
   AlreadyExists,
   BackupNotFound,
@@ -71,7 +74,7 @@ export class S3Repository implements Repository {
     this.bucket = options.bucket;
     this.prefix = options.prefix ? `${options.prefix.replace(/^\/+|\/+$/g, '')}/` : '';
     this.kmsKeyId = options.kmsKeyId;
-    this.partSize = options.partSizeBytes ?? 8 * MIB;
+    this.partSize = options.partSizeBytes ?? 5 * MIB;
     this.queueSize = options.queueSize ?? 3;
     this.url = `s3://${this.bucket}/${this.prefix}`;
     this.encryption = this.kmsKeyId
@@ -96,31 +99,17 @@ export class S3Repository implements Repository {
   }
 
   async upload(key: string, source: Readable, options: UploadOptions = {}): Promise<{ bytes: number }> {
-    let bytes = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        bytes += chunk.length;
-        cb(null, chunk);
-      },
-    });
-    source.on('error', (err) => counter.destroy(err));
-    source.pipe(counter);
-    const upload = new Upload({
+    const upload = new PooledUpload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: this.key(key), Body: counter, ...this.sse() },
+      params: { Bucket: this.bucket, Key: this.key(key), ...this.sse() },
       partSize: partSizeFor(options.expectedBytes, this.partSize),
       queueSize: this.queueSize,
-      // lib-storage's own abort replaces the upload's error with the abort's if that fails too;
-      // aborting here keeps the real reason and says what became of the parts.
-      leavePartsOnError: true,
+      onProgress: options.onProgress,
     });
-    upload.on('httpUploadProgress', (p) => {
-      if (p.loaded !== undefined) options.onProgress?.(p.loaded);
-    });
+    let bytes: number;
     try {
-      await upload.done();
+      bytes = await upload.run(source);
     } catch (err) {
-      counter.destroy();
       // The source's own error (e.g. pg_dump failed) is the reason; an S3 error is mapped.
       const reason = err instanceof LifeboatError ? err : this.mapError(err, `uploading ${key}`);
       if (upload.uploadId) {
@@ -272,5 +261,149 @@ export class S3Repository implements Repository {
         cause: err,
       },
     );
+  }
+}
+
+interface PooledUploadOptions {
+  readonly client: S3Client;
+  /** Bucket, Key and the SSE parameters of every request that writes. */
+  readonly params: { Bucket: string; Key: string; ServerSideEncryption?: 'aws:kms'; SSEKMSKeyId?: string };
+  readonly partSize: number;
+  readonly queueSize: number;
+  readonly onProgress?: ((bytes: number) => void) | undefined;
+}
+
+/**
+ * A streaming upload whose memory is fixed: `queueSize + 1` part buffers, allocated once and
+ * reused, whatever the size of the source. Chunks are copied into the current buffer; a full
+ * buffer becomes an UploadPart while the next one fills; reading waits while every buffer is in
+ * flight (backpressure reaches pg_dump through its pipe). A source smaller than one part is one
+ * PutObject. The object appears only when CompleteMultipartUpload succeeds; on any error the
+ * caller aborts the multipart upload (`uploadId`).
+ */
+class PooledUpload {
+  uploadId: string | undefined;
+  private readonly o: PooledUploadOptions;
+  private readonly free: Buffer[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly parts: CompletedPart[] = [];
+  private failure: unknown;
+  private stored = 0;
+  private partCount = 0;
+
+  constructor(options: PooledUploadOptions) {
+    this.o = options;
+  }
+
+  private takeBuffer(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.o.partSize);
+  }
+
+  async run(source: Readable): Promise<number> {
+    let bytes = 0;
+    let current = this.takeBuffer();
+    let filled = 0;
+    try {
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        let offset = 0;
+        while (offset < chunk.length) {
+          const n = chunk.copy(current, filled, offset);
+          filled += n;
+          offset += n;
+          bytes += n;
+          if (filled === this.o.partSize) {
+            await this.send(current, filled);
+            current = await this.nextBuffer();
+            filled = 0;
+          }
+        }
+      }
+      if (this.uploadId === undefined) {
+        // Smaller than one part (or empty): a single PUT.
+        await this.o.client.send(
+          new PutObjectCommand({ ...this.o.params, Body: current.subarray(0, filled) }),
+        );
+        this.o.onProgress?.(filled);
+        return bytes;
+      }
+      if (filled > 0) await this.send(current, filled);
+      await this.drain();
+      if (this.failure !== undefined) throw this.failure;
+      this.parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
+      await this.o.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.o.params.Bucket,
+          Key: this.o.params.Key,
+          UploadId: this.uploadId,
+          MultipartUpload: { Parts: this.parts },
+        }),
+      );
+      return bytes;
+    } catch (err) {
+      // Stop reading, let the parts in flight settle (so nothing is written after the abort).
+      source.destroy();
+      await this.drain();
+      throw this.failure !== undefined && !(err instanceof LifeboatError) ? this.failure : err;
+    }
+  }
+
+  /** Starts uploading `buffer[0, length)` as the next part; creates the multipart upload first. */
+  private async send(buffer: Buffer, length: number): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.uploadId === undefined) {
+      const created = await this.o.client.send(
+        new CreateMultipartUploadCommand({ ...this.o.params, ChecksumAlgorithm: 'CRC32' }),
+      );
+      if (!created.UploadId) throw new RepositoryError('CreateMultipartUpload returned no upload id');
+      this.uploadId = created.UploadId;
+    }
+    const partNumber = ++this.partCount;
+    const body = buffer.subarray(0, length);
+    const task = this.o.client
+      .send(
+        new UploadPartCommand({
+          Bucket: this.o.params.Bucket,
+          Key: this.o.params.Key,
+          UploadId: this.uploadId,
+          PartNumber: partNumber,
+          Body: body,
+          ContentLength: length,
+          // S3 checks each part's CRC32 on arrival and CompleteMultipartUpload checks them all.
+          ChecksumAlgorithm: 'CRC32',
+        }),
+      )
+      .then(
+        (out) => {
+          this.parts.push({
+            PartNumber: partNumber,
+            ETag: out.ETag,
+            ...(out.ChecksumCRC32 ? { ChecksumCRC32: out.ChecksumCRC32 } : {}),
+          });
+          this.stored += length;
+          this.o.onProgress?.(this.stored);
+        },
+        (err: unknown) => {
+          this.failure ??= err;
+        },
+      )
+      .finally(() => {
+        this.inFlight.delete(task);
+        this.free.push(buffer);
+      });
+    this.inFlight.add(task);
+  }
+
+  /** A buffer to fill next: a free one, a new one while the pool is not full, or wait for one. */
+  private async nextBuffer(): Promise<Buffer> {
+    while (this.free.length === 0 && this.inFlight.size >= this.o.queueSize) {
+      await Promise.race(this.inFlight);
+      if (this.failure !== undefined) throw this.failure;
+    }
+    if (this.failure !== undefined) throw this.failure;
+    return this.takeBuffer();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
   }
 }
