@@ -166,7 +166,8 @@ export class Monitoring extends Construct {
    * Alarms for every function and workflow of the stack, whenever it is added: an Aspect visits the
    * tree at synthesis, so a construct created after this call is covered as well. Functions are
    * lifeboat's own (`LifeboatFunction` and the container-image functions), not CDK's helpers.
-   * Workflows that already have alarms (`addWorkflowAlarms`) are not alarmed twice.
+   * A workflow that already has an alarm on its failed executions (`addWorkflowAlarms`, or its own
+   * construct's) is not alarmed twice; alarms made elsewhere in the stack are listed (`include`).
    */
   watchStack(): void {
     Aspects.of(Stack.of(this)).add(
@@ -174,8 +175,15 @@ export class Monitoring extends Construct {
         visit: (node) => {
           if (LifeboatFunction.isLifeboatFunction(node) || node instanceof DockerImageFunction) {
             this.addFunctionAlarms(node);
-          } else if (node instanceof StateMachine) {
-            this.addWorkflowAlarms('Workflow', node, this.labelOf(node), node);
+          } else if (node instanceof StateMachine && !this.seen.has(node)) {
+            if (hasFailedExecutionsAlarm(node)) {
+              this.seen.add(node);
+              this.workflows.push({ construct: node, label: this.labelOf(node) });
+            } else {
+              this.addWorkflowAlarms('Workflow', node, this.labelOf(node), node);
+            }
+          } else if (node instanceof Alarm && !this.seen.has(node)) {
+            this.include(node);
           }
         },
       },
@@ -332,9 +340,16 @@ export class Monitoring extends Construct {
     );
   }
 
-  /** Lists an alarm that sends elsewhere itself (e.g. the notifications DLQ alarm) on the dashboard. */
-  include(alarm: IAlarm): void {
-    this.alarms.push(alarm);
+  /**
+   * Lists an alarm made elsewhere (e.g. the notifications DLQ alarm) with the stack's alarms, for
+   * the dashboard; its actions are its own. Function and workflow alarms count as components.
+   */
+  include(alarm: Alarm): void {
+    if (this.seen.has(alarm)) return;
+    this.seen.add(alarm);
+    const namespace = alarm.metric instanceof Metric ? alarm.metric.namespace : undefined;
+    const component = namespace === 'AWS/Lambda' || namespace === 'AWS/States';
+    (component ? this.componentAlarms : this.alarms).push(alarm);
   }
 
   private addAbsenceAlarms(
@@ -381,9 +396,24 @@ export class Monitoring extends Construct {
   private register(alarm: Alarm, group: 'data' | 'component' = 'data'): Alarm {
     alarm.addAlarmAction(new SnsAction(this.topic));
     alarm.addOkAction(new SnsAction(this.topic));
+    this.seen.add(alarm);
     (group === 'data' ? this.alarms : this.componentAlarms).push(alarm);
     return alarm;
   }
+}
+
+/** Whether some alarm of the stack already watches the failed executions of `stateMachine`. */
+function hasFailedExecutionsAlarm(stateMachine: StateMachine): boolean {
+  return Stack.of(stateMachine)
+    .node.findAll()
+    .some(
+      (c) =>
+        c instanceof Alarm &&
+        c.metric instanceof Metric &&
+        c.metric.namespace === 'AWS/States' &&
+        c.metric.metricName === 'ExecutionsFailed' &&
+        c.metric.dimensions?.StateMachineArn === stateMachine.stateMachineArn,
+    );
 }
 
 /** The metrics a dashboard graphs for a watched function. */
