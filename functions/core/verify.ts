@@ -282,15 +282,31 @@ export async function checkRestored(
   options: { amcheck?: boolean } = {},
 ): Promise<CheckResult[]> {
   const client = await connect(target);
+  let checker: pg.Client | undefined;
+  let indexCheck: Promise<CheckResult> | undefined;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    // The statistics' snapshot is taken by this first statement: before amcheck (on its own
+    // connection, at the same time, since both mostly wait on I/O) creates its extension.
+    await client.query('SELECT 1');
+    indexCheck =
+      options.amcheck === false
+        ? undefined
+        : connect(target).then((c) => {
+            checker = c;
+            return amcheck(c);
+          });
+    indexCheck?.catch(() => undefined);
     const actual = await captureStatistics(client);
     await client.query('COMMIT');
     const results = dataChecks(expected, actual, { sizeTolerance });
-    if (options.amcheck !== false) results.push(await amcheck(client));
+    if (indexCheck) results.push(await indexCheck);
     return results;
   } finally {
     await client.end();
+    // On an error above, amcheck may still be running: let it finish, then close its connection.
+    await indexCheck?.catch(() => undefined);
+    await (checker as pg.Client | undefined)?.end().catch(() => undefined);
   }
 }
 
