@@ -48,7 +48,7 @@ export async function runBackup(options: BackupOptions): Promise<DumpManifest> {
   const database = options.database ?? connection.database;
   const catalog = new Catalog(repository, { now });
 
-  await repository.check();
+  await repository.check({ write: true });
   const client = await connect(connection);
   let dump: ChildProcess | undefined;
   let backupId: string | undefined;

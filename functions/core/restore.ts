@@ -47,6 +47,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
   const now = options.now ?? (() => new Date());
   const started = performance.now();
   const catalog = new Catalog(options.repository, { now });
+  await options.repository.check();
   // `latest` means the newest *verified* backup: under pressure, restore what is proven.
   const backup = await selectBackup(catalog, { ...options, verifiedOnly: options.ref === 'latest' });
   const newerUnverified =

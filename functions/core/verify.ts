@@ -99,6 +99,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const now = options.now ?? (() => new Date());
   const catalog = new Catalog(options.repository, { now });
   const started = performance.now();
+  await options.repository.check();
   const backup = await selectBackup(catalog, options);
   const manifest = backup.manifest;
   const checks: CheckResult[] = [];

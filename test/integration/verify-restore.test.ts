@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -268,6 +269,16 @@ describe('verify and restore', () => {
         /--before expects an ISO 8601 time/,
       ],
       [['verify', '--jobs', 'two', '--repo', repo], /--jobs expects a positive integer, got "two"/],
+      // A mistyped repository path is an error for every reading command, and is not created.
+      ...([
+        'list',
+        'verify latest',
+        'restore latest --target-url postgres://postgres@127.0.0.1/x',
+        'status',
+      ].map((command) => [
+        [...command.split(' '), '--repo', `${repo}-typo`],
+        /repository directory \S+-typo does not exist/,
+      ]) as Array<[string[], RegExp]>),
     ];
     // restore latest needs a verified backup, which the first test made
     for (const [args, message, env] of cases) {
@@ -279,6 +290,7 @@ describe('verify and restore', () => {
       });
     }
     expect((await readdir(path.join(repoRoot, `catalog/${source}/${backupId}/records`))).length).toBe(before);
+    expect(existsSync(`${repoRoot}-typo`)).toBe(false);
   });
 
   it('server binaries missing for the ephemeral cluster: a clear error naming what is needed, exit 2', async () => {

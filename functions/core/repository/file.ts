@@ -11,6 +11,7 @@ import {
   LifeboatError,
   RepositoryAccessDenied,
   RepositoryError,
+  RepositoryNotFound,
   RepositoryUrlInvalid,
 } from '../errors.ts';
 import type { Encryption } from '../manifest.ts';
@@ -37,15 +38,22 @@ export class FileRepository implements Repository {
     return full;
   }
 
-  async check(): Promise<void> {
+  async check(options: { write?: boolean } = {}): Promise<void> {
     try {
-      await mkdir(this.root, { recursive: true });
-      await access(this.root, constants.W_OK | constants.R_OK);
+      if (options.write) await mkdir(this.root, { recursive: true });
+      else if (!(await stat(this.root)).isDirectory()) {
+        throw new RepositoryError(`repository ${this.root} is not a directory`);
+      }
+      await access(this.root, options.write ? constants.W_OK | constants.R_OK : constants.R_OK);
     } catch (err) {
+      if (err instanceof LifeboatError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && !options.write) {
+        throw new RepositoryNotFound(`repository directory ${this.root} does not exist`, { cause: err });
+      }
       if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
         throw new RepositoryAccessDenied(
-          `cannot write to repository directory ${this.root}: permission denied`,
+          `cannot ${options.write ? 'write to' : 'read'} repository directory ${this.root}: permission denied`,
           {
             cause: err,
           },

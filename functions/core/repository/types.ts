@@ -11,8 +11,12 @@ export interface Repository {
   readonly url: string;
   /** Encryption applied to what this repository stores. */
   readonly encryption: Encryption;
-  /** Fails with a clear error when the repository does not exist or cannot be reached. */
-  check(): Promise<void>;
+  /**
+   * Fails with a clear error when the repository does not exist or cannot be reached. With
+   * `write`, a file repository's directory is created when missing (a first backup); without it,
+   * a missing repository is an error and nothing is created.
+   */
+  check(options?: { write?: boolean }): Promise<void>;
   /**
    * Streams `source` to `key`. The object appears under `key` only after every byte is stored;
    * if `source` errors or the store fails, nothing is left under `key` (the partial file is
