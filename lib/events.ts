@@ -26,3 +26,13 @@ export function snapshotEvent(db: Database): Record<string, string> {
 export function pruneEvent(dryRun: boolean): { dryRun: boolean } {
   return { dryRun };
 }
+
+/** verify-backup's event on the verification schedule: the newest completed dump of the database. */
+export function verifyBackupEvent(db: Pick<Database, 'name'>): { database: string; backupId: 'latest' } {
+  return { database: db.name, backupId: 'latest' };
+}
+
+/** The restore-test workflow's input on the verification schedule. */
+export function restoreTestEvent(db: Pick<Database, 'name'>): { database: string } {
+  return { database: db.name };
+}

@@ -518,7 +518,7 @@ export const EnvironmentConfigSchema = z
           ctx.addIssue({
             code: 'custom',
             path: ['databases', i, field],
-            message: `expected an ARN in the ${expected === cfg.primaryRegion ? 'primary' : 'DR'} region ${expected}`,
+            message: `expected a ${field.endsWith('KmsKeyArn') ? 'key' : 'secret'} in the ${expected === cfg.primaryRegion ? 'primary' : 'DR'} region ${expected}`,
           });
         }
       }

@@ -66,7 +66,10 @@ export interface ImportedNetwork {
   readonly securityGroup: ISecurityGroup;
 }
 
-export function importNetwork(scope: Construct, db: Database): ImportedNetwork {
+export function importNetwork(
+  scope: Construct,
+  db: Pick<Database, 'vpcId' | 'subnetIds' | 'securityGroupId'>,
+): ImportedNetwork {
   const vpc = Vpc.fromVpcAttributes(scope, 'Vpc', {
     vpcId: db.vpcId,
     // Only explicit subnets are ever selected, so the zones are not used for placement.

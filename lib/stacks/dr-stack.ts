@@ -5,6 +5,9 @@ import { LifeboatDashboard } from '../constructs/dashboard.ts';
 import type { Monitoring } from '../constructs/monitoring.ts';
 import type { Notifications } from '../constructs/notifications.ts';
 import { OperationsKey } from '../constructs/operations-key.ts';
+import { VerifyImage } from '../constructs/verify-backup.ts';
+import { FailoverWorkflows, RestoreWorkflows } from '../constructs/workflows.ts';
+import { failoverDatabases } from '../recovery.ts';
 import { regionAlerting, replicaLagSources } from './alerting.ts';
 import { applyFeatureFlags } from './feature-flags.ts';
 import { retentionFor } from './primary-stack.ts';
@@ -18,6 +21,15 @@ import type { LifeboatStackProps } from './props.ts';
 export class DrStack extends Stack {
   public readonly operationsKey: OperationsKey;
   public readonly vault: BackupVault;
+  /** The verify-backup image, for the restore workflow's dump restores in this region. */
+  public readonly verifyImage: VerifyImage;
+  /** The restore workflow of this region (`/lifeboat/<env>/workflows/restore`). */
+  public readonly workflows: RestoreWorkflows;
+  /**
+   * The failover and failback workflows, the lock table and the alarm rules, when any database has
+   * a `failover` block (`/lifeboat/<env>/workflows/failover|failback`).
+   */
+  public readonly failover?: FailoverWorkflows;
   /** The region's topic and the stack's alarms, replica lag included. */
   public readonly monitoring: Monitoring;
   /** The DR region's own events topic and Slack notifier, when `notifications.drSlackWebhookSecretArn` is set. */
@@ -55,5 +67,34 @@ export class DrStack extends Stack {
       replicas,
       failovers: replicas.map((r) => r.database),
     });
+
+    // Restores (flow 5) from the replica bucket and the snapshot copies, which the vault key
+    // encrypts; failover and failback (flow 6). The bucket is this stack's own replica.
+    const workflowProps = {
+      environment,
+      config,
+      bucket: this.vault.bucket,
+      notificationTopic: this.monitoring.topic,
+      logRetention: retentionFor(config.logRetentionDays),
+      logKey: this.operationsKey.key,
+    };
+    this.verifyImage = new VerifyImage(this, 'VerifyImage');
+    this.workflows = new RestoreWorkflows(this, 'Workflows', {
+      ...workflowProps,
+      region: 'dr',
+      image: this.verifyImage,
+      snapshotKeyArns: [this.vault.key.keyArn],
+    });
+    if (failoverDatabases(config).length > 0) {
+      this.failover = new FailoverWorkflows(this, 'Failover', {
+        ...workflowProps,
+        operationsKey: this.operationsKey,
+      });
+      this.monitoring.addDeadLetterAlarm(
+        'FailoverDeadLetterAlarm',
+        this.failover.deadLetterQueue,
+        'a critical replica-lag alarm could not start a failover (see the failover dead-letter queue)',
+      );
+    }
   }
 }

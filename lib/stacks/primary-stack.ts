@@ -15,6 +15,8 @@ import { Prune } from '../constructs/prune.ts';
 import { encryptedQueue } from '../constructs/queues.ts';
 import { BackupSchedules } from '../constructs/schedules.ts';
 import { TakeSnapshot } from '../constructs/take-snapshot.ts';
+import { VerifyBackupFunction, VerifyImage } from '../constructs/verify-backup.ts';
+import { addVerificationSchedules, RestoreWorkflows } from '../constructs/workflows.ts';
 import { dumpEvent, pruneEvent, snapshotEvent } from '../events.ts';
 import { regionAlerting, replicaLagSources } from './alerting.ts';
 import { applyFeatureFlags } from './feature-flags.ts';
@@ -45,6 +47,12 @@ export class PrimaryStack extends Stack {
   public readonly dumpTasks: ReadonlyMap<string, DumpTask>;
   public readonly takeSnapshot: TakeSnapshot;
   public readonly copySnapshot: CopySnapshot;
+  /** The verify-backup image (verify-backup and the restore workflow's dump restores). */
+  public readonly verifyImage: VerifyImage;
+  /** Restores each database's newest dump into an ephemeral PostgreSQL on its verification schedule. */
+  public readonly verifyBackup: VerifyBackupFunction;
+  /** The restore and restore-test workflows (`/lifeboat/<env>/workflows/restore|restore-test`). */
+  public readonly workflows: RestoreWorkflows;
   public readonly prune: Prune;
   public readonly schedules: BackupSchedules;
   /** The region's topic and the stack's alarms. */
@@ -215,6 +223,36 @@ export class PrimaryStack extends Stack {
       replicas: replicaLagSources(config.databases),
       replicaRegion: config.drRegion,
       snapshotQuota: true,
+    });
+
+    // Verification (flow 3) and restores (flow 5) of this region.
+    this.verifyImage = new VerifyImage(this, 'VerifyImage');
+    this.verifyBackup = new VerifyBackupFunction(this, 'VerifyBackup', {
+      environment,
+      image: this.verifyImage,
+      bucket,
+      logRetention,
+      logKey,
+      deadLetterQueue,
+    });
+    if (this.notifications) this.verifyBackup.bindPublisher(this.notifications);
+    this.workflows = new RestoreWorkflows(this, 'Workflows', {
+      environment,
+      config,
+      region: 'primary',
+      bucket,
+      image: this.verifyImage,
+      notificationTopic: this.monitoring.topic,
+      snapshotKeyArns: [...new Set(config.databases.flatMap((db) => db.storageKmsKeyArn ?? []))],
+      restoreTest: config.restoreTest,
+      logRetention,
+      logKey,
+    });
+    addVerificationSchedules(this.schedules, {
+      environment,
+      config,
+      restoreTest: this.workflows.restoreTest?.stateMachine,
+      verifyBackup: this.verifyBackup.function,
     });
   }
 }

@@ -158,7 +158,12 @@ describe.each(['dev', 'staging', 'prod'])('environment %s', (name) => {
       Properties: { TopicName: `lifeboat-${name}-events` },
     });
     const dumps = Object.values(
-      template.findResources('AWS::Lambda::Function', { Properties: { PackageType: 'Image' } }),
+      template.findResources('AWS::Lambda::Function', {
+        Properties: {
+          PackageType: 'Image',
+          Environment: { Variables: { POWERTOOLS_SERVICE_NAME: 'logical-dump' } },
+        },
+      }),
     );
     const tasks = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
     const variables = [

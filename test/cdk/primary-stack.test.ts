@@ -4,6 +4,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';
 import { SUPPORTED_PG_MAJORS } from '../../lib/config/schema.ts';
+import { DOCKERFILES } from '../../lib/constructs/logical-dump.ts';
 import { PROJECT_ROOT } from '../../lib/paths.ts';
 import { type SynthesizedEnvironment, synthesizeEnvironment } from './support.ts';
 import {
@@ -151,7 +152,10 @@ describe('primary stack (dev)', () => {
     let statements: ReturnType<typeof statementsOfRole>;
 
     beforeAll(() => {
-      fn = onlyResource(template, 'AWS::Lambda::Function', { PackageType: 'Image' });
+      fn = onlyResource(template, 'AWS::Lambda::Function', {
+        PackageType: 'Image',
+        Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'logical-dump' }) },
+      });
       statements = statementsOfRole(template, roleOfFunction(template, fn));
     });
 
@@ -242,25 +246,30 @@ describe('primary stack (dev)', () => {
   });
 
   describe('logical-dump image', () => {
-    it('stages only what the image build reads, so synth stays fast', () => {
+    it('stages only what each image build reads, so synth stays fast', () => {
       const assembly = env.app.synth();
       const manifest = JSON.parse(
         readFileSync(path.join(assembly.directory, `${env.primary.artifactId}.assets.json`), 'utf8'),
-      ) as { dockerImages: Record<string, { source: { directory: string } }> };
+      ) as { dockerImages: Record<string, { source: { directory: string; dockerFile: string } }> };
       const images = Object.values(manifest.dockerImages);
-      expect(images).toHaveLength(1);
-
-      const dir = path.join(assembly.directory, images[0]!.source.directory);
-      const files = readdirSync(dir, { recursive: true, encoding: 'utf8' });
-      expect(files).toContain('functions/logical-dump/Dockerfile');
-      expect(files).toContain('functions/logical-dump/index.ts');
-      expect(files).toContain('package-lock.json');
-      const unwanted = files.filter((f) =>
-        /^(node_modules|test|bench|cdk\.out|\.git|lib|bin)(\/|$)|\.test\.ts$/.test(f),
+      // The logical-dump image, and the verify image (verify-backup and the restore workflow's dump restores).
+      expect(images.map((i) => i.source.dockerFile).sort()).toEqual(
+        [DOCKERFILES.logicalDump, DOCKERFILES.verifyBackup].sort(),
       );
-      expect(unwanted).toEqual([]);
-      const bytes = files.reduce((sum, f) => sum + statSync(path.join(dir, f)).size, 0);
-      expect(bytes).toBeLessThan(5_000_000);
+
+      for (const image of images) {
+        const dir = path.join(assembly.directory, image.source.directory);
+        const files = readdirSync(dir, { recursive: true, encoding: 'utf8' });
+        expect(files).toContain(image.source.dockerFile);
+        expect(files).toContain(image.source.dockerFile.replace('Dockerfile', 'index.ts'));
+        expect(files).toContain('package-lock.json');
+        const unwanted = files.filter((f) =>
+          /^(node_modules|test|bench|cdk\.out|\.git|lib|bin)(\/|$)|\.test\.ts$/.test(f),
+        );
+        expect(unwanted).toEqual([]);
+        const bytes = files.reduce((sum, f) => sum + statSync(path.join(dir, f)).size, 0);
+        expect(bytes).toBeLessThan(5_000_000);
+      }
     });
 
     it('carries pg_dump of every PostgreSQL major the configuration accepts', () => {
