@@ -108,7 +108,7 @@ export const REPLICA_LAG_EVALUATION = { periods: 5, datapoints: 3 } as const;
 export interface MonitoringProps {
   readonly environment: string;
   readonly alarms: AlarmSettings;
-  /** `emails` subscribe to the alarm topic when this construct creates it. */
+  /** Its `emails` subscribe to the alarm topic when this construct creates one. */
   readonly notifications: NotificationSettings;
   readonly operationsKey: OperationsKey;
   /**
@@ -135,11 +135,14 @@ export interface Watched<T> {
  */
 export class Monitoring extends Construct {
   public readonly topic: ITopic;
-  /** Every alarm of the stack: about the data (backups, verification, replicas, quota, queues)... */
+  /**
+   * The stack's alarms about the data: backups, verification, replicas, quota, queues. Complete
+   * (with `componentAlarms`) once the Aspect of `watchStack` has run, i.e. at synthesis.
+   */
   public readonly alarms: IAlarm[] = [];
-  /** ...and, apart, about the machinery (errors and throttles of functions, failed workflows). */
+  /** The stack's alarms about the machinery: errors and throttles of functions, failed workflows. */
   public readonly componentAlarms: IAlarm[] = [];
-  /** Functions and workflows with alarms, in the order they were found. */
+  /** The stack's functions and workflows, in the order they were found. */
   public readonly functions: Watched<IFunction>[] = [];
   public readonly workflows: Watched<IStateMachine>[] = [];
   private readonly props: MonitoringProps;
@@ -320,15 +323,16 @@ export class Monitoring extends Construct {
     if (this.seen.has(stateMachine)) return [];
     this.seen.add(stateMachine);
     this.workflows.push({ construct: stateMachine, label: what });
-    const metrics = {
-      Failed: stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
-      TimedOut: stateMachine.metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' }),
-      Throttled: stateMachine.metricThrottled({ period: Duration.minutes(5), statistic: 'Sum' }),
-    };
-    return Object.entries(metrics).map(([outcome, metric]) =>
+    const options = { period: Duration.minutes(5), statistic: 'Sum' };
+    const outcomes = [
+      ['Failed', 'failed', stateMachine.metricFailed(options)],
+      ['TimedOut', 'timed out', stateMachine.metricTimedOut(options)],
+      ['Throttled', 'throttled', stateMachine.metricThrottled(options)],
+    ] as const;
+    return outcomes.map(([outcome, words, metric]) =>
       this.register(
         new Alarm(scope, `${id}${outcome}`, {
-          alarmDescription: `lifeboat ${this.props.environment}: WARNING: ${what}: execution ${outcome.toLowerCase()}`,
+          alarmDescription: `lifeboat ${this.props.environment}: WARNING: ${what}: execution ${words}`,
           metric,
           threshold: 1,
           comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
