@@ -375,6 +375,8 @@ describe.each(['dev', 'staging', 'prod'])('workflows of environment %s', (name) 
         const matching = rules.filter((r) => JSON.stringify(r.EventPattern).includes(`"${alarmName}"`));
 
         expect(matching, db.name).toHaveLength(1);
+        // The monitoring construct builds the alarm under the same name, in this stack.
+        dr.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: alarmName });
         expect(matching[0]!.EventPattern).toEqual({
           source: ['aws.cloudwatch'],
           'detail-type': ['CloudWatch Alarm State Change'],
