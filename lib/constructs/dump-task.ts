@@ -11,15 +11,22 @@ import {
   LogDrivers,
   OperatingSystemFamily,
 } from 'aws-cdk-lib/aws-ecs';
-import type { Policy } from 'aws-cdk-lib/aws-iam';
+import type { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
-import { DefinitionBody, IntegrationPattern, LogLevel, StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
-import { EcsFargateLaunchTarget, EcsRunTask } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import {
+  DefinitionBody,
+  IntegrationPattern,
+  JsonPath,
+  LogLevel,
+  StateMachine,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { CallAwsService, EcsFargateLaunchTarget, EcsRunTask } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { EVENTS_TOPIC_ENV } from '../../functions/core/events.ts';
+import { DIMENSION, METRIC, METRICS_NAMESPACE } from '../../functions/core/metrics.ts';
 import type { Database } from '../config/schema.ts';
 import { dumpEvent } from '../events.ts';
 import { LOGICAL_DUMP_ENV } from '../function-env.ts';
@@ -137,13 +144,47 @@ export class DumpTask extends Construct {
       backoffRate: 2,
     });
 
+    // The task's own metric log lines (EMF) are not turned into metrics when they arrive through
+    // the awslogs driver, so the workflow reports the completed dump: the backup-age alarms of a
+    // large database watch this figure, as they watch the Lambda dump's.
+    const succeeded = new CallAwsService(this, 'CountCompletedDump', {
+      service: 'cloudwatch',
+      action: 'putMetricData',
+      parameters: {
+        Namespace: METRICS_NAMESPACE,
+        MetricData: [
+          {
+            MetricName: METRIC.backupSucceeded,
+            Value: 1,
+            Unit: 'Count',
+            Dimensions: [
+              { Name: DIMENSION.environment, Value: props.environment },
+              { Name: DIMENSION.database, Value: database.name },
+            ],
+          },
+        ],
+      },
+      // PutMetricData has no resource ARN; the condition below keeps it to lifeboat's namespace.
+      iamResources: ['*'],
+      resultPath: JsonPath.DISCARD,
+    });
+    // CallAwsService builds its statement without conditions: add the namespace condition to it.
+    const [metricStatement] = (succeeded as unknown as { taskPolicies: PolicyStatement[] }).taskPolicies;
+    metricStatement!.addCondition('StringEquals', { 'cloudwatch:namespace': METRICS_NAMESPACE });
+    succeeded.addRetry({
+      errors: ['States.ALL'],
+      interval: Duration.seconds(5),
+      maxAttempts: 3,
+      backoffRate: 2,
+    });
+
     const workflowLogs = new LogGroup(this, 'WorkflowLogGroup', {
       retention: props.logRetention,
       encryptionKey: props.logKey,
     });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       comment: `lifeboat ${props.environment}: logical dump of ${database.name} as a Fargate task`,
-      definitionBody: DefinitionBody.fromChainable(run),
+      definitionBody: DefinitionBody.fromChainable(run.next(succeeded)),
       timeout: props.timeout ?? Duration.hours(12),
       tracingEnabled: true,
       logs: { destination: workflowLogs, level: LogLevel.ALL, includeExecutionData: true },
