@@ -4,7 +4,10 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Catalog } from '#core/catalog.ts';
+import { lifeboatMetrics } from '#core/emf.ts';
+import { DIMENSION, METRIC } from '#core/metrics.ts';
 import { type CopyBatchResult, copySnapshotBatch } from '#core/copy-snapshot.ts';
 import { ConfigError, requireEnv } from '#core/errors.ts';
 import type { Logger as CoreLogger } from '#core/logger.ts';
@@ -25,6 +28,8 @@ export interface CopySnapshotHandlerDeps {
   readonly env: NodeJS.ProcessEnv;
   readonly repository?: Repository | undefined;
   readonly runner?: string | undefined;
+  /** Receives the SnapshotCopied metric (Powertools in Lambda, a real Metrics capturing EMF in tests). */
+  readonly metrics?: Pick<Metrics, 'addMetric' | 'addDimensions' | 'publishStoredMetrics'> | undefined;
 }
 
 export interface CopySnapshotConfig {
@@ -74,10 +79,21 @@ export async function runCopySnapshot(
     catalog: new Catalog(repository),
     logger: deps.logger,
     runner: deps.runner ?? 'lambda',
+    // One metric document per copy: each has its own Database dimension.
+    onCopyArrived: ({ database }) => {
+      if (!deps.metrics) return;
+      deps.metrics.addDimensions({
+        [DIMENSION.environment]: config.environment,
+        [DIMENSION.database]: database,
+      });
+      deps.metrics.addMetric(METRIC.snapshotCopied, MetricUnit.Count, 1);
+      deps.metrics.publishStoredMetrics();
+    },
   });
 }
 
 const logger = new Logger({ serviceName: 'copy-snapshot' });
+const metrics = lifeboatMetrics('copy-snapshot');
 const source = new RDSClient({ maxAttempts: RDS_MAX_ATTEMPTS });
 const drClients = new Map<string, RDSClient>();
 const s3 = new S3Client({ maxAttempts: 5 });
@@ -99,6 +115,7 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
       logger,
       env: process.env,
       runner: context.awsRequestId,
+      metrics,
     });
     logger.info('batch done', { outcomes: result.outcomes });
     return { batchItemFailures: result.batchItemFailures };

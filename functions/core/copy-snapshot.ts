@@ -70,6 +70,8 @@ export interface CopySnapshotDeps {
   readonly logger: Logger;
   readonly runner: string;
   readonly now?: () => Date;
+  /** Called once per copy cataloged in the DR region (the handler counts it as a metric). */
+  readonly onCopyArrived?: (copy: { readonly database: string; readonly identifier: string }) => void;
 }
 
 /** Counts copies in flight in the DR region once per batch, then keeps count as copies start. */
@@ -294,6 +296,10 @@ async function catalogSnapshot(
       database: manifest.database,
       region: manifest.region,
     });
+    // Counted once, when the copy's manifest is first written (a redelivery finds it there).
+    if (manifest.region === deps.drRegion) {
+      deps.onCopyArrived?.({ database: manifest.database, identifier: snapshot.identifier });
+    }
   } catch (err) {
     if (!(err instanceof AlreadyExists)) throw err;
   }

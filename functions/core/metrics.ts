@@ -15,6 +15,8 @@ export const METRIC = {
   backupBytes: 'BackupBytes',
   backupDurationSeconds: 'BackupDurationSeconds',
   /** 1 per verification that passed. Its absence over the RPO target is "no recent verified backup". */
+  /** 1 per snapshot copy that arrived in the DR region. Its absence is "no recent DR copy". */
+  snapshotCopied: 'SnapshotCopied',
   verificationPassed: 'VerificationPassed',
   verificationFailed: 'VerificationFailed',
   restoreDurationSeconds: 'RestoreDurationSeconds',

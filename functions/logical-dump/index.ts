@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -13,7 +14,8 @@ import { manifestKey } from '#core/catalog.ts';
 import { InvalidArgument, requireEnv } from '#core/errors.ts';
 import type { Logger as CoreLogger } from '#core/logger.ts';
 import type { DumpManifest } from '#core/manifest.ts';
-import { DIMENSION, METRIC, METRICS_NAMESPACE } from '#core/metrics.ts';
+import { lifeboatMetrics } from '#core/emf.ts';
+import { DIMENSION, METRIC } from '#core/metrics.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import { connectionFromSecret } from '#core/secrets.ts';
 import { ENV } from './env.ts';
@@ -106,7 +108,7 @@ export async function logicalDump(input: unknown, deps: LogicalDumpDeps): Promis
 }
 
 const logger = new Logger({ serviceName: 'logical-dump' });
-const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'logical-dump' });
+const metrics = lifeboatMetrics('logical-dump');
 const secrets = new SecretsManagerClient({ maxAttempts: 5 });
 const s3 = new S3Client({ maxAttempts: 5 });
 const sns = new SNSClient({ maxAttempts: 2 });

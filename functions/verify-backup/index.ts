@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -10,7 +11,8 @@ import { announce } from '#core/announce.ts';
 import type { CheckResult } from '#core/catalog.ts';
 import { InvalidArgument, requireEnv } from '#core/errors.ts';
 import type { Logger as CoreLogger } from '#core/logger.ts';
-import { DIMENSION, METRIC, METRICS_NAMESPACE } from '#core/metrics.ts';
+import { lifeboatMetrics } from '#core/emf.ts';
+import { DIMENSION, METRIC } from '#core/metrics.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import { runVerify } from '#core/verify.ts';
 import { ENV } from './env.ts';
@@ -94,7 +96,7 @@ export async function verifyBackup(input: unknown, deps: VerifyBackupDeps): Prom
 }
 
 const logger = new Logger({ serviceName: 'verify-backup' });
-const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'verify-backup' });
+const metrics = lifeboatMetrics('verify-backup');
 const s3 = new S3Client({ maxAttempts: 5 });
 const sns = new SNSClient({ maxAttempts: 2 });
 

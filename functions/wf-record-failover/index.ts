@@ -1,11 +1,13 @@
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
   buildFailoverRecord,
   type FailoverRequest,
   type FailoverTarget,
   failoverRecordKey,
 } from '#core/failover.ts';
-import { DIMENSION, METRIC, METRICS_NAMESPACE } from '#core/metrics.ts';
+import { lifeboatMetrics } from '#core/emf.ts';
+import { DIMENSION, METRIC } from '#core/metrics.ts';
 import type { Repository } from '#core/repository/types.ts';
 import { repositoryFromEnv, taskHandler } from '../wf-common/index.ts';
 
@@ -53,7 +55,7 @@ export function recordFailoverMetrics(
     sink.addMetric(METRIC.failoverRpoSeconds, MetricUnit.Seconds, result.rpoSeconds);
 }
 
-const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'wf-record-failover' });
+const metrics = lifeboatMetrics('wf-record-failover');
 
 export const handler = taskHandler<RecordFailoverEvent, RecordFailoverResult>(
   'wf-record-failover',

@@ -1,6 +1,8 @@
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Catalog, CheckResult, VerificationRecord } from '#core/catalog.ts';
-import { DIMENSION, METRIC, METRICS_NAMESPACE } from '#core/metrics.ts';
+import { lifeboatMetrics } from '#core/emf.ts';
+import { DIMENSION, METRIC } from '#core/metrics.ts';
 import { type RestoreTestPlan, restoreTestRecord } from '#core/restore-plan.ts';
 import { catalogFromEnv, taskHandler } from '../wf-common/index.ts';
 
@@ -69,7 +71,7 @@ export function recordVerificationMetrics(metrics: VerificationMetrics, record: 
   }
 }
 
-const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'wf-record-restore-test' });
+const metrics = lifeboatMetrics('wf-record-restore-test');
 
 export const handler = taskHandler<RecordRestoreTestEvent, RecordRestoreTestResult>(
   'wf-record-restore-test',

@@ -301,6 +301,12 @@ export const AlarmsSchema = z
      */
     verifiedAgeWarnHours: ageHours.nullable().default(48),
     verifiedAgeCritHours: ageHours.nullable().default(96),
+    /**
+     * No snapshot copy of a database arrived in the DR region for this long: warning, then critical
+     * (a copy that has not finished in time). `null` turns a level off, e.g. for weekly snapshots.
+     */
+    copyAgeWarnHours: ageHours.nullable().default(30),
+    copyAgeCritHours: ageHours.nullable().default(54),
     /** Lag of the DR replica of each database with `failover`, in seconds. */
     replicaLagWarnSeconds: z.number().positive().default(10),
     replicaLagCritSeconds: z.number().positive().default(60),
@@ -318,6 +324,11 @@ export const AlarmsSchema = z
       a.verifiedAgeWarnHours === null ||
       a.verifiedAgeCritHours > a.verifiedAgeWarnHours,
     { path: ['verifiedAgeCritHours'], error: 'must be greater than verifiedAgeWarnHours' },
+  )
+  .refine(
+    (a) =>
+      a.copyAgeCritHours === null || a.copyAgeWarnHours === null || a.copyAgeCritHours > a.copyAgeWarnHours,
+    { path: ['copyAgeCritHours'], error: 'must be greater than copyAgeWarnHours' },
   )
   .refine((a) => a.replicaLagCritSeconds > a.replicaLagWarnSeconds, {
     path: ['replicaLagCritSeconds'],

@@ -131,6 +131,7 @@ function heading(props: LifeboatDashboardProps, region: string): string {
     '',
     `- no completed backup: warning ${a.backupAgeWarnHours} h, critical ${a.backupAgeCritHours} h`,
     `- no passed verification: warning ${off(a.verifiedAgeWarnHours)}, critical ${off(a.verifiedAgeCritHours)}`,
+    `- no snapshot copy in the DR region: warning ${off(a.copyAgeWarnHours)}, critical ${off(a.copyAgeCritHours)}`,
     `- replica lag: warning ${a.replicaLagWarnSeconds} s, critical ${a.replicaLagCritSeconds} s (critical starts the failover workflow)`,
     `- manual snapshot quota: ${a.snapshotQuotaPercent} %`,
     '',

@@ -95,7 +95,7 @@ export function replicaLagMetric(
 export function databaseAlarmName(
   environment: string,
   database: string,
-  what: 'backup-age' | 'verified-age' | 'replica-lag',
+  what: 'backup-age' | 'verified-age' | 'copy-age' | 'replica-lag',
   severity: AlarmSeverity,
 ): string {
   if (what === 'replica-lag') return replicaLagAlarmName(environment, database, severity);
@@ -356,11 +356,26 @@ export class Monitoring extends Construct {
     (component ? this.componentAlarms : this.alarms).push(alarm);
   }
 
+  /**
+   * "DR copy late": no snapshot copy of `database` arrived in the DR region (SnapshotCopied, which
+   * copy-snapshot emits when it catalogs a copy) for `copyAgeWarnHours` / `copyAgeCritHours`.
+   */
+  addCopyAgeAlarms(database: string): Alarm[] {
+    return this.addAbsenceAlarms(database, {
+      id: 'CopyAge',
+      name: 'copy-age',
+      metricName: METRIC.snapshotCopied,
+      warning: this.props.alarms.copyAgeWarnHours,
+      critical: this.props.alarms.copyAgeCritHours,
+      what: 'no snapshot copy arrived in the DR region',
+    });
+  }
+
   private addAbsenceAlarms(
     database: string,
     spec: {
       id: string;
-      name: 'backup-age' | 'verified-age';
+      name: 'backup-age' | 'verified-age' | 'copy-age';
       metricName: (typeof METRIC)[keyof typeof METRIC];
       warning: number | null;
       critical: number | null;

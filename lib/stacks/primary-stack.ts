@@ -209,6 +209,7 @@ export class PrimaryStack extends Stack {
     for (const database of config.databases) {
       if (config.policies[database.policy]!.dump) this.monitoring.addBackupAgeAlarms(database.name);
       this.monitoring.addVerifiedAgeAlarms(database.name);
+      this.monitoring.addCopyAgeAlarms(database.name);
     }
     for (const [name, task] of dumpTasks) {
       this.monitoring.addWorkflowAlarms(`DumpWorkflow-${name}`, task.stateMachine, `Fargate dump of ${name}`);

@@ -45,6 +45,8 @@ describe('environment configuration', () => {
       backupAgeCritHours: 48,
       verifiedAgeWarnHours: 48,
       verifiedAgeCritHours: 96,
+      copyAgeWarnHours: 30,
+      copyAgeCritHours: 54,
       replicaLagWarnSeconds: 10,
       replicaLagCritSeconds: 60,
       snapshotQuotaPercent: 80,

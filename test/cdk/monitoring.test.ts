@@ -215,6 +215,34 @@ describe.each(['dev', 'staging', 'prod'])('alarms and dashboards of environment 
     }
   });
 
+  it('warns and then pages when no snapshot copy of a database has arrived in the DR region in time', () => {
+    const { copyAgeWarnHours, copyAgeCritHours } = config.alarms;
+    const copies = alarmsOf(primary).filter((a) => a.MetricName === 'SnapshotCopied');
+    const levels = [
+      ['warning', copyAgeWarnHours],
+      ['critical', copyAgeCritHours],
+    ] as const;
+
+    expect(copies).toHaveLength(config.databases.length * levels.filter(([, h]) => h !== null).length);
+    expect(copies.length).toBeGreaterThan(0);
+    for (const db of config.databases) {
+      for (const [severity, hours] of levels) {
+        if (hours === null) continue;
+        expect(alarmNamed(primary, `lifeboat-${name}-${db.name}-copy-age-${severity}`)).toMatchObject({
+          Namespace: 'Lifeboat',
+          Dimensions: [
+            { Name: 'Database', Value: db.name },
+            { Name: 'Environment', Value: name },
+          ],
+          Threshold: 1,
+          ComparisonOperator: 'LessThanThreshold',
+          EvaluationPeriods: Math.ceil(hours),
+          TreatMissingData: 'breaching',
+        });
+      }
+    }
+  });
+
   it('alarms on replica lag in the DR stack, in the unit RDS reports it, the critical one by its known name', () => {
     const replicated = config.databases.filter((db) => db.failover);
     const lagMetrics = ['ReplicaLag', 'AuroraGlobalDBReplicationLag'];

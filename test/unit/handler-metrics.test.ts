@@ -1,10 +1,9 @@
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Catalog } from '#core/catalog.ts';
+import { lifeboatMetrics } from '#core/emf.ts';
 import { silentLogger } from '#core/logger.ts';
-import { METRICS_NAMESPACE } from '#core/metrics.ts';
 import {
   announceBackup,
   type LogicalDumpResult,
@@ -21,8 +20,8 @@ import { recordRestoreTest } from '../../functions/wf-record-restore-test/index.
 /** A real Powertools Metrics whose EMF output is captured instead of printed. */
 function captured() {
   const chunks: string[] = [];
-  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'test' });
-  metrics.clearDefaultDimensions();
+  // The factory every handler uses: no Powertools `service` dimension, or no alarm would match.
+  const metrics = lifeboatMetrics('test');
   // Powertools writes EMF to stdout through its own console.
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     chunks.push(String(chunk));

@@ -14,8 +14,9 @@ import {
 import { S3Client } from '@aws-sdk/client-s3';
 import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readConfig, runCopySnapshot } from '../../../functions/copy-snapshot/index.ts';
+import { lifeboatMetrics } from '../../../functions/core/emf.ts';
 import { Catalog } from '../../../functions/core/catalog.ts';
 import type { FileRepository } from '../../../functions/core/repository/file.ts';
 import { awsError, spyLogger, tempRepository } from './support.ts';
@@ -182,6 +183,59 @@ describe('copy-snapshot', () => {
       kmsKeyId: DR_KEY,
       startedAt: '2026-11-23T09:15:20.000Z',
     });
+  });
+
+  it('counts a copy that arrived (SnapshotCopied, Environment and Database) once, however often it is seen', async () => {
+    // Prepare: the copy is available in the DR region; the message comes twice.
+    drMock.on(DescribeDBSnapshotsCommand, { DBSnapshotIdentifier: ID }).resolves({
+      DBSnapshots: [
+        snapshot(ID, 'eu-central-1', { SourceDBSnapshotIdentifier: SOURCE_ARN, KmsKeyId: DR_KEY }),
+      ],
+    });
+    const metrics = lifeboatMetrics('test');
+    const documents: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      documents.push(String(chunk));
+      return true;
+    });
+
+    // Act
+    try {
+      await runCopySnapshot(sqs(message()), {
+        source,
+        drClient: () => dr,
+        s3: new S3Client({}),
+        logger,
+        env,
+        repository,
+        metrics,
+      });
+      await runCopySnapshot(sqs(message()), {
+        source,
+        drClient: () => dr,
+        s3: new S3Client({}),
+        logger,
+        env,
+        repository,
+        metrics,
+      });
+    } finally {
+      write.mockRestore();
+    }
+
+    // Assess
+    const emf = documents
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l));
+    expect(emf).toHaveLength(1);
+    expect(emf[0]._aws.CloudWatchMetrics[0]).toMatchObject({
+      Namespace: 'Lifeboat',
+      Dimensions: [['Environment', 'Database']],
+      Metrics: [{ Name: 'SnapshotCopied', Unit: 'Count' }],
+    });
+    expect(emf[0]).toMatchObject({ Environment: 'prod', Database: 'orders', SnapshotCopied: 1 });
   });
 
   it('is idempotent: the same event twice starts one copy and writes each manifest once', async () => {
