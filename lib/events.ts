@@ -22,6 +22,21 @@ export function snapshotEvent(db: Database): Record<string, string> {
   };
 }
 
+/**
+ * take-snapshot's discovery event of one policy: every database tagged `<tagKey>=<policy>`,
+ * except those configured explicitly (their own schedule snapshots them).
+ */
+export function discoverEvent(
+  policy: string,
+  tagKey: string,
+  exclude: readonly string[],
+): { discover: { policy: string; tagKey: string; exclude: string[] }; scheduledTime: string } {
+  return {
+    discover: { policy, tagKey, exclude: [...exclude] },
+    scheduledTime: ContextAttribute.scheduledTime,
+  };
+}
+
 /** prune's event. */
 export function pruneEvent(dryRun: boolean): { dryRun: boolean } {
   return { dryRun };

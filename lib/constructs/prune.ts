@@ -14,6 +14,8 @@ export interface PruneProps {
   readonly environment: string;
   /** Retention of each database, by logical name. */
   readonly policies: Readonly<Record<string, Retention>>;
+  /** With discovery: retention by policy name, for databases found by their policy tag. */
+  readonly policiesByName?: Readonly<Record<string, Retention>>;
   readonly databases: readonly Database[];
   /** The repository (catalog and dumps) this prune reads and prunes. */
   readonly bucket: IBucket;
@@ -49,6 +51,7 @@ export class Prune extends Construct {
       environment: {
         [PRUNE_ENV.environment]: props.environment,
         [PRUNE_ENV.policies]: JSON.stringify(props.policies),
+        ...(props.policiesByName ? { [PRUNE_ENV.policiesByName]: JSON.stringify(props.policiesByName) } : {}),
         [PRUNE_ENV.drRegion]: props.drRegion,
         POWERTOOLS_SERVICE_NAME: 'prune',
       },
@@ -59,7 +62,10 @@ export class Prune extends Construct {
     });
 
     const stack = Stack.of(this);
-    const kinds = [...new Set(props.databases.map((db) => db.kind))];
+    // Discovered databases may be instances or clusters, whatever the configured ones are.
+    const kinds = props.policiesByName
+      ? (['instance', 'cluster'] as const)
+      : [...new Set(props.databases.map((db) => db.kind))];
     const policyStatements: PolicyStatement[] = [];
     for (const kind of kinds) {
       const snapshots = props.snapshotRegions.map((region) =>

@@ -17,6 +17,11 @@ export class RdsArns {
     return `${this.prefix}:${db.kind === 'instance' ? 'db' : 'cluster'}:${db.identifier}`;
   }
 
+  /** Every DB instance (`instance`) or cluster (`cluster`) of the region. */
+  allDatabases(kind: Database['kind']): string {
+    return `${this.prefix}:${kind === 'instance' ? 'db' : 'cluster'}:*`;
+  }
+
   /** Every snapshot lifeboat names (`lifeboat-...`) of one kind. */
   lifeboatSnapshots(kind: Database['kind']): string {
     return `${this.prefix}:${kind === 'instance' ? 'snapshot' : 'cluster-snapshot'}:${SNAPSHOT_PREFIX}*`;

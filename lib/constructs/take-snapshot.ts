@@ -18,6 +18,11 @@ export interface TakeSnapshotProps {
   readonly logRetention: RetentionDays;
   readonly logKey?: IKey;
   readonly deadLetterQueue: IQueue;
+  /**
+   * Discovery: the function may also snapshot any instance or cluster tagged `<tagKey>=<policy>`
+   * with one of these policies (IAM conditions on the tag), and describe all of them to find them.
+   */
+  readonly discovery?: { readonly tagKey: string; readonly policies: readonly string[] };
 }
 
 /**
@@ -33,7 +38,8 @@ export class TakeSnapshot extends Construct {
     this.function = new LifeboatFunction(this, 'Function', {
       entry: 'take-snapshot/index.ts',
       description: `lifeboat ${props.environment}: scheduled RDS/Aurora snapshots`,
-      timeout: Duration.minutes(2),
+      // Discovery snapshots every tagged database of a policy in one invocation.
+      timeout: props.discovery ? Duration.minutes(10) : Duration.minutes(2),
       // A handful of databases per slot; more concurrency would only meet RDS throttling.
       reservedConcurrentExecutions: 5,
       logRetention: props.logRetention,
@@ -91,12 +97,55 @@ export class TakeSnapshot extends Construct {
         }),
       );
     }
+    const discovery = props.discovery;
+    if (discovery && discovery.policies.length > 0) {
+      for (const kind of ['instance', 'cluster'] as const) {
+        const snapshots = rds.lifeboatSnapshots(kind);
+        const [describe, create, describeSnapshots, tagCondition] =
+          kind === 'instance'
+            ? ['rds:DescribeDBInstances', 'rds:CreateDBSnapshot', 'rds:DescribeDBSnapshots', 'rds:db-tag']
+            : [
+                'rds:DescribeDBClusters',
+                'rds:CreateDBClusterSnapshot',
+                'rds:DescribeDBClusterSnapshots',
+                'rds:cluster-tag',
+              ];
+        statements.push(
+          // Finding the tagged databases means listing them all (tags come with the description).
+          new PolicyStatement({ actions: [describe], resources: [rds.allDatabases(kind)] }),
+          // Snapshotting: only a database that carries one of the policies' tags ...
+          new PolicyStatement({
+            actions: [create],
+            resources: [rds.allDatabases(kind)],
+            conditions: {
+              StringEquals: { [`${tagCondition}/${discovery.tagKey}`]: [...discovery.policies] },
+            },
+          }),
+          // ... into a lifeboat- snapshot.
+          new PolicyStatement({
+            actions: [create, describeSnapshots, 'rds:AddTagsToResource'],
+            resources: [snapshots],
+          }),
+        );
+      }
+    }
     // The quota figures (ManualSnapshots / ManualClusterSnapshots) are account attributes.
     statements.push(new PolicyStatement({ actions: ['rds:DescribeAccountAttributes'], resources: ['*'] }));
     for (const statement of statements) this.function.addToRolePolicy(statement);
 
     const policy = this.function.role!.node.findChild('DefaultPolicy');
-    for (const kind of new Set(props.databases.map((db) => db.kind))) {
+    const kinds = new Set(props.databases.map((db) => db.kind));
+    if (discovery && discovery.policies.length > 0) {
+      kinds.add('instance');
+      kinds.add('cluster');
+      for (const kind of ['instance', 'cluster'] as const) {
+        Validations.of(policy).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${nagResource(this.function.stack, rds.allDatabases(kind))}]`,
+          reason: `Discovery: databases are found by their ${discovery.tagKey} tag at run time; snapshots are allowed only where the tag names a configured policy (IAM condition).`,
+        });
+      }
+    }
+    for (const kind of kinds) {
       Validations.of(policy).acknowledge({
         id: `AwsSolutions-IAM5[Resource::${nagResource(this.function.stack, rds.lifeboatSnapshots(kind))}]`,
         reason:

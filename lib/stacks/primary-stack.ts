@@ -1,4 +1,4 @@
-import { Annotations, Stack, Tags, Validations } from 'aws-cdk-lib';
+import { Stack, Tags, Validations } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -17,7 +17,7 @@ import { BackupSchedules } from '../constructs/schedules.ts';
 import { TakeSnapshot } from '../constructs/take-snapshot.ts';
 import { VerifyBackupFunction, VerifyImage } from '../constructs/verify-backup.ts';
 import { addVerificationSchedules, RestoreWorkflows } from '../constructs/workflows.ts';
-import { dumpEvent, pruneEvent, snapshotEvent } from '../events.ts';
+import { discoverEvent, dumpEvent, pruneEvent, snapshotEvent } from '../events.ts';
 import { regionAlerting, replicaLagSources } from './alerting.ts';
 import { applyFeatureFlags } from './feature-flags.ts';
 import type { LifeboatStackProps } from './props.ts';
@@ -104,6 +104,9 @@ export class PrimaryStack extends Stack {
     this.takeSnapshot = new TakeSnapshot(this, 'TakeSnapshot', {
       environment,
       databases: config.databases,
+      ...(config.discovery
+        ? { discovery: { tagKey: config.discovery.tagKey, policies: Object.keys(config.policies) } }
+        : {}),
       bucket,
       logRetention,
       logKey,
@@ -122,6 +125,7 @@ export class PrimaryStack extends Stack {
     this.prune = new Prune(this, 'Prune', {
       environment,
       policies: retentionByDatabase(props),
+      ...(config.discovery ? { policiesByName: retentionByPolicy(props) } : {}),
       databases: config.databases,
       bucket,
       snapshotRegions: [config.primaryRegion, config.drRegion],
@@ -172,12 +176,20 @@ export class PrimaryStack extends Stack {
     );
 
     if (config.discovery) {
-      // The schema accepts discovery so that configurations can be written now; take-snapshot has
-      // no event for "every database tagged <tagKey>" yet, so nothing is deployed for it.
-      Annotations.of(this).addWarningV2(
-        'lifeboat:discoveryNotDeployed',
-        `discovery (${config.discovery.tagKey}) is configured but not deployed yet: only the databases listed in "databases" are backed up`,
-      );
+      // One schedule per policy: its snapshot times, for every database tagged with it.
+      const configured = config.databases.map((db) => db.identifier);
+      for (const [name, policy] of Object.entries(config.policies)) {
+        this.schedules.add(
+          `Discover-${name}`,
+          policy.snapshot,
+          {
+            kind: 'function',
+            function: this.takeSnapshot.function,
+            input: discoverEvent(name, config.discovery.tagKey, configured),
+          },
+          `lifeboat ${environment}: snapshots of databases tagged ${config.discovery.tagKey}=${name}`,
+        );
+      }
     }
 
     const alerting = regionAlerting(this, {
@@ -262,6 +274,18 @@ export class PrimaryStack extends Stack {
  * Each configured database's retention (from its policy), by logical name, with the time zone of
  * its snapshot schedule: day, week, month and year boundaries are where the schedule has them.
  */
+/** Retention by policy name (with its snapshot schedule's time zone), for discovered databases. */
+export function retentionByPolicy(
+  props: LifeboatStackProps,
+): Record<string, Retention & { timeZone: string }> {
+  return Object.fromEntries(
+    Object.entries(props.config.policies).map(([name, policy]) => [
+      name,
+      { ...policy.retention, timeZone: policy.snapshot.timeZone },
+    ]),
+  );
+}
+
 export function retentionByDatabase(
   props: LifeboatStackProps,
 ): Record<string, Retention & { timeZone: string }> {

@@ -1,4 +1,4 @@
-import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV as COPY_ENV } from '../../functions/copy-snapshot/env.ts';
 import { ENV as PRUNE_ENV } from '../../functions/prune/env.ts';
@@ -472,19 +472,65 @@ describe('scheduled backups (staging)', () => {
 });
 
 describe('discovery', () => {
-  it('is accepted in the configuration but reported as not deployed, rather than silently ignored', () => {
-    const input = { ...ENVIRONMENTS.dev!, discovery: { tagKey: 'lifeboat:policy' } };
-    const env = synthesizeEnvironment('dev', input);
-    try {
-      const warnings = Annotations.fromStack(env.primary).findWarning(
-        '*',
-        Match.stringLikeRegexp('discovery'),
-      );
+  // dev with discovery on: every database tagged lifeboat:policy=<policy> gets that policy's snapshots.
+  const input = { ...ENVIRONMENTS.dev!, discovery: { tagKey: 'lifeboat:policy' } };
+  const devConfig = loadEnvironmentConfig('dev', { dev: input });
+  let env: SynthesizedEnvironment;
+  let template: Template;
 
-      expect(warnings).toHaveLength(1);
-      expect(env.violations).toEqual([]);
-    } finally {
-      env.dispose();
+  beforeAll(() => {
+    env = synthesizeEnvironment('dev', input);
+    template = env.primaryTemplate;
+  });
+  afterAll(() => env.dispose());
+
+  it('schedules a discovery snapshot per policy, at its snapshot times, leaving out configured databases', () => {
+    const { fn } = functionStatements(template, 'scheduled RDS/Aurora snapshots');
+    for (const [name, policy] of Object.entries(devConfig.policies)) {
+      template.hasResourceProperties('AWS::Scheduler::Schedule', {
+        ScheduleExpression: policy.snapshot.cron,
+        ScheduleExpressionTimezone: policy.snapshot.timeZone,
+        Target: Match.objectLike({
+          Arn: arnOf(fn),
+          Input: JSON.stringify({
+            discover: {
+              policy: name,
+              tagKey: 'lifeboat:policy',
+              exclude: devConfig.databases.map((db) => db.identifier),
+            },
+            scheduledTime: '<aws.scheduler.scheduled-time>',
+          }),
+        }),
+      });
     }
+  });
+
+  it('lets take-snapshot snapshot only databases whose tag names a configured policy', () => {
+    const { statements } = functionStatements(template, 'scheduled RDS/Aurora snapshots');
+    const policies = Object.keys(devConfig.policies);
+    for (const [action, tag] of [
+      ['rds:CreateDBSnapshot', 'rds:db-tag/lifeboat:policy'],
+      ['rds:CreateDBClusterSnapshot', 'rds:cluster-tag/lifeboat:policy'],
+    ] as const) {
+      const onDatabases = statements.filter(
+        (s) => actionsOf(s).includes(action) && arnsOf(s).some((a) => /:(db|cluster):\*$/.test(a)),
+      );
+      expect(onDatabases, action).toHaveLength(1);
+      expect(onDatabases[0]!.Condition).toEqual({ StringEquals: { [tag]: policies } });
+      // The database wildcard never comes without the tag condition.
+      expect(arnsOf(onDatabases[0]!)).toHaveLength(1);
+    }
+    expect(env.violations).toEqual([]);
+  });
+
+  it('gives prune the retention of each policy for the databases it finds by tag', () => {
+    const fn = onlyResource(template, 'AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('daily retention'),
+    });
+    const variables = template.toJSON().Resources[fn].Properties.Environment.Variables;
+
+    expect(Object.keys(JSON.parse(variables[PRUNE_ENV.policiesByName])).sort()).toEqual(
+      Object.keys(devConfig.policies).sort(),
+    );
   });
 });
