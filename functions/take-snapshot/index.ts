@@ -50,29 +50,19 @@ export async function runTakeSnapshot(
 ): Promise<TakeSnapshotResult | DiscoveryResult> {
   const environment = requireEnv(ENV.environment, deps.env);
   const bucket = requireEnv(ENV.bucket, deps.env);
-  if (isDiscoverEvent(input)) {
-    const discover = parseDiscoverEvent(input);
-    const repository = deps.repository ?? new S3Repository({ client: deps.s3, bucket, prefix: '' });
-    return takeDiscoveredSnapshots(discover, {
-      rds: deps.rds,
-      catalog: new Catalog(repository),
-      logger: deps.logger,
-      quotaGauge: deps.quotaGauge,
-      environment,
-      runner: deps.runner ?? 'lambda',
-    });
-  }
-  const event = parseTakeSnapshotEvent(input);
   const repository = deps.repository ?? new S3Repository({ client: deps.s3, bucket, prefix: '' });
+  const core = {
+    rds: deps.rds,
+    catalog: new Catalog(repository),
+    logger: deps.logger,
+    quotaGauge: deps.quotaGauge,
+    environment,
+    runner: deps.runner ?? 'lambda',
+  };
+  if (isDiscoverEvent(input)) return takeDiscoveredSnapshots(parseDiscoverEvent(input), core);
+  const event = parseTakeSnapshotEvent(input);
   try {
-    return await takeSnapshot(event, {
-      rds: deps.rds,
-      catalog: new Catalog(repository),
-      logger: deps.logger,
-      quotaGauge: deps.quotaGauge,
-      environment,
-      runner: deps.runner ?? 'lambda',
-    });
+    return await takeSnapshot(event, core);
   } catch (err) {
     // DatabaseBusy is expected now and then (backing-up): the invocation is retried later.
     const level = err instanceof DatabaseBusy ? 'warn' : 'error';

@@ -201,24 +201,17 @@ describe('copy-snapshot', () => {
 
     // Act
     try {
-      await runCopySnapshot(sqs(message()), {
-        source,
-        drClient: () => dr,
-        s3: new S3Client({}),
-        logger,
-        env,
-        repository,
-        metrics,
-      });
-      await runCopySnapshot(sqs(message()), {
-        source,
-        drClient: () => dr,
-        s3: new S3Client({}),
-        logger,
-        env,
-        repository,
-        metrics,
-      });
+      for (let delivery = 0; delivery < 2; delivery++) {
+        await runCopySnapshot(sqs(message()), {
+          source,
+          drClient: () => dr,
+          s3: new S3Client({}),
+          logger,
+          env,
+          repository,
+          metrics,
+        });
+      }
     } finally {
       write.mockRestore();
     }
