@@ -5,7 +5,7 @@
  * picks), `lifeboat backup` to a file repository and `lifeboat backup` to s3rver, and measures
  * the peak RSS of lifeboat's Node process (and of its pg_dump child). Prints figures; asserts none.
  */
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -36,6 +36,19 @@ interface Run {
   /** pg_dump's RSS under lifeboat. */
   readonly pgDumpRss: number | null;
   readonly treeMaxRss: number | null;
+  /** CPU seconds s3rver spent serving this run (s3 only): work real S3 does elsewhere. */
+  readonly serverCpu?: number | null;
+}
+
+/** User + system CPU seconds of a process so far (/proc/<pid>/stat, clock ticks of 1/100 s). */
+async function cpuSeconds(pid: number | undefined): Promise<number | null> {
+  if (pid === undefined) return null;
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
 }
 
 let s3commands: typeof S3Module;
@@ -112,7 +125,7 @@ async function main(argv: string[]): Promise<number> {
           const run = await runVariant(variant, db, ctx, i);
           runs[variant].push(run);
           log(
-            `  #${i + 1} ${LABEL[variant].padEnd(26)} ${run.seconds.toFixed(1).padStart(6)} s  ${mib(run.bytes)}  RSS ${mib(run.rss)}${variant === 'raw' ? '' : ` (pg_dump ${mib(run.pgDumpRss)}, tree max ${mib(run.treeMaxRss)})`}`,
+            `  #${i + 1} ${LABEL[variant].padEnd(26)} ${run.seconds.toFixed(1).padStart(6)} s  ${mib(run.bytes)}  RSS ${mib(run.rss)}${variant === 'raw' ? '' : ` (pg_dump ${mib(run.pgDumpRss)}, tree max ${mib(run.treeMaxRss)})`}${run.serverCpu != null ? `, s3rver used ${run.serverCpu.toFixed(1)} s CPU` : ''}`,
           );
         }
       }
@@ -162,6 +175,7 @@ async function runVariant(variant: Variant, db: BenchDatabase, ctx: Context, i: 
     if (variant === 's3') args.push('--s3-endpoint', ctx.s3.endpoint);
     // Run as users run it (`npx lifeboat`): the executable, with the Node options of its #! line.
     const [bin, ...rest] = args;
+    const serverCpuBefore = variant === 's3' ? await cpuSeconds(ctx.s3.pid) : null;
     const m = await measure(bin!, rest, {
       cwd: ROOT,
       env: {
@@ -174,6 +188,7 @@ async function runVariant(variant: Variant, db: BenchDatabase, ctx: Context, i: 
       describeChild: (a) => (a.some((x) => x.startsWith('--format=custom')) ? 'pg_dump' : null),
     });
     ensureOk(m, 'lifeboat backup');
+    const serverCpuAfter = variant === 's3' ? await cpuSeconds(ctx.s3.pid) : null;
     const manifest = JSON.parse(m.stdout) as DumpManifest;
     if (variant === 's3') await emptyPrefix(ctx, `${prefix}/`);
     return {
@@ -182,6 +197,8 @@ async function runVariant(variant: Variant, db: BenchDatabase, ctx: Context, i: 
       rss: m.peakRss,
       pgDumpRss: m.childPeakRss.get('pg_dump') ?? null,
       treeMaxRss: m.treeMaxRss,
+      serverCpu:
+        serverCpuBefore !== null && serverCpuAfter !== null ? serverCpuAfter - serverCpuBefore : null,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -275,6 +292,14 @@ function printReport(
     }));
     verdicts.push(
       `lifeboat peak RSS by database size: ${peaks.map((p) => `${p.size} → ${mib(p.rss)}`).join(', ')}`,
+    );
+  }
+  const serverCpu = results.flatMap(({ db, runs }) =>
+    runs.s3.filter((r) => r.serverCpu != null).map((r) => `${gib(db.bytes)}: ${r.serverCpu!.toFixed(1)} s`),
+  );
+  if (serverCpu.length > 0) {
+    verdicts.push(
+      `s3rver's own CPU per s3 run, on the same 2 cores as pg_dump and lifeboat (real S3 does this work elsewhere): ${serverCpu.join(', ')}`,
     );
   }
   process.stdout.write(`\n${verdicts.join('\n')}\n`);

@@ -7,6 +7,8 @@ import { freePort } from './ports.ts';
 
 export interface S3Server {
   readonly endpoint: string;
+  /** The s3rver process (benchmarks read its CPU time: it shares the machine with what it serves). */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function startS3rver(): Promise<S3Server> {
   }
   return {
     endpoint,
+    pid: child.pid,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
