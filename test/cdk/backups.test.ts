@@ -59,10 +59,13 @@ function arnsOf(statement: Statement): string[] {
   });
 }
 
-/** The Fargate dump workflow: the one state machine that runs an ECS task. */
+/** The Fargate dump workflow: the state machine whose ECS task state is "Dump". */
 function dumpWorkflow(template: Template): string {
   const found = Object.entries(template.findResources('AWS::StepFunctions::StateMachine'))
-    .filter(([, m]) => JSON.stringify(m.Properties.DefinitionString).includes('ecs:runTask'))
+    .filter(([, m]) => {
+      const definition = JSON.stringify(m.Properties.DefinitionString);
+      return definition.includes('ecs:runTask') && definition.includes('\\"Dump\\"');
+    })
     .map(([id]) => id);
   expect(found).toHaveLength(1);
   return found[0]!;

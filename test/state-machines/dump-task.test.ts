@@ -22,7 +22,9 @@ describe('Fargate dump workflow', () => {
     >;
     const found = Object.entries(resources).filter(
       ([, r]) =>
-        r.Type === 'AWS::StepFunctions::StateMachine' && JSON.stringify(r.Properties).includes('ecs:runTask'),
+        r.Type === 'AWS::StepFunctions::StateMachine' &&
+        JSON.stringify(r.Properties).includes('ecs:runTask') &&
+        JSON.stringify(r.Properties).includes('\\"Dump\\"'),
     );
     expect(found).toHaveLength(1);
     id = found[0]![0];
@@ -45,7 +47,7 @@ describe('Fargate dump workflow', () => {
               StoppedReason: 'Essential container in task exited',
               Containers: [{ ExitCode: 0 }],
             }),
-            CountCompletedDump: async (input: unknown) => {
+            CountSuccess: async (input: unknown) => {
               metrics.push(input);
               return {};
             },
@@ -88,7 +90,7 @@ describe('Fargate dump workflow', () => {
             Dump: async () => {
               throw failed;
             },
-            CountCompletedDump: async () => {
+            CountSuccess: async () => {
               counted++;
               return {};
             },
