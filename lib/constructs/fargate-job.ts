@@ -17,7 +17,10 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
+  Choice,
+  Condition,
   DefinitionBody,
+  Fail,
   IntegrationPattern,
   JsonPath,
   LogLevel,
@@ -175,7 +178,20 @@ export class FargateJob extends Construct {
     });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       comment: `lifeboat ${props.environment}: ${props.what} of ${database.name} as a Fargate task`,
-      definitionBody: DefinitionBody.fromChainable(run.next(succeeded)),
+      // Whatever Step Functions makes of a non-zero exit code, only exit code 0 counts as success.
+      definitionBody: DefinitionBody.fromChainable(
+        run.next(
+          new Choice(this, 'ExitedCleanly')
+            .when(Condition.numberEquals('$.containers[0]', 0), succeeded)
+            .otherwise(
+              new Fail(this, 'JobFailed', {
+                error: 'JobFailed',
+                // The exit codes are in the state's input, in the execution history.
+                causePath: '$.stoppedReason',
+              }),
+            ),
+        ),
+      ),
       timeout: props.timeout ?? Duration.hours(12),
       tracingEnabled: true,
       logs: { destination: workflowLogs, level: LogLevel.ALL, includeExecutionData: true },

@@ -16,6 +16,12 @@ import {
 } from './lifeboat-function.ts';
 import { DOCKERFILES, DUMP_ARCHITECTURE, type ImportedNetwork, ProjectImage } from './logical-dump.ts';
 import type { Notifications } from './notifications.ts';
+import { FargateJob } from './fargate-job.ts';
+import type { Database } from '../config/schema.ts';
+import { verifyBackupEvent } from '../events.ts';
+import { EVENTS_TOPIC_ENV } from '../../functions/core/events.ts';
+import { METRIC } from '../../functions/core/metrics.ts';
+import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 
 /**
  * The verify-backup image: the verify-backup handler and the restore workflow's RestoreDump
@@ -152,5 +158,74 @@ export class VerifyBackupFunction extends Construct {
   /** The function announces verification.passed / verification.failed on the events topic. */
   bindPublisher(notifications: Notifications): void {
     notifications.bindPublisher(this.function);
+  }
+}
+
+export interface VerifyTaskProps {
+  readonly environment: string;
+  /** A `large` database: its newest dump is verified as a Fargate task, in its network. */
+  readonly database: Database;
+  readonly image: VerifyImage;
+  readonly bucket: IBucket;
+  readonly logRetention: RetentionDays;
+  readonly logKey?: IKey;
+  /** Task storage: the archive copy and the whole restored database live there. @default 200 GiB */
+  readonly ephemeralStorage?: Size;
+  /** @default 4096 (4 vCPU: pg_restore -j and the ephemeral server share them) */
+  readonly cpu?: number;
+  /** @default 16384 */
+  readonly memoryMiB?: number;
+}
+
+/**
+ * Verification of a `large` database's newest dump, which would not restore within Lambda's 15
+ * minutes: the verify image's one-shot runner (task-runner.mjs: exit 0 passed, 1 failed, 2 could not
+ * verify) as a Fargate task, started by a workflow that counts a passed verification
+ * (VerificationPassed, which the verified-age alarms watch). Same access as the function: reads
+ * dumps and the catalog, appends catalog records.
+ */
+export class VerifyTask extends Construct {
+  public readonly job: FargateJob;
+  public readonly stateMachine: StateMachine;
+
+  constructor(scope: Construct, id: string, props: VerifyTaskProps) {
+    super(scope, id);
+    const { bucket, database } = props;
+    this.job = new FargateJob(this, 'Job', {
+      environment: props.environment,
+      database,
+      what: 'verification of the newest dump',
+      taskStateName: 'Verify',
+      image: props.image.asset,
+      // The image's entry point is the Lambda runtime client; as a task it runs the one-shot runner.
+      entryPoint: ['/usr/local/bin/node'],
+      command: ['/var/task/task-runner.mjs'],
+      containerEnvironment: {
+        LIFEBOAT_EVENT: JSON.stringify(verifyBackupEvent(database)),
+        [VERIFY_BACKUP_ENV.bucket]: bucket.bucketName,
+        ...(bucket.encryptionKey ? { [VERIFY_BACKUP_ENV.kmsKeyId]: bucket.encryptionKey.keyArn } : {}),
+        [VERIFY_BACKUP_ENV.environment]: props.environment,
+        [VERIFY_BACKUP_ENV.workDir]: '/tmp',
+        POWERTOOLS_SERVICE_NAME: 'verify-backup',
+      },
+      successMetric: METRIC.verificationPassed,
+      cpu: props.cpu ?? 4096,
+      memoryMiB: props.memoryMiB ?? 16384,
+      ephemeralStorage: props.ephemeralStorage ?? Size.gibibytes(200),
+      logRetention: props.logRetention,
+      ...(props.logKey ? { logKey: props.logKey } : {}),
+    });
+    this.stateMachine = this.job.stateMachine;
+    const taskRole = this.job.taskDefinition.taskRole;
+    // Reads dumps and the catalog; writes nothing but catalog records.
+    grantRepository(taskRole, bucket, 'read', [ARTIFACT_PREFIX, CATALOG_PREFIX]);
+    grantRepository(taskRole, bucket, 'append', [CATALOG_PREFIX]);
+    this.job.acknowledgeTaskPolicy();
+  }
+
+  /** The task announces verification.passed / verification.failed on the events topic. */
+  bindPublisher(notifications: Notifications): void {
+    this.job.container.addEnvironment(EVENTS_TOPIC_ENV, notifications.topic.topicArn);
+    notifications.grantPublish(this.job.taskDefinition.taskRole);
   }
 }

@@ -883,13 +883,15 @@ export interface VerificationSchedulesProps {
   readonly restoreTest?: IStateMachine;
   /** Proves each database's newest dump restores. */
   readonly verifyBackup?: IFunction;
+  /** The Fargate verification workflow of each `large` database, by name. */
+  readonly verifyTasks?: ReadonlyMap<string, IStateMachine>;
 }
 
 /**
  * Each database's verification schedule (its policy's `verification`): the restore-test workflow
  * for its newest snapshot, and verify-backup for its newest dump when its policy takes dumps.
- * Dumps of `large` databases are not verified here: they would not restore within Lambda's 15
- * minutes (synthesis warns; `lifeboat verify` runs the same checks anywhere).
+ * Dumps of `large` databases, which would not restore within Lambda's 15 minutes, are verified by
+ * their Fargate verification workflow (`verifyTasks`); without one, synthesis warns.
  */
 export function addVerificationSchedules(
   schedules: BackupSchedules,
@@ -909,7 +911,17 @@ export function addVerificationSchedules(
     }
     if (policy.dump && props.verifyBackup) {
       if (db.large) {
-        unverified.push(db.name);
+        const task = props.verifyTasks?.get(db.name);
+        if (!task) {
+          unverified.push(db.name);
+          continue;
+        }
+        schedules.add(
+          `VerifyDump-${db.name}`,
+          policy.verification,
+          { kind: 'stateMachine', stateMachine: task, input: {} },
+          `lifeboat ${environment}: verification of the newest dump of ${db.name} as a Fargate task (policy ${db.policy})`,
+        );
         continue;
       }
       schedules.add(

@@ -15,7 +15,7 @@ import { Prune } from '../constructs/prune.ts';
 import { encryptedQueue } from '../constructs/queues.ts';
 import { BackupSchedules } from '../constructs/schedules.ts';
 import { TakeSnapshot } from '../constructs/take-snapshot.ts';
-import { VerifyBackupFunction, VerifyImage } from '../constructs/verify-backup.ts';
+import { VerifyBackupFunction, VerifyImage, VerifyTask } from '../constructs/verify-backup.ts';
 import { addVerificationSchedules, RestoreWorkflows } from '../constructs/workflows.ts';
 import { discoverEvent, dumpEvent, pruneEvent, snapshotEvent } from '../events.ts';
 import { regionAlerting, replicaLagSources } from './alerting.ts';
@@ -51,6 +51,8 @@ export class PrimaryStack extends Stack {
   public readonly verifyImage: VerifyImage;
   /** Restores each database's newest dump into an ephemeral PostgreSQL on its verification schedule. */
   public readonly verifyBackup: VerifyBackupFunction;
+  /** The Fargate verification workflow of each `large` database with dumps, by database name. */
+  public readonly verifyTasks: ReadonlyMap<string, VerifyTask>;
   /** The restore and restore-test workflows (`/lifeboat/<env>/workflows/restore|restore-test`). */
   public readonly workflows: RestoreWorkflows;
   public readonly prune: Prune;
@@ -249,6 +251,22 @@ export class PrimaryStack extends Stack {
       deadLetterQueue,
     });
     if (this.notifications) this.verifyBackup.bindPublisher(this.notifications);
+    // Dumps of large databases are verified as Fargate tasks (no 15-minute limit).
+    const verifyTasks = new Map<string, VerifyTask>();
+    for (const database of config.databases) {
+      if (!database.large || !config.policies[database.policy]!.dump) continue;
+      const task = new VerifyTask(this, `VerifyTask-${database.name}`, {
+        environment,
+        database,
+        image: this.verifyImage,
+        bucket,
+        logRetention,
+        ...(logKey ? { logKey } : {}),
+      });
+      if (this.notifications) task.bindPublisher(this.notifications);
+      verifyTasks.set(database.name, task);
+    }
+    this.verifyTasks = verifyTasks;
     this.workflows = new RestoreWorkflows(this, 'Workflows', {
       environment,
       config,
@@ -266,6 +284,7 @@ export class PrimaryStack extends Stack {
       config,
       restoreTest: this.workflows.restoreTest?.stateMachine,
       verifyBackup: this.verifyBackup.function,
+      verifyTasks: new Map([...verifyTasks].map(([name, task]) => [name, task.stateMachine])),
     });
   }
 }

@@ -132,8 +132,8 @@ describe('scheduled backups (staging)', () => {
       });
       const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule'));
       // Snapshot and dump of each database and prune; on the verification schedule, each database's
-      // restore test and the dump verification of orders (ledger is large: not verified in Lambda).
-      expect(schedules).toHaveLength(8);
+      // restore test and the dump verification of each (orders in Lambda, ledger as a Fargate task).
+      expect(schedules).toHaveLength(9);
       for (const s of schedules)
         expect(s.Properties.Target.DeadLetterConfig).toEqual({ Arn: expect.anything() });
     });
@@ -377,7 +377,12 @@ describe('scheduled backups (staging)', () => {
     });
 
     it('lets the task read only the secret of its database, and decrypt it through Secrets Manager', () => {
-      const taskDef = template.toJSON().Resources[onlyResource(template, 'AWS::ECS::TaskDefinition')];
+      const taskDef =
+        template.toJSON().Resources[
+          onlyResource(template, 'AWS::ECS::TaskDefinition', {
+            ContainerDefinitions: Match.arrayWith([Match.objectLike({ Name: 'dump' })]),
+          })
+        ];
       const taskRole = taskDef.Properties.TaskRoleArn['Fn::GetAtt'][0];
       const secret = statementsOfRole(template, taskRole).filter((s) =>
         actionsOf(s).includes('secretsmanager:GetSecretValue'),
@@ -391,6 +396,54 @@ describe('scheduled backups (staging)', () => {
       expect(decrypt[0]!.Condition).toEqual({
         StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' },
       });
+    });
+  });
+
+  describe('large database dump verified on Fargate', () => {
+    let taskDefinition: string;
+    beforeAll(() => {
+      taskDefinition = onlyResource(template, 'AWS::ECS::TaskDefinition', {
+        ContainerDefinitions: Match.arrayWith([Match.objectLike({ Name: 'verify' })]),
+      });
+    });
+
+    it('runs the verify image one-shot runner with room for the restored database', () => {
+      template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+        EphemeralStorage: { SizeInGiB: 200 },
+        RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' },
+        ContainerDefinitions: [
+          Match.objectLike({
+            Name: 'verify',
+            EntryPoint: ['/usr/local/bin/node'],
+            Command: ['/var/task/task-runner.mjs'],
+            Environment: Match.arrayWith([
+              { Name: 'LIFEBOAT_EVENT', Value: JSON.stringify({ database: 'ledger', backupId: 'latest' }) },
+            ]),
+          }),
+        ],
+      });
+    });
+
+    it('is started on the verification schedule of its database', () => {
+      const machines = Object.entries(template.findResources('AWS::StepFunctions::StateMachine')).filter(
+        ([, m]) => JSON.stringify(m.Properties.DefinitionString).includes('\\"Verify\\"'),
+      );
+      expect(machines).toHaveLength(1);
+      template.hasResourceProperties('AWS::Scheduler::Schedule', {
+        ScheduleExpression: config.policies[ledger.policy]!.verification.cron,
+        Target: Match.objectLike({ Arn: { Ref: machines[0]![0] } }),
+      });
+    });
+
+    it('reads dumps and the catalog, appends catalog records, and reads no database secret', () => {
+      const taskDef = template.toJSON().Resources[taskDefinition];
+      const statements = statementsOfRole(template, taskDef.Properties.TaskRoleArn['Fn::GetAtt'][0]);
+
+      expect(statements.filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'))).toEqual([]);
+      expect(statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:Delete')))).toEqual([]);
+      const writes = statements.filter((s) => actionsOf(s).includes('s3:PutObject'));
+      expect(writes.length).toBeGreaterThan(0);
+      for (const s of writes) expect(JSON.stringify(resourcesOf(s))).toContain('catalog/*');
     });
   });
 

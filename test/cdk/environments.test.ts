@@ -165,7 +165,11 @@ describe.each(['dev', 'staging', 'prod'])('environment %s', (name) => {
         },
       }),
     );
-    const tasks = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
+    const tasks = Object.values(
+      template.findResources('AWS::ECS::TaskDefinition', {
+        Properties: { ContainerDefinitions: Match.arrayWith([Match.objectLike({ Name: 'dump' })]) },
+      }),
+    );
     const variables = [
       ...dumps.map((fn) => fn.Properties.Environment.Variables.LIFEBOAT_EVENTS_TOPIC_ARN),
       ...tasks.map(
