@@ -1,4 +1,5 @@
-import { Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import type { Size } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
 import {
   type CfnTaskDefinition,
