@@ -158,90 +158,66 @@ describe.each(['dev', 'staging', 'prod'])('alarms and dashboards of environment 
     }
   });
 
-  it('warns and then pages when a database has had no completed logical backup', () => {
-    const dumped = config.databases.filter((db) => config.policies[db.policy]!.dump);
+  it.each([
+    [
+      'no completed logical backup',
+      'backup-age',
+      'BackupSucceeded',
+      'backupAgeWarnHours',
+      'backupAgeCritHours',
+      true,
+    ],
+    [
+      'no passed verification',
+      'verified-age',
+      'VerificationPassed',
+      'verifiedAgeWarnHours',
+      'verifiedAgeCritHours',
+      false,
+    ],
+    [
+      'no snapshot copy arrived in the DR region',
+      'copy-age',
+      'SnapshotCopied',
+      'copyAgeWarnHours',
+      'copyAgeCritHours',
+      false,
+    ],
+  ] as const)(
+    'warns and then pages when a database has had %s for too long, unless a level is turned off',
+    (_what, alarm, metricName, warnKey, critKey, dumpsOnly) => {
+      const watched = config.databases.filter((db) => !dumpsOnly || config.policies[db.policy]!.dump);
+      const levels = [
+        ['warning', config.alarms[warnKey]],
+        ['critical', config.alarms[critKey]],
+      ] as const;
+      const on = levels.filter(([, hours]) => hours !== null);
 
-    expect(dumped.length).toBeGreaterThan(0);
-    for (const db of dumped) {
-      for (const [severity, hours] of [
-        ['warning', config.alarms.backupAgeWarnHours],
-        ['critical', config.alarms.backupAgeCritHours],
-      ] as const) {
-        expect(alarmNamed(primary, `lifeboat-${name}-${db.name}-backup-age-${severity}`)).toMatchObject({
-          Namespace: 'Lifeboat',
-          MetricName: 'BackupSucceeded',
-          Dimensions: [
-            { Name: 'Database', Value: db.name },
-            { Name: 'Environment', Value: name },
-          ],
-          Statistic: 'Sum',
-          Period: 3600,
-          Threshold: 1,
-          ComparisonOperator: 'LessThanThreshold',
-          EvaluationPeriods: Math.ceil(hours),
-          DatapointsToAlarm: Math.ceil(hours),
-          TreatMissingData: 'breaching',
-        });
+      expect(watched.length).toBeGreaterThan(0);
+      expect(alarmsOf(primary).filter((a) => a.MetricName === metricName)).toHaveLength(
+        watched.length * on.length,
+      );
+      for (const db of watched) {
+        for (const [severity, hours] of on) {
+          expect(alarmNamed(primary, `lifeboat-${name}-${db.name}-${alarm}-${severity}`)).toMatchObject({
+            Namespace: 'Lifeboat',
+            MetricName: metricName,
+            Dimensions: [
+              { Name: 'Database', Value: db.name },
+              { Name: 'Environment', Value: name },
+            ],
+            Statistic: 'Sum',
+            Period: 3600,
+            Threshold: 1,
+            ComparisonOperator: 'LessThanThreshold',
+            EvaluationPeriods: Math.ceil(hours!),
+            DatapointsToAlarm: Math.ceil(hours!),
+            TreatMissingData: 'breaching',
+          });
+        }
       }
-    }
-  });
-
-  it('warns and then pages when a database has had no passed verification, unless turned off', () => {
-    const { verifiedAgeWarnHours, verifiedAgeCritHours } = config.alarms;
-    const verified = alarmsOf(primary).filter((a) => a.MetricName === 'VerificationPassed');
-    const levels = [
-      ['warning', verifiedAgeWarnHours],
-      ['critical', verifiedAgeCritHours],
-    ] as const;
-
-    expect(verified).toHaveLength(config.databases.length * levels.filter(([, h]) => h !== null).length);
-    for (const db of config.databases) {
-      for (const [severity, hours] of levels) {
-        if (hours === null) continue;
-        expect(alarmNamed(primary, `lifeboat-${name}-${db.name}-verified-age-${severity}`)).toMatchObject({
-          Namespace: 'Lifeboat',
-          Dimensions: [
-            { Name: 'Database', Value: db.name },
-            { Name: 'Environment', Value: name },
-          ],
-          Period: 3600,
-          Threshold: 1,
-          ComparisonOperator: 'LessThanThreshold',
-          EvaluationPeriods: Math.ceil(hours),
-          DatapointsToAlarm: Math.ceil(hours),
-          TreatMissingData: 'breaching',
-        });
-      }
-    }
-  });
-
-  it('warns and then pages when no snapshot copy of a database has arrived in the DR region in time', () => {
-    const { copyAgeWarnHours, copyAgeCritHours } = config.alarms;
-    const copies = alarmsOf(primary).filter((a) => a.MetricName === 'SnapshotCopied');
-    const levels = [
-      ['warning', copyAgeWarnHours],
-      ['critical', copyAgeCritHours],
-    ] as const;
-
-    expect(copies).toHaveLength(config.databases.length * levels.filter(([, h]) => h !== null).length);
-    expect(copies.length).toBeGreaterThan(0);
-    for (const db of config.databases) {
-      for (const [severity, hours] of levels) {
-        if (hours === null) continue;
-        expect(alarmNamed(primary, `lifeboat-${name}-${db.name}-copy-age-${severity}`)).toMatchObject({
-          Namespace: 'Lifeboat',
-          Dimensions: [
-            { Name: 'Database', Value: db.name },
-            { Name: 'Environment', Value: name },
-          ],
-          Threshold: 1,
-          ComparisonOperator: 'LessThanThreshold',
-          EvaluationPeriods: Math.ceil(hours),
-          TreatMissingData: 'breaching',
-        });
-      }
-    }
-  });
+    },
+  );
 
   it('alarms on replica lag in the DR stack, in the unit RDS reports it, the critical one by its known name', () => {
     const replicated = config.databases.filter((db) => db.failover);
