@@ -1,6 +1,4 @@
 import { Annotations, ArnFormat, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
@@ -61,12 +59,6 @@ export interface WorkflowsBaseProps {
   readonly bucket: IBucket;
   /** The topic the workflows publish their events to (lifeboat's events topic, or the alarm topic). */
   readonly notificationTopic: ITopic;
-  /**
-   * Give each workflow its own alarms (failed, timed-out, aborted executions; the dead-letter queue
-   * of alarm-started failovers), sending ALARM and OK to this topic.
-   * @default - none: the stack's Monitoring alarms on every workflow and queue it holds
-   */
-  readonly alarmTopic?: ITopic;
   readonly logRetention: RetentionDays;
   readonly logKey?: IKey;
 }
@@ -185,7 +177,7 @@ function acknowledgeWildcards(role: IRole, matches: (rendered: string) => boolea
  */
 function hardenStateMachine(
   workflow: IWorkflow,
-  props: { readonly topic: ITopic; readonly deleteOnlyTagged?: string; readonly alarmTopic?: ITopic },
+  props: { readonly topic: ITopic; readonly deleteOnlyTagged?: string },
 ): void {
   const stateMachine = workflow.stateMachine;
   props.topic.grantPublish(stateMachine);
@@ -200,13 +192,6 @@ function hardenStateMachine(
         conditions: { StringNotEquals: { [`aws:ResourceTag/${WORKFLOW_TAG}`]: props.deleteOnlyTagged } },
       }),
     );
-  }
-  const alarmTopic = props.alarmTopic;
-  if (alarmTopic) {
-    for (const alarm of workflow.alarms) {
-      alarm.addAlarmAction(new SnsAction(alarmTopic));
-      alarm.addOkAction(new SnsAction(alarmTopic));
-    }
   }
   const role = stateMachine.role;
   acknowledgeOwnPolicy(role, 'a lifeboat workflow');
@@ -273,8 +258,6 @@ export class RestoreWorkflows extends Construct {
   public readonly finishFunction: LifeboatFunction;
   public readonly planRestoreTestFunction?: LifeboatFunction;
   public readonly recordRestoreTestFunction?: LifeboatFunction;
-  /** Failed, timed-out and aborted executions of every workflow here (actions on alarmTopic). */
-  public readonly alarms: readonly Alarm[];
 
   constructor(scope: Construct, id: string, props: RestoreWorkflowsProps) {
     super(scope, id);
@@ -375,7 +358,8 @@ export class RestoreWorkflows extends Construct {
     const common = {
       environment: props.environment,
       notificationTopic: props.notificationTopic,
-      createAlarms: props.alarmTopic !== undefined,
+      // The stack's Monitoring alarms on every workflow (watchStack), in one place.
+      createAlarms: false,
       logRetention: props.logRetention,
       logKey: props.logKey,
       snapshotKeyArns: props.snapshotKeyArns,
@@ -392,10 +376,8 @@ export class RestoreWorkflows extends Construct {
     });
     hardenStateMachine(this.restore, {
       topic: props.notificationTopic,
-      alarmTopic: props.alarmTopic,
       deleteOnlyTagged: 'restore',
     });
-    const alarms = [...this.restore.alarms];
 
     if (props.restoreTest) {
       this.planRestoreTestFunction = taskFunction(this, 'PlanRestoreTest', {
@@ -420,12 +402,9 @@ export class RestoreWorkflows extends Construct {
       });
       hardenStateMachine(this.restoreTest, {
         topic: props.notificationTopic,
-        alarmTopic: props.alarmTopic,
         deleteOnlyTagged: 'restore-test',
       });
-      alarms.push(...this.restoreTest.alarms);
     }
-    this.alarms = alarms;
   }
 }
 
@@ -435,7 +414,7 @@ export interface FailoverWorkflowsProps extends WorkflowsBaseProps {
   /**
    * Where alarm events that could not start a failover go (EventBridge delivery and the starter's
    * asynchronous invocation).
-   * @default - a queue of this construct (with an alarm when alarmTopic is given)
+   * @default - a queue of this construct (the stack's Monitoring alarms on it)
    */
   readonly deadLetterQueue?: IQueue;
   /**
@@ -470,8 +449,6 @@ export class FailoverWorkflows extends Construct {
   /** One rule per database: its critical replica-lag alarm → ALARM starts a failover. */
   public readonly alarmRules: ReadonlyMap<string, Rule>;
   public readonly deadLetterQueue: IQueue;
-  /** Failed, timed-out and aborted executions, and the dead-letter alarm (actions on alarmTopic). */
-  public readonly alarms: readonly Alarm[];
 
   constructor(scope: Construct, id: string, props: FailoverWorkflowsProps) {
     super(scope, id);
@@ -730,7 +707,8 @@ export class FailoverWorkflows extends Construct {
     // --- workflows ---------------------------------------------------------------------------------
 
     const zones = hostedZoneIds(config);
-    const createAlarms = props.alarmTopic !== undefined;
+    // The stack's Monitoring alarms on every workflow (watchStack) and on the dead-letter queue.
+    const createAlarms = false;
     this.failover = new FailoverWorkflow(this, 'Failover', {
       environment,
       notificationTopic: props.notificationTopic,
@@ -747,7 +725,7 @@ export class FailoverWorkflows extends Construct {
       approvalTimeout: props.approvalTimeout,
       hostedZoneIds: zones,
     });
-    hardenStateMachine(this.failover, { topic: props.notificationTopic, alarmTopic: props.alarmTopic });
+    hardenStateMachine(this.failover, { topic: props.notificationTopic });
     // The lock table is encrypted with the operations key: DynamoDB uses it on the workflow's behalf.
     this.failover.stateMachine.addToRolePolicy(
       new PolicyStatement({
@@ -791,38 +769,20 @@ export class FailoverWorkflows extends Construct {
       describeReplicaFunction: this.describeReplicaFunction,
       deleteReplicaFunction: this.deleteReplicaFunction,
     });
-    hardenStateMachine(this.failback, { topic: props.notificationTopic, alarmTopic: props.alarmTopic });
+    hardenStateMachine(this.failback, { topic: props.notificationTopic });
 
     // --- alarm-started failovers -------------------------------------------------------------------
 
     let deadLetterQueue = props.deadLetterQueue;
-    const alarms: Alarm[] = [...this.failover.alarms, ...this.failback.alarms];
     if (!deadLetterQueue) {
       const queue: Queue = encryptedQueue(this, 'DeadLetterQueue', { key: props.operationsKey.key });
       Validations.of(queue).acknowledge({
         id: 'AwsSolutions-SQS3',
         reason: 'This queue is itself the dead-letter queue of the alarm-started failovers.',
       });
-      if (props.alarmTopic) {
-        const dlqAlarm = new Alarm(this, 'DeadLetterAlarm', {
-          alarmDescription: `lifeboat ${environment}: a replica-lag alarm could not start a failover (see the failover dead-letter queue)`,
-          metric: queue.metricApproximateNumberOfMessagesVisible({
-            period: Duration.minutes(5),
-            statistic: 'Maximum',
-          }),
-          threshold: 1,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
-        });
-        dlqAlarm.addAlarmAction(new SnsAction(props.alarmTopic));
-        dlqAlarm.addOkAction(new SnsAction(props.alarmTopic));
-        alarms.push(dlqAlarm);
-      }
       deadLetterQueue = queue;
     }
     this.deadLetterQueue = deadLetterQueue;
-    this.alarms = alarms;
     // EventBridge delivers undeliverable events into the encrypted queue.
     props.operationsKey.allowDeliveryBy(new ServicePrincipal('events.amazonaws.com'));
 
