@@ -212,17 +212,12 @@ export class Monitoring extends Construct {
   /** Alarm as soon as a dead-letter queue holds a message: something was not backed up or copied. */
   addDeadLetterAlarm(id: string, queue: IQueue, what: string): Alarm {
     return this.register(
-      new Alarm(this, id, {
-        alarmDescription: `lifeboat ${this.props.environment}: ${what}`,
-        metric: queue.metricApproximateNumberOfMessagesVisible({
-          period: Duration.minutes(5),
-          statistic: 'Maximum',
-        }),
-        threshold: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      }),
+      anyOccurrence(
+        this,
+        id,
+        `lifeboat ${this.props.environment}: ${what}`,
+        queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      ),
     );
   }
 
@@ -302,14 +297,12 @@ export class Monitoring extends Construct {
     // alarms added while watching are still seen by the other aspects (tags).
     return Object.entries(metrics).map(([what, metric]) =>
       this.register(
-        new Alarm(fn, `${what}Alarm`, {
-          alarmDescription: `lifeboat ${this.props.environment}: WARNING: function ${label}: ${what.toLowerCase()}`,
+        anyOccurrence(
+          fn,
+          `${what}Alarm`,
+          `lifeboat ${this.props.environment}: WARNING: function ${label}: ${what.toLowerCase()}`,
           metric,
-          threshold: 1,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
-        }),
+        ),
         'component',
       ),
     );
@@ -331,14 +324,12 @@ export class Monitoring extends Construct {
     ] as const;
     return outcomes.map(([outcome, words, metric]) =>
       this.register(
-        new Alarm(scope, `${id}${outcome}`, {
-          alarmDescription: `lifeboat ${this.props.environment}: WARNING: ${what}: execution ${words}`,
+        anyOccurrence(
+          scope,
+          `${id}${outcome}`,
+          `lifeboat ${this.props.environment}: WARNING: ${what}: execution ${words}`,
           metric,
-          threshold: 1,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
-        }),
+        ),
         'component',
       ),
     );
@@ -419,6 +410,18 @@ export class Monitoring extends Construct {
     (group === 'data' ? this.alarms : this.componentAlarms).push(alarm);
     return alarm;
   }
+}
+
+/** An alarm on any occurrence of `metric` (≥ 1 in one period); no data is no occurrence. */
+function anyOccurrence(scope: Construct, id: string, description: string, metric: IMetric): Alarm {
+  return new Alarm(scope, id, {
+    alarmDescription: description,
+    metric,
+    threshold: 1,
+    comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: TreatMissingData.NOT_BREACHING,
+  });
 }
 
 /** Whether some alarm of the stack already watches the failed executions of `stateMachine`. */
