@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { AlreadyExists, BackupNotFound, InvalidArgument } from './errors.ts';
-import { Manifest } from './manifest.ts';
+import { AlreadyExists, BackupNotFound, errorMessage, InvalidArgument } from './errors.ts';
+import { DOCUMENT_SCHEMA, declaredSchema, Manifest } from './manifest.ts';
 import type { Repository } from './repository/types.ts';
 
 /**
@@ -12,7 +12,13 @@ import type { Repository } from './repository/types.ts';
  *   artifacts/<database>/<backupId>.dump                     the pg_dump custom-format archive
  *
  * `<database>` is URI-encoded so any PostgreSQL name (spaces, quotes, slashes) makes a safe key.
- * A backup's state is derived from its documents; see `summarize`.
+ * A backup's state is derived from its documents; see `summarize`. Folders of a database whose
+ * name starts with `_` (e.g. `_failovers`) hold other documents, not backups.
+ *
+ * A document that cannot be read is never skipped silently: reading the catalog returns it as a
+ * `CatalogProblem`, and the backup it belongs to carries it (state `unreadable` when it is the
+ * manifest). Whoever acts on the catalog decides what an incomplete history means; prune keeps
+ * everything of that database.
  */
 export const CATALOG_PREFIX = 'catalog/';
 export const ARTIFACT_PREFIX = 'artifacts/';
@@ -46,7 +52,17 @@ function compactTime(at: Date): string {
 
 const ErrorInfo = z.object({ name: z.string(), message: z.string() });
 
+/**
+ * Records carry no version today (1.0); a record that declares one is read when its major is
+ * known (see DOCUMENT_SCHEMA), whatever its minor.
+ */
+const recordVersion = {
+  schemaVersion: z.literal(DOCUMENT_SCHEMA.major).optional(),
+  schemaMinor: z.number().int().nonnegative().optional(),
+};
+
 export const StartedRecord = z.object({
+  ...recordVersion,
   kind: z.literal('started'),
   backupId: z.string(),
   database: z.string(),
@@ -58,6 +74,7 @@ export const StartedRecord = z.object({
 export type StartedRecord = z.infer<typeof StartedRecord>;
 
 export const FailedRecord = z.object({
+  ...recordVersion,
   kind: z.literal('failed'),
   backupId: z.string(),
   database: z.string(),
@@ -78,6 +95,7 @@ export const CheckResult = z.object({
 export type CheckResult = z.infer<typeof CheckResult>;
 
 export const VerificationRecord = z.object({
+  ...recordVersion,
   kind: z.literal('verification'),
   backupId: z.string(),
   database: z.string(),
@@ -89,16 +107,28 @@ export const VerificationRecord = z.object({
   restoreDurationMs: z.number().int().nonnegative().nullable(),
   totalDurationMs: z.number().int().nonnegative(),
   error: ErrorInfo.nullable(),
+  /**
+   * (1.1) The region of the copy that was verified, when the repository is replicated. Without it a
+   * verification is of the backup wherever its bytes are (a replica holds the same bytes).
+   */
+  region: z.string().optional(),
 });
 export type VerificationRecord = z.infer<typeof VerificationRecord>;
 
 /** Retention removed the artifact (or snapshot); the catalog keeps the history. */
 export const DeletedRecord = z.object({
+  ...recordVersion,
   kind: z.literal('deleted'),
   backupId: z.string(),
   database: z.string(),
   at: z.iso.datetime(),
   reason: z.string(),
+  /**
+   * (1.1) The region whose copy was deleted. A replicated catalog shows the deletions of other
+   * regions' copies without counting them: the replica of the artifact is still there. Without it
+   * (1.0) a deletion counts everywhere, as deletes then also removed the replica.
+   */
+  region: z.string().optional(),
 });
 export type DeletedRecord = z.infer<typeof DeletedRecord>;
 
@@ -110,7 +140,37 @@ export const CatalogRecord = z.discriminatedUnion('kind', [
 ]);
 export type CatalogRecord = z.infer<typeof CatalogRecord>;
 
-export type BackupState = 'completed' | 'in-progress' | 'abandoned' | 'failed' | 'deleted';
+/**
+ * `unreadable`: the catalog holds the backup's manifest (or only documents) that cannot be read, so
+ * whether it completed is not known.
+ */
+export type BackupState = 'completed' | 'in-progress' | 'abandoned' | 'failed' | 'deleted' | 'unreadable';
+
+/**
+ * A catalog document that could not be used: `unreadable` (the repository refused or failed the
+ * read), `unparseable` (not JSON), `invalid` (JSON, but not a document of this schema, or not the
+ * one its key says), `unknown-schema` (a major version this reader does not know), or
+ * `unknown-document` (a file where the catalog keeps none).
+ */
+export type CatalogProblemKind =
+  'unreadable' | 'unparseable' | 'invalid' | 'unknown-schema' | 'unknown-document';
+
+export interface CatalogProblem {
+  readonly key: string;
+  /** The database the key belongs to; null when its folder name does not decode. */
+  readonly database: string | null;
+  /** The backup the key belongs to; null for a document outside any backup's folder. */
+  readonly backupId: string | null;
+  readonly problem: CatalogProblemKind;
+  /** One line: what is wrong with it. */
+  readonly message: string;
+}
+
+/** What reading the catalog found: the backups, and every document it could not use. */
+export interface CatalogReading {
+  readonly backups: BackupSummary[];
+  readonly problems: CatalogProblem[];
+}
 export type VerificationState = 'unverified' | 'verified' | 'verification-failed';
 
 export interface BackupSummary {
@@ -129,18 +189,33 @@ export interface BackupSummary {
   readonly verifiedAt: string | null;
   readonly error: { name: string; message: string } | null;
   readonly records: readonly CatalogRecord[];
+  /**
+   * Documents of this backup that could not be read. When any is a record, `verification` is
+   * `unverified`: a lost failure record must not leave an older pass in charge. Always set by
+   * `Catalog`; optional so that summaries built elsewhere need not name it.
+   */
+  readonly problems?: readonly CatalogProblem[];
 }
 
 export interface CatalogOptions {
   /** A started backup with no outcome after this long is `abandoned`. @default 24 h */
   readonly abandonAfterMs?: number;
   readonly now?: () => Date;
+  /**
+   * The region of this repository's copy, when it is one of a replicated pair (the bucket's
+   * region). Deletions recorded for another region's copy then do not count here, and
+   * verifications of this region's copy, if any, decide over those of the backup in general.
+   * @default - none: every record counts (a local or unreplicated repository)
+   */
+  readonly region?: string | undefined;
 }
 
 /** Reads and writes catalog documents in a repository. */
 export class Catalog {
   private readonly abandonAfterMs: number;
   private readonly now: () => Date;
+  /** See CatalogOptions.region. */
+  readonly region: string | undefined;
 
   constructor(
     readonly repository: Repository,
@@ -148,6 +223,7 @@ export class Catalog {
   ) {
     this.abandonAfterMs = options.abandonAfterMs ?? 24 * 3600_000;
     this.now = options.now ?? (() => new Date());
+    this.region = options.region;
   }
 
   /** Appends an event document; never overwrites one. */
@@ -173,27 +249,54 @@ export class Catalog {
     return key;
   }
 
-  /** Every backup in the catalog (optionally of one database), newest first. */
+  /**
+   * Every backup in the catalog (optionally of one database), newest first. A backup whose
+   * documents cannot all be read is listed with its `problems` (see `read` for all of them).
+   */
   async list(filter: { database?: string | undefined } = {}): Promise<BackupSummary[]> {
+    return (await this.read(filter)).backups;
+  }
+
+  /** The backups, and every catalog document that could not be used (`CatalogProblem`). */
+  async read(filter: { database?: string | undefined } = {}): Promise<CatalogReading> {
     const prefix =
       filter.database === undefined ? CATALOG_PREFIX : `${CATALOG_PREFIX}${segment(filter.database)}/`;
     const keys = await this.repository.list(prefix);
     const groups = new Map<string, string[]>();
+    const problems: CatalogProblem[] = [];
     for (const key of keys) {
       const parts = key.slice(CATALOG_PREFIX.length).split('/');
-      if (parts.length < 3) continue;
-      const group = `${parts[0]}/${parts[1]}`;
+      if (parts.length < 3) continue; // not in a backup's folder: no backup document
+      const [dbSegment, folder] = parts as [string, string];
+      if (folder.startsWith('_')) continue; // another kind of document (failovers)
+      const database = decodeSegment(dbSegment);
+      if (database === null || !isBackupId(folder)) {
+        problems.push({
+          key,
+          database,
+          backupId: null,
+          problem: 'unknown-document',
+          message:
+            database === null
+              ? `folder "${dbSegment}" is not an encoded database name`
+              : `"${folder}" is not a backup id: the catalog keeps no documents there`,
+        });
+        continue;
+      }
+      const group = `${dbSegment}/${folder}`;
       const list = groups.get(group) ?? [];
       list.push(key);
       groups.set(group, list);
     }
     const summaries = await mapLimit([...groups.entries()], 16, async ([group, groupKeys]) => {
       const [dbSegment, backupId] = group.split('/') as [string, string];
-      return this.summarize(decodeURIComponent(dbSegment), backupId, groupKeys);
+      return this.summarize(decodeSegment(dbSegment)!, backupId, groupKeys);
     });
-    return summaries
+    const backups = summaries
       .filter((s): s is BackupSummary => s !== null)
       .sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.id.localeCompare(a.id));
+    for (const b of backups) problems.push(...(b.problems ?? []));
+    return { backups, problems };
   }
 
   /** One backup by id (searching all databases unless given); BackupNotFound if unknown. */
@@ -215,58 +318,176 @@ export class Catalog {
 
   private async summarize(database: string, backupId: string, keys: string[]): Promise<BackupSummary | null> {
     let manifest: Manifest | null = null;
+    let manifestProblem = false;
     const records: CatalogRecord[] = [];
+    const problems: CatalogProblem[] = [];
+    const problem = (key: string, kind: CatalogProblemKind, message: string) =>
+      problems.push({ key, database, backupId, problem: kind, message });
+    const prefix = `${CATALOG_PREFIX}${segment(database)}/${backupId}/`;
     for (const key of keys) {
-      const text = (await this.repository.read(key)).toString('utf8');
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        continue; // not a catalog document; the catalog never holds half-written ones
+      const rest = key.slice(prefix.length);
+      const isManifest = rest === 'manifest.json';
+      if (!isManifest && !/^records\/[^/]+\.json$/.test(rest)) {
+        problem(
+          key,
+          'unknown-document',
+          `the catalog keeps no document named "${rest}" in a backup's folder`,
+        );
+        continue;
       }
-      if (key.endsWith('/manifest.json')) {
-        const parsed = Manifest.safeParse(json);
-        if (parsed.success) manifest = parsed.data;
-      } else {
-        const parsed = CatalogRecord.safeParse(json);
-        if (parsed.success) records.push(parsed.data);
+      const doc = await this.readDocument(key);
+      if (!doc.ok) {
+        problem(key, doc.problem, doc.message);
+        if (isManifest) manifestProblem = true;
+        continue;
       }
+      const parsed = isManifest ? Manifest.safeParse(doc.json) : CatalogRecord.safeParse(doc.json);
+      if (!parsed.success) {
+        problem(
+          key,
+          'invalid',
+          `not a ${isManifest ? 'manifest' : 'catalog record'}: ${summarizeIssues(parsed.error)}`,
+        );
+        if (isManifest) manifestProblem = true;
+        continue;
+      }
+      const value = parsed.data as Manifest | CatalogRecord;
+      if (
+        value.database !== database ||
+        ('id' in value ? value.id : (value as CatalogRecord).backupId) !== backupId
+      ) {
+        problem(key, 'invalid', `its database/backup id do not match its key`);
+        if (isManifest) manifestProblem = true;
+        continue;
+      }
+      if (isManifest) manifest = value as Manifest;
+      else records.push(value as CatalogRecord);
     }
     records.sort((a, b) => a.at.localeCompare(b.at));
     const started = records.find((r): r is StartedRecord => r.kind === 'started');
     const failed = records.findLast((r): r is FailedRecord => r.kind === 'failed');
-    const deleted = records.findLast((r): r is DeletedRecord => r.kind === 'deleted');
-    const verifications = records.filter((r): r is VerificationRecord => r.kind === 'verification');
-    if (!manifest && !started) return null;
+    const deleted = records.findLast(
+      (r): r is DeletedRecord => r.kind === 'deleted' && this.appliesHere(r.region),
+    );
+    const verifications = this.verificationsOfThisCopy(
+      records.filter((r): r is VerificationRecord => r.kind === 'verification'),
+    );
+    if (!manifest && !started && problems.length === 0) return null;
 
     let state: BackupState;
-    if (deleted) state = 'deleted';
+    if (manifestProblem || (!manifest && !started)) state = 'unreadable';
+    else if (deleted) state = 'deleted';
     else if (manifest) state = 'completed';
     else if (failed) state = 'failed';
     else if (this.now().getTime() - Date.parse(started!.at) > this.abandonAfterMs) state = 'abandoned';
     else state = 'in-progress';
 
+    const recordLost = problems.some((p) => !p.key.endsWith('/manifest.json'));
     const lastVerification = verifications.at(-1) ?? null;
     const lastPassed = verifications.findLast((v) => v.passed) ?? null;
     const verification: VerificationState =
-      lastVerification === null ? 'unverified' : lastVerification.passed ? 'verified' : 'verification-failed';
+      lastVerification === null || recordLost
+        ? 'unverified'
+        : lastVerification.passed
+          ? 'verified'
+          : 'verification-failed';
 
     return {
       id: backupId,
       database,
-      kind: manifest?.kind ?? started?.backupKind ?? 'logical-dump',
+      kind:
+        manifest?.kind ??
+        started?.backupKind ??
+        (backupId.includes('-rds-') ? 'rds-snapshot' : 'logical-dump'),
       state,
-      startedAt: manifest?.startedAt ?? started!.at,
+      startedAt: manifest?.startedAt ?? started?.at ?? timeOfBackupId(backupId),
       finishedAt: manifest?.finishedAt ?? failed?.at ?? null,
       bytes: manifest?.kind === 'logical-dump' ? manifest.artifact.bytes : null,
       manifest,
       verification,
       lastVerification,
-      verifiedAt: lastPassed?.at ?? null,
+      verifiedAt: recordLost ? null : (lastPassed?.at ?? null),
       error: manifest ? null : (failed?.error ?? null),
       records,
+      problems,
     };
   }
+
+  /** Whether a record about the copy in `region` concerns this repository's copy. */
+  appliesHere(region: string | undefined): boolean {
+    return this.region === undefined || region === undefined || region === this.region;
+  }
+
+  /**
+   * The verifications that speak for this repository's copy: those of this region's copy when
+   * there are any (its own failure is never overridden by a pass of another copy), else those of
+   * the backup in general. Those of another region's copy never do.
+   */
+  verificationsOfThisCopy(all: readonly VerificationRecord[]): VerificationRecord[] {
+    if (this.region === undefined) return [...all];
+    const own = all.filter((v) => v.region === this.region);
+    return own.length > 0 ? own : all.filter((v) => v.region === undefined);
+  }
+
+  private async readDocument(
+    key: string,
+  ): Promise<{ ok: true; json: unknown } | { ok: false; problem: CatalogProblemKind; message: string }> {
+    let text: string;
+    try {
+      text = (await this.repository.read(key)).toString('utf8');
+    } catch (err) {
+      return { ok: false, problem: 'unreadable', message: `could not be read: ${errorMessage(err)}` };
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      return { ok: false, problem: 'unparseable', message: `not JSON (${errorMessage(err)})` };
+    }
+    const declared = declaredSchema(json);
+    const says = (json as { schemaVersion?: unknown } | null)?.schemaVersion;
+    if (says !== undefined) {
+      if (declared === null) {
+        return {
+          ok: false,
+          problem: 'invalid',
+          message: `schemaVersion ${JSON.stringify(says)} is not a version`,
+        };
+      }
+      if (declared.major !== DOCUMENT_SCHEMA.major) {
+        return {
+          ok: false,
+          problem: 'unknown-schema',
+          message: `schema version ${declared.major}.${declared.minor}: this version of lifeboat reads ${DOCUMENT_SCHEMA.major}.x`,
+        };
+      }
+    }
+    // "1.3" spelled as a string: read it as major 1 with its minor.
+    if (typeof says === 'string' && declared)
+      json = { ...(json as object), schemaVersion: declared.major, schemaMinor: declared.minor };
+    return { ok: true, json };
+  }
+}
+
+function decodeSegment(value: string): string | null {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return null;
+  }
+}
+
+/** The instant a backup id starts with: 20261123T091500Z-… → 2026-11-23T09:15:00.000Z. */
+function timeOfBackupId(id: string): string {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(id)!;
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.000Z`;
+}
+
+function summarizeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`)
+    .join('; ');
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -1,6 +1,39 @@
 import { z } from 'zod';
 
 /**
+ * Versions of the catalog's documents: `schemaVersion` is the major, `schemaMinor` the minor
+ * (absent means 0). A reader reads every minor of the majors it knows and refuses any other major.
+ *
+ * Adding a field is a minor bump by construction: every object schema here strips keys it does
+ * not know (zod's default; never `strictObject`), and a field added in a minor is optional for
+ * readers, so a reader of 1.0 reads 1.7. Renaming, removing, or changing what a field means is a
+ * new major, which older readers refuse (they keep the backup and report it) instead of
+ * misreading. The major stays the number `1` that every version wrote, so a reader released before
+ * minors existed (it accepts exactly `schemaVersion: 1`) still reads what this version writes.
+ */
+export const DOCUMENT_SCHEMA = { major: 1, minor: 1 } as const;
+
+/** The schema version a document declares, or null when it declares none that can be read. */
+export function declaredSchema(doc: unknown): { major: number; minor: number } | null {
+  if (typeof doc !== 'object' || doc === null) return null;
+  const { schemaVersion, schemaMinor } = doc as { schemaVersion?: unknown; schemaMinor?: unknown };
+  const minor = schemaMinor === undefined ? 0 : schemaMinor;
+  if (typeof minor !== 'number' || !Number.isInteger(minor) || minor < 0) return null;
+  if (typeof schemaVersion === 'number' && Number.isInteger(schemaVersion) && schemaVersion > 0)
+    return { major: schemaVersion, minor };
+  // "1.3" is read as major 1, minor 3 (a spelling some writers may use).
+  const m = typeof schemaVersion === 'string' ? /^([1-9][0-9]*)\.([0-9]+)$/.exec(schemaVersion) : null;
+  return m ? { major: Number(m[1]), minor: Number(m[2]) } : null;
+}
+
+/** The version fields every manifest carries: major 1 (the literal every reader of 1 accepts), any minor. */
+const version = {
+  schemaVersion: z.literal(DOCUMENT_SCHEMA.major),
+  /** Minor version; absent in documents written before minors existed (1.0). */
+  schemaMinor: z.number().int().nonnegative().optional(),
+};
+
+/**
  * Statistics of the source database, read in the same snapshot that pg_dump dumps, so that a
  * restore can be checked exactly against them.
  */
@@ -85,7 +118,7 @@ export type Encryption = z.infer<typeof Encryption>;
 
 /** A logical dump's manifest: written once, after its artifact is fully stored. */
 export const DumpManifest = z.object({
-  schemaVersion: z.literal(1),
+  ...version,
   kind: z.literal('logical-dump'),
   id: z.string(),
   database: z.string(),
@@ -118,7 +151,7 @@ export type DumpManifest = z.infer<typeof DumpManifest>;
 
 /** An RDS instance or Aurora cluster snapshot (or its cross-region copy), as cataloged. */
 export const SnapshotManifest = z.object({
-  schemaVersion: z.literal(1),
+  ...version,
   kind: z.literal('rds-snapshot'),
   id: z.string(),
   database: z.string(),
@@ -136,6 +169,11 @@ export const SnapshotManifest = z.object({
   finishedAt: z.iso.datetime(),
   allocatedStorageGiB: z.number().nullable(),
   tags: z.record(z.string(), z.string()),
+  /**
+   * (1.1) The DB instance or cluster the snapshot was taken of: with the catalog name, what makes
+   * a series. `resourceId` is RDS's DbiResourceId / DbClusterResourceId (never reused), when RDS gave it.
+   */
+  source: z.object({ identifier: z.string(), resourceId: z.string().nullable() }).optional(),
 });
 export type SnapshotManifest = z.infer<typeof SnapshotManifest>;
 

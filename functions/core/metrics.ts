@@ -23,3 +23,16 @@ export const METRIC = {
   failoverRtoSeconds: 'FailoverRtoSeconds',
   failoverRpoSeconds: 'FailoverRpoSeconds',
 } as const;
+
+/**
+ * Metrics of a whole environment (dimension Environment only): what retention and discovery
+ * refused to do. Each is alarmed on any occurrence.
+ */
+export const ENVIRONMENT_METRIC = {
+  /** Databases a prune run did not judge (a catalog document it could not read, an error). */
+  pruneRefused: 'PruneRefusedDatabases',
+  /** Deletions or listings that failed in a prune run. */
+  pruneErrors: 'PruneErrors',
+  /** Databases discovery refused to snapshot: their catalog name is another source's. */
+  seriesConflicts: 'SeriesConflicts',
+} as const;

@@ -3,7 +3,9 @@ import {
   type DBClusterSnapshot,
   type DBSnapshot,
   DescribeAccountAttributesCommand,
+  DescribeDBClusterSnapshotAttributesCommand,
   DescribeDBClusterSnapshotsCommand,
+  DescribeDBSnapshotAttributesCommand,
   DescribeDBSnapshotsCommand,
   type RDSClient,
 } from '@aws-sdk/client-rds';
@@ -26,6 +28,11 @@ export interface RdsSnapshot {
   readonly arn: string;
   /** The DB instance or cluster it was taken of. */
   readonly sourceIdentifier: string;
+  /**
+   * RDS's id of that instance or cluster (DbiResourceId / DbClusterResourceId), which is never
+   * reused when a database of the same name is created again; null where RDS did not give it.
+   */
+  readonly resourceId?: string | null;
   /** creating, available, copying, failed, deleting, … */
   readonly status: string;
   /** manual, automated, … */
@@ -47,6 +54,7 @@ export function fromDbSnapshot(s: DBSnapshot): RdsSnapshot {
     identifier: s.DBSnapshotIdentifier ?? '',
     arn: s.DBSnapshotArn ?? '',
     sourceIdentifier: s.DBInstanceIdentifier ?? '',
+    resourceId: s.DbiResourceId ?? null,
     status: s.Status ?? 'unknown',
     snapshotType: s.SnapshotType ?? 'unknown',
     engine: s.Engine ?? 'postgres',
@@ -66,6 +74,7 @@ export function fromDbClusterSnapshot(s: DBClusterSnapshot): RdsSnapshot {
     identifier: s.DBClusterSnapshotIdentifier ?? '',
     arn: s.DBClusterSnapshotArn ?? '',
     sourceIdentifier: s.DBClusterIdentifier ?? '',
+    resourceId: s.DbClusterResourceId ?? null,
     status: s.Status ?? 'unknown',
     snapshotType: s.SnapshotType ?? 'unknown',
     engine: s.Engine ?? 'aurora-postgresql',
@@ -102,35 +111,96 @@ export async function describeSnapshot(
   }
 }
 
+/** Pages a listing may take at most: 1,000 pages of 100 are far beyond any snapshot quota. */
+export const MAX_PAGES = 1000;
+
+/**
+ * Follows a paginated Describe* listing to its end, or fails: a marker that comes back a second
+ * time, or more than MAX_PAGES pages, means the listing would never end or is not what RDS holds.
+ * A listing is either complete or an error, never a part taken for the whole.
+ */
+export async function paginate<T>(
+  what: string,
+  page: (marker: string | undefined) => Promise<{ items: readonly T[]; marker: string | undefined }>,
+  maxPages: number = MAX_PAGES,
+): Promise<T[]> {
+  const all: T[] = [];
+  const seen = new Set<string>();
+  let marker: string | undefined;
+  for (let pages = 0; ; pages++) {
+    if (pages >= maxPages) {
+      throw new SnapshotError(`${what}: more than ${maxPages} pages; the listing is not complete`);
+    }
+    const out = await page(marker);
+    all.push(...out.items);
+    if (!out.marker) return all;
+    if (seen.has(out.marker)) {
+      throw new SnapshotError(
+        `${what}: pagination marker "${out.marker.slice(0, 40)}" repeated; the listing is not complete`,
+      );
+    }
+    seen.add(out.marker);
+    marker = out.marker;
+  }
+}
+
 /** Every manual snapshot of one kind that lifeboat took for this environment. */
 export async function listLifeboatSnapshots(
   rds: RDSClient,
   type: SnapshotType,
   environment: string,
 ): Promise<RdsSnapshot[]> {
-  const all: RdsSnapshot[] = [];
-  let marker: string | undefined;
+  const what = `listing manual ${type} snapshots`;
+  let all: RdsSnapshot[];
   try {
-    do {
+    all = await paginate(what, async (marker) => {
       if (type === 'instance') {
         const out = await rds.send(
           new DescribeDBSnapshotsCommand({ SnapshotType: 'manual', MaxRecords: 100, Marker: marker }),
         );
-        all.push(...(out.DBSnapshots ?? []).map(fromDbSnapshot));
-        marker = out.Marker;
-      } else {
-        const out = await rds.send(
-          new DescribeDBClusterSnapshotsCommand({ SnapshotType: 'manual', MaxRecords: 100, Marker: marker }),
-        );
-        all.push(...(out.DBClusterSnapshots ?? []).map(fromDbClusterSnapshot));
-        marker = out.Marker;
+        return { items: (out.DBSnapshots ?? []).map(fromDbSnapshot), marker: out.Marker };
       }
-    } while (marker);
+      const out = await rds.send(
+        new DescribeDBClusterSnapshotsCommand({ SnapshotType: 'manual', MaxRecords: 100, Marker: marker }),
+      );
+      return { items: (out.DBClusterSnapshots ?? []).map(fromDbClusterSnapshot), marker: out.Marker };
+    });
   } catch (err) {
-    throw mapRdsError(err, `listing manual ${type} snapshots`);
+    throw mapRdsError(err, what);
   }
   // Describe*Snapshots cannot filter on tags: the environment tag is checked here.
   return all.filter((s) => s.tags[TAG.environment] === environment);
+}
+
+/**
+ * The accounts a manual snapshot is shared with: the values of its `restore` attribute (account
+ * ids, or `all` when it is public). Empty when it is shared with nobody.
+ */
+export async function snapshotSharedWith(rds: RDSClient, snapshot: RdsSnapshot): Promise<string[]> {
+  try {
+    const attributes =
+      snapshot.type === 'instance'
+        ? (
+            await rds.send(
+              new DescribeDBSnapshotAttributesCommand({ DBSnapshotIdentifier: snapshot.identifier }),
+            )
+          ).DBSnapshotAttributesResult?.DBSnapshotAttributes
+        : (
+            await rds.send(
+              new DescribeDBClusterSnapshotAttributesCommand({
+                DBClusterSnapshotIdentifier: snapshot.identifier,
+              }),
+            )
+          ).DBClusterSnapshotAttributesResult?.DBClusterSnapshotAttributes;
+    if (attributes === undefined) {
+      throw new SnapshotError(
+        `RDS returned no attributes for ${snapshot.type} snapshot ${snapshot.identifier}`,
+      );
+    }
+    return attributes.filter((a) => a.AttributeName === 'restore').flatMap((a) => a.AttributeValues ?? []);
+  } catch (err) {
+    throw mapRdsError(err, `reading who ${snapshot.type} snapshot ${snapshot.identifier} is shared with`);
+  }
 }
 
 export interface Quota {

@@ -5,10 +5,15 @@ import { InvalidArgument } from './errors.ts';
  * Grandfather-father-son retention, as a pure function: backups in, one decision per backup out,
  * each with the reasons a person reading a prune report needs. Nothing here talks to AWS.
  *
- * A database's backups fall into *series*: one per kind and region (its dumps, its snapshots in
- * the primary region, its snapshot copies in the DR region). Slots and guards apply per series,
- * so a verified snapshot never stands in for an unverified dump, and the DR copies keep their own
- * dailies even if the primary region's are gone. The deletion cap applies to the whole database.
+ * A database's backups fall into *series*: one per kind, region and source (its dumps, its
+ * snapshots in the primary region, its snapshot copies in the DR region; and, should two
+ * databases ever share a catalog name, each one's apart). Slots and guards apply per series, so a
+ * verified snapshot never stands in for an unverified dump, the DR copies keep their own dailies
+ * even if the primary region's are gone, and one database never takes another's slots. The
+ * deletion cap applies to the whole database.
+ *
+ * A backup taken after "now", or one its caller holds (whose verification cannot be told), is
+ * kept and never counted: it holds no slot and is neither verified nor "the newest" of anything.
  */
 
 const count = z.number().int().min(0).max(10_000);
@@ -40,6 +45,16 @@ export interface RetentionBackup {
   /** Passed verification (its newest verification passed). Only counts when completed. */
   readonly verified: boolean;
   readonly verifiedAt: string | null;
+  /**
+   * What the backup was taken of (a DB instance, a source database), when a catalog name may hold
+   * more than one: part of its series. @default - the series is kind and region only
+   */
+  readonly source?: string | undefined;
+  /**
+   * A reason to keep the backup whatever the policy says, and never count it (no slot, not verified,
+   * not the newest of anything): set when the caller cannot tell what the backup is.
+   */
+  readonly hold?: string | undefined;
 }
 
 export type RetentionAction = 'keep' | 'delete';
@@ -65,7 +80,7 @@ const PERIODS: readonly Period[] = ['daily', 'weekly', 'monthly', 'yearly'];
 export const REASON = {
   inProgress: 'in progress',
   newerThanVerified: 'newer than newest verified',
-  takenAfterNow: 'taken after now (clock skew?)',
+  takenAfterNow: 'taken after now (clock skew?): kept and not counted',
   alreadyDeleted: 'already deleted',
   noVerified: (series: string) => `no verified ${series}: keeping everything (safety first)`,
   verifiedGuard: (rank: number, of: number) => `newest verified (guard ${rank} of ${of})`,
@@ -89,16 +104,15 @@ export function planRetention(
 
   const seen = new Set<string>();
   const entries: Entry[] = backups.map((backup) => {
-    const key = `${backup.kind}@${backup.region}/${backup.id}`;
+    const series = seriesName(backup);
+    const key = `${series}/${backup.id}`;
     if (seen.has(key))
-      throw new InvalidArgument(
-        `retention: backup ${backup.id} (${backup.kind}, ${backup.region}) is listed twice`,
-      );
+      throw new InvalidArgument(`retention: backup ${backup.id} (${series}) is listed twice`);
     seen.add(key);
     const at = Date.parse(backup.takenAt);
     if (Number.isNaN(at))
       throw new InvalidArgument(`retention: backup ${backup.id} has an invalid takenAt "${backup.takenAt}"`);
-    return { backup, at, series: seriesName(backup), keep: [], drop: [] };
+    return { backup, at, series, keep: [], drop: [] };
   });
 
   const bySeries = new Map<string, Entry[]>();
@@ -144,8 +158,9 @@ interface Entry {
   readonly drop: string[];
 }
 
-function seriesName(backup: RetentionBackup): string {
-  return `${backup.kind} in ${backup.region}`;
+/** "snapshot in eu-west-1", or with a source "snapshot in eu-west-1 of orders-db (db-ABC)". */
+export function seriesName(backup: Pick<RetentionBackup, 'kind' | 'region' | 'source'>): string {
+  return `${backup.kind} in ${backup.region}${backup.source === undefined ? '' : ` of ${backup.source}`}`;
 }
 
 function decideSeries(
@@ -156,8 +171,18 @@ function decideSeries(
   now: number,
 ): void {
   list.sort((a, b) => compareNewestFirst(a.backup, b.backup));
-  const live = list.filter((e) => e.backup.state !== 'deleted');
   for (const e of list) if (e.backup.state === 'deleted') e.keep.push(REASON.alreadyDeleted);
+  // Held and future-dated backups are kept with that one reason, and count for nothing else.
+  const held = new Set<Entry>();
+  for (const e of list) {
+    if (e.backup.state === 'deleted') continue;
+    const hold = e.backup.hold ?? (e.at > now ? REASON.takenAfterNow : undefined);
+    if (hold !== undefined) {
+      e.keep.push(hold);
+      held.add(e);
+    }
+  }
+  const live = list.filter((e) => e.backup.state !== 'deleted' && !held.has(e));
 
   const completed = live.filter((e) => e.backup.state === 'completed');
   const verified = completed.filter((e) => e.backup.verified);
@@ -174,10 +199,7 @@ function decideSeries(
       e.keep.push(REASON.verifiedGuard(i + 1, policy.minVerified));
     });
   }
-  for (const e of live) {
-    if (e.backup.state === 'in-progress') e.keep.push(REASON.inProgress);
-    if (e.at > now) e.keep.push(REASON.takenAfterNow);
-  }
+  for (const e of live) if (e.backup.state === 'in-progress') e.keep.push(REASON.inProgress);
 
   // Each period's slots: walking newest first, the first backup met in a bucket holds that
   // bucket's slot, until `count` buckets are held. Only completed backups are restore points.

@@ -15,6 +15,15 @@ export const ENV = {
    * (tagged lifeboat:policy=<name>), whose snapshots carry the policy in their tags.
    */
   policiesByName: 'LIFEBOAT_POLICIES_BY_NAME',
-  /** The DR region whose snapshot copies are pruned too. */
+  /** The DR region whose snapshot copies are pruned too (scope `snapshots-and-dumps`). */
   drRegion: 'LIFEBOAT_DR_REGION',
+  /**
+   * `snapshots-and-dumps` (the primary region: snapshots of both regions and the bucket's dumps) or
+   * `dumps` (the DR region: its own bucket's dumps only). @default snapshots-and-dumps
+   */
+  scope: 'LIFEBOAT_PRUNE_SCOPE',
+  /** Deletions across all databases in one run. @default 200 */
+  maxDeletionsPerRun: 'LIFEBOAT_MAX_DELETIONS_PER_RUN',
+  /** Deletions across all databases in any 24 hours (from the catalog's deleted records). @default 200 */
+  maxDeletionsPerDay: 'LIFEBOAT_MAX_DELETIONS_PER_DAY',
 } as const;

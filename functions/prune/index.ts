@@ -1,12 +1,23 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import { Catalog } from '#core/catalog.ts';
-import { requireEnv } from '#core/errors.ts';
+import { ConfigError, requireEnv } from '#core/errors.ts';
 import type { Logger as CoreLogger } from '#core/logger.ts';
-import { type PruneReport, parsePruneEvent, parseRetentionPolicies, prune } from '#core/prune.ts';
+import { ENVIRONMENT_METRIC, METRICS_NAMESPACE } from '#core/metrics.ts';
+import {
+  DEFAULT_PRUNE_LIMITS,
+  type PruneGauges,
+  type PruneLimits,
+  type PruneReport,
+  parsePruneEvent,
+  parseRetentionPolicies,
+  prune,
+} from '#core/prune.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
 import { ENV } from './env.ts';
@@ -15,7 +26,7 @@ import { ENV } from './env.ts';
 export const RDS_MAX_ATTEMPTS = 6;
 
 export interface PruneHandlerDeps {
-  /** RDS of the primary region (where the function runs). */
+  /** RDS of the region the function runs in (the primary region, for scope snapshots-and-dumps). */
   readonly primary: RDSClient;
   readonly drClient: (region: string) => RDSClient;
   readonly s3: S3Client;
@@ -23,43 +34,71 @@ export interface PruneHandlerDeps {
   readonly env: NodeJS.ProcessEnv;
   readonly repository?: Repository | undefined;
   readonly now?: () => Date;
+  readonly gauges?: PruneGauges;
 }
 
 export async function runPrune(input: unknown, deps: PruneHandlerDeps): Promise<PruneReport> {
   const environment = requireEnv(ENV.environment, deps.env);
   const bucket = requireEnv(ENV.bucket, deps.env);
-  const drRegion = requireEnv(ENV.drRegion, deps.env);
+  const scope = deps.env[ENV.scope] || 'snapshots-and-dumps';
+  if (scope !== 'snapshots-and-dumps' && scope !== 'dumps') {
+    throw new ConfigError(`${ENV.scope}: expected snapshots-and-dumps or dumps, got "${scope}"`);
+  }
+  const drRegion = scope === 'dumps' ? undefined : requireEnv(ENV.drRegion, deps.env);
   const policies = parseRetentionPolicies(requireEnv(ENV.policies, deps.env), ENV.policies);
   const byName = deps.env[ENV.policiesByName];
   const policiesByName = byName ? parseRetentionPolicies(byName, ENV.policiesByName) : {};
+  const limits: PruneLimits = {
+    maxDeletionsPerRun: limit(deps.env, ENV.maxDeletionsPerRun, DEFAULT_PRUNE_LIMITS.maxDeletionsPerRun),
+    maxDeletionsPerDay: limit(deps.env, ENV.maxDeletionsPerDay, DEFAULT_PRUNE_LIMITS.maxDeletionsPerDay),
+  };
   const event = parsePruneEvent(input);
   const repository = deps.repository ?? new S3Repository({ client: deps.s3, bucket, prefix: '' });
+  // The bucket is in the function's region: deletions recorded for another region's copy of a
+  // dump (the replica's records) do not count here.
+  const region = await deps.primary.config.region();
   return prune(event, {
-    primary: deps.primary,
-    dr: deps.drClient(drRegion),
-    drRegion,
-    catalog: new Catalog(repository),
+    ...(drRegion ? { snapshots: { primary: deps.primary, dr: deps.drClient(drRegion), drRegion } } : {}),
+    catalog: new Catalog(repository, { region, ...(deps.now ? { now: deps.now } : {}) }),
     policies,
     policiesByName,
     environment,
+    limits,
     logger: deps.logger,
     now: deps.now,
+    gauges: deps.gauges,
   });
 }
 
+function limit(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^[0-9]+$/.test(raw)) throw new ConfigError(`${name}: expected a whole number, got "${raw}"`);
+  return Number(raw);
+}
+
 const logger = new Logger({ serviceName: 'prune' });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'prune' });
 const primary = new RDSClient({ maxAttempts: RDS_MAX_ATTEMPTS });
 const s3 = new S3Client({ maxAttempts: 5 });
 
 export const handler = middy<unknown, PruneReport>()
   .use(injectLambdaContext(logger, { clearState: true }))
+  .use(logMetrics(metrics))
   .handler(async (event) => {
+    // The alarms match on Environment alone, so Powertools' default `service` dimension goes.
+    metrics.clearDefaultDimensions();
+    metrics.setDefaultDimensions({ Environment: requireEnv(ENV.environment) });
     const report = await runPrune(event, {
       primary,
       drClient: (region) => new RDSClient({ region, maxAttempts: RDS_MAX_ATTEMPTS }),
       s3,
       logger,
       env: process.env,
+      gauges: {
+        refused: (n) => metrics.addMetric(ENVIRONMENT_METRIC.pruneRefused, MetricUnit.Count, n),
+        errors: (n) => metrics.addMetric(ENVIRONMENT_METRIC.pruneErrors, MetricUnit.Count, n),
+      },
     });
     logger.info('prune report', { report });
     return report;

@@ -81,6 +81,7 @@ const caseArb = fc.record({ history: historyArb, policy: policyArb, timeZone: fc
 const series = (b: RetentionBackup) => `${b.kind} in ${b.region}`;
 const newer = (a: RetentionBackup, b: RetentionBackup) =>
   Date.parse(a.takenAt) > Date.parse(b.takenAt) || (a.takenAt === b.takenAt && a.id > b.id);
+const isFuture = (b: RetentionBackup) => Date.parse(b.takenAt) > NOW.getTime();
 const isVerified = (b: RetentionBackup) => b.state === 'completed' && b.verified;
 
 function localDay(at: string, timeZone: string): string {
@@ -124,15 +125,17 @@ function expected(history: RetentionBackup[], policy: RetentionPolicy, timeZone:
   const protectedIds = new Set<string>();
   const candidates: RetentionBackup[] = [];
   for (const s of new Set(history.map(series))) {
-    const members = history.filter((b) => series(b) === s && b.state !== 'deleted');
+    const all = history.filter((b) => series(b) === s && b.state !== 'deleted');
+    // Backups dated after now are kept and count for nothing.
+    const keep = new Set(all.filter(isFuture).map((b) => b.id));
+    const members = all.filter((b) => !isFuture(b));
     const verified = members.filter(isVerified).sort((a, b) => (newer(a, b) ? -1 : 1));
-    const keep = new Set<string>();
     if (verified.length === 0) for (const b of members) keep.add(b.id);
     for (const b of verified.slice(0, policy.minVerified)) keep.add(b.id);
     const newest = verified[0];
     for (const b of members) {
       if (newest && newer(b, newest)) keep.add(b.id);
-      if (b.state === 'in-progress' || Date.parse(b.takenAt) > NOW.getTime()) keep.add(b.id);
+      if (b.state === 'in-progress') keep.add(b.id);
     }
     const completed = members.filter((b) => b.state === 'completed');
     for (const period of ['daily', 'weekly', 'monthly', 'yearly'] as const) {
@@ -146,7 +149,7 @@ function expected(history: RetentionBackup[], policy: RetentionPolicy, timeZone:
       for (const key of newestLabels) keep.add(buckets.get(key)!.id);
     }
     for (const id of keep) protectedIds.add(id);
-    candidates.push(...members.filter((b) => !keep.has(b.id)));
+    candidates.push(...all.filter((b) => !keep.has(b.id)));
   }
   return { protectedIds, candidates };
 }
@@ -181,7 +184,10 @@ describe('planRetention properties', () => {
         expect(decisions.every((d) => d.reasons.length > 0)).toBe(true);
         expect(deleted.length).toBeLessThanOrEqual(policy.maxDeletionsPerRun);
         for (const b of deleted) {
-          const peers = history.filter((p) => series(p) === series(b) && p.state !== 'deleted');
+          const peers = history.filter(
+            (p) => series(p) === series(b) && p.state !== 'deleted' && !isFuture(p),
+          );
+          expect(isFuture(b)).toBe(false);
           const verified = peers.filter(isVerified).sort((x, y) => (newer(x, y) ? -1 : 1));
           expect(b.state).not.toBe('in-progress');
           expect(b.state).not.toBe('deleted');

@@ -190,6 +190,8 @@ export class S3Repository implements Repository {
   async list(prefix: string): Promise<string[]> {
     const keys: string[] = [];
     let token: string | undefined;
+    // A listing is complete or an error: a continuation token that comes back means it never ends.
+    const seen = new Set<string>();
     do {
       try {
         const out = await this.client.send(
@@ -204,6 +206,17 @@ export class S3Repository implements Repository {
           if (item.Key) keys.push(item.Key.slice(this.prefix.length));
         }
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
+        if (out.IsTruncated && !token) {
+          throw new RepositoryError(`listing ${prefix}: S3 said the listing is truncated but gave no token`);
+        }
+        if (token !== undefined) {
+          if (seen.has(token)) {
+            throw new RepositoryError(
+              `listing ${prefix}: continuation token repeated; the listing is not complete`,
+            );
+          }
+          seen.add(token);
+        }
       } catch (err) {
         throw this.mapError(err, `listing ${prefix}`);
       }

@@ -50,7 +50,9 @@ export function snap(daysAgo: number, options: SnapOptions = {}): DBSnapshot {
   const region = options.region ?? PRIMARY;
   const id = options.identifier ?? `lifeboat-${source}-${stamp}`;
   const resourceId =
-    options.resourceId === undefined ? `db-${source.toUpperCase().replace(/[^A-Z0-9]/g, '')}` : options.resourceId;
+    options.resourceId === undefined
+      ? `db-${source.toUpperCase().replace(/[^A-Z0-9]/g, '')}`
+      : options.resourceId;
   return {
     DBSnapshotIdentifier: id,
     DBSnapshotArn: `arn:aws:rds:${region}:${ACCOUNT}:snapshot:${id}`,
@@ -129,7 +131,9 @@ export async function catalogSnapshot(
   await catalog.writeManifest(manifest);
   let at = Date.parse(manifest.startedAt) + 3600_000;
   for (const passed of tests) {
-    await catalog.record(verificationRecord(manifest.database, manifest.id, passed, new Date(at).toISOString()));
+    await catalog.record(
+      verificationRecord(manifest.database, manifest.id, passed, new Date(at).toISOString()),
+    );
     at += 60_000;
   }
   return manifest.id;

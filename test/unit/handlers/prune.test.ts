@@ -5,7 +5,9 @@ import {
   DeleteDBClusterSnapshotCommand,
   DeleteDBSnapshotCommand,
   DescribeAccountAttributesCommand,
+  DescribeDBClusterSnapshotAttributesCommand,
   DescribeDBClusterSnapshotsCommand,
+  DescribeDBSnapshotAttributesCommand,
   DescribeDBSnapshotsCommand,
   RDSClient,
 } from '@aws-sdk/client-rds';
@@ -57,6 +59,10 @@ function snap(daysAgo: number, region = 'eu-west-1', extra: Partial<DBSnapshot> 
     Status: 'available',
     SnapshotType: 'manual',
     SnapshotCreateTime: slot,
+    // RDS names the source of a cross-region copy by its ARN.
+    ...(region === 'eu-west-1'
+      ? {}
+      : { SourceDBSnapshotIdentifier: `arn:aws:rds:eu-west-1:123456789012:snapshot:${id}` }),
     TagList: [
       { Key: 'lifeboat:policy', Value: 'gold' },
       { Key: 'lifeboat:slot', Value: `${slot.toISOString().slice(0, 19)}Z` },
@@ -183,6 +189,15 @@ beforeEach(async () => {
     m.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [] });
     m.on(DeleteDBSnapshotCommand).resolves({});
     m.on(DeleteDBClusterSnapshotCommand).resolves({});
+    // Shared with nobody.
+    m.on(DescribeDBSnapshotAttributesCommand).resolves({
+      DBSnapshotAttributesResult: {
+        DBSnapshotAttributes: [{ AttributeName: 'restore', AttributeValues: [] }],
+      },
+    });
+    m.on(DescribeDBClusterSnapshotAttributesCommand).resolves({
+      DBClusterSnapshotAttributesResult: { DBClusterSnapshotAttributes: [{ AttributeName: 'restore' }] },
+    });
   }
   primaryMock.on(DescribeAccountAttributesCommand).resolves({
     AccountQuotas: [{ AccountQuotaName: 'ManualSnapshots', Used: 8, Max: 100 }],
@@ -290,7 +305,7 @@ describe('prune', () => {
     expect(primaryMock).not.toHaveReceivedCommand(DeleteDBSnapshotCommand);
     expect(report.kept).toHaveLength(6);
     expect(report.kept[5]?.reasons).toContain(
-      'no verified snapshot in eu-west-1: keeping everything (safety first)',
+      'no verified snapshot in eu-west-1 of orders-db: keeping everything (safety first)',
     );
   });
 
