@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { artifactKey, Catalog, newBackupId } from './catalog.ts';
 import { BackupFailed, errorMessage, LifeboatError, PgDumpFailed } from './errors.ts';
 import { type Logger, silentLogger } from './logger.ts';
-import type { DumpManifest, SourceStatistics } from './manifest.ts';
+import { DOCUMENT_SCHEMA, type DumpManifest, type SourceStatistics } from './manifest.ts';
 import { type ConnectionInfo, connect, libpqConnString, libpqEnv, mapPgError } from './pg.ts';
 import { majorOf, toolForServer } from './pgtools.ts';
 import type { Repository } from './repository/types.ts';
@@ -109,7 +109,8 @@ export async function runBackup(options: BackupOptions): Promise<DumpManifest> {
 
     const finished = now();
     const manifest: DumpManifest = {
-      schemaVersion: 1,
+      schemaVersion: DOCUMENT_SCHEMA.major,
+      schemaMinor: DOCUMENT_SCHEMA.minor,
       kind: 'logical-dump',
       id: backupId,
       database,

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Catalog } from './catalog.ts';
 import { AlreadyExists, errorMessage, InvalidArgument, SnapshotQuotaExceeded } from './errors.ts';
 import type { Logger } from './logger.ts';
-import type { SnapshotManifest } from './manifest.ts';
+import { DOCUMENT_SCHEMA, type SnapshotManifest } from './manifest.ts';
 import { describeSnapshot, isRdsError, listLifeboatSnapshots, mapRdsError, type RdsSnapshot } from './rds.ts';
 import { arnRegion, parseSlotTag, type SnapshotType, snapshotBackupId, TAG } from './snapshot-naming.ts';
 
@@ -262,7 +262,8 @@ export function snapshotManifest(
     throw new InvalidArgument(`snapshot ${snapshot.identifier} has no RDS ARN ("${snapshot.arn}")`);
   const slot = parseSlotTag(snapshot.tags[TAG.slot])!;
   return {
-    schemaVersion: 1,
+    schemaVersion: DOCUMENT_SCHEMA.major,
+    schemaMinor: DOCUMENT_SCHEMA.minor,
     kind: 'rds-snapshot',
     id: snapshotBackupId(slot, region),
     database: databaseOf(snapshot),
@@ -280,6 +281,8 @@ export function snapshotManifest(
     finishedAt: now.toISOString(),
     allocatedStorageGiB: snapshot.allocatedStorageGiB,
     tags: snapshot.tags,
+    // With the catalog name, what makes the snapshot's series (prune never merges two sources).
+    source: { identifier: snapshot.sourceIdentifier, resourceId: snapshot.resourceId ?? null },
   };
 }
 

@@ -252,11 +252,19 @@ export class LocalCalendar {
     }
   }
 
+  /** Dates already worked out: each backup is bucketed once per period, Intl is slow. */
+  private readonly dates = new Map<number, { year: number; month: number; day: number }>();
+
   /** The local calendar date of an instant. */
   date(at: number): { year: number; month: number; day: number } {
-    const parts = this.format.formatToParts(new Date(at));
-    const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-    return { year: get('year'), month: get('month'), day: get('day') };
+    let date = this.dates.get(at);
+    if (date === undefined) {
+      const parts = this.format.formatToParts(new Date(at));
+      const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+      date = { year: get('year'), month: get('month'), day: get('day') };
+      this.dates.set(at, date);
+    }
+    return date;
   }
 
   bucket(period: Period, at: number): string {

@@ -84,8 +84,15 @@ const newer = (a: RetentionBackup, b: RetentionBackup) =>
 const isFuture = (b: RetentionBackup) => Date.parse(b.takenAt) > NOW.getTime();
 const isVerified = (b: RetentionBackup) => b.state === 'completed' && b.verified;
 
+const days = new Map<string, string>();
 function localDay(at: string, timeZone: string): string {
-  return new Date(at).toLocaleDateString('sv-SE', { timeZone }); // "2026-11-20"
+  const key = `${at}|${timeZone}`;
+  let day = days.get(key);
+  if (day === undefined) {
+    day = new Date(at).toLocaleDateString('sv-SE', { timeZone }); // "2026-11-20"
+    days.set(key, day);
+  }
+  return day;
 }
 
 /** ISO week by counting from the Monday of week 1 (the week holding 4 January). */
