@@ -30,9 +30,13 @@ export function discoverEvent(
   policy: string,
   tagKey: string,
   exclude: readonly string[],
-): { discover: { policy: string; tagKey: string; exclude: string[] }; scheduledTime: string } {
+  names: readonly string[] = [],
+): {
+  discover: { policy: string; tagKey: string; exclude: string[]; names: string[] };
+  scheduledTime: string;
+} {
   return {
-    discover: { policy, tagKey, exclude: [...exclude] },
+    discover: { policy, tagKey, exclude: [...exclude], names: [...names] },
     scheduledTime: ContextAttribute.scheduledTime,
   };
 }

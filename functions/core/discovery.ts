@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { z } from 'zod';
 import { DatabaseBusy, errorMessage, InvalidArgument, LifeboatError, SnapshotError } from './errors.ts';
-import { mapRdsError } from './rds.ts';
+import { mapRdsError, paginate } from './rds.ts';
 import { type SnapshotType, TAG } from './snapshot-naming.ts';
 import { type TakeSnapshotDeps, type TakeSnapshotResult, takeSnapshot } from './take-snapshot.ts';
 
@@ -27,6 +27,8 @@ export const DiscoverSnapshotsEvent = z.strictObject({
     tagKey: z.string().min(1).max(128),
     /** Identifiers configured explicitly (their own schedules snapshot them): skipped here. */
     exclude: z.array(z.string().min(1).max(63)).default([]),
+    /** Catalog names of the configured databases: never given to a discovered one. */
+    names: z.array(z.string().min(1).max(200)).default([]),
   }),
   /** `<aws.scheduler.scheduled-time>`: the slot the snapshots belong to. */
   scheduledTime: z.string().min(1),
@@ -59,6 +61,11 @@ export interface SkippedDatabase {
   readonly reason: string;
 }
 
+/** Receives how many databases discovery refused because their catalog name is another's. */
+export interface ConflictGauge {
+  conflicts(count: number): void;
+}
+
 const POSTGRES_ENGINES = new Set(['postgres', 'aurora-postgresql']);
 const DATABASE_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 
@@ -75,100 +82,138 @@ function catalogName(tags: Record<string, string>, identifier: string): string {
  * The instances and clusters tagged `<tagKey>=<policy>`, and those tagged but skipped with the
  * reason: not PostgreSQL, a member of an Aurora cluster (the cluster's snapshot covers it), a
  * read replica (its source is the one to snapshot), configured explicitly, or not available.
+ *
+ * A catalog name belongs to one source. A discovered database is refused (in `conflicts`, and
+ * not snapshotted) when its name is a configured database's, or when an older instance or cluster
+ * tagged for discovery (under any policy) claims the same name: its snapshots would otherwise
+ * join that series. The oldest claimant keeps the name, whichever policy's schedule runs first.
  */
 export async function discoverDatabases(
   rds: RDSClient,
-  options: { tagKey: string; policy: string; exclude?: readonly string[] },
-): Promise<{ databases: DiscoveredDatabase[]; skipped: SkippedDatabase[] }> {
+  options: { tagKey: string; policy: string; exclude?: readonly string[]; names?: readonly string[] },
+): Promise<{ databases: DiscoveredDatabase[]; skipped: SkippedDatabase[]; conflicts: SkippedDatabase[] }> {
   const exclude = new Set((options.exclude ?? []).map((e) => e.toLowerCase()));
-  const databases: DiscoveredDatabase[] = [];
+  const configuredNames = new Set(options.names ?? []);
   const skipped: SkippedDatabase[] = [];
+  /** Every eligible database tagged for discovery, whatever its policy: the claimants of names. */
+  const eligible: (DiscoveredDatabase & { policy: string; createdAt: number })[] = [];
   const consider = (
     type: SnapshotType,
-    identifier: string | undefined,
-    engine: string | undefined,
-    status: string | undefined,
-    tagList: { Key?: string | undefined; Value?: string | undefined }[] | undefined,
-    memberOf: string | undefined,
-    replicaOf: string | undefined,
+    db: {
+      identifier: string | undefined;
+      engine: string | undefined;
+      status: string | undefined;
+      tagList: { Key?: string | undefined; Value?: string | undefined }[] | undefined;
+      memberOf: string | undefined;
+      replicaOf: string | undefined;
+      createdAt: Date | undefined;
+    },
   ) => {
+    const { identifier, engine } = db;
     if (!identifier) return;
-    const tags = tagsOf(tagList);
-    if (tags[options.tagKey] !== options.policy) return;
-    const skip = (reason: string) => skipped.push({ identifier, reason });
+    const tags = tagsOf(db.tagList);
+    const policy = tags[options.tagKey];
+    if (!policy) return;
+    const ours = policy === options.policy;
+    const skip = (reason: string) => {
+      if (ours) skipped.push({ identifier, reason });
+    };
     if (!engine || !POSTGRES_ENGINES.has(engine))
       return skip(`engine ${engine ?? 'unknown'} is not PostgreSQL`);
-    if (memberOf) return skip(`member of cluster ${memberOf}: the cluster is snapshotted`);
-    if (replicaOf) return skip(`read replica of ${replicaOf}: its source is snapshotted`);
+    if (db.memberOf) return skip(`member of cluster ${db.memberOf}: the cluster is snapshotted`);
+    if (db.replicaOf) return skip(`read replica of ${db.replicaOf}: its source is snapshotted`);
     if (exclude.has(identifier.toLowerCase()))
       return skip('configured explicitly: its own schedule snapshots it');
-    if (status === 'deleting' || status === 'creating')
-      return skip(`status ${status}: nothing to snapshot yet`);
-    databases.push({ database: catalogName(tags, identifier), identifier, type, engine });
+    if (db.status === 'deleting' || db.status === 'creating')
+      return skip(`status ${db.status}: nothing to snapshot yet`);
+    eligible.push({
+      database: catalogName(tags, identifier),
+      identifier,
+      type,
+      engine,
+      policy,
+      createdAt: db.createdAt?.getTime() ?? Number.POSITIVE_INFINITY,
+    });
   };
 
   try {
-    let marker: string | undefined;
-    do {
+    const instances = await paginate<DBInstance>('listing DB instances', async (marker) => {
       const page: DescribeDBInstancesCommandOutput = await rds.send(
         new DescribeDBInstancesCommand({ Marker: marker, MaxRecords: 100 }),
       );
-      for (const db of page.DBInstances ?? ([] as DBInstance[])) {
-        consider(
-          'instance',
-          db.DBInstanceIdentifier,
-          db.Engine,
-          db.DBInstanceStatus,
-          db.TagList,
-          db.DBClusterIdentifier,
-          db.ReadReplicaSourceDBInstanceIdentifier,
-        );
-      }
-      marker = page.Marker;
-    } while (marker);
-    marker = undefined;
-    do {
+      return { items: page.DBInstances ?? [], marker: page.Marker };
+    });
+    for (const db of instances) {
+      consider('instance', {
+        identifier: db.DBInstanceIdentifier,
+        engine: db.Engine,
+        status: db.DBInstanceStatus,
+        tagList: db.TagList,
+        memberOf: db.DBClusterIdentifier,
+        replicaOf: db.ReadReplicaSourceDBInstanceIdentifier,
+        createdAt: db.InstanceCreateTime,
+      });
+    }
+    const clusters = await paginate<DBCluster>('listing DB clusters', async (marker) => {
       const page: DescribeDBClustersCommandOutput = await rds.send(
         new DescribeDBClustersCommand({ Marker: marker, MaxRecords: 100 }),
       );
-      for (const c of page.DBClusters ?? ([] as DBCluster[])) {
-        consider(
-          'cluster',
-          c.DBClusterIdentifier,
-          c.Engine,
-          c.Status,
-          c.TagList,
-          undefined,
-          c.ReplicationSourceIdentifier,
-        );
-      }
-      marker = page.Marker;
-    } while (marker);
+      return { items: page.DBClusters ?? [], marker: page.Marker };
+    });
+    for (const c of clusters) {
+      consider('cluster', {
+        identifier: c.DBClusterIdentifier,
+        engine: c.Engine,
+        status: c.Status,
+        tagList: c.TagList,
+        memberOf: undefined,
+        replicaOf: c.ReplicationSourceIdentifier,
+        createdAt: c.ClusterCreateTime,
+      });
+    }
   } catch (err) {
     throw mapRdsError(err, `discovering databases tagged ${options.tagKey}=${options.policy}`);
   }
-  // Two databases claiming one catalog name would mix their histories: keep the names apart.
-  const seen = new Map<string, string>();
-  const unique: DiscoveredDatabase[] = [];
-  for (const db of databases) {
-    const other = seen.get(db.database);
-    if (other) {
-      skipped.push({
+
+  // Each name's owner: the oldest claimant (then the first by identifier), never a configured name.
+  const owner = new Map<string, (typeof eligible)[number]>();
+  for (const db of [...eligible].sort(
+    (a, b) =>
+      a.createdAt - b.createdAt || (a.identifier < b.identifier ? -1 : a.identifier > b.identifier ? 1 : 0),
+  )) {
+    if (!owner.has(db.database)) owner.set(db.database, db);
+  }
+  const databases: DiscoveredDatabase[] = [];
+  const conflicts: SkippedDatabase[] = [];
+  for (const db of eligible) {
+    if (db.policy !== options.policy) continue;
+    const fix = `tag it ${TAG.database}=<unique name>`;
+    if (configuredNames.has(db.database)) {
+      conflicts.push({
         identifier: db.identifier,
-        reason: `catalog name "${db.database}" is already used by ${other}: tag it ${TAG.database}=<unique name>`,
+        reason: `catalog name "${db.database}" is a configured database's: ${fix}`,
       });
       continue;
     }
-    seen.set(db.database, db.identifier);
-    unique.push(db);
+    const first = owner.get(db.database)!;
+    if (first !== db) {
+      conflicts.push({
+        identifier: db.identifier,
+        reason: `catalog name "${db.database}" is already used by ${first.identifier}: ${fix}`,
+      });
+      continue;
+    }
+    databases.push({ database: db.database, identifier: db.identifier, type: db.type, engine: db.engine });
   }
-  return { databases: unique, skipped };
+  return { databases, skipped, conflicts };
 }
 
 export interface DiscoveryResult {
   readonly policy: string;
   readonly snapshots: TakeSnapshotResult[];
   readonly skipped: SkippedDatabase[];
+  /** Refused: a catalog name in use by another source. Alarmed (SeriesConflicts). */
+  readonly conflicts: SkippedDatabase[];
   readonly failed: { readonly identifier: string; readonly error: string; readonly name: string }[];
 }
 
@@ -180,11 +225,15 @@ export interface DiscoveryResult {
  */
 export async function takeDiscoveredSnapshots(
   event: DiscoverSnapshotsEvent,
-  deps: TakeSnapshotDeps,
+  deps: TakeSnapshotDeps & { readonly conflictGauge?: ConflictGauge | undefined },
 ): Promise<DiscoveryResult> {
-  const { policy, tagKey, exclude } = event.discover;
-  const found = await discoverDatabases(deps.rds, { tagKey, policy, exclude });
+  const { policy, tagKey, exclude, names } = event.discover;
+  const found = await discoverDatabases(deps.rds, { tagKey, policy, exclude, names });
   for (const s of found.skipped) deps.logger.warn('tagged database skipped', { policy, ...s });
+  for (const c of found.conflicts) {
+    deps.logger.error('a second source under a catalog name in use: not snapshotted', { policy, ...c });
+  }
+  deps.conflictGauge?.conflicts(found.conflicts.length);
   deps.logger.info('databases discovered', {
     policy,
     tagKey,
@@ -218,7 +267,13 @@ export async function takeDiscoveredSnapshots(
       });
     }
   }
-  const result: DiscoveryResult = { policy, snapshots, skipped: found.skipped, failed };
+  const result: DiscoveryResult = {
+    policy,
+    snapshots,
+    skipped: found.skipped,
+    conflicts: found.conflicts,
+    failed,
+  };
   if (failed.length > 0) {
     const summary = failed.map((f) => `${f.identifier}: ${f.error}`).join('; ');
     const message = `${failed.length} of ${found.databases.length} snapshots of policy ${policy} failed (${snapshots.length} taken or already there): ${summary}`;

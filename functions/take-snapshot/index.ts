@@ -7,6 +7,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import { Catalog } from '#core/catalog.ts';
 import {
+  type ConflictGauge,
   type DiscoveryResult,
   isDiscoverEvent,
   parseDiscoverEvent,
@@ -14,6 +15,7 @@ import {
 } from '#core/discovery.ts';
 import { DatabaseBusy, requireEnv } from '#core/errors.ts';
 import type { Logger as CoreLogger } from '#core/logger.ts';
+import { ENVIRONMENT_METRIC } from '#core/metrics.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
 import {
@@ -35,6 +37,8 @@ export interface TakeSnapshotHandlerDeps {
   readonly logger: CoreLogger;
   readonly env: NodeJS.ProcessEnv;
   readonly quotaGauge?: QuotaGauge | undefined;
+  /** Discovery's refusals of a catalog name in use (Lambda: the SeriesConflicts metric). */
+  readonly conflictGauge?: ConflictGauge | undefined;
   /** Tests hand in a FileRepository; in Lambda the catalog is in the backup bucket. */
   readonly repository?: Repository | undefined;
   readonly runner?: string | undefined;
@@ -59,7 +63,8 @@ export async function runTakeSnapshot(
     environment,
     runner: deps.runner ?? 'lambda',
   };
-  if (isDiscoverEvent(input)) return takeDiscoveredSnapshots(parseDiscoverEvent(input), core);
+  if (isDiscoverEvent(input))
+    return takeDiscoveredSnapshots(parseDiscoverEvent(input), { ...core, conflictGauge: deps.conflictGauge });
   const event = parseTakeSnapshotEvent(input);
   try {
     return await takeSnapshot(event, core);
@@ -90,5 +95,8 @@ export const handler = middy<unknown, TakeSnapshotResult | DiscoveryResult>()
       env: process.env,
       runner: context.awsRequestId,
       quotaGauge: { usedPercent: (percent) => metrics.addMetric(QUOTA_METRIC, MetricUnit.Percent, percent) },
+      conflictGauge: {
+        conflicts: (n) => metrics.addMetric(ENVIRONMENT_METRIC.seriesConflicts, MetricUnit.Count, n),
+      },
     });
   });

@@ -459,10 +459,19 @@ export const EnvironmentConfigSchema = z
     discovery: DiscoverySchema.optional(),
     bucket: BucketSchema.default(BucketSchema.parse({})),
     snapshotCopies: SnapshotCopiesSchema.default(SnapshotCopiesSchema.parse({})),
-    /** When prune runs, in each region. */
+    /** When prune runs (the primary region's, and the DR region's over its own bucket). */
     pruneSchedule: ScheduleSchema.default({ cron: 'cron(0 4 * * ? *)', timeZone: 'UTC' }),
     /** Prune only lists what it would delete, and why. @default false */
     pruneDryRun: z.boolean().default(false),
+    /**
+     * Deletions of one prune run across all databases (each region's prune), on top of each
+     * policy's own `maxDeletionsPerRun`: a mistake in the configuration removes a bounded number
+     * of backups a day, not a history. Size it to the environment: each database adds about one
+     * snapshot per region and one dump a day to delete. @default 200
+     */
+    pruneMaxDeletionsPerRun: z.number().int().min(1).max(100_000).default(200),
+    /** The same across any 24 hours (a second run the same day counts the first one's). @default 200 */
+    pruneMaxDeletionsPerDay: z.number().int().min(1).max(100_000).default(200),
     alarms: AlarmsSchema.default(AlarmsSchema.parse({})),
     notifications: NotificationsSchema.default(NotificationsSchema.parse({})),
     /** Whether an alarm may start a failover without a person approving it. @default false */

@@ -32,7 +32,8 @@ export interface BackupVaultProps {
   readonly settings: BucketSettings;
   /**
    * Replicate every object (artifacts and catalog) to the vault of this region, whose bucket and key
-   * alias are found by name (see lib/naming.ts), so no cross-region reference is needed.
+   * alias are found by name (see lib/naming.ts), so no cross-region reference is needed. Delete
+   * markers are not replicated: the replica does not follow deletes.
    * @default - no replication (the DR vault is itself the destination)
    */
   readonly replicateTo?: ReplicationTarget;
@@ -161,8 +162,10 @@ export class BackupVault extends Construct {
           // The replica is encrypted with the DR region's key, found by alias (key ids are random).
           kmsKey: Key.fromKeyArn(this, 'ReplicaKey', replication.keyAliasArn),
           sseKmsEncryptedObjects: true,
-          // Retention decisions (prune) apply to both copies; Object Lock keeps versions either way.
-          deleteMarkerReplication: true,
+          // Deletes never travel: a delete in this region (prune, a person, a compromised role) adds
+          // a delete marker here only, and the DR copy stays. The DR region's own prune decides
+          // about its copy, by the same policy and its own catalog (docs/retention.md).
+          deleteMarkerReplication: false,
         },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
@@ -205,7 +208,8 @@ export class BackupVault extends Construct {
     );
     role.addToPolicy(
       new PolicyStatement({
-        actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags'],
+        // No s3:ReplicateDelete: delete markers are not replicated.
+        actions: ['s3:ReplicateObject', 's3:ReplicateTags'],
         resources: [destination.arnForObjects('*')],
       }),
     );

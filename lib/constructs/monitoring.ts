@@ -15,7 +15,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { type IStateMachine, StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
-import { DIMENSION, METRIC, METRICS_NAMESPACE } from '../../functions/core/metrics.ts';
+import { DIMENSION, ENVIRONMENT_METRIC, METRIC, METRICS_NAMESPACE } from '../../functions/core/metrics.ts';
 import type { AlarmSettings, NotificationSettings } from '../config/schema.ts';
 import { QUOTA_METRIC } from '../function-env.ts';
 import { type AlarmSeverity, replicaLagAlarmName } from '../naming.ts';
@@ -39,6 +39,20 @@ export function lifeboatMetric(
     period: options.period ?? Duration.hours(1),
     label: options.label,
     region: options.region,
+  });
+}
+
+/** One of lifeboat's environment-wide metrics (dimension Environment only), summed per hour. */
+export function environmentMetric(
+  environment: string,
+  metricName: (typeof ENVIRONMENT_METRIC)[keyof typeof ENVIRONMENT_METRIC],
+): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { [DIMENSION.environment]: environment },
+    statistic: 'Sum',
+    period: Duration.hours(1),
   });
 }
 
@@ -206,6 +220,45 @@ export class Monitoring extends Construct {
         // No figure means no snapshot was taken in the hour, not that the quota is fine or full.
         treatMissingData: TreatMissingData.IGNORE,
       }),
+    );
+  }
+
+  /**
+   * Alarms on what a prune run refused or failed to do in this region: a database it did not judge
+   * (a catalog document it could not read: everything of it is kept), and failed deletions or
+   * listings. Prune publishes both figures every run; no figure is no run, not a problem.
+   */
+  addPruneAlarms(): Alarm[] {
+    const { environment } = this.props;
+    return [
+      this.register(
+        anyOccurrence(
+          this,
+          'PruneRefusedAlarm',
+          `lifeboat ${environment}: WARNING: prune did not judge a database (a catalog document it could not read, or an error); everything of it is kept until someone looks (see the prune report: refused)`,
+          environmentMetric(environment, ENVIRONMENT_METRIC.pruneRefused),
+        ),
+      ),
+      this.register(
+        anyOccurrence(
+          this,
+          'PruneErrorsAlarm',
+          `lifeboat ${environment}: WARNING: prune could not delete a backup or list snapshots (see the prune report: errors)`,
+          environmentMetric(environment, ENVIRONMENT_METRIC.pruneErrors),
+        ),
+      ),
+    ];
+  }
+
+  /** Alarm when discovery refuses a database because its catalog name is another source's. */
+  addSeriesConflictAlarm(): Alarm {
+    return this.register(
+      anyOccurrence(
+        this,
+        'SeriesConflictAlarm',
+        `lifeboat ${this.props.environment}: WARNING: a database tagged for discovery is not backed up: its catalog name is another database's (tag it lifeboat:database=<unique name>)`,
+        environmentMetric(this.props.environment, ENVIRONMENT_METRIC.seriesConflicts),
+      ),
     );
   }
 

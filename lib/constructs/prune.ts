@@ -5,6 +5,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ARTIFACT_PREFIX, CATALOG_PREFIX } from '../../functions/core/catalog.ts';
 import type { Database, Retention } from '../config/schema.ts';
 import { PRUNE_ENV } from '../function-env.ts';
 import { bindBucket, LifeboatFunction, nagResource } from './lifeboat-function.ts';
@@ -17,11 +18,20 @@ export interface PruneProps {
   /** With discovery: retention by policy name, for databases found by their policy tag. */
   readonly policiesByName?: Readonly<Record<string, Retention>>;
   readonly databases: readonly Database[];
-  /** The repository (catalog and dumps) this prune reads and prunes. */
+  /** The repository (catalog and dumps) this prune reads and prunes: the bucket of its region. */
   readonly bucket: IBucket;
-  /** Regions whose `lifeboat-` snapshots it may delete. */
+  /**
+   * `snapshots-and-dumps`: the primary region's prune (its bucket's dumps, and the `lifeboat-`
+   * snapshots of `snapshotRegions`). `dumps`: the DR region's prune of its own bucket's copy of
+   * the dumps, which no other region's prune may delete. @default 'snapshots-and-dumps'
+   */
+  readonly scope?: 'snapshots-and-dumps' | 'dumps';
+  /** Regions whose `lifeboat-` snapshots it may delete (scope `snapshots-and-dumps`). */
   readonly snapshotRegions: readonly string[];
-  readonly drRegion: string;
+  /** The DR region (scope `snapshots-and-dumps`). */
+  readonly drRegion?: string;
+  /** Deletions across all databases, per run and per 24 hours. */
+  readonly limits: { readonly maxDeletionsPerRun: number; readonly maxDeletionsPerDay: number };
   readonly logRetention: RetentionDays;
   readonly logKey?: IKey;
   readonly deadLetterQueue: IQueue;
@@ -29,20 +39,25 @@ export interface PruneProps {
 
 /**
  * The prune function: applies each database's GFS retention to its dumps and snapshots. It may
- * delete only `lifeboat-` snapshots and plain-delete (delete marker) objects under the repository
- * prefixes; locked versions stay until their Object Lock retention ends.
+ * delete only `lifeboat-` snapshots and plain-delete (delete marker) dump artifacts; it adds
+ * catalog records and never deletes one. Locked versions stay until their Object Lock retention
+ * ends.
  */
 export class Prune extends Construct {
   public readonly function: LifeboatFunction;
 
   constructor(scope: Construct, id: string, props: PruneProps) {
     super(scope, id);
+    const pruneScope = props.scope ?? 'snapshots-and-dumps';
+    const snapshots = pruneScope === 'snapshots-and-dumps';
     this.function = new LifeboatFunction(this, 'Function', {
       entry: 'prune/index.ts',
-      description: `lifeboat ${props.environment}: daily retention of dumps and snapshots`,
+      description: snapshots
+        ? `lifeboat ${props.environment}: daily retention of dumps and snapshots`
+        : `lifeboat ${props.environment}: daily retention of this region's copy of the dumps`,
       timeout: Duration.minutes(15),
       memorySize: 1024,
-      // One run at a time: two would count the same deletions against the per-run cap twice.
+      // One run at a time: two would count the same deletions against the caps twice.
       reservedConcurrentExecutions: 1,
       logRetention: props.logRetention,
       logKey: props.logKey,
@@ -50,40 +65,59 @@ export class Prune extends Construct {
       retryAttempts: 0,
       environment: {
         [PRUNE_ENV.environment]: props.environment,
+        [PRUNE_ENV.scope]: pruneScope,
         [PRUNE_ENV.policies]: JSON.stringify(props.policies),
         ...(props.policiesByName ? { [PRUNE_ENV.policiesByName]: JSON.stringify(props.policiesByName) } : {}),
-        [PRUNE_ENV.drRegion]: props.drRegion,
+        ...(snapshots && props.drRegion ? { [PRUNE_ENV.drRegion]: props.drRegion } : {}),
+        [PRUNE_ENV.maxDeletionsPerRun]: String(props.limits.maxDeletionsPerRun),
+        [PRUNE_ENV.maxDeletionsPerDay]: String(props.limits.maxDeletionsPerDay),
         POWERTOOLS_SERVICE_NAME: 'prune',
       },
     });
-    bindBucket(this.function, props.bucket, 'readwrite', {
+    // The catalog: read it and add records (a deletion is a new `deleted` record). Artifacts: only
+    // delete (a delete marker under versioning); prune never reads or writes one.
+    bindBucket(this.function, props.bucket, 'append', {
       bucketVariable: PRUNE_ENV.bucket,
       keyVariable: null,
+      prefixes: [CATALOG_PREFIX],
     });
+    const artifacts = props.bucket.arnForObjects(`${ARTIFACT_PREFIX}*`);
+    this.function.addToRolePolicy(
+      new PolicyStatement({ actions: ['s3:DeleteObject'], resources: [artifacts] }),
+    );
 
     const stack = Stack.of(this);
+    const policy = this.function.role!.node.findChild('DefaultPolicy');
+    Validations.of(policy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResource(stack, artifacts)}]`,
+      reason: 'Prune deletes dump artifacts, which have generated keys under the artifacts/ prefix.',
+    });
+    if (!snapshots) return;
+
     // Discovered databases may be instances or clusters, whatever the configured ones are.
     const kinds = props.policiesByName
       ? (['instance', 'cluster'] as const)
       : [...new Set(props.databases.map((db) => db.kind))];
     const policyStatements: PolicyStatement[] = [];
     for (const kind of kinds) {
-      const snapshots = props.snapshotRegions.map((region) =>
-        new RdsArns(this, region).lifeboatSnapshots(kind),
-      );
+      const arns = props.snapshotRegions.map((region) => new RdsArns(this, region).lifeboatSnapshots(kind));
+      const instance = kind === 'instance';
       policyStatements.push(
         new PolicyStatement({
-          actions: [kind === 'instance' ? 'rds:DeleteDBSnapshot' : 'rds:DeleteDBClusterSnapshot'],
-          resources: snapshots,
+          actions: [
+            instance ? 'rds:DeleteDBSnapshot' : 'rds:DeleteDBClusterSnapshot',
+            // Who a snapshot is shared with: a shared one is never deleted.
+            instance ? 'rds:DescribeDBSnapshotAttributes' : 'rds:DescribeDBClusterSnapshotAttributes',
+          ],
+          resources: arns,
         }),
         // Listing manual snapshots is a list call RDS authorizes against `*`; metadata only.
         new PolicyStatement({
-          actions: [kind === 'instance' ? 'rds:DescribeDBSnapshots' : 'rds:DescribeDBClusterSnapshots'],
+          actions: [instance ? 'rds:DescribeDBSnapshots' : 'rds:DescribeDBClusterSnapshots'],
           resources: ['*'],
         }),
       );
-      const policy = this.function.role!.node.findChild('DefaultPolicy');
-      for (const arn of snapshots) {
+      for (const arn of arns) {
         Validations.of(policy).acknowledge({
           id: `AwsSolutions-IAM5[Resource::${nagResource(stack, arn)}]`,
           reason:

@@ -1,22 +1,28 @@
-import { Stack, Tags } from 'aws-cdk-lib';
+import { Stack, Tags, Validations } from 'aws-cdk-lib';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { BackupVault } from '../constructs/backup-vault.ts';
 import { LifeboatDashboard } from '../constructs/dashboard.ts';
 import type { Monitoring } from '../constructs/monitoring.ts';
 import type { Notifications } from '../constructs/notifications.ts';
 import { OperationsKey } from '../constructs/operations-key.ts';
+import { Prune } from '../constructs/prune.ts';
+import { encryptedQueue } from '../constructs/queues.ts';
+import { BackupSchedules } from '../constructs/schedules.ts';
+import { pruneEvent } from '../events.ts';
 import { VerifyImage } from '../constructs/verify-backup.ts';
 import { FailoverWorkflows, RestoreWorkflows } from '../constructs/workflows.ts';
 import { failoverDatabases } from '../recovery.ts';
 import { regionAlerting, replicaLagSources } from './alerting.ts';
 import { applyFeatureFlags } from './feature-flags.ts';
-import { retentionFor } from './primary-stack.ts';
+import { retentionByDatabase, retentionByPolicy, retentionFor } from './primary-stack.ts';
 import type { LifeboatStackProps } from './props.ts';
 
 /**
  * Everything of an environment in its DR region: the replica of the backup vault (with its own
- * key, which also encrypts the cross-region snapshot copies). It holds nothing that needs the
- * primary region, so it keeps working when that region is gone.
+ * key, which also encrypts the cross-region snapshot copies), and the prune of that replica's
+ * dumps (deletes are not replicated: this region decides about its own copy). It holds nothing
+ * that needs the primary region, so it keeps working when that region is gone.
  */
 export class DrStack extends Stack {
   public readonly operationsKey: OperationsKey;
@@ -36,6 +42,11 @@ export class DrStack extends Stack {
   public readonly notifications?: Notifications;
   /** The environment's DR dashboard (`lifeboat-<env>-dr`). */
   public readonly dashboard: LifeboatDashboard;
+  /** Retention of this region's copy of the dumps, by the same policies, from its own catalog. */
+  public readonly prune: Prune;
+  /** Failed invocations of the prune and undeliverable schedule events of this region. */
+  public readonly deadLetterQueue: Queue;
+  public readonly schedules: BackupSchedules;
 
   constructor(scope: Construct, id: string, props: LifeboatStackProps) {
     super(scope, id, props);
@@ -78,6 +89,48 @@ export class DrStack extends Stack {
       logRetention: retentionFor(config.logRetentionDays),
       logKey: this.operationsKey.key,
     };
+    // The replica does not follow the primary's deletes: its dumps are pruned here, by the same
+    // policies, from this bucket's own catalog (docs/retention.md, "The DR copy").
+    const logRetention = retentionFor(config.logRetentionDays);
+    this.deadLetterQueue = encryptedQueue(this, 'DeadLetterQueue', { key: this.operationsKey.key });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the stack.',
+    });
+    this.prune = new Prune(this, 'Prune', {
+      environment,
+      scope: 'dumps',
+      policies: retentionByDatabase(props),
+      ...(config.discovery ? { policiesByName: retentionByPolicy(props) } : {}),
+      databases: config.databases,
+      bucket: this.vault.bucket,
+      snapshotRegions: [],
+      limits: {
+        maxDeletionsPerRun: config.pruneMaxDeletionsPerRun,
+        maxDeletionsPerDay: config.pruneMaxDeletionsPerDay,
+      },
+      logRetention,
+      logKey: this.operationsKey.key,
+      deadLetterQueue: this.deadLetterQueue,
+    });
+    this.schedules = new BackupSchedules(this, 'Schedules', {
+      environment,
+      deadLetterQueue: this.deadLetterQueue,
+      operationsKey: this.operationsKey,
+    });
+    this.schedules.add(
+      'Prune',
+      config.pruneSchedule,
+      { kind: 'function', function: this.prune.function, input: pruneEvent(config.pruneDryRun) },
+      `lifeboat ${environment}: daily retention of the DR copy of the dumps`,
+    );
+    this.monitoring.addPruneAlarms();
+    this.monitoring.addDeadLetterAlarm(
+      'DeadLetterAlarm',
+      this.deadLetterQueue,
+      "the DR region's prune failed or could not be started (see the dead-letter queue)",
+    );
+
     this.verifyImage = new VerifyImage(this, 'VerifyImage');
     this.workflows = new RestoreWorkflows(this, 'Workflows', {
       ...workflowProps,

@@ -132,6 +132,10 @@ export class PrimaryStack extends Stack {
       bucket,
       snapshotRegions: [config.primaryRegion, config.drRegion],
       drRegion: config.drRegion,
+      limits: {
+        maxDeletionsPerRun: config.pruneMaxDeletionsPerRun,
+        maxDeletionsPerDay: config.pruneMaxDeletionsPerDay,
+      },
       logRetention,
       logKey,
       deadLetterQueue,
@@ -187,7 +191,13 @@ export class PrimaryStack extends Stack {
           {
             kind: 'function',
             function: this.takeSnapshot.function,
-            input: discoverEvent(name, config.discovery.tagKey, configured),
+            // Configured names are never given to a discovered database (their series are theirs).
+            input: discoverEvent(
+              name,
+              config.discovery.tagKey,
+              configured,
+              config.databases.map((db) => db.name),
+            ),
           },
           `lifeboat ${environment}: snapshots of databases tagged ${config.discovery.tagKey}=${name}`,
         );
@@ -210,6 +220,8 @@ export class PrimaryStack extends Stack {
       for (const task of dumpTasks.values()) task.bindPublisher(this.notifications);
     }
     this.monitoring.addSnapshotQuotaAlarm();
+    this.monitoring.addPruneAlarms();
+    if (config.discovery) this.monitoring.addSeriesConflictAlarm();
     this.monitoring.addDeadLetterAlarm(
       'DeadLetterAlarm',
       deadLetterQueue,

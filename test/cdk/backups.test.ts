@@ -540,7 +540,7 @@ describe('discovery', () => {
   });
   afterAll(() => env.dispose());
 
-  it('schedules a discovery snapshot per policy, at its snapshot times, leaving out configured databases', () => {
+  it('schedules a discovery snapshot per policy, at its snapshot times, leaving out configured databases and their names', () => {
     const { fn } = functionStatements(template, 'scheduled RDS/Aurora snapshots');
     for (const [name, policy] of Object.entries(devConfig.policies)) {
       template.hasResourceProperties('AWS::Scheduler::Schedule', {
@@ -553,6 +553,7 @@ describe('discovery', () => {
               policy: name,
               tagKey: 'lifeboat:policy',
               exclude: devConfig.databases.map((db) => db.identifier),
+              names: devConfig.databases.map((db) => db.name),
             },
             scheduledTime: '<aws.scheduler.scheduled-time>',
           }),

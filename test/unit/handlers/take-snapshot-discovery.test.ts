@@ -34,7 +34,7 @@ let repository: FileRepository;
 let cleanup: () => Promise<void>;
 let logger: ReturnType<typeof spyLogger>;
 
-const run = (input: unknown = event) =>
+const run = (input: unknown = event, extra: Partial<Parameters<typeof runTakeSnapshot>[1]> = {}) =>
   runTakeSnapshot(input, {
     rds,
     s3: new S3Client({}),
@@ -42,6 +42,7 @@ const run = (input: unknown = event) =>
     env,
     repository,
     runner: 'req-1',
+    ...extra,
   }) as Promise<DiscoveryResult>;
 
 function instances() {
@@ -266,12 +267,101 @@ describe('take-snapshot discovery (databases tagged lifeboat:policy=<policy>)', 
 
     // Assess
     expect(result.snapshots.map((s) => s.database)).toEqual(['shared']);
-    expect(result.skipped).toEqual([
+    expect(result.conflicts).toEqual([
       {
         identifier: 'b',
         reason: 'catalog name "shared" is already used by a: tag it lifeboat:database=<unique name>',
       },
     ]);
+  });
+
+  describe('a second source under a catalog name already in use', () => {
+    it("is refused when the name is a configured database's, logged as an error and counted for the alarm", async () => {
+      // Arrange: "orders" is configured (orders-db); an instance called orders, and another tagged
+      // lifeboat:database=orders, are discovered.
+      rdsMock.on(DescribeDBInstancesCommand).resolves({
+        DBInstances: [
+          { DBInstanceIdentifier: 'orders', Engine: 'postgres', DBInstanceStatus: 'available', TagList: gold },
+          {
+            DBInstanceIdentifier: 'reporting-copy',
+            Engine: 'postgres',
+            DBInstanceStatus: 'available',
+            TagList: [...gold, { Key: 'lifeboat:database', Value: 'orders' }],
+          },
+          { DBInstanceIdentifier: 'billing', Engine: 'postgres', DBInstanceStatus: 'available', TagList: gold },
+        ],
+      });
+      rdsMock.on(DescribeDBClustersCommand).resolves({ DBClusters: [] });
+      const conflicts: number[] = [];
+
+      // Act
+      const result = await run(
+        { ...event, discover: { ...event.discover, exclude: ['orders-db'], names: ['orders'] } },
+        { conflictGauge: { conflicts: (n: number) => conflicts.push(n) } },
+      );
+
+      // Assess
+      expect(result.snapshots.map((s) => s.database)).toEqual(['billing']);
+      expect(result.conflicts).toEqual([
+        {
+          identifier: 'orders',
+          reason: 'catalog name "orders" is a configured database\'s: tag it lifeboat:database=<unique name>',
+        },
+        {
+          identifier: 'reporting-copy',
+          reason: 'catalog name "orders" is a configured database\'s: tag it lifeboat:database=<unique name>',
+        },
+      ]);
+      expect(conflicts).toEqual([2]);
+      expect(logger.error).toHaveBeenCalledWith(
+        'a second source under a catalog name in use: not snapshotted',
+        expect.objectContaining({ identifier: 'reporting-copy' }),
+      );
+      expect(rdsMock).not.toHaveReceivedCommandWith(CreateDBSnapshotCommand, { DBInstanceIdentifier: 'orders' });
+    });
+
+    it('the older source keeps a name across policies: the newer is refused whichever policy runs', async () => {
+      // Arrange: "old" (policy silver, 2025) and "new" (policy gold, 2026) both claim "shared".
+      const shared = { Key: 'lifeboat:database', Value: 'shared' };
+      rdsMock.on(DescribeDBInstancesCommand).resolves({
+        DBInstances: [
+          {
+            DBInstanceIdentifier: 'new',
+            Engine: 'postgres',
+            DBInstanceStatus: 'available',
+            InstanceCreateTime: new Date('2026-06-01T00:00:00Z'),
+            TagList: [...gold, shared],
+          },
+          {
+            DBInstanceIdentifier: 'old',
+            Engine: 'postgres',
+            DBInstanceStatus: 'available',
+            InstanceCreateTime: new Date('2025-01-01T00:00:00Z'),
+            TagList: [{ Key: 'lifeboat:policy', Value: 'silver' }, shared],
+          },
+        ],
+      });
+      rdsMock.on(DescribeDBClustersCommand).resolves({ DBClusters: [] });
+      const conflicts: number[] = [];
+      const gauge = { conflictGauge: { conflicts: (n: number) => conflicts.push(n) } };
+
+      // Act
+      const goldRun = await run(event, gauge);
+      const silverRun = await run({ ...event, discover: { ...event.discover, policy: 'silver' } }, gauge);
+
+      // Assess
+      expect(goldRun.snapshots).toEqual([]);
+      expect(goldRun.conflicts).toEqual([
+        {
+          identifier: 'new',
+          reason: 'catalog name "shared" is already used by old: tag it lifeboat:database=<unique name>',
+        },
+      ]);
+      expect(silverRun.snapshots.map((s) => [s.database, s.snapshotIdentifier])).toEqual([
+        ['shared', 'lifeboat-old-202611230300'],
+      ]);
+      expect(conflicts).toEqual([1, 0]);
+    });
   });
 
   it('a malformed discovery event names the field', async () => {
