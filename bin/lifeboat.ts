@@ -45,6 +45,13 @@ const commands: Record<string, Command> = {
       };
     },
   },
+  prune: {
+    summary: 'apply a retention policy to the dumps of a repository (--dry-run lists)',
+    load: async () => {
+      const m = await import('./cli/commands/prune.ts');
+      return { run: m.pruneCommand, help: m.pruneHelp };
+    },
+  },
   status: {
     summary: 'each database against its backup and RPO targets',
     load: async () => {

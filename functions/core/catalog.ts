@@ -141,8 +141,8 @@ export const CatalogRecord = z.discriminatedUnion('kind', [
 export type CatalogRecord = z.infer<typeof CatalogRecord>;
 
 /**
- * `unreadable`: the catalog holds the backup's manifest (or only documents) that cannot be read, so
- * whether it completed is not known.
+ * `unreadable`: the catalog holds the backup's manifest (or only documents) that cannot be read, or
+ * records of it without a manifest or started record, so whether it completed is not known.
  */
 export type BackupState = 'completed' | 'in-progress' | 'abandoned' | 'failed' | 'deleted' | 'unreadable';
 
@@ -372,10 +372,14 @@ export class Catalog {
     const verifications = this.verificationsOfThisCopy(
       records.filter((r): r is VerificationRecord => r.kind === 'verification'),
     );
-    if (!manifest && !started && problems.length === 0) return null;
+    if (!manifest && !started && problems.length === 0 && records.length === 0) return null;
 
+    // Records with neither manifest nor started record: what they are about cannot be told (a
+    // manifest lost), unless all that is left is a deletion.
     let state: BackupState;
-    if (manifestProblem || (!manifest && !started)) state = 'unreadable';
+    if (manifestProblem) state = 'unreadable';
+    else if (!manifest && !started)
+      state = deleted && records.every((r) => r.kind === 'deleted') ? 'deleted' : 'unreadable';
     else if (deleted) state = 'deleted';
     else if (manifest) state = 'completed';
     else if (failed) state = 'failed';

@@ -220,6 +220,10 @@ export interface PruneDeps {
    * snapshots carry the policy in their lifeboat:policy tag. @default {}
    */
   readonly policiesByName?: RetentionPolicies;
+  /** The retention of every database that has none in `policies` (the CLI's). @default - none */
+  readonly defaultPolicy?: DatabaseRetention;
+  /** Only this database's backups are read and judged. @default - every database */
+  readonly database?: string;
   readonly environment: string;
   readonly logger: Logger;
   readonly now?: () => Date;
@@ -246,6 +250,7 @@ export const PRUNE_REASON = {
   ambiguousTest:
     'its catalog entry is shared with another snapshot of the same name and slot: kept and not counted',
   futureTest: 'a verification of it is dated after now (clock skew?): kept and not counted',
+  copySourceUnknown: 'a DR copy without a test of its own whose source cannot be told: kept and not counted',
   noArtifact: (state: string) => `${state}: no artifact to delete`,
   envCap: (max: number, per: 'run' | 'day') => `environment deletion cap reached (max ${max} per ${per})`,
   shared: (accounts: readonly string[]) => `shared with other accounts (${accounts.join(', ')}): not deleted`,
@@ -277,7 +282,7 @@ export async function prune(event: PruneEvent, deps: PruneDeps): Promise<PruneRe
   const ignored: PruneIgnored[] = [];
 
   // Without the catalog nothing is known to be verified: a failed read stops the run.
-  const reading = await deps.catalog.read();
+  const reading = await deps.catalog.read({ database: deps.database });
   const problemsOf = new Map<string, CatalogProblem[]>();
   for (const p of reading.problems) {
     if (p.database === null) {
@@ -319,6 +324,8 @@ export async function prune(event: PruneEvent, deps: PruneDeps): Promise<PruneRe
 
   const kept: PruneItem[] = [];
   const toDelete: Deletion[] = [];
+  if (deps.database !== undefined)
+    for (const name of [...byDatabase.keys()]) if (name !== deps.database) byDatabase.delete(name);
   for (const [database, list] of [...byDatabase].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const live = list.filter((c) => c.backup.state !== 'deleted');
     const problems = problemsOf.get(database);
@@ -428,7 +435,10 @@ function judgeDatabase(
   const kept: PruneItem[] = [];
   const toDelete: Deletion[] = [];
   const live = list.filter((c) => c.backup.state !== 'deleted');
-  const policy = policyOf(deps.policies, database) ?? policyFromTags(list, deps.policiesByName ?? {});
+  const policy =
+    policyOf(deps.policies, database) ??
+    policyFromTags(list, deps.policiesByName ?? {}) ??
+    deps.defaultPolicy;
   if (!policy) {
     for (const c of live) kept.push(item(c, seriesName(c.backup), [NO_POLICY]));
     return { kept, delete: toDelete };
@@ -637,8 +647,10 @@ function snapshotCandidates(
       // copied and checked by RDS), if the catalog entry is of the snapshot it was copied from.
       const manifest = own.summary?.manifest;
       const from = s.copiedFrom ?? (manifest?.kind === 'rds-snapshot' ? manifest.copiedFrom : null);
-      if (from !== null)
-        verdict = entryOf(catalog, claims, database, snapshotBackupId(slot, primaryRegion), from).verdict;
+      verdict =
+        from === null
+          ? { ...UNTESTED, hold: PRUNE_REASON.copySourceUnknown }
+          : entryOf(catalog, claims, database, snapshotBackupId(slot, primaryRegion), from).verdict;
     }
     const unlistedIn = unlisted.get(s.type);
     const hold =
@@ -719,17 +731,20 @@ function futureTest(records: readonly { at: string }[], now: Date): string | und
 
 function dumpCandidates(reading: CatalogReading, region: string, now: Date): Candidate[] {
   return reading.backups
-    .filter((b) => b.kind === 'logical-dump' && b.state !== 'unreadable')
+    .filter((b) => b.kind === 'logical-dump')
     .map((b): Candidate => {
       const tests = b.records.filter((r): r is VerificationRecord => r.kind === 'verification');
       // Only a completed dump has an artifact: a failed or unfinished one (it may still be running,
       // however long) is never "deleted", so its record can never hide a dump that completes later.
+      // One whose manifest cannot be read is listed (kept) with its database, which is not judged.
       const hold =
-        b.state === 'failed' || b.state === 'abandoned'
-          ? PRUNE_REASON.noArtifact(b.state === 'failed' ? 'failed' : 'never finished')
-          : Date.parse(b.startedAt) > now.getTime()
-            ? undefined // retention keeps it, as taken after now
-            : futureTest(tests, now);
+        b.state === 'unreadable'
+          ? 'its manifest could not be read'
+          : b.state === 'failed' || b.state === 'abandoned'
+            ? PRUNE_REASON.noArtifact(b.state === 'failed' ? 'failed' : 'never finished')
+            : Date.parse(b.startedAt) > now.getTime()
+              ? undefined // retention keeps it, as taken after now
+              : futureTest(tests, now);
       const source = b.manifest?.kind === 'logical-dump' ? b.manifest.source : null;
       return {
         database: b.database,
@@ -740,7 +755,7 @@ function dumpCandidates(reading: CatalogReading, region: string, now: Date): Can
           kind: 'dump',
           region,
           takenAt: b.startedAt,
-          state: b.state as RetentionState,
+          state: b.state === 'unreadable' ? 'in-progress' : b.state,
           verified: b.verification === 'verified',
           verifiedAt: b.verifiedAt,
           ...(source ? { source: `${source.database}@${source.host}:${source.port}` } : {}),

@@ -233,23 +233,31 @@ function compareOldestFirst(a: Entry, b: Entry): number {
   return compareNewestFirst(b.backup, a.backup) || a.series.localeCompare(b.series);
 }
 
+/** One formatter per time zone for the life of the process: building one is slow. */
+const FORMATS = new Map<string, Intl.DateTimeFormat>();
+
 /** Calendar buckets in a time zone: 2026-11-20, 2026-W47 (ISO week), 2026-11, 2026. */
 export class LocalCalendar {
   private readonly format: Intl.DateTimeFormat;
 
   constructor(readonly timeZone: string) {
-    try {
-      this.format = new Intl.DateTimeFormat('en-US', {
-        timeZone,
-        calendar: 'iso8601',
-        numberingSystem: 'latn',
-        year: 'numeric',
-        month: 'numeric',
-        day: 'numeric',
-      });
-    } catch (err) {
-      throw new InvalidArgument(`retention: unknown time zone "${timeZone}"`, { cause: err });
+    let format = FORMATS.get(timeZone);
+    if (format === undefined) {
+      try {
+        format = new Intl.DateTimeFormat('en-US', {
+          timeZone,
+          calendar: 'iso8601',
+          numberingSystem: 'latn',
+          year: 'numeric',
+          month: 'numeric',
+          day: 'numeric',
+        });
+      } catch (err) {
+        throw new InvalidArgument(`retention: unknown time zone "${timeZone}"`, { cause: err });
+      }
+      FORMATS.set(timeZone, format);
     }
+    this.format = format;
   }
 
   /** Dates already worked out: each backup is bucketed once per period, Intl is slow. */

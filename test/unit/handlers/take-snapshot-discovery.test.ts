@@ -281,14 +281,24 @@ describe('take-snapshot discovery (databases tagged lifeboat:policy=<policy>)', 
       // lifeboat:database=orders, are discovered.
       rdsMock.on(DescribeDBInstancesCommand).resolves({
         DBInstances: [
-          { DBInstanceIdentifier: 'orders', Engine: 'postgres', DBInstanceStatus: 'available', TagList: gold },
+          {
+            DBInstanceIdentifier: 'orders',
+            Engine: 'postgres',
+            DBInstanceStatus: 'available',
+            TagList: gold,
+          },
           {
             DBInstanceIdentifier: 'reporting-copy',
             Engine: 'postgres',
             DBInstanceStatus: 'available',
             TagList: [...gold, { Key: 'lifeboat:database', Value: 'orders' }],
           },
-          { DBInstanceIdentifier: 'billing', Engine: 'postgres', DBInstanceStatus: 'available', TagList: gold },
+          {
+            DBInstanceIdentifier: 'billing',
+            Engine: 'postgres',
+            DBInstanceStatus: 'available',
+            TagList: gold,
+          },
         ],
       });
       rdsMock.on(DescribeDBClustersCommand).resolves({ DBClusters: [] });
@@ -317,7 +327,9 @@ describe('take-snapshot discovery (databases tagged lifeboat:policy=<policy>)', 
         'a second source under a catalog name in use: not snapshotted',
         expect.objectContaining({ identifier: 'reporting-copy' }),
       );
-      expect(rdsMock).not.toHaveReceivedCommandWith(CreateDBSnapshotCommand, { DBInstanceIdentifier: 'orders' });
+      expect(rdsMock).not.toHaveReceivedCommandWith(CreateDBSnapshotCommand, {
+        DBInstanceIdentifier: 'orders',
+      });
     });
 
     it('the older source keeps a name across policies: the newer is refused whichever policy runs', async () => {
