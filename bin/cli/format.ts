@@ -57,7 +57,11 @@ export function backupTable(backups: readonly BackupSummary[], now = new Date())
           : 'no',
       `${b.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z')} (${age(b.startedAt, now)})`,
       bytes(b.bytes),
-      b.error ? b.error.message.slice(0, 80) : '',
+      b.problems?.length
+        ? `${b.problems[0]!.problem}: ${b.problems[0]!.key.split('/').slice(3).join('/')}`.slice(0, 80)
+        : b.error
+          ? b.error.message.slice(0, 80)
+          : '',
     ]),
   );
 }

@@ -48,7 +48,9 @@ export function repositoryFromEnv(env: NodeJS.ProcessEnv = process.env): Reposit
 }
 
 export function catalogFromEnv(env: NodeJS.ProcessEnv = process.env): Catalog {
-  return new Catalog(repositoryFromEnv(env));
+  // The bucket is in the function's region: a deletion of another region's copy (replicated from
+  // there) does not make a backup of this one deleted.
+  return new Catalog(repositoryFromEnv(env), { region: env.AWS_REGION });
 }
 
 /**

@@ -56,7 +56,6 @@ async function makeHistory(
     const at = () => new Date(base - d * DAY - 3600_000);
     billing.unshift((await runBackup({ connection, repository, database: 'billing', now: at })).id);
   }
-  await runVerify({ repository, ref: billing[0]!, database: 'billing' });
   const corrupted = billing[2]!;
   const key = manifestKey('billing', corrupted);
   const text = (await repository.read(key)).toString('utf8');
@@ -192,18 +191,24 @@ describe.each(['file', 's3'] as const)('lifeboat prune --repo (%s repository)', 
     const list = cli(['list', '--repo', repo, ...extra, '--database', 'billing'], env);
     expect(list.stdout).toMatch(new RegExp(`${history.corrupted} +billing +logical-dump +unreadable`));
   });
+});
 
-  it('says what was expected for a missing or bad option', () => {
-    const nothingToKeep = cli(['prune', '--repo', repo, ...extra, '--dry-run'], env);
-    expect(nothingToKeep.status).toBe(2);
-    expect(nothingToKeep.stderr).toMatch(/say what to keep: at least one of --keep-daily, --keep-weekly/);
-    const zero = cli(['prune', '--repo', repo, ...extra, '--keep-daily', '7', '--min-verified', '0'], env);
-    expect(zero.status).toBe(2);
-    expect(zero.stderr).toMatch(/--min-verified expects a whole number from 1 to 10000, got "0"/);
-    const zone = cli(
-      ['prune', '--repo', repo, ...extra, '--keep-daily', '7', '--time-zone', 'Mars/Base'],
-      env,
-    );
-    expect(zone.stderr).toMatch(/--time-zone expects an IANA time zone/);
+describe('lifeboat prune: bad options', () => {
+  it('says what was expected, and touches nothing', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'lb-prune-args-'));
+    const repo = pathToFileURL(dir).href;
+    try {
+      const nothingToKeep = cli(['prune', '--repo', repo, '--dry-run']);
+      expect(nothingToKeep.status).toBe(2);
+      expect(nothingToKeep.stderr).toMatch(/say what to keep: at least one of --keep-daily, --keep-weekly/);
+      const zero = cli(['prune', '--repo', repo, '--keep-daily', '7', '--min-verified', '0']);
+      expect(zero.status).toBe(2);
+      expect(zero.stderr).toMatch(/--min-verified expects a whole number from 1 to 10000, got "0"/);
+      const zone = cli(['prune', '--repo', repo, '--keep-daily', '7', '--time-zone', 'Mars/Base']);
+      expect(zone.status).toBe(2);
+      expect(zone.stderr).toMatch(/--time-zone expects an IANA time zone/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

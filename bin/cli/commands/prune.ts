@@ -1,5 +1,6 @@
 import { Catalog } from '#core/catalog.ts';
 import { InvalidArgument } from '#core/errors.ts';
+import { silentLogger } from '#core/logger.ts';
 import { type DatabaseRetention, type PruneItem, type PruneReport, prune } from '#core/prune.ts';
 import { openRepository } from '#core/repository/index.ts';
 import { bool, parse, required, str } from '../args.ts';
@@ -43,7 +44,18 @@ function count(value: string | undefined, name: string, fallback: number, min = 
   return Number(value);
 }
 
-export async function pruneCommand(argv: string[]): Promise<number> {
+export interface PruneOptions {
+  readonly repo: string;
+  readonly s3Endpoint: string | undefined;
+  readonly database: string | undefined;
+  readonly policy: DatabaseRetention;
+  readonly maxDeletions: number;
+  readonly dryRun: boolean;
+  readonly json: boolean;
+}
+
+/** The command line, checked: InvalidArgument says what was expected. */
+export function pruneOptions(argv: string[]): PruneOptions {
   const p = parse(USAGE, argv, {
     repo: { type: 'string' },
     database: { type: 'string' },
@@ -83,25 +95,35 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     maxDeletionsPerRun: maxDeletions,
     timeZone,
   };
-  const dryRun = bool(p, 'dry-run');
-  const repository = openRepository(repoUrl, { s3Endpoint: str(p, 's3-endpoint') });
+  return {
+    repo: repoUrl,
+    s3Endpoint: str(p, 's3-endpoint'),
+    database: str(p, 'database'),
+    policy,
+    maxDeletions,
+    dryRun: bool(p, 'dry-run'),
+    json: bool(p, 'json'),
+  };
+}
+
+export async function pruneCommand(argv: string[]): Promise<number> {
+  const o = pruneOptions(argv);
+  const repository = openRepository(o.repo, { s3Endpoint: o.s3Endpoint });
   await repository.check();
 
   const report = await prune(
-    { dryRun },
+    { dryRun: o.dryRun },
     {
       catalog: new Catalog(repository),
       policies: {},
-      defaultPolicy: policy,
-      database: str(p, 'database'),
+      defaultPolicy: o.policy,
+      database: o.database,
       environment: repository.url,
-      limits: { maxDeletionsPerRun: maxDeletions, maxDeletionsPerDay: maxDeletions },
-      logger: { debug() {}, info() {}, warn() {}, error() {} },
+      limits: { maxDeletionsPerRun: o.maxDeletions, maxDeletionsPerDay: o.maxDeletions },
+      logger: silentLogger,
     },
   );
-  process.stdout.write(
-    bool(p, 'json') ? `${JSON.stringify(report, null, 2)}\n` : `${pruneText(report, policy)}\n`,
-  );
+  process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${pruneText(report, o.policy)}\n`);
   return report.refused.length > 0 || report.errors.length > 0 ? 1 : 0;
 }
 
