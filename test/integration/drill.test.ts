@@ -14,6 +14,11 @@ describe('lifeboat drill', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'lb-drill-'));
     await chmod(dir, 0o755);
     const repo = pathToFileURL(path.join(dir, 'repo')).href;
+    // Other runs on this machine (a developer's own drill) may have left work directories behind:
+    // judge only what this run leaves.
+    const drillDirs = async () =>
+      (await readdir(tmpdir())).filter((d) => d.startsWith('lifeboat-drill-repo-'));
+    const before = new Set(await drillDirs());
 
     // Act
     const report = await runDrill({ repo, rows: 5000 });
@@ -79,7 +84,7 @@ describe('lifeboat drill', () => {
         .trim();
       expect(ready).toBe('2');
     }
-    expect((await readdir(tmpdir())).filter((d) => d.startsWith('lifeboat-drill-repo-'))).toEqual([]);
+    expect((await drillDirs()).filter((d) => !before.has(d))).toEqual([]);
     await rm(dir, { recursive: true, force: true });
   });
 });
