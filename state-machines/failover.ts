@@ -323,7 +323,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
     });
     for (const task of [promoteReplica, switchover, failoverGlobal]) {
       task.addRetry({
-        errors: ['Rds.ThrottlingException', 'Rds.RdsException'],
+        errors: ['Rds.RdsException'],
         maxAttempts: 3,
         interval: Duration.seconds(5),
         backoffRate: 2,

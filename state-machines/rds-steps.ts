@@ -76,7 +76,7 @@ export function restoreInstanceFromSnapshot(
       DbSubnetGroupName: p.subnetGroupName,
       VpcSecurityGroupIds: p.securityGroupIds,
       PubliclyAccessible: false,
-      MultiAz: false,
+      MultiAZ: false,
       DeletionProtection: false,
       Tags: createdTags(p.workflow),
     },
@@ -101,14 +101,14 @@ export function restoreInstanceToPointInTime(
     service: 'rds',
     action: 'restoreDBInstanceToPointInTime',
     parameters: {
-      SourceDbInstanceIdentifier: p.sourceIdentifier,
-      TargetDbInstanceIdentifier: p.identifier,
+      SourceDBInstanceIdentifier: p.sourceIdentifier,
+      TargetDBInstanceIdentifier: p.identifier,
       RestoreTime: p.restoreTime,
       DbInstanceClass: p.instanceClass,
       DbSubnetGroupName: p.subnetGroupName,
       VpcSecurityGroupIds: p.securityGroupIds,
       PubliclyAccessible: false,
-      MultiAz: false,
+      MultiAZ: false,
       DeletionProtection: false,
       Tags: createdTags(p.workflow),
     },
@@ -169,7 +169,7 @@ export function restoreClusterToPointInTime(
     action: 'restoreDBClusterToPointInTime',
     parameters: {
       DbClusterIdentifier: p.clusterIdentifier,
-      SourceDbClusterIdentifier: p.sourceIdentifier,
+      SourceDBClusterIdentifier: p.sourceIdentifier,
       RestoreToTime: p.restoreTime,
       DbSubnetGroupName: p.subnetGroupName,
       VpcSecurityGroupIds: p.securityGroupIds,
@@ -249,7 +249,7 @@ export function pollUntilAvailable(
     resultPath: '$.describe',
   });
   describe.addRetry({
-    errors: ['Rds.ThrottlingException', 'Rds.RdsException'],
+    errors: ['Rds.RdsException'],
     maxAttempts: 5,
     interval: Duration.seconds(5),
     backoffRate: 2,
@@ -318,7 +318,7 @@ export function deleteCreated(
   });
   // The cluster's instance is still being deleted for a while; the cluster must wait for that.
   deleteCluster.addRetry({
-    errors: ['Rds.InvalidDbClusterStateException'],
+    errors: ['Rds.InvalidDbClusterStateException', 'Rds.RdsException'],
     maxAttempts: 10,
     interval: Duration.seconds(30),
     backoffRate: 1.5,
@@ -342,7 +342,7 @@ export function deleteCreated(
     resultPath: JsonPath.DISCARD,
   });
   deleteInstance.addRetry({
-    errors: ['Rds.InvalidDbInstanceStateException', 'Rds.ThrottlingException'],
+    errors: ['Rds.InvalidDbInstanceStateException', 'Rds.RdsException'],
     maxAttempts: 10,
     interval: Duration.seconds(30),
     backoffRate: 1.5,

@@ -208,7 +208,7 @@ export class RestoreTestWorkflow extends Construct implements IWorkflow {
     });
     for (const task of [restoreInstance, restoreCluster, clusterInstance]) {
       task.addRetry({
-        errors: ['Rds.ThrottlingException'],
+        errors: ['Rds.RdsException'],
         maxAttempts: 5,
         interval: Duration.seconds(5),
         backoffRate: 2,

@@ -227,7 +227,7 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       clusterInstance,
     ]) {
       task.addRetry({
-        errors: ['Rds.ThrottlingException'],
+        errors: ['Rds.RdsException'],
         maxAttempts: 5,
         interval: Duration.seconds(5),
         backoffRate: 2,

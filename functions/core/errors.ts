@@ -1,55 +1,111 @@
 /**
- * Named errors. `name` is stable: Step Functions Retry/Catch match on it and the CLI maps it to
- * an exit code. Messages are one line a person can act on; the cause is kept for logs.
+ * Named errors. `name` is stable: Step Functions Retry/Catch match on it (a Lambda's errorType is
+ * the thrown error's `name`) and the CLI maps it to an exit code. Messages are one line a person
+ * can act on; the cause is kept for logs.
+ *
+ * Every subclass spells its name as a string literal (`override readonly name = 'X'`), never
+ * derived from the class (`new.target.name`, `constructor.name`): deployed code is minified and
+ * classes renamed there. test/unit/error-names.test.ts fails for a class whose name is missing or
+ * differs from the class; test/state-machines/bundled.test.ts checks the shipped bundles.
  */
 export class LifeboatError extends Error {
+  override readonly name: string = 'LifeboatError';
   /** Exit code the CLI uses: 2 = could not do the job (bad input, unreachable, failed). */
   readonly exitCode: number = 2;
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
   }
 }
 
 /** Invalid configuration: the message names the environment and the field. */
-export class ConfigError extends LifeboatError {}
+export class ConfigError extends LifeboatError {
+  override readonly name = 'ConfigError';
+}
 /** A command-line argument or API input that is not what was expected. */
-export class InvalidArgument extends LifeboatError {}
+export class InvalidArgument extends LifeboatError {
+  override readonly name = 'InvalidArgument';
+}
 /** A required environment variable of a function is missing. */
-export class MissingEnvironment extends LifeboatError {}
+export class MissingEnvironment extends LifeboatError {
+  override readonly name = 'MissingEnvironment';
+}
 
-export class DatabaseUnreachable extends LifeboatError {}
-export class DatabaseAuthFailed extends LifeboatError {}
-export class DatabaseNotFound extends LifeboatError {}
-export class DatabaseError extends LifeboatError {}
+export class DatabaseUnreachable extends LifeboatError {
+  override readonly name = 'DatabaseUnreachable';
+}
+export class DatabaseAuthFailed extends LifeboatError {
+  override readonly name = 'DatabaseAuthFailed';
+}
+export class DatabaseNotFound extends LifeboatError {
+  override readonly name = 'DatabaseNotFound';
+}
+export class DatabaseError extends LifeboatError {
+  override readonly name = 'DatabaseError';
+}
 
-export class RepositoryUrlInvalid extends LifeboatError {}
-export class RepositoryNotFound extends LifeboatError {}
-export class RepositoryAccessDenied extends LifeboatError {}
-export class RepositoryError extends LifeboatError {}
+export class RepositoryUrlInvalid extends LifeboatError {
+  override readonly name = 'RepositoryUrlInvalid';
+}
+export class RepositoryNotFound extends LifeboatError {
+  override readonly name = 'RepositoryNotFound';
+}
+export class RepositoryAccessDenied extends LifeboatError {
+  override readonly name = 'RepositoryAccessDenied';
+}
+export class RepositoryError extends LifeboatError {
+  override readonly name = 'RepositoryError';
+}
 /** A write-once catalog document already exists: nothing was overwritten. */
-export class AlreadyExists extends LifeboatError {}
+export class AlreadyExists extends LifeboatError {
+  override readonly name = 'AlreadyExists';
+}
 
-export class PgToolNotFound extends LifeboatError {}
-export class PgDumpFailed extends LifeboatError {}
-export class PgRestoreFailed extends LifeboatError {}
-export class BackupFailed extends LifeboatError {}
-export class BackupNotFound extends LifeboatError {}
-export class ChecksumMismatch extends LifeboatError {}
-export class TargetNotEmpty extends LifeboatError {}
-export class ClusterError extends LifeboatError {}
+export class PgToolNotFound extends LifeboatError {
+  override readonly name = 'PgToolNotFound';
+}
+export class PgDumpFailed extends LifeboatError {
+  override readonly name = 'PgDumpFailed';
+}
+export class PgRestoreFailed extends LifeboatError {
+  override readonly name = 'PgRestoreFailed';
+}
+export class BackupFailed extends LifeboatError {
+  override readonly name = 'BackupFailed';
+}
+export class BackupNotFound extends LifeboatError {
+  override readonly name = 'BackupNotFound';
+}
+export class ChecksumMismatch extends LifeboatError {
+  override readonly name = 'ChecksumMismatch';
+}
+export class TargetNotEmpty extends LifeboatError {
+  override readonly name = 'TargetNotEmpty';
+}
+export class ClusterError extends LifeboatError {
+  override readonly name = 'ClusterError';
+}
 
 /** RDS refused a snapshot because the instance or cluster is busy (e.g. backing-up): retry later. */
-export class DatabaseBusy extends LifeboatError {}
+export class DatabaseBusy extends LifeboatError {
+  override readonly name = 'DatabaseBusy';
+}
 /** The account's manual snapshot quota is used up: a person must act (raise it or prune). */
-export class SnapshotQuotaExceeded extends LifeboatError {}
+export class SnapshotQuotaExceeded extends LifeboatError {
+  override readonly name = 'SnapshotQuotaExceeded';
+}
 /** An AWS API kept throttling after the SDK's own retries. */
-export class Throttled extends LifeboatError {}
+export class Throttled extends LifeboatError {
+  override readonly name = 'Throttled';
+}
 /** A KMS key needed to create, copy or read a snapshot is disabled, deleted or not granted. */
-export class KmsKeyNotAccessible extends LifeboatError {}
+export class KmsKeyNotAccessible extends LifeboatError {
+  override readonly name = 'KmsKeyNotAccessible';
+}
 /** Any other RDS control-plane failure, with the RDS error name in the message. */
-export class SnapshotError extends LifeboatError {}
+export class SnapshotError extends LifeboatError {
+  override readonly name = 'SnapshotError';
+}
 
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

@@ -12,21 +12,41 @@ import { LifeboatError } from './errors.ts';
 // Named errors. Their names are the ASL error names the workflow's Catch/Fail states carry.
 
 /** The failover request is malformed; the message names the field. */
-export class InvalidFailoverInput extends LifeboatError {}
+export class InvalidFailoverInput extends LifeboatError {
+  override readonly name = 'InvalidFailoverInput';
+}
 /** Another failover of the same database holds the lock. */
-export class FailoverInProgress extends LifeboatError {}
+export class FailoverInProgress extends LifeboatError {
+  override readonly name = 'FailoverInProgress';
+}
 /** The database is not one the environment knows how to fail over. */
-export class UnknownDatabase extends LifeboatError {}
+export class UnknownDatabase extends LifeboatError {
+  override readonly name = 'UnknownDatabase';
+}
 /** Preflight refusals, one name each so Catch and the CLI can tell them apart. */
-export class TargetNotFound extends LifeboatError {}
-export class TargetUnavailable extends LifeboatError {}
-export class EngineVersionMismatch extends LifeboatError {}
-export class AlreadyPrimary extends LifeboatError {}
-export class ReplicationLagTooHigh extends LifeboatError {}
+export class TargetNotFound extends LifeboatError {
+  override readonly name = 'TargetNotFound';
+}
+export class TargetUnavailable extends LifeboatError {
+  override readonly name = 'TargetUnavailable';
+}
+export class EngineVersionMismatch extends LifeboatError {
+  override readonly name = 'EngineVersionMismatch';
+}
+export class AlreadyPrimary extends LifeboatError {
+  override readonly name = 'AlreadyPrimary';
+}
+export class ReplicationLagTooHigh extends LifeboatError {
+  override readonly name = 'ReplicationLagTooHigh';
+}
 /** A person aborted at the approval gate. */
-export class FailoverAborted extends LifeboatError {}
+export class FailoverAborted extends LifeboatError {
+  override readonly name = 'FailoverAborted';
+}
 /** The new primary did not accept a test write. */
-export class WriteVerificationFailed extends LifeboatError {}
+export class WriteVerificationFailed extends LifeboatError {
+  override readonly name = 'WriteVerificationFailed';
+}
 
 export type RefusalName =
   | 'TargetNotFound'
@@ -406,7 +426,9 @@ export async function runPreflight(
 }
 
 /** Failback was asked of a database whose DR side is not the primary (no failover happened). */
-export class SourceNotPrimary extends LifeboatError {}
+export class SourceNotPrimary extends LifeboatError {
+  override readonly name = 'SourceNotPrimary';
+}
 
 export const FailbackRequest = z.strictObject({
   database: z.string().min(1, { error: 'expected the database name' }),

@@ -12,13 +12,21 @@ import type { DumpManifest, SnapshotManifest } from './manifest.ts';
  */
 
 /** The restore request is malformed; the message names the field. */
-export class InvalidRestoreInput extends LifeboatError {}
+export class InvalidRestoreInput extends LifeboatError {
+  override readonly name = 'InvalidRestoreInput';
+}
 /** No restore point in the catalog fits the request. */
-export class NoRestorePoint extends LifeboatError {}
+export class NoRestorePoint extends LifeboatError {
+  override readonly name = 'NoRestorePoint';
+}
 /** The target already exists: a restore never touches (or removes) something it did not create. */
-export class TargetAlreadyExists extends LifeboatError {}
+export class TargetAlreadyExists extends LifeboatError {
+  override readonly name = 'TargetAlreadyExists';
+}
 /** Restored data did not pass the data checks. */
-export class VerificationFailed extends LifeboatError {}
+export class VerificationFailed extends LifeboatError {
+  override readonly name = 'VerificationFailed';
+}
 
 const identifier = z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, {
   error: 'expected an RDS identifier: a letter, then letters, digits and dashes (at most 63)',

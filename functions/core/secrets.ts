@@ -13,7 +13,9 @@ const DatabaseSecret = z.object({
   engine: z.string().optional(),
 });
 
-export class SecretUnavailable extends LifeboatError {}
+export class SecretUnavailable extends LifeboatError {
+  override readonly name = 'SecretUnavailable';
+}
 
 /**
  * Reads a database secret from Secrets Manager. The secret's values never appear in an error,

@@ -4,9 +4,13 @@ import type { Logger } from '#core/logger.ts';
 import type { Route, SlackMessage } from '#core/slack.ts';
 
 /** Slack did not take the message within the retry budget: the invocation fails, Lambda retries, then the DLQ. */
-export class SlackDeliveryFailed extends LifeboatError {}
+export class SlackDeliveryFailed extends LifeboatError {
+  override readonly name = 'SlackDeliveryFailed';
+}
 /** Slack refused the message for good (400 invalid_payload, 403, 404 no_service, 410 channel archived). */
-export class SlackRejected extends LifeboatError {}
+export class SlackRejected extends LifeboatError {
+  override readonly name = 'SlackRejected';
+}
 
 /**
  * How hard one invocation tries. The defaults keep a failing delivery well inside the function's

@@ -4,6 +4,7 @@ import { SlackWebhooks } from '#core/slack.ts';
 
 /** The webhook secret cannot be read or is not what the notifier expects. Its value is never in the message. */
 export class SlackSecretUnavailable extends LifeboatError {
+  override readonly name = 'SlackSecretUnavailable';
   /** True when this is the remembered failure of an earlier read (no call was made). */
   readonly cached: boolean;
 

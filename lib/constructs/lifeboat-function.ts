@@ -86,6 +86,9 @@ export class LifeboatFunction extends NodejsFunction {
         platform: 'node',
         mainFields: ['module', 'main'],
         minify: true,
+        // Minifying renames classes and functions; keep their names for stack traces and for any
+        // code that reads them. Error names do not depend on this (see functions/core/errors.ts).
+        keepNames: true,
         sourceMap: true,
         // The SDK versions tested here are the ones that run, not whatever the runtime ships.
         bundleAwsSDK: true,

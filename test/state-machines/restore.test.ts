@@ -46,8 +46,8 @@ function handlers(overrides: Handlers = {}): Handlers {
     RestoreInstanceFromSnapshot: (p: { DbInstanceIdentifier: string }) => ({
       DbInstance: { DbInstanceIdentifier: p.DbInstanceIdentifier, DbInstanceStatus: 'creating' },
     }),
-    RestoreInstanceToPointInTime: (p: { TargetDbInstanceIdentifier: string }) => ({
-      DbInstance: { DbInstanceIdentifier: p.TargetDbInstanceIdentifier, DbInstanceStatus: 'creating' },
+    RestoreInstanceToPointInTime: (p: { TargetDBInstanceIdentifier: string }) => ({
+      DbInstance: { DbInstanceIdentifier: p.TargetDBInstanceIdentifier, DbInstanceStatus: 'creating' },
     }),
     RestoreClusterFromSnapshot: (p: { DbClusterIdentifier: string }) => ({
       DbCluster: { DbClusterIdentifier: p.DbClusterIdentifier, Status: 'creating' },
@@ -123,7 +123,7 @@ describe('RestoreWorkflow', () => {
           DbSubnetGroupName: 'lifeboat-restore',
           VpcSecurityGroupIds: ['sg-0123456789abcdef0'],
           PubliclyAccessible: false,
-          MultiAz: false,
+          MultiAZ: false,
           DeletionProtection: false,
           Tags: [
             { Key: 'lifeboat:workflow', Value: 'restore' },
@@ -179,8 +179,8 @@ describe('RestoreWorkflow', () => {
 
       expect(result.status).toBe('SUCCEEDED');
       expect(result.calls.RestoreInstanceToPointInTime![0]).toMatchObject({
-        SourceDbInstanceIdentifier: 'orders-db',
-        TargetDbInstanceIdentifier: 'orders-restored',
+        SourceDBInstanceIdentifier: 'orders-db',
+        TargetDBInstanceIdentifier: 'orders-restored',
         RestoreTime: '2026-11-23T08:15:00.000Z',
       });
     });
@@ -236,7 +236,7 @@ describe('RestoreWorkflow', () => {
 
       expect(result.status).toBe('SUCCEEDED');
       expect(result.calls.RestoreClusterToPointInTime![0]).toMatchObject({
-        SourceDbClusterIdentifier: 'orders-aurora',
+        SourceDBClusterIdentifier: 'orders-aurora',
         DbClusterIdentifier: 'orders-pitr',
         RestoreToTime: '2026-11-23T08:15:00.000Z',
       });

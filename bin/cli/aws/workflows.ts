@@ -13,8 +13,12 @@ import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { InvalidArgument, LifeboatError } from '#core/errors.ts';
 import { type WorkflowName, workflowParameterName } from '../../../state-machines/common.ts';
 
-export class WorkflowNotDeployed extends LifeboatError {}
-export class ExecutionNotFound extends LifeboatError {}
+export class WorkflowNotDeployed extends LifeboatError {
+  override readonly name = 'WorkflowNotDeployed';
+}
+export class ExecutionNotFound extends LifeboatError {
+  override readonly name = 'ExecutionNotFound';
+}
 
 /** The state machine ARN the stacks wrote to SSM: operators never paste ARNs. */
 export async function workflowArn(
