@@ -70,3 +70,27 @@ export type AlarmSeverity = 'warning' | 'critical';
 export function replicaLagAlarmName(environment: string, database: string, severity: AlarmSeverity): string {
   return `lifeboat-${environment}-${database}-replica-lag-${severity}`;
 }
+
+/** Workflows the CLI finds by name (SSM `/lifeboat/<env>/workflows/<name>`). */
+export type WorkflowName = 'restore' | 'restore-test' | 'failover' | 'failback';
+
+/** SSM parameter holding a workflow's state machine ARN: operators never paste ARNs. */
+export function workflowParameterName(environment: string, name: WorkflowName): string {
+  return `/lifeboat/${environment}/workflows/${name}`;
+}
+
+/**
+ * SSM parameter (primary region) holding what takes a database's logical dump on demand: the ARN of
+ * its logical-dump function, or of the Fargate dump workflow of a `large` database.
+ */
+export function dumpTargetParameterName(environment: string, database: string): string {
+  return `/lifeboat/${environment}/dumps/${database}`;
+}
+
+/**
+ * SSM parameter (primary region) holding what verifies a database's dumps on demand: the ARN of the
+ * verify-backup function, or of the Fargate verification workflow of a `large` database.
+ */
+export function verifyTargetParameterName(environment: string, database: string): string {
+  return `/lifeboat/${environment}/verify/${database}`;
+}

@@ -19,6 +19,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import { type WorkflowName, workflowParameterName } from '../lib/naming.ts';
 
 /** Props every workflow construct shares. */
 export interface WorkflowBaseProps {
@@ -54,12 +55,9 @@ export interface IWorkflow {
   readonly alarms: readonly Alarm[];
 }
 
-/** Names under which the CLI finds each workflow (`/lifeboat/<env>/workflows/<name>`). */
-export type WorkflowName = 'restore' | 'restore-test' | 'failover' | 'failback';
-
-export function workflowParameterName(environment: string, name: WorkflowName): string {
-  return `/lifeboat/${environment}/workflows/${name}`;
-}
+// Names under which the CLI finds each workflow (`/lifeboat/<env>/workflows/<name>`): lib/naming.ts,
+// which the CLI reads without loading the CDK.
+export { type WorkflowName, workflowParameterName };
 
 /**
  * Builds the state machine with its log group, tracing, ARN parameter and alarms.

@@ -1,5 +1,6 @@
 import { Stack, Tags, Validations } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { StringParameter } from 'aws-cdk-lib/aws-ssm';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { Retention } from '../config/schema.ts';
@@ -18,6 +19,7 @@ import { TakeSnapshot } from '../constructs/take-snapshot.ts';
 import { VerifyBackupFunction, VerifyImage, VerifyTask } from '../constructs/verify-backup.ts';
 import { addVerificationSchedules, RestoreWorkflows } from '../constructs/workflows.ts';
 import { discoverEvent, dumpEvent, pruneEvent, snapshotEvent } from '../events.ts';
+import { dumpTargetParameterName, verifyTargetParameterName } from '../naming.ts';
 import { regionAlerting, replicaLagSources } from './alerting.ts';
 import { applyFeatureFlags } from './feature-flags.ts';
 import type { LifeboatStackProps } from './props.ts';
@@ -279,6 +281,23 @@ export class PrimaryStack extends Stack {
       verifyTasks.set(database.name, task);
     }
     this.verifyTasks = verifyTasks;
+    // On-demand operations (`lifeboat backup|verify --env`) find what to start here, by name.
+    for (const database of config.databases) {
+      if (!config.policies[database.policy]!.dump) continue;
+      const dump = dumpTasks.get(database.name)?.stateMachine.stateMachineArn;
+      new StringParameter(this, `DumpTarget-${database.name}`, {
+        parameterName: dumpTargetParameterName(environment, database.name),
+        stringValue: dump ?? dumpFunctions.get(database.name)!.function.functionArn,
+        description: `lifeboat ${environment}: what takes a logical dump of ${database.name} on demand`,
+      });
+      new StringParameter(this, `VerifyTarget-${database.name}`, {
+        parameterName: verifyTargetParameterName(environment, database.name),
+        stringValue:
+          verifyTasks.get(database.name)?.stateMachine.stateMachineArn ??
+          this.verifyBackup.function.functionArn,
+        description: `lifeboat ${environment}: what verifies a logical dump of ${database.name} on demand`,
+      });
+    }
     this.workflows = new RestoreWorkflows(this, 'Workflows', {
       environment,
       config,

@@ -159,6 +159,21 @@ describe('primary stack (dev)', () => {
       statements = statementsOfRole(template, roleOfFunction(template, fn));
     });
 
+    it('is named in SSM for on-demand dumps (lifeboat backup --env), as the verify function is for verify', () => {
+      template.hasResourceProperties('AWS::SSM::Parameter', {
+        Name: `/lifeboat/dev/dumps/${db.name}`,
+        Type: 'String',
+        Value: { 'Fn::GetAtt': [fn, 'Arn'] },
+      });
+      const verify = onlyResource(template, 'AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'verify-backup' }) },
+      });
+      template.hasResourceProperties('AWS::SSM::Parameter', {
+        Name: `/lifeboat/dev/verify/${db.name}`,
+        Value: { 'Fn::GetAtt': [verify, 'Arn'] },
+      });
+    });
+
     it('runs the container image with 1 GB, 15 minutes, tracing, in the database network', () => {
       template.hasResourceProperties('AWS::Lambda::Function', {
         PackageType: 'Image',

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { InvalidArgument, LifeboatError } from '#core/errors.ts';
-import { type WorkflowName, workflowParameterName } from '../../../state-machines/common.ts';
+import { type WorkflowName, workflowParameterName } from '../../../lib/naming.ts';
 
 export class WorkflowNotDeployed extends LifeboatError {
   override readonly name = 'WorkflowNotDeployed';

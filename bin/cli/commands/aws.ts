@@ -2,8 +2,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { InvalidArgument } from '#core/errors.ts';
 import { planRestore } from '#core/restore-plan.ts';
-import { loadEnvironmentConfig } from '../../../lib/config/load.ts';
-import type { WorkflowName } from '../../../state-machines/common.ts';
+import type { WorkflowName } from '../../../lib/naming.ts';
 import { bool, parse, required, str } from '../args.ts';
 import {
   abort,
@@ -20,6 +19,7 @@ import {
   startExecution,
   workflowArn,
 } from '../aws/workflows.ts';
+import { type DeployedEnvironment, regionRoleOption, resolveEnvironment, workflowRegion } from '../env.ts';
 import { table } from '../format.ts';
 import { withInterrupt } from './shared.ts';
 
@@ -37,17 +37,8 @@ export const defaultClients: AwsClients = {
 };
 
 /** Where each workflow runs: failover and failback in the DR region (they must work when the primary is gone). */
-function regionOf(
-  env: { primaryRegion: string; drRegion: string },
-  workflow: WorkflowName,
-  override?: string,
-): string {
-  if (override === 'primary') return env.primaryRegion;
-  if (override === 'dr') return env.drRegion;
-  if (override !== undefined) {
-    throw new InvalidArgument(`--region expects primary or dr, got "${override}"`);
-  }
-  return workflow === 'failover' || workflow === 'failback' ? env.drRegion : env.primaryRegion;
+function regionOf(env: DeployedEnvironment, workflow: WorkflowName, override?: string): string {
+  return workflowRegion(env, workflow, regionRoleOption(override));
 }
 
 function printProgress(p: Progress, out: NodeJS.WritableStream, hint?: (p: Progress) => string | null): void {
@@ -116,7 +107,7 @@ export async function failoverCommand(
   const mode = str(p, 'mode') ?? 'planned';
   if (mode !== 'planned' && mode !== 'unplanned')
     throw new InvalidArgument(`--mode expects planned or unplanned, got "${mode}"`);
-  const env = loadEnvironmentConfig(envName);
+  const env = resolveEnvironment(envName);
   const region = regionOf(env, 'failover');
   const arn = await workflowArn(clients.ssm(region), envName, 'failover', region);
   const sfn = clients.sfn(region);
@@ -233,7 +224,7 @@ export async function restoreAwsCommand(
   } catch (err) {
     throw new InvalidArgument(`restore request: ${(err as Error).message}`);
   }
-  const env = loadEnvironmentConfig(envName);
+  const env = resolveEnvironment(envName);
   const region = regionOf(env, 'restore', regionChoice);
   const arn = await workflowArn(clients.ssm(region), envName, 'restore', region);
   const sfn = clients.sfn(region);
@@ -282,7 +273,7 @@ export async function gateCommand(
   const envName = required(p, 'env', usage);
   const database = required(p, 'database', usage);
   const reason = verb === 'abort' ? required(p, 'reason', usage) : '';
-  const env = loadEnvironmentConfig(envName);
+  const env = resolveEnvironment(envName);
   const region = regionOf(env, 'failover');
   const arn = await workflowArn(clients.ssm(region), envName, 'failover', region);
   const sfn = clients.sfn(region);
@@ -338,12 +329,12 @@ export async function executionsCommand(
   if (status !== undefined && !STATUSES.includes(status as (typeof STATUSES)[number])) {
     throw new InvalidArgument(`--status expects one of ${STATUSES.join(', ')}, got "${status}"`);
   }
-  const env = loadEnvironmentConfig(envName);
+  const env = resolveEnvironment(envName);
   const rows: ExecutionRow[] = [];
   const missing: string[] = [];
   for (const wf of workflow ? [workflow as WorkflowName] : WORKFLOWS) {
     // restore runs in both regions; the others where regionOf puts them.
-    const regions = wf === 'restore' ? [env.primaryRegion, env.drRegion] : [regionOf(env, wf)];
+    const regions = wf === 'restore' ? [env.regions.primary, env.regions.dr] : [regionOf(env, wf)];
     for (const region of regions) {
       try {
         const arn = await workflowArn(clients.ssm(region), envName, wf, region);

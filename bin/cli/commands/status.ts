@@ -8,9 +8,8 @@ import {
   overallHealth,
   repositoryStatus,
 } from '#core/status.ts';
-import { loadEnvironmentConfig } from '../../../lib/config/load.ts';
-import { backupBucketName } from '../../../lib/naming.ts';
 import { bool, parse, required, str } from '../args.ts';
+import { type RegionRole, resolveEnvironment } from '../env.ts';
 import { table } from '../format.ts';
 
 const USAGE =
@@ -76,13 +75,9 @@ export async function environmentRepository(
   s3: (region: string) => S3Client,
   note: (text: string) => void,
 ): Promise<{ repository: Repository; databases: string[]; targets: Partial<typeof DEFAULT_TARGETS> }> {
-  const env = loadEnvironmentConfig(envName);
-  const open = (region: string) =>
-    new S3Repository({
-      client: s3(region),
-      bucket: backupBucketName({ environment: envName, account: env.account, region }),
-      prefix: '',
-    });
+  const env = resolveEnvironment(envName);
+  const open = (role: RegionRole) =>
+    new S3Repository({ client: s3(env.regions[role]), bucket: env.buckets[role], prefix: '' });
   const targets = {
     backupAgeWarningHours: env.alarms.backupAgeWarnHours,
     backupAgeCriticalHours: env.alarms.backupAgeCritHours,
@@ -93,20 +88,20 @@ export async function environmentRepository(
     replicaLagCriticalSeconds: env.alarms.replicaLagCritSeconds,
   };
   const databases = env.databases.map((d) => d.name);
-  const primary = open(env.primaryRegion);
+  const primary = open('primary');
   try {
     await primary.check();
     return { repository: primary, databases, targets };
   } catch (err) {
     if (err instanceof RepositoryNotFound) throw err;
-    const dr = open(env.drRegion);
+    const dr = open('dr');
     await dr.check().catch((drErr: unknown) => {
       throw new LifeboatError(
-        `neither region's backup bucket can be read: ${env.primaryRegion}: ${(err as Error).message}; ${env.drRegion}: ${(drErr as Error).message}`,
+        `neither region's backup bucket can be read: ${env.regions.primary}: ${(err as Error).message}; ${env.regions.dr}: ${(drErr as Error).message}`,
       );
     });
     note(
-      `the primary region's bucket cannot be read (${(err as Error).message}); reading the DR replica in ${env.drRegion}`,
+      `the primary region's bucket cannot be read (${(err as Error).message}); reading the DR replica in ${env.regions.dr}`,
     );
     return { repository: dr, databases, targets };
   }
