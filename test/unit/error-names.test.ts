@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -50,22 +51,26 @@ describe('error names are literals, not derived from the class', () => {
     expect(declaring.length).toBeGreaterThanOrEqual(7);
   });
 
-  it.each(declaring)('%s: every exported error class has its own name, spelt as a literal', async (file) => {
-    const classes = await errorClasses(file);
-    const literals = literalNames(file);
-    const text = readFileSync(path.join(ROOT, file), 'utf8');
-    expect(text).not.toMatch(/=\s*(new\.target|this\.constructor)\.name/);
-    for (const [exported, Class] of classes) {
-      const err = new Class('message');
-      expect(err.name, `${file}: ${exported}`).toBe(exported);
-      expect(literals.get(exported), `${file}: ${exported} spells its name as a literal`).toBe(exported);
-    }
-    // Every class declared extending an error is exported (and so checked above).
-    const declared = [...text.matchAll(/class (\w+) extends (\w+) \{/g)].filter(([, , base]) =>
-      base!.endsWith('Error'),
-    );
-    for (const [, name] of declared) expect(classes.map(([n]) => n)).toContain(name);
-  });
+  it.each(declaring)(
+    '%s: every exported error class has its own name, spelt as a literal',
+    async (file) => {
+      const classes = await errorClasses(file);
+      const literals = literalNames(file);
+      const text = readFileSync(path.join(ROOT, file), 'utf8');
+      expect(text).not.toMatch(/=\s*(new\.target|this\.constructor)\.name/);
+      for (const [exported, Class] of classes) {
+        const err = new Class('message');
+        expect(err.name, `${file}: ${exported}`).toBe(exported);
+        expect(literals.get(exported), `${file}: ${exported} spells its name as a literal`).toBe(exported);
+      }
+      // Every class declared extending an error is exported (and so checked above).
+      const declared = [...text.matchAll(/class (\w+) extends (\w+) \{/g)].filter(([, , base]) =>
+        base!.endsWith('Error'),
+      );
+      for (const [, name] of declared) expect(classes.map(([n]) => n)).toContain(name);
+    },
+    60_000,
+  );
 
   it('what the check guards against: a subclass without its literal reports the base name', () => {
     class Forgetful extends LifeboatError {}
@@ -73,4 +78,47 @@ describe('error names are literals, not derived from the class', () => {
     expect(new Forgetful('x').name).toBe('LifeboatError');
     expect(new Forgetful('x').name).not.toBe(Forgetful.name);
   });
+});
+
+describe('names survive minifying (without keepNames too)', () => {
+  const minified = async (source: string, file: string): Promise<Record<string, unknown>> => {
+    const { buildSync } = await import('esbuild');
+    const dir = mkdtempSync(path.join(tmpdir(), 'lifeboat-minify-'));
+    try {
+      const outfile = path.join(dir, file);
+      buildSync({
+        stdin: { contents: source, resolveDir: ROOT, loader: 'ts' },
+        bundle: true,
+        minify: true,
+        keepNames: false,
+        format: 'esm',
+        platform: 'node',
+        outfile,
+        logLevel: 'silent',
+      });
+      return (await import(pathToFileURL(outfile).href)) as Record<string, unknown>;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('the error classes, minified, keep their names', async () => {
+    const mod = await minified(
+      "export { TargetAlreadyExists, VerificationFailed } from './functions/core/restore-plan.ts';",
+      'a.mjs',
+    );
+    const Target = mod.TargetAlreadyExists as ErrorClass;
+    expect(Target.name).not.toBe('TargetAlreadyExists');
+    expect(new Target('x').name).toBe('TargetAlreadyExists');
+    expect(new (mod.VerificationFailed as ErrorClass)('x').name).toBe('VerificationFailed');
+  }, 60_000);
+
+  it('a name derived from the class does not (what deployed code used to do)', async () => {
+    const mod = await minified(
+      `class Base extends Error { constructor(m: string) { super(m); this.name = new.target.name; } }
+       export class TargetAlreadyExists extends Base {}`,
+      'b.mjs',
+    );
+    expect(new (mod.TargetAlreadyExists as ErrorClass)('x').name).not.toBe('TargetAlreadyExists');
+  }, 60_000);
 });
