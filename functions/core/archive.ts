@@ -1,15 +1,17 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pgToolMessage } from './backup.ts';
 import type { CheckResult } from './catalog.ts';
+import { isPipelineCompressed, startDecompressor } from './compression.ts';
 import { PgRestoreFailed } from './errors.ts';
-import type { DumpManifest } from './manifest.ts';
+import { fileListDigest } from './dump-directory.ts';
+import type { DumpFile, DumpManifest } from './manifest.ts';
 import { type ConnectionInfo, libpqConnString, libpqEnv } from './pg.ts';
 import type { Repository } from './repository/types.ts';
 
@@ -24,13 +26,17 @@ export interface LocalArchive {
 /**
  * Makes the artifact readable as a file and checks its SHA-256 and size against the manifest in
  * the same pass: a directory repository's file is hashed in place; an S3 object is streamed into
- * a temporary file (parallel pg_restore needs a seekable file) while being hashed.
+ * a temporary file (parallel pg_restore needs a seekable file) while being hashed. An artifact
+ * compressed beside pg_dump (zstd, gzip) is decompressed into the temporary file on the way.
  */
 export async function materialize(
   repository: Repository,
   manifest: DumpManifest,
   workDir?: string,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<LocalArchive> {
+  if (manifest.artifact.files)
+    return materializeDirectory(repository, manifest, manifest.artifact.files, workDir, env);
   const key = manifest.artifact.key;
   const hash = createHash('sha256');
   let bytes = 0;
@@ -41,25 +47,10 @@ export async function materialize(
       cb(null, chunk);
     },
   });
-  const check = (): CheckResult => {
-    const sha = hash.digest('hex');
-    const failures: string[] = [];
-    if (bytes !== manifest.artifact.bytes)
-      failures.push(`stored artifact has ${bytes} bytes, manifest says ${manifest.artifact.bytes}`);
-    if (sha !== manifest.artifact.sha256)
-      failures.push(`SHA-256 ${sha} differs from the manifest's ${manifest.artifact.sha256}`);
-    return {
-      name: 'checksum',
-      passed: failures.length === 0,
-      detail:
-        failures.length === 0
-          ? `SHA-256 ${sha.slice(0, 12)}…, ${bytes.toLocaleString('en-US')} bytes`
-          : failures.join('; '),
-      failures,
-    };
-  };
+  const check = (): CheckResult => checksumResult(manifest, hash.digest('hex'), bytes);
 
-  const local = repository.localPath?.(key);
+  const compression = manifest.artifact.compression;
+  const local = isPipelineCompressed(compression) ? undefined : repository.localPath?.(key);
   if (local) {
     for await (const chunk of await repository.readStream(key)) {
       hash.update(chunk as Buffer);
@@ -68,14 +59,156 @@ export async function materialize(
     return { path: local, checksum: check(), release: async () => undefined };
   }
   const dir = await mkdtemp(path.join(workDir ?? tmpdir(), 'lifeboat-archive-'));
-  const file = path.join(dir, path.basename(key));
+  // Compressed beside pg_dump: decompressed on the way, hashed as stored.
+  const file = path.join(dir, path.basename(key).replace(/\.(zst|gz)$/, ''));
   try {
-    await pipeline(await repository.readStream(key), counter, createWriteStream(file));
+    const stored = (await repository.readStream(key)).pipe(counter);
+    if (isPipelineCompressed(compression)) {
+      const stage = await startDecompressor(compression, stored, env);
+      const failed = await Promise.all([pipeline(stage.output, createWriteStream(file)), stage.done]).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      if (failed) {
+        stage.kill();
+        // Damaged bytes fail decompression: then the stored object is hashed on its own, so the
+        // report says "checksum" (the artifact changed) rather than only that zstd/gunzip failed.
+        const rehash = await hashStored(repository, key);
+        if (rehash.sha256 !== manifest.artifact.sha256 || rehash.bytes !== manifest.artifact.bytes) {
+          const damaged = checksumResult(manifest, rehash.sha256, rehash.bytes);
+          return { path: file, checksum: damaged, release: () => rm(dir, { recursive: true, force: true }) };
+        }
+        throw failed;
+      }
+    } else {
+      await pipeline(stored, createWriteStream(file));
+    }
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
   return { path: file, checksum: check(), release: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A directory dump's files, each read, hashed against its own SHA-256 and decompressed into a
+ * temporary dump directory (two at a time), for `pg_restore -j`.
+ */
+async function materializeDirectory(
+  repository: Repository,
+  manifest: DumpManifest,
+  files: readonly DumpFile[],
+  workDir: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<LocalArchive> {
+  const dir = await mkdtemp(path.join(workDir ?? tmpdir(), 'lifeboat-archive-'));
+  const out = path.join(dir, 'dump');
+  const release = () => rm(dir, { recursive: true, force: true });
+  const failures: string[] = [];
+  let bytes = 0;
+  try {
+    await mkdir(out);
+    const queue = [...files];
+    const worker = async () => {
+      for (let f = queue.shift(); f; f = queue.shift()) {
+        const got = await fetchFile(
+          repository,
+          f,
+          path.join(out, f.name),
+          manifest.artifact.compression,
+          env,
+        );
+        bytes += got.bytes;
+        if (got.bytes !== f.bytes)
+          failures.push(`${f.name}: stored ${got.bytes} bytes, manifest says ${f.bytes}`);
+        if (got.sha256 !== f.sha256)
+          failures.push(`${f.name}: SHA-256 ${got.sha256} differs from the manifest's ${f.sha256}`);
+      }
+    };
+    await Promise.all([worker(), worker()]);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  if (fileListDigest(files) !== manifest.artifact.sha256)
+    failures.push('the file list differs from the manifest');
+  if (files.reduce((n, f) => n + f.bytes, 0) !== manifest.artifact.bytes)
+    failures.push(`the files add up to a size other than the manifest's ${manifest.artifact.bytes} bytes`);
+  return {
+    path: out,
+    checksum: {
+      name: 'checksum',
+      passed: failures.length === 0,
+      detail:
+        failures.length === 0
+          ? `SHA-256 of ${files.length} files, ${bytes.toLocaleString('en-US')} bytes`
+          : failures.slice(0, 5).join('; '),
+      failures,
+    },
+    release,
+  };
+}
+
+async function fetchFile(
+  repository: Repository,
+  file: DumpFile,
+  dest: string,
+  compression: DumpManifest['artifact']['compression'],
+  env: NodeJS.ProcessEnv,
+): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const stored = (await repository.readStream(file.key)).pipe(counter);
+  if (!isPipelineCompressed(compression)) {
+    await pipeline(stored, createWriteStream(dest));
+    return { bytes, sha256: hash.digest('hex') };
+  }
+  const stage = await startDecompressor(compression, stored, env);
+  const failed = await Promise.all([pipeline(stage.output, createWriteStream(dest)), stage.done]).then(
+    () => null,
+    (err: unknown) => err,
+  );
+  if (!failed) return { bytes, sha256: hash.digest('hex') };
+  stage.kill();
+  // A damaged file fails decompression: hash it on its own so the check names the change.
+  const rehash = await hashStored(repository, file.key);
+  if (rehash.sha256 !== file.sha256 || rehash.bytes !== file.bytes) return rehash;
+  throw failed;
+}
+
+function checksumResult(manifest: DumpManifest, sha: string, bytes: number): CheckResult {
+  const failures: string[] = [];
+
+  if (bytes !== manifest.artifact.bytes)
+    failures.push(`stored artifact has ${bytes} bytes, manifest says ${manifest.artifact.bytes}`);
+  if (sha !== manifest.artifact.sha256)
+    failures.push(`SHA-256 ${sha} differs from the manifest's ${manifest.artifact.sha256}`);
+  return {
+    name: 'checksum',
+    passed: failures.length === 0,
+    detail:
+      failures.length === 0
+        ? `SHA-256 ${sha.slice(0, 12)}…, ${bytes.toLocaleString('en-US')} bytes`
+        : failures.join('; '),
+    failures,
+  };
+}
+
+async function hashStored(repository: Repository, key: string): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of await repository.readStream(key)) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
 }
 
 interface RunResult {

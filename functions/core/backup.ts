@@ -6,7 +6,18 @@ import type pg from 'pg';
 import { artifactKey, Catalog, newBackupId } from './catalog.ts';
 import { BackupFailed, errorMessage, LifeboatError, PgDumpFailed } from './errors.ts';
 import { type Logger, silentLogger } from './logger.ts';
-import { DOCUMENT_SCHEMA, type DumpManifest, type SourceStatistics } from './manifest.ts';
+import {
+  type Compression,
+  type CompressionSetting,
+  formatCompression,
+  isPipelineCompressed,
+  pgDumpCompressArgs,
+  resolveCompression,
+  type Stage,
+  startCompressor,
+} from './compression.ts';
+import { type DirectoryDumpOptions, dumpDirectory } from './dump-directory.ts';
+import { DOCUMENT_SCHEMA, type DumpFile, type DumpManifest, type SourceStatistics } from './manifest.ts';
 import { type ConnectionInfo, connect, libpqConnString, libpqEnv, mapPgError } from './pg.ts';
 import { majorOf, toolForServer } from './pgtools.ts';
 import type { Repository } from './repository/types.ts';
@@ -26,7 +37,26 @@ export interface BackupOptions {
   readonly now?: () => Date;
   /** Aborting stops pg_dump and fails the backup cleanly (Ctrl-C, Lambda about to time out). */
   readonly signal?: AbortSignal | undefined;
+  /** How the dump is compressed. @default DEFAULT_COMPRESSION (zstd 3 beside pg_dump) */
+  readonly compression?: CompressionSetting | Compression | undefined;
+  /**
+   * Dump in the directory format with this many pg_dump workers (`-Fd -j N`) into `workDir`,
+   * storing each file as it completes. @default - one custom-format stream, no local files
+   */
+  readonly jobs?: number | undefined;
+  /** Where a directory dump is written before its files are stored. @default os.tmpdir() */
+  readonly workDir?: string | undefined;
 }
+
+/** Name endings of stored artifacts: what turns them back into a pg_restore archive is in the name. */
+export const EXTENSION: Record<Compression['method'], string> = {
+  zstd: '.zst',
+  gzip: '.gz',
+  none: '',
+  'pg_dump-gzip': '',
+  'pg_dump-lz4': '',
+  'pg_dump-zstd': '',
+};
 
 /** Lines of pg_dump's stderr kept for the error message. */
 const STDERR_LIMIT = 16 * 1024;
@@ -59,13 +89,19 @@ export async function runBackup(options: BackupOptions): Promise<DumpManifest> {
     const serverVersionNum = Number(version.rows[0]!.num);
     const serverVersion = version.rows[0]!.version.split(' ')[0]!;
     const pgDump = await toolForServer('pg_dump', majorOf(serverVersionNum), options.env);
+    const compression = resolveCompression(options.compression);
+    // Refuses pg_dump's lz4/zstd on a pg_dump older than 16 before anything is written.
+    const compressArgs = pgDumpCompressArgs(compression, pgDump.major);
 
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const snapshotId = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
 
     const started = now();
     backupId = newBackupId(started);
-    const key = artifactKey(database, backupId);
+    // A directory dump's files are stored under `<id>.dir/`; a single archive under `<id>.dump[.zst|.gz]`.
+    const key = options.jobs
+      ? artifactKey(database, backupId).replace(/\.dump$/, '.dir/')
+      : artifactKey(database, backupId) + EXTENSION[compression.method];
     await catalog.record({
       kind: 'started',
       backupId,
@@ -76,20 +112,48 @@ export async function runBackup(options: BackupOptions): Promise<DumpManifest> {
     });
     log.info('backup started', { backupId, database, pgDump: pgDump.path, snapshotId });
 
-    const result = await dumpAndStore({
-      client,
-      connection,
-      pgDumpPath: pgDump.path,
-      snapshotId,
-      repository,
-      key,
-      onSpawn: (child) => {
-        dump = child;
-      },
-      onProgress: options.onProgress,
-      signal: options.signal,
-      log,
-    }).catch(async (err: unknown) => {
+    const stored = options.jobs
+      ? storeDirectory({
+          client,
+          connection,
+          log,
+          dump: {
+            pgDumpPath: pgDump.path,
+            connection,
+            snapshotId,
+            jobs: options.jobs,
+            compressArgs,
+            compression,
+            repository,
+            keyPrefix: key,
+            workDir: options.workDir,
+            env: options.env,
+            onSpawn: (child) => {
+              dump = child;
+            },
+            onProgress: options.onProgress,
+            signal: options.signal,
+            log,
+          },
+        })
+      : dumpAndStore({
+          client,
+          connection,
+          pgDumpPath: pgDump.path,
+          compressArgs,
+          compression,
+          env: options.env,
+          snapshotId,
+          repository,
+          key,
+          onSpawn: (child) => {
+            dump = child;
+          },
+          onProgress: options.onProgress,
+          signal: options.signal,
+          log,
+        });
+    const result = await stored.catch(async (err: unknown) => {
       const reason = err instanceof LifeboatError ? err : new BackupFailed(errorMessage(err), { cause: err });
       const cleanup = await removeArtifact(repository, key);
       await catalog
@@ -121,18 +185,32 @@ export async function runBackup(options: BackupOptions): Promise<DumpManifest> {
         serverVersion,
         serverVersionNum,
       },
-      tool: { name: 'pg_dump', version: pgDump.version, path: pgDump.path, format: 'custom' },
+      tool: {
+        name: 'pg_dump',
+        version: pgDump.version,
+        path: pgDump.path,
+        ...(options.jobs
+          ? { format: 'directory' as const, jobs: options.jobs }
+          : { format: 'custom' as const }),
+      },
       snapshotId,
       startedAt: started.toISOString(),
       finishedAt: finished.toISOString(),
       durationMs: finished.getTime() - started.getTime(),
-      artifact: { key, bytes: result.bytes, sha256: result.sha256, encryption: repository.encryption },
+      artifact: {
+        key,
+        bytes: result.bytes,
+        sha256: result.sha256,
+        encryption: repository.encryption,
+        compression,
+        ...(result.files ? { files: result.files } : {}),
+      },
       statistics: result.statistics,
     };
     try {
       await catalog.writeManifest(manifest);
     } catch (err) {
-      const cleanup = await removeArtifact(repository, key);
+      const cleanup = await removeArtifact(repository, result.files?.map((f) => f.key) ?? key);
       await catalog
         .record({
           kind: 'failed',
@@ -151,7 +229,12 @@ export async function runBackup(options: BackupOptions): Promise<DumpManifest> {
       );
     }
     await client.query('COMMIT').catch(() => undefined);
-    log.info('backup completed', { backupId, bytes: result.bytes, sha256: result.sha256 });
+    log.info('backup completed', {
+      backupId,
+      bytes: result.bytes,
+      sha256: result.sha256,
+      compression: formatCompression(compression),
+    });
     return manifest;
   } catch (err) {
     if (dump && dump.exitCode === null) dump.kill('SIGKILL');
@@ -162,7 +245,13 @@ export async function runBackup(options: BackupOptions): Promise<DumpManifest> {
   }
 }
 
-async function removeArtifact(repository: Repository, key: string): Promise<string> {
+async function removeArtifact(repository: Repository, key: string | string[]): Promise<string> {
+  // A directory dump removes its own files when it fails; this removes them when a later step does.
+  if (Array.isArray(key)) {
+    const results = await Promise.allSettled(key.map((k) => repository.remove(k)));
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    return failed === 0 ? `removed ${key.length} files` : `could not remove ${failed} of ${key.length} files`;
+  }
   try {
     // Uploads abort themselves; this catches an artifact completed just before a later step failed.
     if ((await repository.size(key)) === null) return 'no artifact was stored';
@@ -173,10 +262,54 @@ async function removeArtifact(repository: Repository, key: string): Promise<stri
   }
 }
 
+interface StoreDirectory {
+  readonly client: pg.Client;
+  readonly connection: ConnectionInfo;
+  readonly log: Logger;
+  readonly dump: DirectoryDumpOptions;
+}
+
+/** A directory dump, with the source's statistics read in the same snapshot meanwhile. */
+async function storeDirectory(o: StoreDirectory): Promise<StoredDump> {
+  // Statistics that cannot be read stop the dump (which removes what it stored).
+  const stop = new AbortController();
+  const signal = o.dump.signal ? AbortSignal.any([o.dump.signal, stop.signal]) : stop.signal;
+  const statistics = captureStatistics(o.client).catch((err: unknown) => {
+    stop.abort();
+    const e = mapPgError(err, o.connection);
+    throw new BackupFailed(`reading source statistics failed: ${e.message}`, { cause: err });
+  });
+  statistics.catch(() => undefined);
+  const dumped = dumpDirectory({ ...o.dump, signal });
+  dumped.catch(() => undefined);
+  try {
+    const [stats, result] = await Promise.all([statistics, dumped]);
+    return { ...result, statistics: stats };
+  } catch (err) {
+    await dumped.catch(() => undefined);
+    throw (
+      (await statistics.then(
+        () => null,
+        (e: unknown) => e,
+      )) ?? err
+    );
+  }
+}
+
+interface StoredDump {
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly statistics: SourceStatistics;
+  readonly files?: DumpFile[];
+}
+
 interface DumpAndStore {
   readonly client: pg.Client;
   readonly connection: ConnectionInfo;
   readonly pgDumpPath: string;
+  readonly compressArgs: string[];
+  readonly compression: Compression;
+  readonly env?: NodeJS.ProcessEnv | undefined;
   readonly snapshotId: string;
   readonly repository: Repository;
   readonly key: string;
@@ -186,9 +319,7 @@ interface DumpAndStore {
   readonly log: Logger;
 }
 
-async function dumpAndStore(
-  o: DumpAndStore,
-): Promise<{ bytes: number; sha256: string; statistics: SourceStatistics }> {
+async function dumpAndStore(o: DumpAndStore): Promise<StoredDump> {
   // The database's size bounds the compressed dump: S3 sizes its multipart parts from it.
   const sized = await o.client.query<{ size: string }>(
     'SELECT pg_database_size(current_database())::text AS size',
@@ -198,6 +329,7 @@ async function dumpAndStore(
     o.pgDumpPath,
     [
       '--format=custom',
+      ...o.compressArgs,
       `--snapshot=${o.snapshotId}`,
       '--no-password',
       `--dbname=${libpqConnString(o.connection)}`,
@@ -220,13 +352,32 @@ async function dumpAndStore(
   // Observed through the stream too; this keeps an early rejection from going unhandled.
   exited.catch(() => undefined);
 
-  const hashing = new HashingStream(exited, o.onProgress);
-  child.stdout!.on('error', (err) => hashing.destroy(err));
-  child.stdout!.pipe(hashing);
+  // pg_dump → (compressor, on other cores) → SHA-256 → repository. The stream ends only once every
+  // process before it has exited cleanly.
+  let stage: Stage | undefined;
+  if (isPipelineCompressed(o.compression)) {
+    try {
+      stage = await startCompressor(o.compression, child.stdout!, o.env);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+  }
+  const finished = stage ? Promise.all([exited, stage.done]).then(() => undefined) : exited;
+  finished.catch(() => undefined);
+  const hashing = new HashingStream(finished, o.onProgress);
+  const output = stage ? stage.output : child.stdout!;
+  output.on('error', (err) => hashing.destroy(err));
+  output.pipe(hashing);
+  o.log.info('dump pipeline', {
+    pgDump: ['--format=custom', ...o.compressArgs].join(' '),
+    compressor: stage?.description ?? 'none',
+  });
 
   const abort = () => {
     hashing.destroy(new BackupFailed('interrupted'));
     child.kill('SIGTERM');
+    stage?.kill();
   };
   if (o.signal?.aborted) abort();
   o.signal?.addEventListener('abort', abort, { once: true });
@@ -244,7 +395,7 @@ async function dumpAndStore(
     const [{ bytes }, stats] = await Promise.all([
       o.repository.upload(o.key, hashing, { expectedBytes }),
       statistics,
-      exited,
+      finished,
     ]);
     if (bytes !== hashing.bytes) {
       throw new BackupFailed(`stored ${bytes} bytes but pg_dump produced ${hashing.bytes}`);
@@ -253,6 +404,7 @@ async function dumpAndStore(
     return { bytes, sha256: hashing.digest(), statistics: stats };
   } catch (err) {
     if (child.exitCode === null) child.kill('SIGKILL');
+    stage?.kill();
     if (o.signal?.aborted) throw new BackupFailed('interrupted: pg_dump was stopped', { cause: err });
     // pg_dump's own message is the most useful reason when it failed too.
     const dumpError = await exited.then(

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Compression } from './compression.ts';
 
 /**
  * Versions of the catalog's documents: `schemaVersion` is the major, `schemaMinor` the minor
@@ -11,7 +12,7 @@ import { z } from 'zod';
  * misreading. The major stays the number `1` that every version wrote, so a reader released before
  * minors existed (it accepts exactly `schemaVersion: 1`) still reads what this version writes.
  */
-export const DOCUMENT_SCHEMA = { major: 1, minor: 1 } as const;
+export const DOCUMENT_SCHEMA = { major: 1, minor: 2 } as const;
 
 /** The schema version a document declares, or null when it declares none that can be read. */
 export function declaredSchema(doc: unknown): { major: number; minor: number } | null {
@@ -116,6 +117,22 @@ export const Encryption = z.object({
 });
 export type Encryption = z.infer<typeof Encryption>;
 
+/** One file of a directory dump (pg_dump -Fd), as stored. */
+export const DumpFile = z.object({
+  /** The file's name in the dump directory (`toc.dat`, `3401.dat`). */
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+  key: z.string(),
+  /** Stored (compressed) bytes and their SHA-256. */
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type DumpFile = z.infer<typeof DumpFile>;
+
+/** Every key a dump's manifest owns in the repository. */
+export function artifactKeysOf(manifest: Pick<DumpManifest, 'artifact'>): string[] {
+  return manifest.artifact.files ? manifest.artifact.files.map((f) => f.key) : [manifest.artifact.key];
+}
+
 /** A logical dump's manifest: written once, after its artifact is fully stored. */
 export const DumpManifest = z.object({
   ...version,
@@ -133,7 +150,10 @@ export const DumpManifest = z.object({
     name: z.literal('pg_dump'),
     version: z.string(),
     path: z.string(),
-    format: z.literal('custom'),
+    /** (1.2) `directory`: pg_dump -Fd, one stored object per file (artifact.files). */
+    format: z.enum(['custom', 'directory']),
+    /** (1.2) pg_dump --jobs of a directory dump. */
+    jobs: z.number().int().positive().optional(),
   }),
   snapshotId: z.string(),
   startedAt: z.iso.datetime(),
@@ -142,8 +162,16 @@ export const DumpManifest = z.object({
   artifact: z.object({
     key: z.string(),
     bytes: z.number().int().nonnegative(),
+    /** Of a directory dump: SHA-256 of its file list (`<sha256>  <name>` lines, sorted by name). */
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     encryption: Encryption,
+    /**
+     * (1.2) How the stored bytes are compressed. Absent: pg_dump's own default (every manifest
+     * before 1.2), an archive stock pg_restore reads as it is.
+     */
+    compression: Compression.optional(),
+    /** (1.2) A directory dump's files, each stored under its own key. */
+    files: z.array(DumpFile).optional(),
   }),
   statistics: SourceStatistics,
 });

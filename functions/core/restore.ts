@@ -67,7 +67,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
   );
   const target = describeConnection(options.target);
 
-  const archive = await materialize(options.repository, manifest, options.workDir);
+  const archive = await materialize(options.repository, manifest, options.workDir, options.env);
   const checks: CheckResult[] = [];
   const add = (c: CheckResult) => {
     checks.push(c);

@@ -120,10 +120,12 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       ? Promise.resolve(undefined)
       : EphemeralCluster.start({ minMajor: serverMajor, parentDir: options.workDir, env: options.env });
     clusterStart.catch(() => undefined);
-    const archive = await materialize(options.repository, manifest, options.workDir).catch(async (err) => {
-      await clusterStart.then((c) => c?.stop()).catch(() => undefined);
-      throw err;
-    });
+    const archive = await materialize(options.repository, manifest, options.workDir, options.env).catch(
+      async (err) => {
+        await clusterStart.then((c) => c?.stop()).catch(() => undefined);
+        throw err;
+      },
+    );
     release.push(archive.release);
     cluster = await clusterStart;
     if (cluster) release.push(() => cluster!.stop());

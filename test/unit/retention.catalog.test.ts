@@ -166,7 +166,7 @@ describe('schema versions: major.minor', () => {
   });
 
   it('writes the major every reader of 1 accepts, with the current minor', () => {
-    expect(DOCUMENT_SCHEMA).toEqual({ major: 1, minor: 1 });
+    expect(DOCUMENT_SCHEMA).toEqual({ major: 1, minor: 2 });
     expect(declaredSchema({ schemaVersion: 1 })).toEqual({ major: 1, minor: 0 });
     expect(declaredSchema({ schemaVersion: 1, schemaMinor: 9 })).toEqual({ major: 1, minor: 9 });
     expect(declaredSchema({ schemaVersion: '1.x' })).toBeNull();

@@ -1,13 +1,19 @@
 import { runBackup } from '#core/backup.ts';
+import {
+  COMPRESSION_METHODS,
+  DEFAULT_COMPRESSION,
+  formatCompression,
+  parseCompression,
+} from '#core/compression.ts';
 import { silentLogger, stderrLogger } from '#core/logger.ts';
 import { parseDatabaseUrl } from '#core/pg.ts';
 import { openRepository } from '#core/repository/index.ts';
-import { bool, parse, required, str } from '../args.ts';
+import { bool, parse, positiveInt, required, str } from '../args.ts';
 import { progressReporter } from '../progress.ts';
 
 const USAGE =
   'lifeboat backup --database-url postgres://user@host:port/db --repo file:///dir|s3://bucket/prefix ' +
-  '[--s3-endpoint URL] [--kms-key-id KEY] [--name NAME] [--json] [--verbose]';
+  '[--s3-endpoint URL] [--kms-key-id KEY] [--name NAME] [--compression METHOD[:LEVEL]] [--jobs N] [--json] [--verbose]';
 
 export const backupHelp = `Takes a logical backup (pg_dump custom format) into a repository and catalogs it.
 
@@ -18,6 +24,11 @@ usage: ${USAGE}
   --s3-endpoint URL    an S3-compatible endpoint (path-style), e.g. http://127.0.0.1:4568
   --kms-key-id KEY     SSE-KMS key for S3 repositories
   --name NAME          catalog the backup under this database name (default: the database's own name)
+  --compression M[:L]  ${COMPRESSION_METHODS.join(', ')} (default ${formatCompression(DEFAULT_COMPRESSION)}):
+                       zstd/gzip compress beside pg_dump on other cores; pg_dump-* leave it to pg_dump
+                       (pg_dump-lz4 and pg_dump-zstd need pg_dump 16+)
+  --jobs N             dump in the directory format with N pg_dump workers (pg_dump -Fd -j N), storing
+                       each file as it completes (default: one streamed custom-format archive)
   --json               print the manifest as JSON instead of the backup id
   --verbose            log each step to stderr`;
 
@@ -28,6 +39,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
     's3-endpoint': { type: 'string' },
     'kms-key-id': { type: 'string' },
     name: { type: 'string' },
+    compression: { type: 'string' },
+    jobs: { type: 'string' },
     json: { type: 'boolean' },
     verbose: { type: 'boolean' },
   });
@@ -40,6 +53,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
     s3Endpoint: str(p, 's3-endpoint'),
     kmsKeyId: str(p, 'kms-key-id'),
   });
+  const compression = str(p, 'compression');
   const progress = progressReporter(`backing up ${connection.database}:`);
   const controller = new AbortController();
   const onSignal = () => controller.abort();
@@ -50,6 +64,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
       connection: withPassword,
       repository,
       database: str(p, 'name'),
+      compression: compression === undefined ? undefined : parseCompression(compression, '--compression'),
+      jobs: str(p, 'jobs') === undefined ? undefined : positiveInt(p, 'jobs', 1),
       logger: bool(p, 'verbose') ? stderrLogger('debug') : silentLogger,
       onProgress: (n) => progress.update(n),
       signal: controller.signal,
