@@ -10,6 +10,7 @@ import {
 } from './catalog.ts';
 import { ConfigError, errorMessage, InvalidArgument } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { artifactKeysOf, type DumpManifest } from './manifest.ts';
 import {
   isRdsError,
   listLifeboatSnapshots,
@@ -262,6 +263,8 @@ interface Candidate {
   readonly database: string;
   readonly backup: RetentionBackup;
   readonly resource: string;
+  /** The objects a deletion removes, when the manifest names them (a compressed or directory dump). */
+  readonly artifactKeys?: readonly string[];
   readonly snapshot: RdsSnapshot | null;
 }
 
@@ -507,7 +510,8 @@ async function execute(d: Deletion, dryRun: boolean, deps: PruneDeps, now: Date,
     } else {
       // A versioned bucket with Object Lock keeps the locked version (DELETE adds a delete marker);
       // a bucket policy that refuses deletes surfaces here and is reported, not fatal.
-      await deps.catalog.repository.remove(c.resource);
+      // A directory dump owns one object per file; every other dump, one object.
+      for (const key of c.artifactKeys ?? [c.resource]) await deps.catalog.repository.remove(key);
     }
   } catch (err) {
     report.errors.push({ ...at, error: errorInfo(err) });
@@ -729,6 +733,16 @@ function futureTest(records: readonly { at: string }[], now: Date): string | und
   return records.some((r) => Date.parse(r.at) > now.getTime()) ? PRUNE_REASON.futureTest : undefined;
 }
 
+/**
+ * The objects a dump's manifest names, kept to the backup's own names (`<id>.dump`, `<id>.dump.zst`,
+ * `<id>.dir/…`): a manifest can never make prune delete another backup's objects.
+ */
+function ownKeys(database: string, id: string, manifest: DumpManifest): string[] {
+  const base = artifactKey(database, id).replace(/\.dump$/, '.');
+  const keys = artifactKeysOf(manifest).filter((k) => k.startsWith(base) && !k.includes('/../'));
+  return keys.length > 0 ? keys : [artifactKey(database, id)];
+}
+
 function dumpCandidates(reading: CatalogReading, region: string, now: Date): Candidate[] {
   return reading.backups
     .filter((b) => b.kind === 'logical-dump')
@@ -749,6 +763,9 @@ function dumpCandidates(reading: CatalogReading, region: string, now: Date): Can
       return {
         database: b.database,
         resource: artifactKey(b.database, b.id),
+        ...(b.manifest?.kind === 'logical-dump'
+          ? { artifactKeys: ownKeys(b.database, b.id, b.manifest) }
+          : {}),
         snapshot: null,
         backup: {
           id: b.id,

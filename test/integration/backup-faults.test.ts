@@ -55,8 +55,10 @@ async function expectOnlyEarlierBackupIntact(
   const failed = backups.filter((b) => b.state === 'failed');
   expect(failed).toHaveLength(1);
   expect(failed[0]!.manifest).toBeNull();
-  // The failed attempt left no artifact under its key.
-  expect(await repository.size(`artifacts/${failed[0]!.database}/${failed[0]!.id}.dump`)).toBeNull();
+  // The failed attempt left no artifact under any of its names (.dump, .dump.zst, .dir/…).
+  const left = await repository.list(`artifacts/${failed[0]!.database}/`);
+  expect(left.filter((k) => k.includes(failed[0]!.id))).toEqual([]);
+  expect(left.filter((k) => k.includes(earlier.id)).length).toBeGreaterThan(0);
   return failed[0]!;
 }
 
