@@ -1,15 +1,31 @@
 import { ContextAttribute } from 'aws-cdk-lib/aws-scheduler';
-import type { Database } from './config/schema.ts';
+import { formatCompression, resolveCompression } from '../functions/core/compression.ts';
+import type { Database, Policy } from './config/schema.ts';
 
 /**
  * The events lifeboat's schedules send, built in one place so that a test can hold each of them
  * against the handler's own schema (test/cdk/events.test.ts).
  */
 
-/** logical-dump's event: the Lambda input, or LIFEBOAT_EVENT of the Fargate task. */
-export function dumpEvent(db: Database): { database: string; secretArn: string; dbname?: string } {
-  return { database: db.name, secretArn: db.secretArn, ...(db.dbname ? { dbname: db.dbname } : {}) };
+/**
+ * logical-dump's event: the Lambda input, or LIFEBOAT_EVENT of the Fargate task (which alone
+ * dumps with several workers).
+ */
+export function dumpEvent(
+  db: Database,
+  policy?: Pick<Policy, 'compression'>,
+): { database: string; secretArn: string; dbname?: string; compression: string; jobs?: number } {
+  return {
+    database: db.name,
+    secretArn: db.secretArn,
+    ...(db.dbname ? { dbname: db.dbname } : {}),
+    compression: formatCompression(resolveCompression(policy?.compression)),
+    ...(db.large ? { jobs: db.dumpJobs ?? DEFAULT_DUMP_JOBS } : {}),
+  };
 }
+
+/** pg_dump workers of a large database's dump when the configuration names none: the task's 2 vCPUs. */
+export const DEFAULT_DUMP_JOBS = 2;
 
 /** take-snapshot's event; Scheduler puts the slot's time in place of `scheduledTime`. */
 export function snapshotEvent(db: Database): Record<string, string> {

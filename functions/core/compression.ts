@@ -296,6 +296,7 @@ export class BlockCompressor extends Transform {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private readonly inFlight: Array<Promise<Buffer>> = [];
+  private dispatched = false;
 
   constructor(
     private readonly codec: BlockCodec,
@@ -313,11 +314,13 @@ export class BlockCompressor extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.pendingBytes > 0) this.dispatch();
+    // An empty input still gives one (empty) member, which decompresses to nothing.
+    if (this.pendingBytes > 0 || !this.dispatched) this.dispatch();
     this.drain(0).then(() => callback(), callback);
   }
 
   private dispatch(): void {
+    this.dispatched = true;
     const block = Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;

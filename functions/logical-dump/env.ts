@@ -9,4 +9,6 @@ export const ENV = {
   environment: 'LIFEBOAT_ENVIRONMENT',
   /** libpq sslmode for the database connection; optional, default `require` (RDS enforces TLS). */
   sslmode: 'LIFEBOAT_DB_SSLMODE',
+  /** Where a directory dump is written before its files are stored; optional, default the OS temp dir. */
+  workDir: 'LIFEBOAT_WORK_DIR',
 } as const;

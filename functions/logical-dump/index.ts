@@ -10,6 +10,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { announce } from '#core/announce.ts';
 import { runBackup } from '#core/backup.ts';
+import { parseCompression } from '#core/compression.ts';
 import { manifestKey } from '#core/catalog.ts';
 import { InvalidArgument, requireEnv } from '#core/errors.ts';
 import type { Logger as CoreLogger } from '#core/logger.ts';
@@ -30,6 +31,10 @@ export const LogicalDumpEvent = z
       .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'a Secrets Manager ARN'),
     /** The PostgreSQL database to dump, when it differs from the secret's dbname. */
     dbname: z.string().min(1).optional(),
+    /** `method[:level]` (see #core/compression.ts). @default zstd:3 */
+    compression: z.string().min(1).max(40).optional(),
+    /** pg_dump workers of a directory dump (Fargate task only). @default - one streamed archive */
+    jobs: z.number().int().min(1).max(32).optional(),
   })
   .strict();
 export type LogicalDumpEvent = z.infer<typeof LogicalDumpEvent>;
@@ -65,6 +70,16 @@ export async function logicalDump(input: unknown, deps: LogicalDumpDeps): Promis
     throw new InvalidArgument(`logical-dump event: ${issue.path.join('.') || '(event)'}: ${issue.message}`);
   }
   const event = parsed.data;
+  const compression =
+    event.compression === undefined
+      ? undefined
+      : parseCompression(event.compression, 'logical-dump event: compression');
+  // Lambda has 512 MB of /tmp and 15 minutes: it streams one archive; the Fargate task dumps in parallel.
+  if (event.jobs !== undefined && deps.remainingMs) {
+    throw new InvalidArgument(
+      'logical-dump event: jobs: a parallel dump runs as the Fargate task only, not in Lambda',
+    );
+  }
   const bucket = requireEnv(ENV.bucket, deps.env);
   const repository = new S3Repository({
     client: deps.s3,
@@ -90,6 +105,9 @@ export async function logicalDump(input: unknown, deps: LogicalDumpDeps): Promis
       logger: deps.logger,
       runner: deps.runner ?? 'lambda',
       signal: controller.signal,
+      compression,
+      jobs: event.jobs,
+      workDir: deps.env[ENV.workDir] || undefined,
     });
     const { statistics, ...rest } = manifest;
     return {

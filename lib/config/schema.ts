@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CompressionSetting } from '../../functions/core/compression.ts';
 
 /**
  * The configuration of one lifeboat environment (dev, staging, prod ...). Every object is strict:
@@ -99,6 +100,12 @@ export const PolicySchema = z
     /** When the newest backups are restore-tested. */
     verification: ScheduleSchema,
     retention: RetentionSchema,
+    /**
+     * How logical dumps are compressed: `{ method, level }`, method one of zstd, gzip (compressed
+     * beside pg_dump, on other cores), pg_dump-gzip, pg_dump-lz4, pg_dump-zstd (pg_dump's own; lz4
+     * and zstd need PostgreSQL 16+), none. @default { method: 'zstd', level: 3 } (bench/README.md)
+     */
+    compression: CompressionSetting.optional(),
   })
   .strict();
 export type Policy = z.infer<typeof PolicySchema>;
@@ -184,6 +191,11 @@ export const DatabaseSchema = z
     policy: z.string(),
     /** The dump takes longer than Lambda's 15 minutes: run it as a Fargate task. @default false */
     large: z.boolean().default(false),
+    /**
+     * pg_dump workers of a `large` database's dump (`pg_dump -Fd -j N`, each file stored as it
+     * completes). @default 2 (the task's vCPUs)
+     */
+    dumpJobs: z.number().int().min(1).max(16).optional(),
   })
   .strict()
   .superRefine((db, ctx) => {
@@ -519,6 +531,23 @@ export const EnvironmentConfigSchema = z
         });
       }
       seen.add(db.name);
+      if (db.dumpJobs !== undefined && !db.large) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['databases', i, 'dumpJobs'],
+          message:
+            'applies to large databases only (their Fargate dump); the Lambda dump streams one archive',
+        });
+      }
+      const method = cfg.policies[db.policy]?.compression?.method;
+      const major = Number(db.engineVersion.split('.')[0]);
+      if ((method === 'pg_dump-lz4' || method === 'pg_dump-zstd') && major < 16) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policies', db.policy, 'compression', 'method'],
+          message: `${method} needs pg_dump 16 or newer, and database "${db.name}" runs PostgreSQL ${db.engineVersion}: use zstd or pg_dump-gzip`,
+        });
+      }
       if (!(db.policy in cfg.policies)) {
         ctx.addIssue({
           code: 'custom',

@@ -1,4 +1,4 @@
-import type { Duration } from 'aws-cdk-lib';
+import { type Duration, Size } from 'aws-cdk-lib';
 import type { Cluster, ContainerDefinition, FargateTaskDefinition } from 'aws-cdk-lib/aws-ecs';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -7,7 +7,7 @@ import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { EVENTS_TOPIC_ENV } from '../../functions/core/events.ts';
 import { METRIC } from '../../functions/core/metrics.ts';
-import type { Database } from '../config/schema.ts';
+import type { Database, Policy } from '../config/schema.ts';
 import { dumpEvent } from '../events.ts';
 import { LOGICAL_DUMP_ENV } from '../function-env.ts';
 import { REPOSITORY_PREFIXES } from '../naming.ts';
@@ -19,17 +19,25 @@ import type { Notifications } from './notifications.ts';
 export interface DumpTaskProps {
   readonly environment: string;
   readonly database: Database;
+  /** The database's policy: its dump compression goes into the task's event. @default - zstd:3 */
+  readonly policy?: Pick<Policy, 'compression'> | undefined;
   readonly image: DumpImage;
   readonly bucket: IBucket;
   readonly logRetention: RetentionDays;
   readonly logKey?: IKey;
   /**
    * Fargate task size.
-   * @default 2 vCPU, 4 GiB (pg_dump compresses on one core; the rest is I/O)
+   * @default 2 vCPU, 4 GiB (pg_dump -Fd -j 2; zstd compresses each file beside its worker)
    */
   readonly cpu?: number;
   /** @default 4096 */
   readonly memoryMiB?: number;
+  /**
+   * Task storage: a directory dump (`pg_dump -Fd -j N`) writes each table's file here and deletes it
+   * once stored, so this bounds the N largest tables' uncompressed data in flight.
+   * @default Size.gibibytes(200) (Fargate's most)
+   */
+  readonly ephemeralStorage?: Size;
   /**
    * Longest a dump may run before the workflow gives up and stops the task.
    * @default Duration.hours(12)
@@ -65,7 +73,7 @@ export class DumpTask extends Construct {
       entryPoint: ['/var/lang/bin/node'],
       command: ['/var/task/task-runner.mjs'],
       containerEnvironment: {
-        LIFEBOAT_EVENT: JSON.stringify(dumpEvent(database)),
+        LIFEBOAT_EVENT: JSON.stringify(dumpEvent(database, props.policy)),
         [LOGICAL_DUMP_ENV.bucket]: props.bucket.bucketName,
         ...(props.bucket.encryptionKey
           ? { [LOGICAL_DUMP_ENV.kmsKeyId]: props.bucket.encryptionKey.keyArn }
@@ -79,6 +87,7 @@ export class DumpTask extends Construct {
       ...(props.cpu ? { cpu: props.cpu } : {}),
       ...(props.memoryMiB ? { memoryMiB: props.memoryMiB } : {}),
       ...(props.timeout ? { timeout: props.timeout } : {}),
+      ephemeralStorage: props.ephemeralStorage ?? Size.gibibytes(200),
     });
     ({
       cluster: this.cluster,

@@ -94,7 +94,13 @@ export class PrimaryStack extends Stack {
     for (const database of config.databases) {
       const common = { environment, database, image: this.dumpImage, bucket, logRetention, logKey };
       if (database.large) {
-        dumpTasks.set(database.name, new DumpTask(this, `DumpTask-${database.name}`, common));
+        dumpTasks.set(
+          database.name,
+          new DumpTask(this, `DumpTask-${database.name}`, {
+            ...common,
+            policy: config.policies[database.policy],
+          }),
+        );
       } else {
         dumpFunctions.set(
           database.name,
@@ -170,7 +176,7 @@ export class PrimaryStack extends Stack {
             : {
                 kind: 'function',
                 function: dumpFunctions.get(database.name)!.function,
-                input: dumpEvent(database),
+                input: dumpEvent(database, policy),
               },
           `lifeboat ${environment}: logical dump of ${database.name} (policy ${database.policy})`,
         );

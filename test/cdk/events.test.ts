@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatCompression, parseCompression, resolveCompression } from '../../functions/core/compression.ts';
 import { parsePruneEvent } from '../../functions/core/prune.ts';
 import { parseTakeSnapshotEvent } from '../../functions/core/take-snapshot.ts';
 import { LogicalDumpEvent } from '../../functions/logical-dump/index.ts';
@@ -32,13 +33,18 @@ describe.each(Object.keys(ENVIRONMENTS))('events of environment %s', (name) => {
   it.each(config.databases.map((db) => [db.name, db] as const))(
     'logical-dump accepts the event of %s',
     (_, db) => {
-      const parsed = LogicalDumpEvent.parse(dumpEvent(db));
+      const policy = config.policies[db.policy]!;
+      const parsed = LogicalDumpEvent.parse(dumpEvent(db, policy));
 
       expect(parsed).toEqual({
         database: db.name,
         secretArn: db.secretArn,
         ...(db.dbname ? { dbname: db.dbname } : {}),
+        compression: formatCompression(resolveCompression(policy.compression)),
+        // Only the Fargate task of a large database dumps with several workers.
+        ...(db.large ? { jobs: db.dumpJobs ?? 2 } : {}),
       });
+      expect(parseCompression(parsed.compression!)).toEqual(resolveCompression(policy.compression));
     },
   );
 

@@ -1,0 +1,168 @@
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { gunzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  BLOCK_BYTES,
+  COMPRESSION_METHODS,
+  DEFAULT_COMPRESSION,
+  formatCompression,
+  parseCompression,
+  pgDumpCompressArgs,
+  resolveCompression,
+  startCompressor,
+  startDecompressor,
+} from '#core/compression.ts';
+import { fileListDigest } from '#core/dump-directory.ts';
+import { artifactKeysOf, DumpManifest } from '#core/manifest.ts';
+import { ConfigError, InvalidArgument } from '#core/errors.ts';
+import { ENVIRONMENTS } from '../../lib/config/environments.ts';
+import { loadEnvironmentConfig } from '../../lib/config/load.ts';
+import type { EnvironmentConfigInput } from '../../lib/config/schema.ts';
+
+describe('compression settings', () => {
+  it('reads method[:level], fills in the default level, and writes it back the same way', () => {
+    expect(parseCompression('zstd')).toEqual({ method: 'zstd', level: 3 });
+    expect(parseCompression('zstd:9')).toEqual({ method: 'zstd', level: 9 });
+    expect(parseCompression('pg_dump-gzip')).toEqual({ method: 'pg_dump-gzip', level: 6 });
+    expect(parseCompression('none')).toEqual({ method: 'none', level: 0 });
+    for (const method of COMPRESSION_METHODS) {
+      const c = resolveCompression({ method });
+      expect(parseCompression(formatCompression(c))).toEqual(c);
+    }
+    expect(DEFAULT_COMPRESSION).toEqual({ method: 'zstd', level: 3 });
+  });
+
+  it('refuses an unknown method or a level out of range, naming the field and what is expected', () => {
+    expect(() => parseCompression('brotli', '--compression')).toThrow(InvalidArgument);
+    expect(() => parseCompression('brotli', '--compression')).toThrow(
+      '--compression "brotli": expected method[:level] with method one of zstd, gzip, none, pg_dump-gzip, pg_dump-lz4, pg_dump-zstd',
+    );
+    expect(() => parseCompression('gzip:12')).toThrow(
+      'compression "gzip:12": gzip takes a level from 1 to 9, not 12',
+    );
+    expect(() => parseCompression('zstd:x')).toThrow(/expected method\[:level\]/);
+    expect(() => parseCompression('zstd:3:1')).toThrow(/expected method\[:level\]/);
+  });
+
+  it('asks pg_dump for -Z0 when compressing beside it, and for lz4/zstd only from pg_dump 16', () => {
+    expect(pgDumpCompressArgs({ method: 'zstd', level: 3 }, 15)).toEqual(['--compress=0']);
+    expect(pgDumpCompressArgs({ method: 'pg_dump-gzip', level: 1 }, 15)).toEqual(['--compress=1']);
+    expect(pgDumpCompressArgs({ method: 'pg_dump-zstd', level: 5 }, 16)).toEqual(['--compress=zstd:5']);
+    expect(pgDumpCompressArgs({ method: 'pg_dump-lz4', level: 1 }, 17)).toEqual(['--compress=lz4:1']);
+    expect(() => pgDumpCompressArgs({ method: 'pg_dump-lz4', level: 1 }, 15)).toThrow(
+      /pg_dump-lz4:1 needs pg_dump 16 or newer; the pg_dump for this server is 15/,
+    );
+  });
+});
+
+describe('compression beside pg_dump round-trips', () => {
+  it('gzip in blocks on the thread pool: any input comes back byte for byte, as concatenated gzip members', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 3 * BLOCK_BYTES }), { minLength: 0, maxLength: 4 }),
+        async (sizes) => {
+          const chunks = sizes.map((n, i) => Buffer.alloc(n, i % 2 ? 'ab' : 'xyz'));
+          const input = Buffer.concat(chunks);
+          const c = await startCompressor({ method: 'gzip', level: 1 }, Readable.from(chunks));
+          const compressed = await buffer(c.output);
+          await c.done;
+          expect(gunzipSync(compressed).equals(input)).toBe(true);
+          const d = await startDecompressor({ method: 'gzip', level: 1 }, Readable.from([compressed]));
+          expect((await buffer(d.output)).equals(input)).toBe(true);
+        },
+      ),
+      { numRuns: 8 },
+    );
+  });
+
+  it('zstd through the zstd program: compressed and back', async () => {
+    const input = Buffer.from('lifeboat '.repeat(200_000));
+    const c = await startCompressor({ method: 'zstd', level: 3 }, Readable.from([input]));
+    const compressed = await buffer(c.output);
+    await c.done;
+    expect(compressed.length).toBeLessThan(input.length / 50);
+    expect(compressed.subarray(0, 4).toString('hex')).toBe('28b52ffd');
+    const d = await startDecompressor({ method: 'zstd', level: 3 }, Readable.from([compressed]));
+    expect((await buffer(d.output)).equals(input)).toBe(true);
+  });
+
+  it('zstd with no program and no zlib zstd says what is missing', async () => {
+    const env = { PATH: '/nonexistent' };
+    const hasZlibZstd =
+      typeof ((await import('node:zlib')) as { zstdCompress?: unknown }).zstdCompress === 'function';
+    const attempt = startCompressor({ method: 'zstd', level: 3 }, Readable.from([Buffer.from('x')]), env);
+    if (hasZlibZstd) await expect(attempt).resolves.toBeDefined();
+    else await expect(attempt).rejects.toThrow(/neither the zstd program .* nor zlib zstd \(Node 22\.15\+\)/);
+  });
+});
+
+describe('the manifest of a directory dump', () => {
+  it('owns every file it lists; a single archive owns its key; the list digest is order-independent', () => {
+    const files = [
+      { name: 'toc.dat', key: 'artifacts/db/1.dir/toc.dat.zst', bytes: 3, sha256: 'a'.repeat(64) },
+      { name: '3401.dat', key: 'artifacts/db/1.dir/3401.dat.zst', bytes: 5, sha256: 'b'.repeat(64) },
+    ];
+    expect(artifactKeysOf({ artifact: { key: 'artifacts/db/1.dir/', files } as never })).toEqual(
+      files.map((f) => f.key),
+    );
+    expect(artifactKeysOf({ artifact: { key: 'artifacts/db/1.dump.zst' } as never })).toEqual([
+      'artifacts/db/1.dump.zst',
+    ]);
+    expect(fileListDigest(files)).toBe(fileListDigest([...files].reverse()));
+    expect(fileListDigest(files)).not.toBe(fileListDigest([files[0]!]));
+    expect(DumpManifest.shape.artifact.shape.files.safeParse([{ ...files[0], name: '../x' }]).success).toBe(
+      false,
+    );
+  });
+});
+
+describe('compression in the configuration', () => {
+  type Draft = EnvironmentConfigInput & { databases: NonNullable<EnvironmentConfigInput['databases']> };
+  const devWith = (change: (cfg: Draft) => void) => {
+    const cfg = structuredClone(ENVIRONMENTS.dev!) as Draft;
+    change(cfg);
+    return { dev: cfg };
+  };
+
+  it('a policy may set it; errors name the environment and the field', () => {
+    const ok = devWith((cfg) => {
+      cfg.policies!.standard!.compression = { method: 'gzip', level: 4 };
+    });
+    expect(loadEnvironmentConfig('dev', ok).policies.standard!.compression).toEqual({
+      method: 'gzip',
+      level: 4,
+    });
+
+    const badLevel = devWith((cfg) => {
+      cfg.policies!.standard!.compression = { method: 'zstd', level: 30 };
+    });
+    expect(() => loadEnvironmentConfig('dev', badLevel)).toThrow(ConfigError);
+    expect(() => loadEnvironmentConfig('dev', badLevel)).toThrow(
+      'config for environment "dev": policies.standard.compression.level: zstd takes a level from 1 to 19, not 30',
+    );
+    const badMethod = devWith((cfg) => {
+      cfg.policies!.standard!.compression = { method: 'brotli' as never };
+    });
+    expect(() => loadEnvironmentConfig('dev', badMethod)).toThrow(
+      /config for environment "dev": policies\.standard\.compression\.method: expected one of zstd, gzip, none/,
+    );
+  });
+
+  it("pg_dump's lz4/zstd with a database older than PostgreSQL 16 is refused; dumpJobs only for large databases", () => {
+    const old = devWith((cfg) => {
+      cfg.policies!.standard!.compression = { method: 'pg_dump-zstd' };
+      cfg.databases[0]!.engineVersion = '15.8';
+    });
+    expect(() => loadEnvironmentConfig('dev', old)).toThrow(
+      `config for environment "dev": policies.standard.compression.method: pg_dump-zstd needs pg_dump 16 or newer, and database "${ENVIRONMENTS.dev!.databases![0]!.name}" runs PostgreSQL 15.8: use zstd or pg_dump-gzip`,
+    );
+    const jobs = devWith((cfg) => {
+      cfg.databases[0]!.dumpJobs = 4;
+    });
+    expect(() => loadEnvironmentConfig('dev', jobs)).toThrow(
+      /databases\[0\]\.dumpJobs: applies to large databases only/,
+    );
+  });
+});
