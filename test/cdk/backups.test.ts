@@ -111,7 +111,12 @@ describe('scheduled backups (staging)', () => {
         FlexibleTimeWindow: { Mode: 'OFF' },
         Target: Match.objectLike({
           Arn: arnOf(fn),
-          Input: JSON.stringify({ database: 'orders', secretArn: orders.secretArn, dbname: 'orders' }),
+          Input: JSON.stringify({
+            database: 'orders',
+            secretArn: orders.secretArn,
+            dbname: 'orders',
+            compression: 'zstd:3',
+          }),
         }),
       });
     });
@@ -358,9 +363,10 @@ describe('scheduled backups (staging)', () => {
       });
     });
 
-    it('runs the dump image on arm64 with the event of its database', () => {
+    it('runs the dump image on arm64 with the event of its database, with task storage for the dump directory', () => {
       template.hasResourceProperties('AWS::ECS::TaskDefinition', {
         RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' },
+        EphemeralStorage: { SizeInGiB: 200 },
         ContainerDefinitions: [
           Match.objectLike({
             EntryPoint: ['/var/lang/bin/node'],
@@ -368,7 +374,13 @@ describe('scheduled backups (staging)', () => {
             Environment: Match.arrayWith([
               {
                 Name: 'LIFEBOAT_EVENT',
-                Value: JSON.stringify({ database: 'ledger', secretArn: ledger.secretArn }),
+                // The task dumps with pg_dump -Fd -j 2; the Lambda dump streams one archive.
+                Value: JSON.stringify({
+                  database: 'ledger',
+                  secretArn: ledger.secretArn,
+                  compression: 'zstd:3',
+                  jobs: 2,
+                }),
               },
             ]),
           }),

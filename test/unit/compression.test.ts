@@ -166,3 +166,18 @@ describe('compression in the configuration', () => {
     );
   });
 });
+
+describe('the logical-dump event', () => {
+  it('refuses a parallel dump in Lambda, and a bad compression, before touching anything', async () => {
+    const { logicalDump } = await import('../../functions/logical-dump/index.ts');
+    const deps = { env: {}, remainingMs: () => 900_000 } as never;
+    const event = { database: 'orders', secretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:x' };
+
+    await expect(logicalDump({ ...event, jobs: 2 }, deps)).rejects.toThrow(
+      'logical-dump event: jobs: a parallel dump runs as the Fargate task only, not in Lambda',
+    );
+    await expect(logicalDump({ ...event, compression: 'lzma' }, deps)).rejects.toThrow(
+      /logical-dump event: compression "lzma": expected method\[:level\]/,
+    );
+  });
+});
