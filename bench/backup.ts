@@ -1,12 +1,14 @@
 /**
- * `npm run bench:backup [-- --sizes 1,4] [--repeat 2] [--fresh]`
+ * `npm run bench:backup [-- --sizes 0.4] [--repeat 3] [--only a,b] [--fresh]`
  *
- * Times, in one run and on the same database: raw `pg_dump -Fc -f file` (the pg_dump lifeboat
- * picks), `lifeboat backup` to a file repository and `lifeboat backup` to s3rver, and measures
- * the peak RSS of lifeboat's Node process (and of its pg_dump child). Prints figures; asserts none.
+ * Times, in one run and on the same database: raw `pg_dump -Fc` (default compression), raw
+ * `pg_dump -Fc -Z1` (what a streamed Lambda dump tool runs), the bare off-thread pipeline
+ * `pg_dump -Fc -Z0 | zstd -T<cores> -3`, and `lifeboat backup` with each compression setting to
+ * s3rver (and its default to a file repository, and a directory dump with -j 2), and measures the
+ * peak RSS of lifeboat's Node process (and of its pg_dump child). Prints figures; asserts none.
  */
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as S3Module from '@aws-sdk/client-s3';
@@ -19,14 +21,66 @@ import { flag, gib, type Measured, measure, mib, option, summarize, table } from
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RSS_GOAL = 150 * 1024 * 1024;
-const SPEED_GOAL = 0.9;
+const SPEED_GOAL = 2.5;
 
-type Variant = 'raw' | 'file' | 's3';
-const LABEL: Record<Variant, string> = {
-  raw: 'pg_dump -Fc -f file',
-  file: 'lifeboat backup → file://',
-  s3: 'lifeboat backup → s3rver',
-};
+interface Variant {
+  readonly id: string;
+  readonly label: string;
+  /** A raw tool run (a shell command line) or lifeboat backup with these arguments and repository. */
+  readonly raw?: (file: string, db: BenchDatabase) => [string, string[]];
+  readonly repo?: 'file' | 's3';
+  readonly args?: string[];
+}
+
+const CORES = availableParallelism();
+const VARIANTS: Variant[] = [
+  {
+    id: 'raw',
+    label: 'pg_dump -Fc',
+    raw: (file, db) => [db.pgDump.path, ['--format=custom', `--file=${file}`, ...dbArgs(db)]],
+  },
+  {
+    id: 'raw-z1',
+    label: 'pg_dump -Fc -Z1',
+    raw: (file, db) => [db.pgDump.path, ['--format=custom', '--compress=1', `--file=${file}`, ...dbArgs(db)]],
+  },
+  {
+    id: 'raw-pipe',
+    label: `pg_dump -Fc -Z0 | zstd -T${CORES} -3`,
+    raw: (file, db) => [
+      'sh',
+      [
+        '-c',
+        `"$0" --format=custom --compress=0 "$1" | zstd -q -3 -T${CORES} > "$2"`,
+        db.pgDump.path,
+        dbArgs(db)[0]!,
+        file,
+      ],
+    ],
+  },
+  { id: 'zstd', label: 'lifeboat zstd:3 (default) → s3rver', repo: 's3', args: [] },
+  { id: 'zstd-file', label: 'lifeboat zstd:3 (default) → file://', repo: 'file', args: [] },
+  { id: 'gzip', label: 'lifeboat gzip:1 → s3rver', repo: 's3', args: ['--compression', 'gzip:1'] },
+  {
+    id: 'pgz6',
+    label: 'lifeboat pg_dump-gzip:6 → s3rver',
+    repo: 's3',
+    args: ['--compression', 'pg_dump-gzip:6'],
+  },
+  {
+    id: 'pgz1',
+    label: 'lifeboat pg_dump-gzip:1 → s3rver',
+    repo: 's3',
+    args: ['--compression', 'pg_dump-gzip:1'],
+  },
+  { id: 'none', label: 'lifeboat none → s3rver', repo: 's3', args: ['--compression', 'none'] },
+  { id: 'dir', label: 'lifeboat -Fd -j2 zstd:3 → s3rver', repo: 's3', args: ['--jobs', '2'] },
+];
+
+const dbArgs = (db: BenchDatabase): string[] => [
+  '--no-password',
+  `--dbname=${libpqConnString(db.connection)}`,
+];
 
 interface Run {
   readonly seconds: number;
@@ -71,12 +125,18 @@ interface Context {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const sizes = (option(argv, 'sizes') ?? '1,4').split(',').map((s) => Number(s.trim()));
-  if (sizes.some((s) => !Number.isInteger(s) || s < 1)) {
-    process.stderr.write('--sizes expects whole GiB, e.g. --sizes 1,4\n');
+  const sizes = (option(argv, 'sizes') ?? '0.4').split(',').map((s) => Number(s.trim()));
+  if (sizes.some((s) => !(s >= 0.1) || (s > 1 && !Number.isInteger(s)))) {
+    process.stderr.write('--sizes expects GiB (whole, or a fraction below 1), e.g. --sizes 0.4,1\n');
     return 2;
   }
-  const repeat = Number(option(argv, 'repeat') ?? '2');
+  const only = option(argv, 'only')?.split(',');
+  const variants = only ? VARIANTS.filter((v) => only.includes(v.id)) : VARIANTS;
+  if (variants.length === 0) {
+    process.stderr.write(`--only names none of ${VARIANTS.map((v) => v.id).join(', ')}\n`);
+    return 2;
+  }
+  const repeat = Number(option(argv, 'repeat') ?? '3');
   if (!Number.isInteger(repeat) || repeat < 1) {
     process.stderr.write('--repeat expects a positive whole number\n');
     return 2;
@@ -110,28 +170,31 @@ async function main(argv: string[]): Promise<number> {
     const s3client = s3support.s3Client(s3.endpoint);
     const bucket = await s3support.createBucket(s3client, 'lifeboat-bench');
     const ctx: Context = { work, s3, s3client, bucket };
-    const results: Array<{ db: BenchDatabase; runs: Record<Variant, Run[]> }> = [];
+    const results: Array<{ db: BenchDatabase; runs: Map<Variant, Run[]> }> = [];
+    const loads: number[] = [];
     for (const db of databases) {
       log(
         `\n${db.connection.database}: ${gib(db.bytes)}${db.reused ? ' (reused)' : ''}, ${db.pgDump.path} ${db.pgDump.version}`,
       );
       log('  warming the page cache …');
       await warmUp(db.connection);
-      const runs: Record<Variant, Run[]> = { raw: [], file: [], s3: [] };
+      const runs = new Map<Variant, Run[]>(variants.map((v) => [v, []]));
       for (let i = 0; i < repeat; i++) {
-        // Alternate the order, so neither side always runs first (cache, neighbours' load).
-        const order: Variant[] = i % 2 === 0 ? ['raw', 'file', 's3'] : ['s3', 'file', 'raw'];
+        // Alternate the order, so no variant always runs first (cache, neighbours' load).
+        const order = i % 2 === 0 ? variants : [...variants].reverse();
         for (const variant of order) {
+          loads.push(loadavg()[0]!);
           const run = await runVariant(variant, db, ctx, i);
-          runs[variant].push(run);
+          runs.get(variant)!.push(run);
           log(
-            `  #${i + 1} ${LABEL[variant].padEnd(26)} ${run.seconds.toFixed(1).padStart(6)} s  ${mib(run.bytes)}  RSS ${mib(run.rss)}${variant === 'raw' ? '' : ` (pg_dump ${mib(run.pgDumpRss)}, tree max ${mib(run.treeMaxRss)})`}${run.serverCpu != null ? `, s3rver used ${run.serverCpu.toFixed(1)} s CPU` : ''}`,
+            `  #${i + 1} ${variant.label.padEnd(38)} ${run.seconds.toFixed(1).padStart(6)} s  ${mib(run.bytes)}  RSS ${mib(run.rss)}${variant.raw ? '' : ` (pg_dump ${mib(run.pgDumpRss)}, tree max ${mib(run.treeMaxRss)})`}${run.serverCpu != null ? `, s3rver used ${run.serverCpu.toFixed(1)} s CPU` : ''}  load ${loadavg()[0]!.toFixed(1)}`,
           );
         }
       }
       results.push({ db, runs });
     }
-    printReport(results, repeat);
+    loads.push(loadavg()[0]!);
+    printReport(results, repeat, loads);
     return 0;
   } finally {
     process.off('SIGINT', onSignal);
@@ -141,28 +204,28 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function runVariant(variant: Variant, db: BenchDatabase, ctx: Context, i: number): Promise<Run> {
-  const dir = path.join(ctx.work, `${variant}-${db.sizeGb}gb-${i}`);
+  const dir = path.join(ctx.work, `${variant.id}-${i}`);
   await mkdir(dir, { recursive: true });
   try {
-    if (variant === 'raw') {
-      const file = path.join(dir, 'dump.pgdump');
-      const m = await measure(
-        db.pgDump.path,
-        ['--format=custom', '--no-password', `--file=${file}`, `--dbname=${libpqConnString(db.connection)}`],
-        { env: libpqEnv(db.connection) },
-      );
-      ensureOk(m, 'pg_dump');
+    if (variant.raw) {
+      const file = path.join(dir, 'dump');
+      const [cmd, args] = variant.raw(file, db);
+      const m = await measure(cmd, args, {
+        env: { ...process.env, ...libpqEnv(db.connection) },
+        describeChild: (a) => (a.some((x) => x.startsWith('--format=')) ? 'pg_dump' : null),
+      });
+      ensureOk(m, variant.label);
       return {
         seconds: m.seconds,
         bytes: (await stat(file)).size,
         rss: m.peakRss,
-        pgDumpRss: m.peakRss,
+        pgDumpRss: m.childPeakRss.get('pg_dump') ?? m.peakRss,
         treeMaxRss: m.treeMaxRss,
       };
     }
-    const prefix = `${db.sizeGb}gb-${i}`;
+    const prefix = `${db.sizeGb}gb-${variant.id}-${i}`;
     const repo =
-      variant === 'file' ? pathToFileURL(path.join(dir, 'repo')).href : `s3://${ctx.bucket}/${prefix}`;
+      variant.repo === 'file' ? pathToFileURL(path.join(dir, 'repo')).href : `s3://${ctx.bucket}/${prefix}`;
     const args = [
       path.join(ROOT, 'bin', 'lifeboat.mjs'),
       'backup',
@@ -171,11 +234,12 @@ async function runVariant(variant: Variant, db: BenchDatabase, ctx: Context, i: 
       '--repo',
       repo,
       '--json',
+      ...(variant.args ?? []),
     ];
-    if (variant === 's3') args.push('--s3-endpoint', ctx.s3.endpoint);
+    if (variant.repo === 's3') args.push('--s3-endpoint', ctx.s3.endpoint);
     // Run as users run it (`npx lifeboat`): the executable, with the Node options of its #! line.
     const [bin, ...rest] = args;
-    const serverCpuBefore = variant === 's3' ? await cpuSeconds(ctx.s3.pid) : null;
+    const serverCpuBefore = variant.repo === 's3' ? await cpuSeconds(ctx.s3.pid) : null;
     const m = await measure(bin!, rest, {
       cwd: ROOT,
       env: {
@@ -185,12 +249,12 @@ async function runVariant(variant: Variant, db: BenchDatabase, ctx: Context, i: 
         AWS_REGION: 'us-east-1',
       },
       // The pg_dump that dumps; not lifeboat's `pg_dump --version` probes.
-      describeChild: (a) => (a.some((x) => x.startsWith('--format=custom')) ? 'pg_dump' : null),
+      describeChild: (a) => (a.some((x) => x.startsWith('--format=')) ? 'pg_dump' : null),
     });
     ensureOk(m, 'lifeboat backup');
-    const serverCpuAfter = variant === 's3' ? await cpuSeconds(ctx.s3.pid) : null;
+    const serverCpuAfter = variant.repo === 's3' ? await cpuSeconds(ctx.s3.pid) : null;
     const manifest = JSON.parse(m.stdout) as DumpManifest;
-    if (variant === 's3') await emptyPrefix(ctx, `${prefix}/`);
+    if (variant.repo === 's3') await emptyPrefix(ctx, `${prefix}/`);
     return {
       seconds: m.seconds,
       bytes: manifest.artifact.bytes,
@@ -229,33 +293,52 @@ async function emptyPrefix(ctx: Context, prefix: string): Promise<void> {
 }
 
 function printReport(
-  results: Array<{ db: BenchDatabase; runs: Record<Variant, Run[]> }>,
+  results: Array<{ db: BenchDatabase; runs: Map<Variant, Run[]> }>,
   repeat: number,
+  loads: number[],
 ): void {
   const rows: string[][] = [];
+  const verdicts: string[] = [];
   for (const { db, runs } of results) {
-    const raw = summarize(runs.raw.map((r) => r.seconds));
-    for (const variant of ['raw', 'file', 's3'] as const) {
-      const list = runs[variant];
+    const baseline = [...runs].find(([v]) => v.id === 'raw')?.[1];
+    const rawMedian = baseline ? summarize(baseline.map((r) => r.seconds)).median : null;
+    const rawBytes = baseline?.[0]?.bytes ?? null;
+    for (const [variant, list] of runs) {
       const t = summarize(list.map((r) => r.seconds));
       const rss = Math.max(...list.map((r) => r.rss ?? 0));
       const pgDumpRss = Math.max(...list.map((r) => r.pgDumpRss ?? 0));
+      const bytes = list[0]!.bytes;
       rows.push([
         gib(db.bytes),
-        LABEL[variant],
-        mib(list[0]!.bytes),
-        t.best.toFixed(1),
+        variant.label,
+        mib(bytes),
+        rawBytes ? (bytes / rawBytes).toFixed(2) : '-',
         t.median.toFixed(1),
-        `${(db.bytes / 1024 / 1024 / t.best).toFixed(0)} MiB/s`,
-        variant === 'raw' ? '1.00' : (raw.best / t.best).toFixed(2),
-        variant === 'raw' ? '-' : mib(rss),
+        t.best.toFixed(1),
+        `${(db.bytes / 1024 / 1024 / t.median).toFixed(0)} MiB/s`,
+        rawMedian ? (rawMedian / t.median).toFixed(2) : '-',
+        variant.raw ? '-' : mib(rss),
         mib(pgDumpRss),
       ]);
+      if (variant.id === 'zstd' && rawMedian && rawBytes) {
+        const speed = rawMedian / t.median;
+        verdicts.push(
+          `${gib(db.bytes)} lifeboat default: ${speed.toFixed(2)} × raw pg_dump -Fc (goal ≥ ${SPEED_GOAL}: ${speed >= SPEED_GOAL ? 'meets' : 'misses'}), ` +
+            `size ${(bytes / rawBytes).toFixed(2)} × raw (goal ≤ 1: ${bytes <= rawBytes ? 'meets' : 'misses'}), RSS ${mib(rss)} (goal ≤ ${mib(RSS_GOAL)}: ${rss <= RSS_GOAL ? 'meets' : 'misses'})`,
+        );
+        const z1 = [...runs].find(([v]) => v.id === 'raw-z1')?.[1];
+        if (z1) {
+          const z1Median = summarize(z1.map((r) => r.seconds)).median;
+          verdicts.push(
+            `${gib(db.bytes)} lifeboat default vs pg_dump -Fc -Z1: ${(z1Median / t.median).toFixed(2)} × its speed (goal ≥ 2), size ${(bytes / z1[0]!.bytes).toFixed(2)} × its size`,
+          );
+        }
+      }
     }
   }
   process.stdout.write(
-    `\nbackup benchmark — best of ${repeat} runs (median beside it); speed = raw best / lifeboat best (goal ≥ ${SPEED_GOAL}); ` +
-      `RSS = peak VmHWM (goal ≤ ${mib(RSS_GOAL)} for lifeboat's Node process)\n\n`,
+    `\nbackup benchmark — ${repeat} runs each, alternating order; time = median (best beside it); speed = raw pg_dump -Fc median / median; ` +
+      `RSS = peak VmHWM of lifeboat's Node process (goal ≤ ${mib(RSS_GOAL)}); ${CORES} cores; 1-minute load average during the run ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}\n\n`,
   );
   process.stdout.write(
     `${table(
@@ -263,8 +346,9 @@ function printReport(
         'DB SIZE',
         'RUN',
         'DUMP',
-        'BEST S',
+        'SIZE ×RAW',
         'MEDIAN S',
+        'BEST S',
         'DB RATE',
         'SPEED ×RAW',
         'LIFEBOAT RSS',
@@ -273,33 +357,14 @@ function printReport(
       rows,
     )}\n`,
   );
-  const verdicts: string[] = [];
-  for (const { db, runs } of results) {
-    const raw = summarize(runs.raw.map((r) => r.seconds)).best;
-    for (const variant of ['file', 's3'] as const) {
-      const best = summarize(runs[variant].map((r) => r.seconds)).best;
-      const rss = Math.max(...runs[variant].map((r) => r.rss ?? 0));
-      verdicts.push(
-        `${gib(db.bytes)} ${LABEL[variant]}: speed ${(raw / best).toFixed(2)} (${raw / best >= SPEED_GOAL ? 'meets' : 'misses'} ≥ ${SPEED_GOAL}), ` +
-          `RSS ${mib(rss)} (${rss <= RSS_GOAL ? 'meets' : 'misses'} ≤ ${mib(RSS_GOAL)})`,
-      );
-    }
-  }
-  if (results.length > 1) {
-    const peaks = results.map(({ db, runs }) => ({
-      size: gib(db.bytes),
-      rss: Math.max(...[...runs.file, ...runs.s3].map((r) => r.rss ?? 0)),
-    }));
-    verdicts.push(
-      `lifeboat peak RSS by database size: ${peaks.map((p) => `${p.size} → ${mib(p.rss)}`).join(', ')}`,
-    );
-  }
-  const serverCpu = results.flatMap(({ db, runs }) =>
-    runs.s3.filter((r) => r.serverCpu != null).map((r) => `${gib(db.bytes)}: ${r.serverCpu!.toFixed(1)} s`),
+  const serverCpu = results.flatMap(({ runs }) =>
+    [...runs]
+      .filter(([v]) => v.repo === 's3')
+      .map(([v, list]) => `${v.id} ${Math.max(...list.map((r) => r.serverCpu ?? 0)).toFixed(1)} s`),
   );
   if (serverCpu.length > 0) {
     verdicts.push(
-      `s3rver's own CPU per s3 run, on the same 2 cores as pg_dump and lifeboat (real S3 does this work elsewhere): ${serverCpu.join(', ')}`,
+      `s3rver's own CPU (most of one run), on the same cores as pg_dump and lifeboat (real S3 does this work elsewhere): ${serverCpu.join(', ')}`,
     );
   }
   process.stdout.write(`\n${verdicts.join('\n')}\n`);

@@ -7,7 +7,7 @@ import { type InstalledTool, majorOf, toolForServer } from '#core/pgtools.ts';
  * Bumped whenever the contents the bench generates change, so an older database is not reused
  * under a layout it does not have.
  */
-const LAYOUT = 1;
+const LAYOUT = 2;
 
 /** Share of the target size that pgbench's tables (with their indexes) take; the rest is random text. */
 const PGBENCH_SHARE = 0.4;
@@ -24,7 +24,9 @@ export function adminConnection(): ConnectionInfo {
 }
 
 export function benchDatabaseName(sizeGb: number): string {
-  return `lifeboat_bench_${sizeGb}gb`;
+  return Number.isInteger(sizeGb)
+    ? `lifeboat_bench_${sizeGb}gb`
+    : `lifeboat_bench_${Math.round(sizeGb * 1024)}mb`;
 }
 
 export function databaseUrl(c: ConnectionInfo): string {
@@ -184,7 +186,7 @@ async function populate(
     // Sets hint bits now, so the first timed dump does not write the whole table back.
     await client.query('VACUUM (FREEZE, ANALYZE) bench_text');
     await client.query(`CREATE TABLE bench_meta (
-      size_gb int NOT NULL,
+      size_gb numeric NOT NULL,
       layout int NOT NULL,
       pgbench_scale int NOT NULL,
       text_rows bigint NOT NULL,
