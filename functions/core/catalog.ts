@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AlreadyExists, BackupNotFound, errorMessage, InvalidArgument } from './errors.ts';
 import { DOCUMENT_SCHEMA, declaredSchema, Manifest } from './manifest.ts';
 import type { Repository } from './repository/types.ts';

@@ -5,7 +5,7 @@ import { Socket } from 'node:net';
 import path from 'node:path';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidArgument, LifeboatError } from './errors.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { CopyDBClusterSnapshotCommand, CopyDBSnapshotCommand, type RDSClient } from '@aws-sdk/client-rds';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Catalog } from './catalog.ts';
 import { AlreadyExists, errorMessage, InvalidArgument, SnapshotQuotaExceeded } from './errors.ts';
 import type { Logger } from './logger.ts';

@@ -7,7 +7,7 @@ import {
   type DescribeDBInstancesCommandOutput,
   type RDSClient,
 } from '@aws-sdk/client-rds';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DatabaseBusy, errorMessage, InvalidArgument, LifeboatError, SnapshotError } from './errors.ts';
 import { mapRdsError, paginate } from './rds.ts';
 import { type SnapshotType, TAG } from './snapshot-naming.ts';

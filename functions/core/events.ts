@@ -1,5 +1,5 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { z } from 'zod';
+import * as z from 'zod';
 import { errorMessage } from './errors.ts';
 import type { Logger } from './logger.ts';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { BackupSummary, CheckResult, VerificationRecord } from './catalog.ts';
 import { LifeboatError } from './errors.ts';
 import { describeIssue } from './failover.ts';

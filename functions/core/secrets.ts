@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DatabaseAuthFailed, InvalidArgument, LifeboatError } from './errors.ts';
 import type { ConnectionInfo } from './pg.ts';
 

@@ -5,7 +5,7 @@ import {
   DescribeDBInstancesCommand,
   type RDSClient,
 } from '@aws-sdk/client-rds';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Catalog } from './catalog.ts';
 import {
   errorMessage,

@@ -7,7 +7,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { announce } from '#core/announce.ts';
 import { runBackup } from '#core/backup.ts';
 import { parseCompression } from '#core/compression.ts';

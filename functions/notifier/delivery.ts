@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { LifeboatError } from '#core/errors.ts';
 import type { Logger } from '#core/logger.ts';
 import type { Route, SlackMessage } from '#core/slack.ts';

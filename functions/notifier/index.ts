@@ -4,7 +4,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidArgument, requireEnv } from '#core/errors.ts';
 import { eventFromSnsRecord, type LifeboatEvent } from '#core/events.ts';
 import type { Logger as CoreLogger } from '#core/logger.ts';

@@ -6,7 +6,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { announce } from '#core/announce.ts';
 import type { CheckResult } from '#core/catalog.ts';
 import { InvalidArgument, requireEnv } from '#core/errors.ts';

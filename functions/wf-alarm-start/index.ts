@@ -1,5 +1,5 @@
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, requireEnv } from '#core/errors.ts';
 import { ALARM_DEDUPE_WINDOW_MINUTES, alarmExecutionName, InvalidFailoverInput } from '#core/failover.ts';
 import { taskHandler, WF_ENV } from '../wf-common/index.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, requireEnv } from '#core/errors.ts';
 import { planRestoreTest, type RestoreTestPlan } from '#core/restore-plan.ts';
 import { catalogFromEnv, taskHandler, WF_ENV } from '../wf-common/index.ts';
