@@ -47,13 +47,16 @@ const VARIANTS: Variant[] = [
   {
     id: 'raw-pipe',
     label: `pg_dump -Fc -Z0 | zstd -T${CORES} -3`,
+    // bash's pipefail: a pg_dump that fails fails the run (sh would report only zstd's status).
     raw: (file, db) => [
-      'sh',
+      'bash',
       [
+        '-o',
+        'pipefail',
         '-c',
-        `"$0" --format=custom --compress=0 "$1" | zstd -q -3 -T${CORES} > "$2"`,
+        `"$0" --format=custom --compress=0 "$1" "$2" | zstd -q -3 -T${CORES} > "$3"`,
         db.pgDump.path,
-        dbArgs(db)[0]!,
+        ...dbArgs(db),
         file,
       ],
     ],

@@ -107,7 +107,10 @@ export const isPipelineCompressed = (
   c: Compression | undefined,
 ): c is Compression & { method: 'zstd' | 'gzip' } => c?.method === 'zstd' || c?.method === 'gzip';
 
-export class CompressionUnavailable extends LifeboatError {}
+/** A compression method this pg_dump or this machine cannot run. */
+export class CompressionUnavailable extends LifeboatError {
+  override readonly name = 'CompressionUnavailable';
+}
 
 /** pg_dump's `--compress` argument for a setting; lz4 and zstd need pg_dump 16 or newer. */
 export function pgDumpCompressArgs(c: Compression, pgDumpMajor: number): string[] {
