@@ -48,10 +48,17 @@ interface VerifyJson {
 
 async function main(argv: string[]): Promise<number> {
   const size = Number(option(argv, 'size') ?? '1');
+  const compression = option(argv, 'compression');
   const repeat = Number(option(argv, 'repeat') ?? '2');
   const jobs = Number(option(argv, 'jobs') ?? '2');
-  if (![size, repeat, jobs].every((n) => Number.isInteger(n) && n >= 1)) {
-    process.stderr.write('--size, --repeat and --jobs expect positive whole numbers\n');
+  if (
+    ![repeat, jobs].every((n) => Number.isInteger(n) && n >= 1) ||
+    !(size >= 0.1) ||
+    (size > 1 && !Number.isInteger(size))
+  ) {
+    process.stderr.write(
+      '--repeat and --jobs expect positive whole numbers, --size GiB (whole, or a fraction below 1)\n',
+    );
     return 2;
   }
   const db = await ensureBenchDatabase(size, { fresh: flag(argv, 'fresh') });
@@ -69,12 +76,29 @@ async function main(argv: string[]): Promise<number> {
     log(`${db.connection.database}: ${gib(db.bytes)}${db.reused ? ' (reused)' : ''}; backing it up once …`);
     const backup = await measure(
       process.execPath,
-      [path.join(ROOT, 'bin', 'lifeboat.mjs'), 'backup', '--database-url', db.url, '--repo', repo, '--json'],
+      [
+        path.join(ROOT, 'bin', 'lifeboat.mjs'),
+        'backup',
+        '--database-url',
+        db.url,
+        '--repo',
+        repo,
+        '--json',
+        ...(compression ? ['--compression', compression] : []),
+      ],
       { cwd: ROOT },
     );
     if (backup.code !== 0) throw new Error(`lifeboat backup failed: ${backup.stderr.trim().slice(-2000)}`);
     const manifest = JSON.parse(backup.stdout) as DumpManifest;
-    const archive = path.join(repoDir, manifest.artifact.key);
+    const stored = path.join(repoDir, manifest.artifact.key);
+    // The raw side restores a stock archive: one compressed beside pg_dump is decompressed first,
+    // untimed (lifeboat's verify decompresses within its time).
+    const archive = stored.replace(/\.(zst|gz)$/, '');
+    if (archive !== stored) {
+      const tool = stored.endsWith('.zst') ? 'zstd -q -d' : 'gunzip';
+      const m = await measure('sh', ['-c', `${tool} < "$0" > "$1"`, stored, archive]);
+      if (m.code !== 0) throw new Error(`decompressing ${stored} failed: ${m.stderr}`);
+    }
     log(`  backup ${manifest.id}: ${mib(manifest.artifact.bytes)} in ${backup.seconds.toFixed(1)} s`);
 
     const lifeboat: LifeboatRun[] = [];
@@ -209,7 +233,7 @@ function printReport(
   const restoreLb = summarize(lifeboat.map((r) => (r.restoreMs ?? 0) / 1000));
   const restoreRaw = summarize(raw.map((r) => r.restoreMs / 1000));
   process.stdout.write(
-    `\nverify benchmark — ${db.connection.database} (${gib(db.bytes)}), artifact ${mib(manifest.artifact.bytes)}, ` +
+    `\nverify benchmark — ${db.connection.database} (${gib(db.bytes)}), artifact ${mib(manifest.artifact.bytes)} (${manifest.artifact.compression ? `${manifest.artifact.compression.method}:${manifest.artifact.compression.level}` : 'pg_dump default'}, decompressed within lifeboat's time), ` +
       `pg_restore -j${jobs}; best of ${lifeboat.length} runs (median beside it); ratio = lifeboat best / raw best (goal ≤ ${RATIO_GOAL})\n\n`,
   );
   process.stdout.write(

@@ -126,7 +126,7 @@ describe('verify and restore', () => {
   it('a flipped byte fails at the checksum, and nothing is restored', async () => {
     // Prepare
     const { root, repository: damaged } = await copyRepo('flipped');
-    const file = path.join(root, `artifacts/${source}/${backupId}.dump`);
+    const file = path.join(root, `artifacts/${source}/${backupId}.dump.zst`);
     const bytes = await readFile(file);
     bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
     await writeFile(file, bytes);
@@ -144,7 +144,7 @@ describe('verify and restore', () => {
   it('a truncated artifact fails (size and checksum), exit status 1', async () => {
     // Prepare
     const { root } = await copyRepo('truncated');
-    await truncate(path.join(root, `artifacts/${source}/${backupId}.dump`), 10_000);
+    await truncate(path.join(root, `artifacts/${source}/${backupId}.dump.zst`), 10_000);
 
     // Act
     const { code, stdout } = await cli(['verify', 'latest', '--repo', pathToFileURL(root).href]);
