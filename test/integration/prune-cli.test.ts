@@ -6,7 +6,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runBackup } from '#core/backup.ts';
-import { artifactKey, Catalog, manifestKey } from '#core/catalog.ts';
+import { Catalog, manifestKey } from '#core/catalog.ts';
+import { artifactKeysOf } from '#core/manifest.ts';
 import { parseDatabaseUrl } from '#core/pg.ts';
 import type { PruneReport } from '#core/prune.ts';
 import { openRepository, type Repository, S3Repository } from '#core/repository/index.ts';
@@ -39,13 +40,23 @@ async function makeHistory(
   repository: Repository,
   source: string,
   corrupt: (key: string, text: string) => Promise<void>,
-): Promise<{ orders: string[]; billing: string[]; corrupted: string }> {
+): Promise<{ orders: string[]; billing: string[]; corrupted: string; keys: Map<string, string[]> }> {
   const connection = parseDatabaseUrl(databaseUrl(source));
   const base = Date.now();
   const orders: string[] = [];
+  const keys = new Map<string, string[]>();
+  // Every form of dump: directory dumps (one object per file) on days 4 and 5, pg_dump's own gzip
+  // on day 2, zstd beside pg_dump (the default) on the others.
+  const forms: Record<number, Partial<Parameters<typeof runBackup>[0]>> = {
+    5: { jobs: 2 },
+    4: { jobs: 2 },
+    2: { compression: { method: 'pg_dump-gzip', level: 6 } },
+  };
   for (let d = 5; d >= 0; d--) {
     const at = () => new Date(base - d * DAY - 3600_000);
-    orders.unshift((await runBackup({ connection, repository, database: 'orders', now: at })).id);
+    const m = await runBackup({ connection, repository, database: 'orders', now: at, ...forms[d] });
+    orders.unshift(m.id);
+    keys.set(m.id, artifactKeysOf(m));
   }
   for (const id of [orders[1]!, orders[4]!]) {
     const verified = await runVerify({ repository, ref: id, database: 'orders' });
@@ -54,13 +65,20 @@ async function makeHistory(
   const billing: string[] = [];
   for (let d = 2; d >= 0; d--) {
     const at = () => new Date(base - d * DAY - 3600_000);
-    billing.unshift((await runBackup({ connection, repository, database: 'billing', now: at })).id);
+    const m = await runBackup({ connection, repository, database: 'billing', now: at });
+    billing.unshift(m.id);
+    keys.set(m.id, artifactKeysOf(m));
   }
   const corrupted = billing[2]!;
   const key = manifestKey('billing', corrupted);
   const text = (await repository.read(key)).toString('utf8');
   await corrupt(key, text.slice(0, Math.floor(text.length / 3)));
-  return { orders, billing, corrupted };
+  return { orders, billing, corrupted, keys };
+}
+
+async function expectStored(repository: Repository, keys: readonly string[]): Promise<void> {
+  expect(keys.length).toBeGreaterThan(0);
+  for (const key of keys) expect(await repository.size(key), key).toBeGreaterThan(0);
 }
 
 describe.each(['file', 's3'] as const)('lifeboat prune --repo (%s repository)', (kind) => {
@@ -154,8 +172,7 @@ describe.each(['file', 's3'] as const)('lifeboat prune --repo (%s repository)', 
       'newest verified (guard 1 of 1)',
     );
     expect(report.deleted).toEqual([]);
-    for (const id of history.orders)
-      expect(await repository.size(artifactKey('orders', id))).toBeGreaterThan(0);
+    for (const id of history.orders) await expectStored(repository, history.keys.get(id)!);
   });
 
   it('deletes what the policy lets go (artifact gone, a deleted record added), and never anything of billing', async () => {
@@ -175,12 +192,14 @@ describe.each(['file', 's3'] as const)('lifeboat prune --repo (%s repository)', 
     expect(report.deleted.map((i) => i.backupId).sort()).toEqual(
       [history.orders[2]!, history.orders[3]!, history.orders[5]!].sort(),
     );
+    // Every object of a deleted dump goes: the directory dump of day 5 had a data file and its toc.
+    expect(history.keys.get(history.orders[5]!)!.length).toBeGreaterThanOrEqual(2);
     for (const id of [history.orders[2]!, history.orders[3]!, history.orders[5]!]) {
-      expect(await repository.size(artifactKey('orders', id))).toBeNull();
+      for (const key of history.keys.get(id)!) expect(await repository.size(key), key).toBeNull();
     }
+    expect(await repository.list(`artifacts/orders/${history.orders[5]!}`)).toEqual([]);
     for (const id of [history.orders[0]!, history.orders[1]!, history.orders[4]!, ...history.billing]) {
-      const database = history.billing.includes(id) ? 'billing' : 'orders';
-      expect(await repository.size(artifactKey(database, id)), id).toBeGreaterThan(0);
+      await expectStored(repository, history.keys.get(id)!);
     }
     const catalog = new Catalog(repository);
     expect((await catalog.get(history.orders[2]!, 'orders')).state).toBe('deleted');
