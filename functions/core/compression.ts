@@ -137,7 +137,8 @@ export function pgDumpCompressArgs(c: Compression, pgDumpMajor: number): string[
 export async function findZstd(env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
   const candidates = env.LIFEBOAT_ZSTD
     ? [env.LIFEBOAT_ZSTD]
-    : (env.PATH ?? '')
+    : // An env given for PostgreSQL tools may carry no PATH: the process's own then applies.
+      (env.PATH ?? process.env.PATH ?? '')
         .split(':')
         .filter(Boolean)
         .map((d) => path.join(d, 'zstd'));
