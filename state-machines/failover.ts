@@ -1,10 +1,12 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import {
   type Chain,
   Choice,
   Condition,
+  Errors,
   Fail,
   type IChainable,
   IntegrationPattern,
@@ -12,6 +14,7 @@ import {
   Pass,
   Result,
   Succeed,
+  TaskInput,
   Timeout,
   Wait,
   WaitTime,
@@ -20,17 +23,17 @@ import {
   CallAwsService,
   DynamoAttributeValue,
   DynamoDeleteItem,
+  DynamoGetItem,
   DynamoPutItem,
+  SnsPublish,
 } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { pollAttemptsFor } from '../functions/core/failover.ts';
 import {
   buildStateMachine,
   type IWorkflow,
-  incrementCounter,
-  initCounter,
   lambdaTask,
   notification,
-  notifyThen,
   rdsArn,
   type WorkflowBaseProps,
 } from './common.ts';
@@ -65,17 +68,34 @@ export interface FailoverWorkflowProps extends WorkflowBaseProps {
    * @default Duration.hours(1)
    */
   readonly approvalTimeout?: Duration;
-  /** @default Duration.seconds(30) */
+  /**
+   * Wait before the first writability check of the promoted database; each later wait doubles,
+   * up to 2 minutes (a promotion takes minutes: frequent checks only cost transitions).
+   * @default Duration.seconds(15)
+   */
   readonly promotionPollInterval?: Duration;
   /**
    * Checks before a promotion that never becomes writable is reported (partial failure).
-   * @default 60 (30 minutes at the default interval)
+   * @default the number whose waits add up to 30 minutes (18 at the default interval)
    */
   readonly promotionMaxAttempts?: number;
+  /**
+   * Wait before the first check of the DNS change; later checks wait `dnsPollInterval`.
+   * Route 53 changes are usually INSYNC within a minute.
+   * @default Duration.seconds(30)
+   */
+  readonly dnsFirstWait?: Duration;
   /** @default Duration.seconds(10) */
   readonly dnsPollInterval?: Duration;
   /** @default 30 */
   readonly dnsMaxAttempts?: number;
+  /**
+   * Planned mode: how long, after fencing, to wait for the replica to replay the old primary's
+   * last WAL position before refusing (ReplicaNotCaughtUp). Inside one VerifyWrite invocation,
+   * so under its 2-minute timeout.
+   * @default Duration.seconds(90)
+   */
+  readonly catchUpTimeout?: Duration;
   /**
    * Hosted zones the workflow may change (IAM scope).
    * @default - every hosted zone of the account
@@ -99,12 +119,23 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
     super(scope, id);
     const env = props.environment;
     const topic = props.notificationTopic;
+    // Everything after Preflight reads the validated request: the raw input may lack any field.
+    const database = JsonPath.stringAt('$.preflight.request.database');
     const lockKey = {
-      [LOCK_KEY_ATTRIBUTE]: DynamoAttributeValue.fromString(
-        JsonPath.format('failover#{}', JsonPath.stringAt('$.database')),
-      ),
+      [LOCK_KEY_ATTRIBUTE]: DynamoAttributeValue.fromString(JsonPath.format('failover#{}', database)),
     };
-    const database = JsonPath.stringAt('$.database');
+    const commands = JsonPath.objectAt('$.preflight.commands');
+    /** The true state of each part, as the final notifications carry it. */
+    const state = {
+      lock: JsonPath.objectAt('$.lock'),
+      fence: JsonPath.objectAt('$.fence'),
+      promotion: JsonPath.objectAt('$.promote'),
+      dns: JsonPath.objectAt('$.dns'),
+      writeCheck: JsonPath.objectAt('$.verify'),
+    };
+    const promotionFirstWait = props.promotionPollInterval ?? Duration.seconds(15);
+    const maxPromotionChecks =
+      props.promotionMaxAttempts ?? pollAttemptsFor(30 * 60, promotionFirstWait.toSeconds());
 
     // --- endings -------------------------------------------------------------------------------
 
@@ -116,14 +147,15 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       'ReleaseLockAfterFailure',
       props,
       lockKey,
-      notifyThen(
-        this,
+      this.notify(
         'NotifyFailed',
         topic,
         notification(env, 'failover.failed', 'critical', {
           database,
           error: JsonPath.objectAt('$.error'),
-          promoted: false,
+          promotion: JsonPath.stringAt('$.promote.status'),
+          state,
+          commands,
         }),
         failed,
       ),
@@ -137,26 +169,106 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       'ReleaseLockAfterPartial',
       props,
       lockKey,
-      notifyThen(
-        this,
+      this.notify(
         'NotifyPartial',
         topic,
         notification(env, 'failover.partial', 'critical', {
           database,
-          promoted: true,
+          promotion: JsonPath.stringAt('$.promote.status'),
           stage: JsonPath.stringAt('$.partial.stage'),
           nextStep: JsonPath.stringAt('$.partial.cause'),
+          state,
+          commands,
         }),
         partial,
       ),
     );
 
-    // --- lock, preflight, dry run -----------------------------------------------------------------
+    // --- preflight, refusals, dry run (before the lock: nothing is changed yet) --------------------
 
     const configure = new Pass(this, 'Configure', {
-      result: Result.fromObject({ automaticFailover: props.automaticFailover ?? false, environment: env }),
-      resultPath: '$.config',
+      parameters: {
+        config: { automaticFailover: props.automaticFailover ?? false, environment: env },
+        lock: { status: 'not-acquired', detail: '' },
+        fence: { status: 'not-attempted', detail: '' },
+        promote: { status: 'not-attempted', detail: '' },
+        dns: { status: 'not-attempted', detail: '' },
+        verify: { status: 'not-attempted', detail: '' },
+      },
     });
+
+    const preflightPayload = (recheck: boolean) => ({
+      input: JsonPath.objectAt('$$.Execution.Input'),
+      executionId: JsonPath.stringAt('$$.Execution.Id'),
+      lockTable: props.lockTable.tableName,
+      recheck,
+    });
+    const preflight = lambdaTask(this, 'Preflight', props.preflightFunction, preflightPayload(false), {
+      resultPath: '$.preflight',
+      timeout: Duration.minutes(2),
+    });
+    const notStartedFail = new Fail(this, 'FailoverNotStarted', {
+      errorPath: '$.error.Error',
+      causePath: '$.error.Cause',
+    });
+    // Bad input, an unknown database, or preflight itself failing: nothing was locked or changed.
+    preflight.addCatch(
+      this.notify(
+        'NotifyInputRefused',
+        topic,
+        notification(env, 'failover.refused', 'warning', {
+          input: JsonPath.objectAt('$$.Execution.Input'),
+          error: JsonPath.objectAt('$.error'),
+          changed: 'nothing',
+        }),
+        notStartedFail,
+      ),
+      { resultPath: '$.error' },
+    );
+
+    const refusalError = (id: string) =>
+      new Pass(this, id, {
+        parameters: {
+          Error: JsonPath.stringAt('$.preflight.refusal.Error'),
+          Cause: JsonPath.stringAt('$.preflight.refusal.Cause'),
+        },
+        resultPath: '$.error',
+      });
+    const refused = refusalError('PreflightRefused').next(
+      this.notify(
+        'NotifyPreflightRefused',
+        topic,
+        notification(env, 'failover.refused', 'critical', {
+          database,
+          error: JsonPath.objectAt('$.error'),
+          checks: JsonPath.objectAt('$.preflight.checks'),
+          changed: 'nothing',
+        }),
+        notStartedFail,
+      ),
+    );
+
+    const dryRun = this.notify(
+      'NotifyDryRun',
+      topic,
+      notification(env, 'failover.dry-run', 'info', {
+        database,
+        checks: JsonPath.objectAt('$.preflight.checks'),
+        rpoSeconds: JsonPath.objectAt('$.preflight.rpoSeconds'),
+      }),
+      new Pass(this, 'DryRunReport', {
+        parameters: {
+          result: 'dry-run',
+          database,
+          passed: JsonPath.objectAt('$.preflight.passed'),
+          checks: JsonPath.objectAt('$.preflight.checks'),
+          rpoSeconds: JsonPath.objectAt('$.preflight.rpoSeconds'),
+          target: JsonPath.objectAt('$.preflight.target'),
+        },
+      }).next(new Succeed(this, 'DryRunSucceeded')),
+    );
+
+    // --- lock -------------------------------------------------------------------------------------
 
     const acquireLock = new DynamoPutItem(this, 'AcquireLock', {
       table: props.lockTable,
@@ -166,77 +278,89 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
         acquiredAt: DynamoAttributeValue.fromString(JsonPath.stringAt('$$.State.EnteredTime')),
         kind: DynamoAttributeValue.fromString('failover'),
       },
-      conditionExpression: `attribute_not_exists(${LOCK_KEY_ATTRIBUTE})`,
-      resultPath: JsonPath.DISCARD,
+      // A retry after an answer lost on the way back finds its own item: still this execution's lock.
+      conditionExpression: `attribute_not_exists(${LOCK_KEY_ATTRIBUTE}) OR executionId = :me`,
+      expressionAttributeValues: {
+        ':me': DynamoAttributeValue.fromString(JsonPath.stringAt('$$.Execution.Id')),
+      },
+      resultSelector: { status: 'held', detail: 'this execution holds the lock' },
+      resultPath: '$.lock',
+    });
+    acquireLock.addRetry({
+      errors: [
+        'DynamoDB.ProvisionedThroughputExceededException',
+        'DynamoDB.ThrottlingException',
+        'DynamoDB.RequestLimitExceeded',
+        'DynamoDB.InternalServerErrorException',
+        'DynamoDB.AmazonDynamoDBException',
+        'DynamoDB.SdkClientException',
+      ],
+      maxAttempts: 4,
+      interval: Duration.seconds(1),
+      backoffRate: 2,
     });
     const inProgress = new Fail(this, 'FailoverInProgress', {
       error: 'FailoverInProgress',
       cause: 'another failover of this database is running (it holds the lock); this one changed nothing',
     });
     acquireLock.addCatch(
-      notifyThen(
-        this,
+      this.notify(
         'NotifyLockRefused',
         topic,
         notification(env, 'failover.refused', 'warning', {
           database,
           error: { Error: 'FailoverInProgress', Cause: 'another failover of this database is running' },
+          changed: 'nothing',
         }),
         inProgress,
       ),
       { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: '$.error' },
     );
+    // Whether the item was written is not known: the release is conditional on this execution.
+    acquireLock.addCatch(failureChain, { resultPath: '$.error' });
 
-    const preflight = lambdaTask(
-      this,
-      'Preflight',
-      props.preflightFunction,
-      { input: JsonPath.objectAt('$$.Execution.Input'), executionId: JsonPath.stringAt('$$.Execution.Id') },
-      { resultPath: '$.preflight', timeout: Duration.minutes(2) },
-    );
-    preflight.addCatch(failureChain, { resultPath: '$.error' });
-
-    const refusal = new Pass(this, 'PreflightRefused', {
-      parameters: {
-        Error: JsonPath.stringAt('$.preflight.refusal.Error'),
-        Cause: JsonPath.stringAt('$.preflight.refusal.Cause'),
-      },
-      resultPath: '$.error',
-    });
-    refusal.next(failureChain);
-
-    const dryRunReport = new Pass(this, 'DryRunReport', {
-      parameters: {
-        result: 'dry-run',
-        database,
-        passed: JsonPath.objectAt('$.preflight.passed'),
-        checks: JsonPath.objectAt('$.preflight.checks'),
-        rpoSeconds: JsonPath.objectAt('$.preflight.rpoSeconds'),
-        target: JsonPath.objectAt('$.preflight.target'),
-      },
-    }).next(new Succeed(this, 'DryRunSucceeded'));
-    const dryRun = this.releaseLockThen(
-      'ReleaseLockDryRun',
-      props,
-      lockKey,
-      notifyThen(
-        this,
-        'NotifyDryRun',
-        topic,
-        notification(env, 'failover.dry-run', 'info', {
-          database,
-          checks: JsonPath.objectAt('$.preflight.checks'),
-          rpoSeconds: JsonPath.objectAt('$.preflight.rpoSeconds'),
-        }),
-        dryRunReport,
-      ),
-    );
-
-    // --- approval gate -----------------------------------------------------------------------------
+    // --- approval gate (alarm-started): the data at risk, a person's decision, preflight again -------
 
     const approvalTimeout = props.approvalTimeout ?? Duration.hours(1);
-    // The task token goes into this execution's lock item: `lifeboat approve|abort --database`
-    // reads it from there and calls SendTaskSuccess / SendTaskFailure(error FailoverAborted).
+    const lastHeartbeat = new DynamoGetItem(this, 'GetLastHeartbeat', {
+      table: props.lockTable,
+      key: {
+        [LOCK_KEY_ATTRIBUTE]: DynamoAttributeValue.fromString(JsonPath.format('heartbeat#{}', database)),
+      },
+      consistentRead: true,
+      resultPath: '$.lastHeartbeat',
+    });
+    const estimate = lambdaTask(
+      this,
+      'EstimateDataLoss',
+      props.verifyWriteFunction,
+      {
+        action: 'estimate-rpo',
+        database,
+        target: JsonPath.objectAt('$.preflight.target'),
+        replicaEndpoint: JsonPath.stringAt('$.preflight.facts.target.endpoint'),
+        acknowledged: JsonPath.objectAt('$.lastHeartbeat'),
+      },
+      { resultPath: '$.estimate', timeout: Duration.minutes(1) },
+    );
+    const estimateUnknown = new Pass(this, 'DataLossUnknown', {
+      parameters: {
+        known: false,
+        rpoSeconds: null,
+        rowsAtRisk: null,
+        transactionsAtRisk: null,
+        lastReplayedHeartbeat: null,
+        summary: JsonPath.format(
+          'data at risk unknown: the heartbeat could not be read ({}: {})',
+          JsonPath.stringAt('$.estimateError.Error'),
+          JsonPath.stringAt('$.estimateError.Cause'),
+        ),
+      },
+      resultPath: '$.estimate',
+    });
+    lastHeartbeat.addCatch(estimateUnknown, { resultPath: '$.estimateError' });
+    estimate.addCatch(estimateUnknown, { resultPath: '$.estimateError' });
+
     const requestApproval = new CallAwsService(this, 'RequestApproval', {
       service: 'dynamodb',
       action: 'updateItem',
@@ -266,7 +390,50 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
     requestApproval.addCatch(approvalTimedOut, { errors: ['States.Timeout'], resultPath: JsonPath.DISCARD });
     requestApproval.addCatch(failureChain, { resultPath: '$.error' });
 
-    // --- fence, promote, poll --------------------------------------------------------------------------
+    // Nobody would know the run waits: fail it now (the failed-execution alarm pages) rather than
+    // wait an hour in silence.
+    const approvalNotSent = new Pass(this, 'ApprovalNotificationFailed', {
+      parameters: {
+        Error: 'ApprovalNotificationFailed',
+        Cause: JsonPath.format(
+          'the approval-needed notification could not be published ({}: {}), so nobody knows this failover waits for a decision; it stopped before changing anything. Start it again by hand once notifications work, or with the approval of the person on call.',
+          JsonPath.stringAt('$.notifyError.Error'),
+          JsonPath.stringAt('$.notifyError.Cause'),
+        ),
+      },
+      resultPath: '$.error',
+    }).next(failureChain);
+    const notifyApprovalNeeded = new SnsPublish(this, 'NotifyApprovalNeeded', {
+      topic,
+      message: TaskInput.fromObject(
+        notification(env, 'failover.approval-needed', 'critical', {
+          database,
+          input: JsonPath.objectAt('$$.Execution.Input'),
+          checks: JsonPath.objectAt('$.preflight.checks'),
+          rpoSeconds: JsonPath.objectAt('$.preflight.rpoSeconds'),
+          estimate: JsonPath.objectAt('$.estimate'),
+          timeoutSeconds: approvalTimeout.toSeconds(),
+          approve: JsonPath.format(`lifeboat approve --env ${env} --database {}`, database),
+          abort: JsonPath.format(`lifeboat abort --env ${env} --database {} --reason WHY`, database),
+        }),
+      ),
+      resultPath: JsonPath.DISCARD,
+    });
+    notifyApprovalNeeded.addRetry({
+      errors: [Errors.ALL],
+      maxAttempts: 4,
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+    });
+    notifyApprovalNeeded.addCatch(approvalNotSent, { resultPath: '$.notifyError' });
+
+    const recheck = lambdaTask(this, 'RecheckPreflight', props.preflightFunction, preflightPayload(true), {
+      resultPath: '$.preflight',
+      timeout: Duration.minutes(2),
+    });
+    recheck.addCatch(failureChain, { resultPath: '$.error' });
+
+    // --- fence ---------------------------------------------------------------------------------------
 
     const fence = lambdaTask(
       this,
@@ -279,17 +446,74 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       },
       { resultPath: '$.fence', timeout: Duration.minutes(2) },
     );
-    fence.addCatch(failureChain, { resultPath: '$.error' });
+    const fenceErrored = new Pass(this, 'FenceOutcomeUnknown', {
+      parameters: {
+        status: 'unknown',
+        detail: JsonPath.format(
+          'the fence task failed ({}: {}): the old primary may or may not be fenced',
+          JsonPath.stringAt('$.fenceError.Error'),
+          JsonPath.stringAt('$.fenceError.Cause'),
+        ),
+        check: JsonPath.stringAt('$.preflight.commands.fenceCheck'),
+      },
+      resultPath: '$.fence',
+    });
+    fence.addCatch(fenceErrored, { resultPath: '$.fenceError' });
 
+    const fenceNotConfirmed = new Pass(this, 'FenceNotConfirmed', {
+      parameters: {
+        Error: 'FenceNotConfirmed',
+        Cause: JsonPath.format(
+          'planned failover refused before promotion: the old primary {} is not known to be fenced (fence {}: {}). A planned failover loses nothing only when the old primary can take no more writes; fix the fence (or use mode unplanned if the primary is lost).',
+          JsonPath.stringAt('$.preflight.target.primary.identifier'),
+          JsonPath.stringAt('$.fence.status'),
+          JsonPath.stringAt('$.fence.detail'),
+        ),
+      },
+      resultPath: '$.error',
+    }).next(failureChain);
+
+    const catchUp = lambdaTask(
+      this,
+      'WaitForReplicaCatchUp',
+      props.verifyWriteFunction,
+      {
+        action: 'catch-up',
+        database,
+        target: JsonPath.objectAt('$.preflight.target'),
+        primaryEndpoint: JsonPath.stringAt('$.preflight.facts.source.endpoint'),
+        replicaEndpoint: JsonPath.stringAt('$.preflight.facts.target.endpoint'),
+        timeoutSeconds: (props.catchUpTimeout ?? Duration.seconds(90)).toSeconds(),
+      },
+      { resultPath: '$.catchUp', timeout: Duration.minutes(2) },
+    );
+    const notCaughtUp = new Pass(this, 'ReplicaNotCaughtUp', {
+      parameters: {
+        Error: 'ReplicaNotCaughtUp',
+        Cause: JsonPath.format(
+          'planned failover refused before promotion: {} ({}). The old primary {} stays fenced, nothing was promoted: find out why the replica is behind, or move the old primary back to its security groups to serve again ({}).',
+          JsonPath.stringAt('$.catchUpError.Error'),
+          JsonPath.stringAt('$.catchUpError.Cause'),
+          JsonPath.stringAt('$.preflight.target.primary.identifier'),
+          JsonPath.stringAt('$.preflight.commands.fenceCheck'),
+        ),
+      },
+      resultPath: '$.error',
+    }).next(failureChain);
+    catchUp.addCatch(notCaughtUp, { resultPath: '$.catchUpError' });
+
+    // --- promote ---------------------------------------------------------------------------------------
+
+    const promoteResult = (requested: string, statusPath: string) => ({
+      status: 'requested',
+      detail: JsonPath.format(`${requested} accepted (RDS status {})`, JsonPath.stringAt(statusPath)),
+    });
     const promoteReplica = new CallAwsService(this, 'PromoteReadReplica', {
       service: 'rds',
       action: 'promoteReadReplica',
       parameters: { DbInstanceIdentifier: JsonPath.stringAt('$.preflight.target.replica.identifier') },
       iamResources: [rdsArn(this, 'db')],
-      resultSelector: {
-        requested: 'PromoteReadReplica',
-        status: JsonPath.stringAt('$.DbInstance.DbInstanceStatus'),
-      },
+      resultSelector: promoteResult('PromoteReadReplica', '$.DbInstance.DbInstanceStatus'),
       resultPath: '$.promote',
     });
     const switchover = new CallAwsService(this, 'SwitchoverGlobalCluster', {
@@ -300,10 +524,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
         TargetDbClusterIdentifier: JsonPath.stringAt('$.preflight.replicaArn'),
       },
       iamResources: [rdsArn(this, 'global-cluster'), rdsArn(this, 'cluster')],
-      resultSelector: {
-        requested: 'SwitchoverGlobalCluster',
-        status: JsonPath.stringAt('$.GlobalCluster.Status'),
-      },
+      resultSelector: promoteResult('SwitchoverGlobalCluster', '$.GlobalCluster.Status'),
       resultPath: '$.promote',
     });
     const failoverGlobal = new CallAwsService(this, 'FailoverGlobalCluster', {
@@ -315,12 +536,54 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
         AllowDataLoss: true,
       },
       iamResources: [rdsArn(this, 'global-cluster'), rdsArn(this, 'cluster')],
-      resultSelector: {
-        requested: 'FailoverGlobalCluster',
-        status: JsonPath.stringAt('$.GlobalCluster.Status'),
+      resultSelector: promoteResult('FailoverGlobalCluster', '$.GlobalCluster.Status'),
+      resultPath: '$.promote',
+    });
+
+    // A failed promote request is never read as "not promoted" on its own: the replica is read
+    // first (an answer lost after the request was applied looks like an error).
+    const waitBeforeConfirm = new Wait(this, 'WaitBeforeConfirmingPromotion', {
+      time: WaitTime.duration(promotionFirstWait),
+    });
+    const confirmPromotion = lambdaTask(
+      this,
+      'ConfirmPromotion',
+      props.checkWritableFunction,
+      {
+        database,
+        target: JsonPath.objectAt('$.preflight.target'),
+        promoteError: JsonPath.objectAt('$.error'),
+      },
+      { resultPath: '$.promote', timeout: Duration.minutes(1) },
+    );
+    confirmPromotion.addRetry({
+      errors: [Errors.ALL],
+      maxAttempts: 3,
+      interval: Duration.seconds(5),
+      backoffRate: 2,
+    });
+    const promotionUnknown = new Pass(this, 'PromotionOutcomeUnknown', {
+      parameters: {
+        status: 'unknown',
+        detail: JsonPath.format(
+          'the promote request failed ({}: {}) and the replica could not be read afterwards ({})',
+          JsonPath.stringAt('$.error.Error'),
+          JsonPath.stringAt('$.error.Cause'),
+          JsonPath.stringAt('$.confirmError.Error'),
+        ),
+        check: JsonPath.stringAt('$.preflight.commands.promotionCheck'),
       },
       resultPath: '$.promote',
     });
+    confirmPromotion.addCatch(promotionUnknown, { resultPath: '$.confirmError' });
+    const promotionUnknownPartial = this.partialStage('PromotionUnknown', 'promotion', [
+      'promotion of {} is not known to have happened or not: {}. Next step: run {} — a replica that names no source any more was promoted (then point DNS at it and verify a write); one that still names its source was not.',
+      '$.preflight.target.replica.identifier',
+      '$.promote.detail',
+      '$.preflight.commands.promotionCheck',
+    ]).next(partialChain);
+    promotionUnknown.next(promotionUnknownPartial);
+
     for (const task of [promoteReplica, switchover, failoverGlobal]) {
       task.addRetry({
         errors: ['Rds.RdsException'],
@@ -328,43 +591,90 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
         interval: Duration.seconds(5),
         backoffRate: 2,
       });
-      task.addCatch(failureChain, { resultPath: '$.error' });
+      task.addCatch(waitBeforeConfirm, { resultPath: '$.error' });
     }
 
-    const pollInterval = props.promotionPollInterval ?? Duration.seconds(30);
-    const maxPromotionChecks = props.promotionMaxAttempts ?? 60;
-    const initPromotionPoll = initCounter(this, 'InitPromotionPoll', '$.promotionPoll');
-    const waitForPromotion = new Wait(this, 'WaitForPromotion', { time: WaitTime.duration(pollInterval) });
+    // --- poll until writable (errors count as "not yet") ---------------------------------------------
+
+    const initPromotionPoll = new Pass(this, 'InitPromotionPoll', {
+      result: Result.fromObject({
+        writable: false,
+        status: 'requested',
+        endpoint: '',
+        role: 'unknown',
+        attempts: 0,
+        waitSeconds: promotionFirstWait.toSeconds(),
+      }),
+      resultPath: '$.promotion',
+    });
+    const waitForPromotion = new Wait(this, 'WaitForPromotion', {
+      time: WaitTime.secondsPath('$.promotion.waitSeconds'),
+    });
     const checkWritable = lambdaTask(
       this,
       'CheckWritable',
       props.checkWritableFunction,
-      { database, target: JsonPath.objectAt('$.preflight.target') },
+      {
+        database,
+        target: JsonPath.objectAt('$.preflight.target'),
+        attempts: JsonPath.numberAt('$.promotion.attempts'),
+        firstWaitSeconds: promotionFirstWait.toSeconds(),
+      },
       { resultPath: '$.promotion', timeout: Duration.minutes(1) },
     );
-    checkWritable.addRetry({
+    const checkFailed = new Pass(this, 'CheckWritableFailed', {
+      parameters: {
+        writable: false,
+        status: JsonPath.format(
+          'check failed ({}: {})',
+          JsonPath.stringAt('$.checkError.Error'),
+          JsonPath.stringAt('$.checkError.Cause'),
+        ),
+        endpoint: '',
+        role: 'unknown',
+        attempts: JsonPath.mathAdd(JsonPath.numberAt('$.promotion.attempts'), 1),
+        waitSeconds: JsonPath.numberAt('$.promotion.waitSeconds'),
+      },
+      resultPath: '$.promotion',
+    });
+    checkWritable.addCatch(checkFailed, { resultPath: '$.checkError' });
+    const promotionNotConfirmed = this.partialStage('PromotionNotConfirmed', 'promotion', [
+      'promotion of {} was requested but it was not writable after {} checks (last status {}). Next step: run {}; once it is available and names no source, verify a write on it, then point DNS at it.',
+      '$.preflight.target.replica.identifier',
+      '$.promotion.attempts',
+      '$.promotion.status',
+      '$.preflight.commands.promotionCheck',
+    ]).next(partialChain);
+
+    // --- verify a write on the new primary, before any traffic is sent to it ----------------------------
+
+    const verifyWrite = lambdaTask(
+      this,
+      'VerifyWrite',
+      props.verifyWriteFunction,
+      {
+        action: 'verify-write',
+        database,
+        target: JsonPath.objectAt('$.preflight.target'),
+        endpoint: JsonPath.stringAt('$.promotion.endpoint'),
+        executionName: JsonPath.stringAt('$$.Execution.Name'),
+      },
+      { resultPath: '$.verify', timeout: Duration.minutes(2) },
+    );
+    verifyWrite.addRetry({
       errors: ['States.TaskFailed'],
       maxAttempts: 3,
       interval: Duration.seconds(10),
       backoffRate: 2,
     });
-    const promotionCheckFailed = this.partialStage('PromotionCheckFailed', 'promotion', [
-      'promotion of {} was requested, but checking whether it accepts writes failed ({}: {}). Next step: check {} in the RDS console of {}; once it is available and writable, point DNS at it and verify a write.',
+    const writeNotVerified = this.partialStage('WriteNotVerified', 'verify-write', [
+      '{} is promoted but a test write on it failed ({}: {}); DNS was not switched, so no traffic goes to it. Next step: connect to {} and find out why it refuses writes (read-only setting, storage, credentials), then point DNS at it and verify a write.',
       '$.preflight.target.replica.identifier',
       '$.error.Error',
       '$.error.Cause',
-      '$.preflight.target.replica.identifier',
-      '$.preflight.target.replica.region',
+      '$.promotion.endpoint',
     ]).next(partialChain);
-    checkWritable.addCatch(promotionCheckFailed, { resultPath: '$.error' });
-    const countPromotionPoll = incrementCounter(this, 'CountPromotionPoll', '$.promotionPoll');
-    const promotionNotConfirmed = this.partialStage('PromotionNotConfirmed', 'promotion', [
-      'promotion of {} was requested but it was not writable after {} checks (last status {}). Next step: watch it in the RDS console of {}; once it is available, point DNS at it and verify a write.',
-      '$.preflight.target.replica.identifier',
-      '$.promotionPoll.attempts',
-      '$.promotion.status',
-      '$.preflight.target.replica.region',
-    ]).next(partialChain);
+    verifyWrite.addCatch(writeNotVerified, { resultPath: '$.error' });
 
     // --- DNS ------------------------------------------------------------------------------------------------
 
@@ -396,14 +706,20 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       },
       resultPath: '$.dns',
     });
+    // UPSERT of the same record is idempotent: every transient error is retried.
     switchDns.addRetry({
-      errors: ['Route53.PriorRequestNotCompleteException', 'Route53.ThrottlingException'],
+      errors: [
+        'Route53.PriorRequestNotCompleteException',
+        'Route53.ThrottlingException',
+        'Route53.Route53Exception',
+        'Route53.SdkClientException',
+      ],
       maxAttempts: 5,
       interval: Duration.seconds(2),
       backoffRate: 2,
     });
     const dnsFailed = this.partialStage('DnsFailed', 'dns', [
-      '{} is promoted and writable, but switching DNS failed ({}: {}). Next step: UPSERT the CNAME {} in hosted zone {} to {} by hand, then verify a write through it. Do not fail back: the old primary is fenced or gone.',
+      '{} is promoted and took a verified write, but switching DNS failed ({}: {}). Next step: UPSERT the CNAME {} in hosted zone {} to {} by hand. Do not fail back: the old primary is fenced or gone.',
       '$.preflight.target.replica.identifier',
       '$.error.Error',
       '$.error.Cause',
@@ -413,10 +729,14 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
     ]).next(partialChain);
     switchDns.addCatch(dnsFailed, { resultPath: '$.error' });
 
-    const initDnsPoll = initCounter(this, 'InitDnsPoll', '$.dnsPoll');
-    const waitForDns = new Wait(this, 'WaitForDns', {
-      time: WaitTime.duration(props.dnsPollInterval ?? Duration.seconds(10)),
+    const initDnsPoll = new Pass(this, 'InitDnsPoll', {
+      result: Result.fromObject({
+        attempts: 0,
+        waitSeconds: (props.dnsFirstWait ?? Duration.seconds(30)).toSeconds(),
+      }),
+      resultPath: '$.dnsPoll',
     });
+    const waitForDns = new Wait(this, 'WaitForDns', { time: WaitTime.secondsPath('$.dnsPoll.waitSeconds') });
     const getDnsChange = new CallAwsService(this, 'GetDnsChange', {
       service: 'route53',
       action: 'getChange',
@@ -428,50 +748,24 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       },
       resultPath: '$.dns',
     });
-    getDnsChange.addRetry({
-      errors: ['Route53.ThrottlingException'],
-      maxAttempts: 5,
-      interval: Duration.seconds(2),
-      backoffRate: 2,
+    const countDnsPoll = new Pass(this, 'CountDnsPoll', {
+      parameters: {
+        attempts: JsonPath.mathAdd(JsonPath.numberAt('$.dnsPoll.attempts'), 1),
+        waitSeconds: (props.dnsPollInterval ?? Duration.seconds(10)).toSeconds(),
+      },
+      resultPath: '$.dnsPoll',
     });
-    getDnsChange.addCatch(dnsFailed, { resultPath: '$.error' });
-    const countDnsPoll = incrementCounter(this, 'CountDnsPoll', '$.dnsPoll');
+    // A failed check is "not yet": the change was submitted, $.dns keeps its id.
+    getDnsChange.addCatch(countDnsPoll, { resultPath: '$.dnsCheckError' });
     const dnsNotInSync = this.partialStage('DnsNotInSync', 'dns', [
-      '{} is promoted and the DNS change {} was submitted but not INSYNC after {} checks. Next step: check the change with aws route53 get-change --id {}; resolvers may still serve the old endpoint until it is INSYNC and the TTL has passed, then verify a write.',
+      '{} is promoted and took a verified write; the DNS change {} was submitted but not INSYNC after {} checks. Next step: check the change with aws route53 get-change --id {}; resolvers may still serve the old endpoint until it is INSYNC and the TTL has passed.',
       '$.preflight.target.replica.identifier',
       '$.dns.changeId',
       '$.dnsPoll.attempts',
       '$.dns.changeId',
     ]).next(partialChain);
 
-    // --- verify, record, finish ---------------------------------------------------------------------------
-
-    const verifyWrite = lambdaTask(
-      this,
-      'VerifyWrite',
-      props.verifyWriteFunction,
-      {
-        database,
-        target: JsonPath.objectAt('$.preflight.target'),
-        endpoint: JsonPath.stringAt('$.promotion.endpoint'),
-        executionName: JsonPath.stringAt('$$.Execution.Name'),
-      },
-      { resultPath: '$.verify', timeout: Duration.minutes(2) },
-    );
-    verifyWrite.addRetry({
-      errors: ['States.TaskFailed'],
-      maxAttempts: 3,
-      interval: Duration.seconds(10),
-      backoffRate: 2,
-    });
-    const writeNotVerified = this.partialStage('WriteNotVerified', 'verify-write', [
-      '{} is promoted but a test write on it failed ({}: {}). Next step: connect to {} and find out why it refuses writes (read-only setting, storage, credentials) before sending traffic to it.',
-      '$.preflight.target.replica.identifier',
-      '$.error.Error',
-      '$.error.Cause',
-      '$.promotion.endpoint',
-    ]).next(partialChain);
-    verifyWrite.addCatch(writeNotVerified, { resultPath: '$.error' });
+    // --- record, finish ---------------------------------------------------------------------------
 
     const record = lambdaTask(
       this,
@@ -485,6 +779,8 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
         target: JsonPath.objectAt('$.preflight.target'),
         rpoSeconds: JsonPath.objectAt('$.preflight.rpoSeconds'),
         verifiedWriteAt: JsonPath.stringAt('$.verify.at'),
+        dns: JsonPath.objectAt('$.dns'),
+        recordedAt: JsonPath.stringAt('$$.State.EnteredTime'),
         fence: JsonPath.stringAt('$.fence.status'),
       },
       { resultPath: '$.record', timeout: Duration.minutes(1) },
@@ -496,6 +792,18 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
     });
     record.addCatch(recordFailed, { resultPath: '$.recordError' });
 
+    const promoted = new Pass(this, 'Promoted', {
+      parameters: {
+        status: 'promoted',
+        detail: JsonPath.format(
+          'writable ({}) after {} checks',
+          JsonPath.stringAt('$.promotion.status'),
+          JsonPath.stringAt('$.promotion.attempts'),
+        ),
+      },
+      resultPath: '$.promote',
+    });
+
     const report = new Pass(this, 'FailoverReport', {
       parameters: {
         result: 'completed',
@@ -505,6 +813,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
         to: JsonPath.objectAt('$.preflight.target.replica'),
         endpoint: JsonPath.stringAt('$.promotion.endpoint'),
         fence: JsonPath.objectAt('$.fence'),
+        state,
         record: JsonPath.objectAt('$.record'),
       },
     }).next(new Succeed(this, 'FailoverSucceeded'));
@@ -512,8 +821,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       'ReleaseLock',
       props,
       lockKey,
-      notifyThen(
-        this,
+      this.notify(
         'NotifyCompleted',
         topic,
         notification(env, 'failover.completed', 'critical', {
@@ -522,6 +830,8 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
           to: JsonPath.objectAt('$.preflight.target.replica'),
           endpoint: JsonPath.stringAt('$.promotion.endpoint'),
           fence: JsonPath.stringAt('$.fence.status'),
+          state,
+          commands,
           record: JsonPath.objectAt('$.record'),
         }),
         report,
@@ -538,22 +848,59 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       .otherwise(failoverGlobal);
     for (const task of [promoteReplica, switchover, failoverGlobal]) task.next(initPromotionPoll);
 
+    waitBeforeConfirm
+      .next(confirmPromotion)
+      .next(
+        new Choice(this, 'PromotionConfirmed')
+          .when(Condition.stringEquals('$.promote.status', 'promoted'), initPromotionPoll)
+          .when(Condition.stringEquals('$.promote.status', 'not-promoted'), failureChain)
+          .otherwise(promotionUnknownPartial),
+      );
+
+    const planned = Condition.stringEquals('$.preflight.request.mode', 'planned');
+    const fenceAccepted = new Choice(this, 'FenceAccepted')
+      .when(
+        Condition.and(
+          planned,
+          Condition.not(
+            Condition.or(
+              Condition.stringEquals('$.fence.status', 'fenced'),
+              Condition.stringEquals('$.fence.status', 'not-needed'),
+            ),
+          ),
+        ),
+        fenceNotConfirmed,
+      )
+      .when(Condition.and(planned, Condition.stringEquals('$.preflight.target.kind', 'instance')), catchUp)
+      .otherwise(promoteMethod);
+    fence.next(fenceAccepted);
+    fenceErrored.next(fenceAccepted);
+    catchUp.next(promoteMethod);
+
     const hasDns = new Choice(this, 'HasDnsRecord')
       .when(Condition.isPresent('$.preflight.target.dns'), switchDns)
-      .otherwise(verifyWrite);
+      .otherwise(record);
     initPromotionPoll
       .next(waitForPromotion)
       .next(checkWritable)
-      .next(countPromotionPoll)
       .next(
         new Choice(this, 'IsWritable')
-          .when(Condition.booleanEquals('$.promotion.writable', true), hasDns)
+          .when(Condition.booleanEquals('$.promotion.writable', true), promoted)
           .when(
-            Condition.numberGreaterThanEquals('$.promotionPoll.attempts', maxPromotionChecks),
+            Condition.numberGreaterThanEquals('$.promotion.attempts', maxPromotionChecks),
             promotionNotConfirmed,
           )
           .otherwise(waitForPromotion),
       );
+    checkFailed.next(
+      new Choice(this, 'KeepPollingAfterError')
+        .when(
+          Condition.numberGreaterThanEquals('$.promotion.attempts', maxPromotionChecks),
+          promotionNotConfirmed,
+        )
+        .otherwise(waitForPromotion),
+    );
+    promoted.next(verifyWrite).next(hasDns);
     switchDns
       .next(initDnsPoll)
       .next(waitForDns)
@@ -561,61 +908,58 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       .next(countDnsPoll)
       .next(
         new Choice(this, 'IsDnsInSync')
-          .when(Condition.stringEquals('$.dns.status', 'INSYNC'), verifyWrite)
+          .when(Condition.stringEquals('$.dns.status', 'INSYNC'), record)
           .when(
             Condition.numberGreaterThanEquals('$.dnsPoll.attempts', props.dnsMaxAttempts ?? 30),
             dnsNotInSync,
           )
           .otherwise(waitForDns),
       );
-    verifyWrite.next(record);
+
+    const approvalPath = lastHeartbeat
+      .next(estimate)
+      .next(notifyApprovalNeeded)
+      .next(requestApproval)
+      .next(recheck)
+      .next(
+        new Choice(this, 'RecheckPassed')
+          .when(
+            Condition.booleanEquals('$.preflight.passed', false),
+            refusalError('RecheckRefused').next(failureChain),
+          )
+          .otherwise(fence),
+      );
+    estimateUnknown.next(notifyApprovalNeeded);
 
     const needsApproval = new Choice(this, 'NeedsApproval')
       .when(
         Condition.and(
-          Condition.stringEquals('$.preflight.request.trigger', 'alarm'),
+          Condition.stringEquals('$.preflight.request.trigger.source', 'alarm'),
           Condition.booleanEquals('$.config.automaticFailover', false),
         ),
-        notifyThen(
-          this,
-          'NotifyApprovalNeeded',
-          topic,
-          notification(env, 'failover.approval-needed', 'critical', {
-            database,
-            input: JsonPath.objectAt('$$.Execution.Input'),
-            checks: JsonPath.objectAt('$.preflight.checks'),
-            rpoSeconds: JsonPath.objectAt('$.preflight.rpoSeconds'),
-            timeoutSeconds: approvalTimeout.toSeconds(),
-            approve: JsonPath.format(`lifeboat approve --env ${env} --database {}`, database),
-            abort: JsonPath.format(`lifeboat abort --env ${env} --database {} --reason WHY`, database),
-          }),
-          requestApproval,
-        ),
+        approvalPath,
       )
       .otherwise(fence);
-    requestApproval.next(fence);
-    fence.next(promoteMethod);
 
-    const definition = configure
-      .next(acquireLock)
-      .next(
-        notifyThen(
-          this,
-          'NotifyStarted',
-          topic,
-          notification(env, 'failover.started', 'critical', {
-            database,
-            input: JsonPath.objectAt('$$.Execution.Input'),
-          }),
-          preflight,
+    const definition = configure.next(preflight).next(
+      new Choice(this, 'PreflightPassed')
+        .when(Condition.booleanEquals('$.preflight.passed', false), refused)
+        .when(Condition.booleanEquals('$.preflight.request.dryRun', true), dryRun)
+        .otherwise(
+          acquireLock.next(
+            this.notify(
+              'NotifyStarted',
+              topic,
+              notification(env, 'failover.started', 'critical', {
+                database,
+                input: JsonPath.objectAt('$$.Execution.Input'),
+                checks: JsonPath.objectAt('$.preflight.checks'),
+              }),
+              needsApproval,
+            ),
+          ),
         ),
-      )
-      .next(
-        new Choice(this, 'PreflightPassed')
-          .when(Condition.booleanEquals('$.preflight.passed', false), refusal)
-          .when(Condition.booleanEquals('$.preflight.request.dryRun', true), dryRun)
-          .otherwise(needsApproval),
-      );
+    );
 
     const built = buildStateMachine(this, {
       ...props,
@@ -623,7 +967,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       definition,
       timeout: props.timeout ?? Duration.hours(4),
       comment:
-        'lifeboat failover: lock, preflight, approval, fence, promote, DNS, verify write, record RTO/RPO',
+        'lifeboat failover: preflight, lock, approval, re-check, fence, catch up (planned), promote, verify write, DNS, record RTO/RPO',
     });
     this.stateMachine = built.stateMachine;
     this.logGroup = built.logGroup;
@@ -631,7 +975,26 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
     this.alarms = built.alarms;
   }
 
-  /** Deletes the lock item if (and only if) this execution holds it, then `next`; never blocks it. */
+  /**
+   * Publishes an event, retrying (a duplicate message is harmless, a lost one is not), then goes on
+   * to `next` whatever happens: a failed notification never blocks a failover. The approval-needed
+   * notification is the exception and is built apart (its failure ends the run).
+   */
+  private notify(id: string, topic: ITopic, message: Record<string, unknown>, next: IChainable): Chain {
+    const publish = new SnsPublish(this, id, {
+      topic,
+      message: TaskInput.fromObject(message),
+      resultPath: JsonPath.DISCARD,
+    });
+    publish.addRetry({ errors: [Errors.ALL], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+    publish.addCatch(next, { resultPath: '$.notifyError' });
+    return publish.next(next);
+  }
+
+  /**
+   * Deletes the lock item if (and only if) this execution holds it, then `next`; never blocks it.
+   * A release that fails is reported in `$.lock` with the command that clears the item.
+   */
   private releaseLockThen(
     id: string,
     props: FailoverWorkflowProps,
@@ -645,9 +1008,44 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       expressionAttributeValues: {
         ':me': DynamoAttributeValue.fromString(JsonPath.stringAt('$$.Execution.Id')),
       },
-      resultPath: JsonPath.DISCARD,
+      resultSelector: { status: 'released', detail: 'lock item deleted' },
+      resultPath: '$.lock',
     });
-    release.addCatch(next, { resultPath: '$.releaseError' });
+    release.addRetry({
+      errors: [
+        'DynamoDB.ProvisionedThroughputExceededException',
+        'DynamoDB.ThrottlingException',
+        'DynamoDB.RequestLimitExceeded',
+        'DynamoDB.InternalServerErrorException',
+        'DynamoDB.AmazonDynamoDBException',
+        'DynamoDB.SdkClientException',
+      ],
+      maxAttempts: 4,
+      interval: Duration.seconds(1),
+      backoffRate: 2,
+    });
+    // Not this execution's item (never acquired, or already deleted by a retry whose answer was lost).
+    const notHeld = new Pass(this, `${id}NotHeld`, {
+      parameters: { status: 'not-held', detail: 'no lock item of this execution was left' },
+      resultPath: '$.lock',
+    }).next(next);
+    const leftOver = new Pass(this, `${id}Failed`, {
+      parameters: {
+        status: 'left-over',
+        detail: JsonPath.format(
+          'releasing the lock failed ({}: {}): the next failover of this database is refused until the item is deleted',
+          JsonPath.stringAt('$.releaseError.Error'),
+          JsonPath.stringAt('$.releaseError.Cause'),
+        ),
+        clear: JsonPath.stringAt('$.preflight.commands.clearLock'),
+      },
+      resultPath: '$.lock',
+    }).next(next);
+    release.addCatch(notHeld, {
+      errors: ['DynamoDB.ConditionalCheckFailedException'],
+      resultPath: '$.releaseError',
+    });
+    release.addCatch(leftOver, { resultPath: '$.releaseError' });
     return release.next(next);
   }
 

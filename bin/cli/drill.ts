@@ -10,11 +10,15 @@ import {
   buildFailoverRecord,
   FailoverTarget,
   failoverRecordKey,
+  nextPollWaitSeconds,
   type PreflightEvent,
   type PreflightFacts,
   type PreflightOutput,
+  promotionAfterError,
+  promotionCheckCommand,
   runPreflight,
 } from '#core/failover.ts';
+import { catchUp, estimateDataLoss, fencedPrimaryLsn, replayLsn, verifyWrite } from '#core/failover-pg.ts';
 import { type ConnectionInfo, clientConfig, connect } from '#core/pg.ts';
 import { openRepository, type Repository } from '#core/repository/index.ts';
 import { runRestore } from '#core/restore.ts';
@@ -414,7 +418,12 @@ async function failover(ctx: FailoverContext) {
         primary.connection(),
         `SELECT current_setting('server_version') AS version, pg_current_wal_lsn()::text AS lsn`,
       );
-      source = { reachable: true, engineVersion: p!.version.split(' ')[0]!, status: 'available' };
+      source = {
+        reachable: true,
+        engineVersion: p!.version.split(' ')[0]!,
+        status: 'available',
+        endpoint: `127.0.0.1:${primary.port}`,
+      };
       if (s!.replay) {
         const [d] = await sql<{ bytes: string }>(
           primary.connection(),
@@ -460,8 +469,9 @@ async function failover(ctx: FailoverContext) {
     ReleaseLock: release,
     ReleaseLockAfterFailure: release,
     ReleaseLockAfterPartial: release,
-    ReleaseLockDryRun: release,
     NotifyStarted: published('failover.started'),
+    NotifyInputRefused: published('failover.refused'),
+    NotifyPreflightRefused: published('failover.refused'),
     NotifyCompleted: published('failover.completed'),
     NotifyFailed: published('failover.failed'),
     NotifyPartial: published('failover.partial'),
@@ -469,6 +479,12 @@ async function failover(ctx: FailoverContext) {
     NotifyLockRefused: published('failover.refused'),
     NotifyApprovalNeeded: published('failover.approval-needed'),
     Preflight: (event: PreflightEvent): Promise<PreflightOutput> => runPreflight(event, [target], observe),
+    RecheckPreflight: (event: PreflightEvent): Promise<PreflightOutput> =>
+      runPreflight(event, [target], observe),
+    // No canary runs in this drill: no acknowledged heartbeat, so the estimate says it is unknown.
+    GetLastHeartbeat: () => ({}),
+    EstimateDataLoss: (input: { acknowledged: unknown }) =>
+      estimateDataLoss(standby.connection(DATABASE), input.acknowledged, new Date()),
     RequestApproval: () => {
       throw Object.assign(new Error('the drill never waits for a person'), { name: 'FailoverAborted' });
     },
@@ -507,24 +523,27 @@ async function failover(ctx: FailoverContext) {
           throw Object.assign(new Error('sessions on the old primary did not end'), { name: 'FenceFailed' });
         await new Promise((res) => setTimeout(res, 10));
       }
-      const [{ lsn }] = (await sql<{ lsn: string }>(
-        primary.connection(),
-        'SELECT pg_current_wal_lsn()::text AS lsn',
-      )) as [{ lsn: string }];
-      const deadline = performance.now() + 10_000;
-      for (;;) {
-        const [r] = await sql<{ behind: string }>(
-          standby.connection(),
-          'SELECT pg_wal_lsn_diff($1, pg_last_wal_replay_lsn()) AS behind',
-          [lsn],
-        );
-        if (Number(r!.behind) <= 0) break;
-        if (performance.now() > deadline)
-          throw Object.assign(new Error('the standby did not catch up'), { name: 'FenceFailed' });
-        await new Promise((res) => setTimeout(res, 10));
-      }
-      fenceDetail = 'old primary read-only, sessions ended, standby caught up';
+      fenceDetail = 'old primary read-only, sessions ended';
       return { status: 'fenced', detail: fenceDetail };
+    },
+    // Planned mode: the workflow's own catch-up — the fenced primary's last WAL position, then
+    // the standby's replay position until it gets there (bounded), as wf-verify-write does in AWS.
+    WaitForReplicaCatchUp: () =>
+      catchUp(
+        () => fencedPrimaryLsn(primary.connection()),
+        () => replayLsn(standby.connection()),
+        { timeoutMs: 10_000, intervalMs: 10 },
+      ),
+    ConfirmPromotion: async (input: { promoteError: { Error?: string; Cause?: string } }) => {
+      const [r] = await sql<{ recovery: boolean }>(
+        standby.connection(),
+        'SELECT pg_is_in_recovery() AS recovery',
+      );
+      const { promotion, detail } = promotionAfterError(input.promoteError, {
+        role: r!.recovery ? 'replica' : 'writer',
+        status: 'available',
+      });
+      return { status: promotion, detail, check: promotionCheckCommand(target) };
     },
     PromoteReadReplica: async () => {
       await sql(standby.connection(), 'SELECT pg_promote(true, 30)');
@@ -536,26 +555,34 @@ async function failover(ctx: FailoverContext) {
     FailoverGlobalCluster: () => {
       throw new Error('not an Aurora global database');
     },
-    CheckWritable: async () => {
+    CheckWritable: async (input: { attempts: number }) => {
       const [r] = await sql<{ writable: boolean }>(
         standby.connection(),
         'SELECT NOT pg_is_in_recovery() AS writable',
       );
-      return { writable: r!.writable, status: 'available', endpoint: `127.0.0.1:${standby.port}` };
+      return {
+        writable: r!.writable,
+        status: 'available',
+        endpoint: `127.0.0.1:${standby.port}`,
+        role: r!.writable ? 'writer' : 'promoting',
+        attempts: input.attempts + 1,
+        waitSeconds: nextPollWaitSeconds(input.attempts + 1),
+      };
     },
     SwitchDns: () => {
       endpoint.target = { host: '127.0.0.1', port: standby.port };
       return { ChangeInfo: { Id: '/change/local-1', Status: 'PENDING' } };
     },
     GetDnsChange: () => ({ ChangeInfo: { Id: '/change/local-1', Status: 'INSYNC' } }),
-    VerifyWrite: async () => {
-      const { host, port } = endpoint.target;
-      const [r] = await sql<{ at: Date }>(
-        { host, port, user: 'postgres', database: DATABASE },
-        `INSERT INTO app.writes (payload) VALUES ('failover verification') RETURNING at`,
+    // The function's own check (wf-verify-write), on the promoted standby before DNS moves.
+    VerifyWrite: async (input: { endpoint: string; executionName: string }) => {
+      const [host, port] = input.endpoint.split(':');
+      const result = await verifyWrite(
+        { ...standby.connection(DATABASE), host: host!, port: Number(port) },
+        input.executionName,
       );
-      verifiedWriteAt = new Date().toISOString();
-      return { ok: true, at: verifiedWriteAt, detail: `wrote and read back a row at ${r!.at.toISOString()}` };
+      verifiedWriteAt = result.at;
+      return result;
     },
     RecordFailover: async (input: {
       executionId: string;

@@ -235,9 +235,63 @@ export function rdsErrorName(err: unknown): string {
   return (e.name ?? e.Code ?? '').replace(/Fault$/, '');
 }
 
+/**
+ * Whether `err` is one of the named RDS errors. Both sides are compared without the `Fault`
+ * suffix, so `DBClusterNotFoundFault` (the SDK's class name) and `DBClusterNotFound` (the API's
+ * error code) match each other, whichever one a caller lists.
+ */
 export function isRdsError(err: unknown, ...names: string[]): boolean {
   const name = rdsErrorName(err);
-  return names.some((n) => n.replace(/Fault$/, '') === name);
+  return name !== '' && names.some((n) => n.replace(/Fault$/, '') === name);
+}
+
+/** The instance or cluster asked about does not exist (any spelling RDS or the SDK uses). */
+export function isRdsNotFound(err: unknown): boolean {
+  return isRdsError(err, 'DBInstanceNotFoundFault', 'DBClusterNotFoundFault');
+}
+
+/**
+ * How a failed call to a region's control plane reads during a failover:
+ * - `not-found`: the instance or cluster does not exist there;
+ * - `degraded`: the region or the database did not give a usable answer — timeouts, network errors,
+ *   5xx, throttling, a database in a state that refuses the change. In an outage this is the
+ *   expected answer, and the request may or may not have been applied;
+ * - `refused`: a definite refusal (access denied, invalid parameter): nothing was applied by this call.
+ */
+export type RegionErrorKind = 'not-found' | 'degraded' | 'refused';
+
+const NETWORK =
+  /ECONNRESET|ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|EPIPE|EHOSTUNREACH|ENETUNREACH|socket hang up|timed? ?out/i;
+const DEGRADED_NAMES = [
+  ...['TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'NetworkingError', 'AbortError'],
+  ...['InternalFailure', 'InternalError', 'ServiceUnavailable', 'ServiceUnavailableException'],
+  ...['InvalidDBInstanceState', 'InvalidDBClusterState', 'InvalidGlobalClusterState'],
+  ...['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException'],
+];
+
+export function classifyRegionError(err: unknown): RegionErrorKind {
+  if (isRdsNotFound(err)) return 'not-found';
+  const e = err as {
+    name?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+    $fault?: string;
+    $retryable?: unknown;
+  };
+  const name = rdsErrorName(err);
+  const status = e?.$metadata?.httpStatusCode;
+  if (
+    DEGRADED_NAMES.includes(name) ||
+    (e?.code !== undefined && NETWORK.test(e.code)) ||
+    NETWORK.test(name) ||
+    NETWORK.test(errorMessage(err)) ||
+    (status !== undefined && (status >= 500 || status === 429)) ||
+    e?.$fault === 'server' ||
+    e?.$retryable !== undefined
+  ) {
+    return 'degraded';
+  }
+  return 'refused';
 }
 
 const THROTTLING = ['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException'];

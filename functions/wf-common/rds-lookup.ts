@@ -1,13 +1,6 @@
 import { DescribeDBClustersCommand, DescribeDBInstancesCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { DatabaseNotFound } from '#core/errors.ts';
-import { rdsErrorName } from '#core/rds.ts';
-
-const NOT_FOUND = [
-  'DBInstanceNotFound',
-  'DBInstanceNotFoundFault',
-  'DBClusterNotFoundFault',
-  'DBClusterNotFound',
-];
+import { isRdsNotFound } from '#core/rds.ts';
 
 export async function instanceOrNull(rds: RDSClient, id: string) {
   try {
@@ -15,7 +8,7 @@ export async function instanceOrNull(rds: RDSClient, id: string) {
       (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances?.[0] ?? null
     );
   } catch (err) {
-    if (NOT_FOUND.includes(rdsErrorName(err))) return null;
+    if (isRdsNotFound(err)) return null;
     throw err;
   }
 }
@@ -26,7 +19,7 @@ export async function clusterOrNull(rds: RDSClient, id: string) {
       (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }))).DBClusters?.[0] ?? null
     );
   } catch (err) {
-    if (NOT_FOUND.includes(rdsErrorName(err))) return null;
+    if (isRdsNotFound(err)) return null;
     throw err;
   }
 }

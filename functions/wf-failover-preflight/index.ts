@@ -15,7 +15,8 @@ import {
   parseFailoverTargets,
   runPreflight,
 } from '#core/failover.ts';
-import { rdsErrorName } from '#core/rds.ts';
+import { errorMessage } from '#core/errors.ts';
+import { classifyRegionError, isRdsNotFound, rdsErrorName } from '#core/rds.ts';
 import { rdsIn, taskHandler, WF_ENV } from '../wf-common/index.ts';
 
 /**
@@ -35,12 +36,23 @@ export function gatherFacts(deps: PreflightDeps): GatherFacts {
     target.kind === 'instance' ? instanceFacts(target, deps) : clusterFacts(target, deps);
 }
 
-const NOT_FOUND = [
-  'DBInstanceNotFound',
-  'DBInstanceNotFoundFault',
-  'DBClusterNotFoundFault',
-  'DBClusterNotFound',
-];
+/**
+ * The old primary as its region answers. Any error counts as "not reachable": in an outage the
+ * region answers with timeouts, 5xx, throttling, connection resets or a database in a state that
+ * refuses; none of these may stop an unplanned failover, and all are reported.
+ */
+function unreachable(err: unknown): PreflightFacts['source'] {
+  return {
+    reachable: false,
+    engineVersion: null,
+    status: null,
+    endpoint: null,
+    detail: `${classifyRegionError(err)}: ${rdsErrorName(err) || 'Error'}: ${errorMessage(err)}`.slice(
+      0,
+      300,
+    ),
+  };
+}
 
 async function instanceFacts(target: FailoverTarget, deps: PreflightDeps) {
   const replica = await describeInstance(deps.rds(target.replica.region), target.replica.identifier);
@@ -51,9 +63,10 @@ async function instanceFacts(target: FailoverTarget, deps: PreflightDeps) {
       reachable: true,
       engineVersion: primary?.EngineVersion ?? null,
       status: primary?.DBInstanceStatus ?? null,
+      endpoint: primary?.Endpoint?.Address ?? null,
     };
-  } catch {
-    source = { reachable: false, engineVersion: null, status: null };
+  } catch (err) {
+    source = unreachable(err);
   }
   const lag = await maxRecent(
     deps,
@@ -93,9 +106,11 @@ async function clusterFacts(target: FailoverTarget, deps: PreflightDeps) {
       reachable: true,
       engineVersion: primary?.EngineVersion ?? null,
       status: primary?.Status ?? null,
+      endpoint: primary?.Endpoint ?? null,
     };
-  } catch {
-    source = { reachable: false, engineVersion: global?.EngineVersion ?? null, status: null };
+  } catch (err) {
+    // The global cluster (read in the DR region) knows the engine version of all its members.
+    source = { ...unreachable(err), engineVersion: global?.EngineVersion ?? null };
   }
   // Aurora reports the global replication lag in milliseconds.
   const lagMs = await maxRecent(
@@ -126,7 +141,7 @@ async function describeInstance(rds: RDSClient, id: string) {
       (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances?.[0] ?? null
     );
   } catch (err) {
-    if (NOT_FOUND.includes(rdsErrorName(err))) return null;
+    if (isRdsNotFound(err)) return null;
     throw err;
   }
 }
@@ -137,7 +152,7 @@ async function describeCluster(rds: RDSClient, id: string) {
       (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }))).DBClusters?.[0] ?? null
     );
   } catch (err) {
-    if (NOT_FOUND.includes(rdsErrorName(err))) return null;
+    if (isRdsNotFound(err)) return null;
     throw err;
   }
 }

@@ -1,14 +1,18 @@
 import { ModifyDBClusterCommand, ModifyDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { errorMessage } from '#core/errors.ts';
-import type { FailoverTarget } from '#core/failover.ts';
-import { rdsErrorName } from '#core/rds.ts';
+import { type FailoverTarget, fenceCheckCommand } from '#core/failover.ts';
+import { classifyRegionError, rdsErrorName } from '#core/rds.ts';
 import { rdsIn, taskHandler } from '../wf-common/index.ts';
 
 /**
  * FenceOldPrimary: keeps the old primary from taking writes after the replica is promoted, by
  * moving it into a security group that lets nothing in (control plane only: it works without a
- * network path to the database). Reports instead of failing when the primary's region does not
- * answer (the usual case in an unplanned failover) or when fencing is not needed.
+ * network path to the database).
+ *
+ * It never throws for what the primary's region answers: the result says what is known. In an
+ * unplanned failover every result lets the workflow go on (a degraded region is the usual case); in
+ * a planned one only `fenced` and `not-needed` do — the workflow refuses the others, because a
+ * primary that may still take writes cannot be caught up with.
  *
  * Aurora planned switchover demotes the old primary itself: nothing to fence.
  */
@@ -19,22 +23,26 @@ export interface FenceEvent {
   readonly target: FailoverTarget;
 }
 
-export interface FenceResult {
-  /** fenced | unreachable | not-needed | skipped (no fence security group configured) */
-  readonly status: 'fenced' | 'unreachable' | 'not-needed' | 'skipped';
-  readonly detail: string;
-}
+export type FenceStatus =
+  /** moved into the fence security group (RDS accepted the change) */
+  | 'fenced'
+  /** Aurora planned switchover: RDS demotes the old primary itself */
+  | 'not-needed'
+  /** no fence security group configured */
+  | 'skipped'
+  /** the old primary does not exist any more */
+  | 'gone'
+  /** the region or the database did not give a usable answer: the change may or may not be applied */
+  | 'unknown'
+  /** RDS refused the change outright (access denied, invalid parameter): not fenced */
+  | 'failed';
 
-const GONE = ['DBInstanceNotFound', 'DBInstanceNotFoundFault', 'DBClusterNotFoundFault'];
-const UNREACHABLE = [
-  'TimeoutError',
-  'RequestTimeout',
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'ETIMEDOUT',
-  'NetworkingError',
-  'EAI_AGAIN',
-];
+export interface FenceResult {
+  readonly status: FenceStatus;
+  readonly detail: string;
+  /** The AWS CLI command that shows the old primary's security groups (where fencing is the question). */
+  readonly check?: string;
+}
 
 export async function fence(event: FenceEvent, rds: RDSClient): Promise<FenceResult> {
   const { target, mode } = event;
@@ -49,6 +57,7 @@ export async function fence(event: FenceEvent, rds: RDSClient): Promise<FenceRes
     };
   }
   const groups = [target.fenceSecurityGroupId];
+  const check = fenceCheckCommand(target);
   try {
     if (target.kind === 'instance') {
       await rds.send(
@@ -67,17 +76,22 @@ export async function fence(event: FenceEvent, rds: RDSClient): Promise<FenceRes
         }),
       );
     }
-    return { status: 'fenced', detail: `${primary} moved into ${target.fenceSecurityGroupId}` };
+    return { status: 'fenced', detail: `${primary} moved into ${target.fenceSecurityGroupId}`, check };
   } catch (err) {
-    const name = rdsErrorName(err) || (err as { code?: string }).code || '';
-    if (GONE.includes(name)) return { status: 'unreachable', detail: `${primary} does not exist any more` };
-    if (UNREACHABLE.some((u) => name.includes(u) || errorMessage(err).includes(u))) {
-      return {
-        status: 'unreachable',
-        detail: `${target.primary.region} did not answer (${name || errorMessage(err)})`,
-      };
+    const name = rdsErrorName(err) || (err as { code?: string }).code || 'Error';
+    const said = `${name}: ${errorMessage(err)}`.slice(0, 400);
+    switch (classifyRegionError(err)) {
+      case 'not-found':
+        return { status: 'gone', detail: `${primary} does not exist any more (${name})` };
+      case 'degraded':
+        return {
+          status: 'unknown',
+          detail: `${target.primary.region} did not give a usable answer (${said}); ${primary} may or may not be fenced`,
+          check,
+        };
+      case 'refused':
+        return { status: 'failed', detail: `RDS refused to fence ${primary} (${said})`, check };
     }
-    throw err;
   }
 }
 

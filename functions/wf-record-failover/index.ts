@@ -11,7 +11,10 @@ import { DIMENSION, METRIC } from '#core/metrics.ts';
 import type { Repository } from '#core/repository/types.ts';
 import { repositoryFromEnv, taskHandler } from '../wf-common/index.ts';
 
-/** RecordFailover: the failover record (RTO from start to verified write, RPO = lag at start). */
+/**
+ * RecordFailover: the failover record (RTO from the start until the new primary took a verified
+ * write and DNS pointed at it, RPO = lag at start).
+ */
 
 export interface RecordFailoverEvent {
   readonly executionId: string;
@@ -22,6 +25,10 @@ export interface RecordFailoverEvent {
   readonly rpoSeconds: number | null;
   readonly verifiedWriteAt: string;
   readonly fence: string;
+  /** The DNS change as the workflow last saw it ({ changeId, status }); INSYNC means switched. */
+  readonly dns?: { readonly status?: string } | null;
+  /** When the RecordFailover state was entered: after the DNS change was INSYNC. */
+  readonly recordedAt?: string;
 }
 
 export interface RecordFailoverResult {
@@ -35,7 +42,10 @@ export async function recordFailover(
   event: RecordFailoverEvent,
   repository: Repository,
 ): Promise<RecordFailoverResult> {
-  const record = buildFailoverRecord(event);
+  const record = buildFailoverRecord({
+    ...event,
+    dnsSwitchedAt: event.dns?.status === 'INSYNC' ? (event.recordedAt ?? null) : null,
+  });
   const key = failoverRecordKey(record.database, record.verifiedWriteAt, event.executionName);
   await repository.putOnce(key, `${JSON.stringify(record, null, 2)}\n`);
   return { recorded: true, key, rtoSeconds: record.rtoSeconds, rpoSeconds: record.rpoSeconds };

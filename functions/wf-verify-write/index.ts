@@ -1,71 +1,86 @@
-import { errorMessage } from '#core/errors.ts';
-import { type FailoverTarget, WriteVerificationFailed } from '#core/failover.ts';
-import { type ConnectionInfo, connect } from '#core/pg.ts';
+import { type FailoverTarget, ReplicaNotCaughtUp, WriteVerificationFailed } from '#core/failover.ts';
+import { catchUp, estimateDataLoss, fencedPrimaryLsn, replayLsn, verifyWrite } from '#core/failover-pg.ts';
 import { connectionAt, taskHandler } from '../wf-common/index.ts';
 
 /**
- * VerifyWrite: proves the new primary commits a write. In one transaction: not in recovery, not
- * read-only, a row written to and read back from a temporary table, a transaction id assigned
- * and committed (a commit record in the WAL). Nothing is left behind in the user's database.
+ * The failover's database work, in the one function that has a network path to the databases and
+ * reads their credentials (the event's `action`):
+ *
+ * - `verify-write` (VerifyWrite): proves the new primary commits a write, before DNS sends traffic
+ *   to it. In one transaction: not in recovery, not read-only, a row written to and read back from
+ *   a temporary table, a transaction id assigned and committed. Nothing is left behind.
+ * - `catch-up` (WaitForReplicaCatchUp, planned mode): on the fenced old primary, ends the client
+ *   sessions that are left and reads pg_current_wal_lsn(); then waits, bounded, until the replica's
+ *   pg_last_wal_replay_lsn() reaches it. Not caught up → ReplicaNotCaughtUp (the workflow refuses).
+ * - `estimate-rpo` (EstimateDataLoss, alarm-started): the heartbeat the replica replayed against the
+ *   canary's last acknowledged one: what a failover now would lose.
  */
 
 export interface VerifyWriteEvent {
+  readonly action?: 'verify-write';
   readonly database: string;
   readonly target: FailoverTarget;
   readonly endpoint: string;
   readonly executionName: string;
 }
 
-export interface VerifyWriteResult {
-  readonly ok: true;
-  /** When the write was committed: the end of the RTO. */
-  readonly at: string;
-  readonly detail: string;
+export interface CatchUpEvent {
+  readonly action: 'catch-up';
+  readonly database: string;
+  readonly target: FailoverTarget;
+  /** The old primary's endpoint address (preflight facts). */
+  readonly primaryEndpoint: string | null;
+  /** The replica's endpoint address (preflight facts). */
+  readonly replicaEndpoint: string | null;
+  /** @default 300 */
+  readonly timeoutSeconds?: number;
 }
 
-export async function verifyWrite(
-  connection: ConnectionInfo,
-  executionName: string,
-  now = () => new Date(),
-): Promise<VerifyWriteResult> {
-  const client = await connect(connection);
-  try {
-    const recovery = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-    if (recovery.rows[0]?.r)
-      throw new WriteVerificationFailed(`${connection.host} is still in recovery (a standby)`);
-    await client.query('BEGIN READ WRITE');
-    await client.query(
-      'CREATE TEMP TABLE lifeboat_write_check (execution text, at timestamptz) ON COMMIT DROP',
-    );
-    const row = await client.query<{ execution: string }>(
-      'INSERT INTO lifeboat_write_check VALUES ($1, now()) RETURNING execution',
-      [executionName],
-    );
-    const xid = await client.query<{ xid: string }>('SELECT txid_current()::text AS xid');
-    await client.query('COMMIT');
-    if (row.rows[0]?.execution !== executionName)
-      throw new WriteVerificationFailed('the row written did not read back');
-    return {
-      ok: true,
-      at: now().toISOString(),
-      detail: `committed transaction ${xid.rows[0]?.xid} on ${connection.host}`,
-    };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    if (err instanceof WriteVerificationFailed) throw err;
-    throw new WriteVerificationFailed(`write on ${connection.host} failed: ${errorMessage(err)}`, {
-      cause: err,
-    });
-  } finally {
-    await client.end();
-  }
+export interface EstimateRpoEvent {
+  readonly action: 'estimate-rpo';
+  readonly database: string;
+  readonly target: FailoverTarget;
+  readonly replicaEndpoint: string | null;
+  /** The DynamoDB GetItem result of the canary's `heartbeat#<database>` item. */
+  readonly acknowledged: unknown;
+  readonly now?: string;
 }
 
-export const handler = taskHandler<VerifyWriteEvent, VerifyWriteResult>('wf-verify-write', async (event) => {
-  if (!event.target.secretArn) {
+export type { VerifyWriteResult } from '#core/failover-pg.ts';
+export { verifyWrite } from '#core/failover-pg.ts';
+
+type Event = VerifyWriteEvent | CatchUpEvent | EstimateRpoEvent;
+
+export const handler = taskHandler<Event, unknown>('wf-verify-write', async (event, logger) => {
+  const { target, database } = event;
+  if (!target.secretArn) {
     throw new WriteVerificationFailed(
-      `the failover target of "${event.database}" has no secretArn: cannot connect to verify a write`,
+      `the failover target of "${database}" has no secretArn: cannot connect to its databases`,
     );
   }
-  return verifyWrite(await connectionAt(event.target.secretArn, event.endpoint), event.executionName);
+  const secret = target.secretArn;
+  switch (event.action) {
+    case 'catch-up': {
+      if (!event.primaryEndpoint || !event.replicaEndpoint) {
+        throw new ReplicaNotCaughtUp(
+          `the ${event.primaryEndpoint ? 'replica' : 'old primary'}'s endpoint is not known: nothing proves the replica has every commit`,
+        );
+      }
+      const primary = await connectionAt(secret, event.primaryEndpoint);
+      const replica = await connectionAt(secret, event.replicaEndpoint);
+      const result = await catchUp(
+        () => fencedPrimaryLsn(primary),
+        () => replayLsn(replica),
+        { timeoutMs: (event.timeoutSeconds ?? 300) * 1000 },
+      );
+      logger.info('catch-up', { database, ...result });
+      return result;
+    }
+    case 'estimate-rpo': {
+      const replica = event.replicaEndpoint ? await connectionAt(secret, event.replicaEndpoint) : null;
+      return estimateDataLoss(replica, event.acknowledged, event.now ? new Date(event.now) : new Date());
+    }
+    default:
+      return verifyWrite(await connectionAt(secret, event.endpoint), event.executionName);
+  }
 });

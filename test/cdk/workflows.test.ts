@@ -409,7 +409,7 @@ describe.each(['dev', 'staging', 'prod'])('workflows of environment %s', (name) 
   itIfFailover('gates alarm-started failovers unless automaticFailover is set', () => {
     const asl = aslOf(dr, stateMachineOf(dr, name, 'failover'));
 
-    expect(asl.States.Configure!.Result).toEqual({
+    expect((asl.States.Configure!.Parameters as { config: unknown }).config).toEqual({
       automaticFailover: config.automaticFailover,
       environment: name,
     });

@@ -64,26 +64,54 @@ function handlers(overrides: Handlers = {}): Handlers {
   const ok = () => ({});
   const published = () => ({ MessageId: 'm-1' });
   return {
+    Preflight: preflightWith(),
+    NotifyInputRefused: published,
+    NotifyPreflightRefused: published,
+    NotifyDryRun: published,
     AcquireLock: ok,
     NotifyLockRefused: published,
     NotifyStarted: published,
-    Preflight: preflightWith(),
-    ReleaseLockDryRun: ok,
-    NotifyDryRun: published,
+    GetLastHeartbeat: () => ({}),
+    EstimateDataLoss: () => ({
+      known: true,
+      rpoSeconds: 1.5,
+      rowsAtRisk: 12,
+      transactionsAtRisk: 4,
+      lastReplayedHeartbeat: '2026-11-23T09:59:58.000Z',
+      summary: 'the replica is 1 heartbeat(s) and 1.5 s behind: about 4 transactions and 12 rows at risk',
+    }),
     NotifyApprovalNeeded: published,
     RequestApproval: () => ({ approvedBy: 'alice', at: '2026-11-23T10:00:00Z' }),
+    RecheckPreflight: preflightWith(),
     FenceOldPrimary: () => ({ status: 'fenced', detail: 'moved into the fence security group' }),
+    WaitForReplicaCatchUp: () => ({
+      caughtUp: true,
+      primaryLsn: '0/3000060',
+      replayLsn: '0/3000060',
+      behindBytes: 0,
+      waitedMs: 12,
+      detail: 'caught up',
+    }),
     PromoteReadReplica: () => ({ DbInstance: { DbInstanceStatus: 'modifying' } }),
     SwitchoverGlobalCluster: () => ({ GlobalCluster: { Status: 'switching-over' } }),
     FailoverGlobalCluster: () => ({ GlobalCluster: { Status: 'failing-over' } }),
-    CheckWritable: () => ({
+    ConfirmPromotion: () => ({ status: 'unknown', detail: 'not overridden', check: 'aws rds …' }),
+    CheckWritable: (input: { attempts: number }) => ({
       writable: true,
       status: 'available',
       endpoint: 'orders-db-dr.abc.eu-central-1.rds.amazonaws.com',
+      role: 'writer',
+      attempts: input.attempts + 1,
+      waitSeconds: 30,
     }),
     SwitchDns: () => ({ ChangeInfo: { Id: '/change/C1', Status: 'PENDING' } }),
     GetDnsChange: () => ({ ChangeInfo: { Id: '/change/C1', Status: 'INSYNC' } }),
-    VerifyWrite: () => ({ ok: true, at: '2026-11-23T10:00:42.000Z', detail: 'wrote and read back 1 row' }),
+    VerifyWrite: () => ({
+      ok: true,
+      status: 'verified',
+      at: '2026-11-23T10:00:42.000Z',
+      detail: 'wrote and read back 1 row',
+    }),
     RecordFailover: () => ({
       recorded: true,
       rtoSeconds: 42,
@@ -122,7 +150,7 @@ describe('FailoverWorkflow', () => {
       expect(result.calls.PromoteReadReplica).toEqual([{ DbInstanceIdentifier: 'orders-db-dr' }]);
       expect(result.calls.RequestApproval).toHaveLength(0);
       expect(result.calls.AcquireLock![0]).toMatchObject({
-        ConditionExpression: 'attribute_not_exists(lockId)',
+        ConditionExpression: 'attribute_not_exists(lockId) OR executionId = :me',
         Item: {
           lockId: { S: 'failover#orders' },
           executionId: { S: expect.stringContaining(':test-execution') },
@@ -151,6 +179,7 @@ describe('FailoverWorkflow', () => {
         verifiedWriteAt: '2026-11-23T10:00:42.000Z',
         rpoSeconds: 2,
         fence: 'fenced',
+        dns: { status: 'INSYNC' },
         startedAt: expect.any(String),
       });
       expect(result.output).toMatchObject({
@@ -160,12 +189,13 @@ describe('FailoverWorkflow', () => {
         record: { rtoSeconds: 42, rpoSeconds: 2 },
       });
       const order = [
-        'AcquireLock',
         'Preflight',
+        'AcquireLock',
         'FenceOldPrimary',
+        'WaitForReplicaCatchUp',
         'PromoteReadReplica',
-        'SwitchDns',
         'VerifyWrite',
+        'SwitchDns',
         'RecordFailover',
         'ReleaseLock',
       ];
@@ -223,11 +253,16 @@ describe('FailoverWorkflow', () => {
         asl,
         planned,
         handlers({
-          CheckWritable: () => {
+          CheckWritable: (input: { attempts: number }) => {
             checks++;
-            return checks < 3
-              ? { writable: false, status: 'modifying', endpoint: 'e' }
-              : { writable: true, status: 'available', endpoint: 'e' };
+            return {
+              writable: checks >= 3,
+              status: checks < 3 ? 'modifying' : 'available',
+              endpoint: 'e',
+              role: checks < 3 ? 'promoting' : 'writer',
+              attempts: input.attempts + 1,
+              waitSeconds: 15 * 2 ** input.attempts,
+            };
           },
         }),
       );
@@ -303,9 +338,16 @@ describe('FailoverWorkflow', () => {
       expect(promoteCalls(result.calls)).toBe(0);
       expect(result.calls.FenceOldPrimary).toHaveLength(0);
       expect(result.calls.SwitchDns).toHaveLength(0);
-      expect(result.calls.ReleaseLockAfterFailure).toHaveLength(1);
-      expect(result.calls.NotifyFailed![0]).toMatchObject({
-        Message: { type: 'failover.failed', promoted: false, error: { Error: refusal } },
+      // Refused before the lock: nothing to release, no "started" notification.
+      expect(result.calls.AcquireLock).toHaveLength(0);
+      expect(result.calls.NotifyStarted).toHaveLength(0);
+      expect(result.calls.NotifyPreflightRefused![0]).toMatchObject({
+        Message: {
+          type: 'failover.refused',
+          severity: 'critical',
+          changed: 'nothing',
+          error: { Error: refusal },
+        },
       });
     });
 
@@ -321,27 +363,31 @@ describe('FailoverWorkflow', () => {
 
       expect(result.status).toBe('FAILED');
       expect(result.error).toBe('FailoverInProgress');
-      expect(result.calls.Preflight).toHaveLength(0);
+      expect(result.calls.FenceOldPrimary).toHaveLength(0);
+      expect(result.calls.NotifyStarted).toHaveLength(0);
       expect(promoteCalls(result.calls)).toBe(0);
-      for (const release of [
-        'ReleaseLock',
-        'ReleaseLockAfterFailure',
-        'ReleaseLockAfterPartial',
-        'ReleaseLockDryRun',
-      ]) {
+      for (const release of ['ReleaseLock', 'ReleaseLockAfterFailure', 'ReleaseLockAfterPartial']) {
         expect(result.calls[release]).toHaveLength(0);
       }
       expect(result.calls.NotifyLockRefused).toHaveLength(1);
     });
 
-    it('refuses input that names a bad field, before anything is changed', async () => {
-      const result = await runWorkflow('failover', asl, { ...planned, mode: 'sideways' }, handlers());
+    it.each([
+      ['a bad mode', { ...planned, mode: 'sideways' }, 'field mode'],
+      ['no database', { mode: 'planned', reason: 'x' }, 'field database'],
+      ['force in planned mode', { ...planned, force: true }, 'field force: not allowed in planned mode'],
+    ])('validates input before any failover.started notification: %s', async (_label, input, message) => {
+      const result = await runWorkflow('failover', asl, input, handlers());
 
       expect(result.status).toBe('FAILED');
       expect(result.error).toBe('InvalidFailoverInput');
-      expect(result.cause).toContain('field mode');
+      expect(result.cause).toContain(message);
       expect(promoteCalls(result.calls)).toBe(0);
-      expect(result.calls.ReleaseLockAfterFailure).toHaveLength(1);
+      expect(result.calls.AcquireLock).toHaveLength(0);
+      expect(result.calls.NotifyStarted).toHaveLength(0);
+      expect(result.calls.NotifyInputRefused![0]).toMatchObject({
+        Message: { type: 'failover.refused', severity: 'warning', error: { Error: 'InvalidFailoverInput' } },
+      });
     });
 
     it('refuses an unknown database', async () => {
@@ -381,7 +427,7 @@ describe('FailoverWorkflow', () => {
         const result = await runWorkflow(
           'failover',
           asl,
-          { ...planned, force: true },
+          { ...planned, mode: 'unplanned', force: true },
           handlers({ Preflight: preflightWith(facts) }),
         );
 
@@ -412,7 +458,7 @@ describe('FailoverWorkflow', () => {
       expect(result.calls.FenceOldPrimary).toHaveLength(0);
       expect(promoteCalls(result.calls)).toBe(0);
       expect(result.calls.RequestApproval).toHaveLength(0);
-      expect(result.calls.ReleaseLockDryRun).toHaveLength(1);
+      expect(result.calls.AcquireLock).toHaveLength(0);
     });
 
     it('reports a refusal as a failed execution naming it', async () => {
@@ -424,8 +470,8 @@ describe('FailoverWorkflow', () => {
       );
 
       expect(result.error).toBe('ReplicationLagTooHigh');
-      expect(result.calls.ReleaseLockDryRun).toHaveLength(0);
-      expect(result.calls.ReleaseLockAfterFailure).toHaveLength(1);
+      expect(result.calls.NotifyDryRun).toHaveLength(0);
+      expect(result.calls.NotifyPreflightRefused).toHaveLength(1);
     });
   });
 
@@ -498,24 +544,183 @@ describe('FailoverWorkflow', () => {
     });
   });
 
-  describe('failures', () => {
-    it('a failed promote call ends as a failure, not promoted, lock released', async () => {
+  describe('fence first, then the promotion: the report says what is known', () => {
+    it('a promote refused outright after the fence reports the fence and "not-promoted"', async () => {
       const result = await runWorkflow(
         'failover',
         asl,
         planned,
         handlers({
-          PromoteReadReplica: failWith('Rds.InvalidDbInstanceStateException', 'instance is not a replica'),
+          PromoteReadReplica: failWith('Rds.AccessDeniedException', 'not authorized to promote'),
+          ConfirmPromotion: (input: { promoteError: { Error: string } }) => ({
+            status: input.promoteError.Error === 'Rds.AccessDeniedException' ? 'not-promoted' : 'unknown',
+            detail: 'the promote request was refused and the replica is still a replica (available)',
+            check: 'aws rds describe-db-instances …',
+          }),
         }),
       );
 
-      expect(result.error).toBe('Rds.InvalidDbInstanceStateException');
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toBe('Rds.AccessDeniedException');
+      expect(result.calls.ConfirmPromotion![0]).toMatchObject({
+        promoteError: { Error: 'Rds.AccessDeniedException' },
+      });
       expect(result.calls.SwitchDns).toHaveLength(0);
       expect(result.calls.ReleaseLockAfterFailure).toHaveLength(1);
-      expect(result.calls.NotifyFailed![0]).toMatchObject({ Message: { promoted: false } });
+      expect(result.calls.NotifyFailed![0]).toMatchObject({
+        Message: {
+          promotion: 'not-promoted',
+          state: {
+            lock: { status: 'released' },
+            fence: { status: 'fenced', detail: 'moved into the fence security group' },
+            promotion: { status: 'not-promoted' },
+            dns: { status: 'not-attempted' },
+            writeCheck: { status: 'not-attempted' },
+          },
+        },
+      });
     });
 
-    it('a fence error (not unreachable: an error) stops before promotion', async () => {
+    it('a promote applied whose answer was lost (5xx, then "not a read replica") is reported as promoted and carries on', async () => {
+      let attempt = 0;
+      const result = await runWorkflow(
+        'failover',
+        asl,
+        planned,
+        handlers({
+          PromoteReadReplica: () => {
+            attempt++;
+            // Applied on the first attempt, the answer lost; the retry finds no replica to promote.
+            throw attempt === 1
+              ? namedError('Rds.RdsException', 'Service Unavailable (503)')
+              : namedError('Rds.InvalidDbInstanceStateException', 'DB Instance is not a read replica.');
+          },
+          ConfirmPromotion: () => ({
+            status: 'promoted',
+            detail: 'the promote request answered an error, but the replica is being promoted (modifying)',
+            check: 'aws rds describe-db-instances …',
+          }),
+        }),
+      );
+
+      expect(result.status).toBe('SUCCEEDED');
+      expect(attempt).toBe(2);
+      expect(result.calls.NotifyFailed).toHaveLength(0);
+      expect(result.calls.CheckWritable).toHaveLength(1);
+      expect(result.output.state.promotion).toMatchObject({ status: 'promoted' });
+    });
+
+    it('a promote whose outcome cannot be told is reported as unknown with the exact check, never "not promoted"', async () => {
+      const result = await runWorkflow(
+        'failover',
+        asl,
+        { ...planned, mode: 'unplanned' },
+        handlers({
+          PromoteReadReplica: failWith(
+            'Rds.InvalidDbInstanceStateException',
+            'DB Instance is not a read replica.',
+          ),
+          ConfirmPromotion: failWith('Rds.RdsException', 'Service Unavailable'),
+        }),
+      );
+
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toBe('FailoverPartiallyCompleted');
+      expect(result.calls.ConfirmPromotion).toHaveLength(4);
+      expect(result.cause).toContain('promotion of orders-db-dr is not known to have happened or not');
+      expect(result.cause).toContain(
+        "aws rds describe-db-instances --region eu-central-1 --db-instance-identifier orders-db-dr --query 'DBInstances[0].[DBInstanceStatus,ReadReplicaSourceDBInstanceIdentifier]'",
+      );
+      expect(result.calls.NotifyFailed).toHaveLength(0);
+      expect(result.calls.NotifyPartial![0]).toMatchObject({
+        Message: {
+          promotion: 'unknown',
+          state: {
+            fence: { status: 'fenced' },
+            promotion: { status: 'unknown', check: expect.stringContaining('describe-db-instances') },
+            dns: { status: 'not-attempted' },
+          },
+          commands: { promotionCheck: expect.stringContaining('orders-db-dr') },
+        },
+      });
+    });
+
+    it('the completed notification carries the state of lock, fence, promotion, DNS and write check', async () => {
+      const result = await runWorkflow('failover', asl, planned, handlers());
+
+      expect(result.calls.NotifyCompleted![0]).toMatchObject({
+        Message: {
+          state: {
+            lock: { status: 'released' },
+            fence: { status: 'fenced' },
+            promotion: { status: 'promoted' },
+            dns: { status: 'INSYNC', changeId: '/change/C1' },
+            writeCheck: { status: 'verified', at: '2026-11-23T10:00:42.000Z' },
+          },
+        },
+      });
+    });
+  });
+
+  describe('a degraded primary region does not block an unplanned failover', () => {
+    it.each([
+      ['unknown', 'eu-west-1 did not give a usable answer (InternalFailure: 500)'],
+      ['failed', 'RDS refused to fence orders-db (AccessDenied)'],
+      ['gone', 'orders-db does not exist any more'],
+      ['skipped', 'no fence security group configured'],
+    ])('fence %s is reported and the failover goes on', async (status, detail) => {
+      const result = await runWorkflow(
+        'failover',
+        asl,
+        { ...planned, mode: 'unplanned' },
+        handlers({ FenceOldPrimary: () => ({ status, detail }) }),
+      );
+
+      expect(result.status).toBe('SUCCEEDED');
+      expect(promoteCalls(result.calls)).toBe(1);
+      expect(result.calls.WaitForReplicaCatchUp).toHaveLength(0);
+      expect(result.calls.NotifyCompleted![0]).toMatchObject({
+        Message: { fence: status, state: { fence: { status, detail } } },
+      });
+    });
+
+    it('a fence task that itself fails is reported as fence unknown, with the check, and the failover goes on', async () => {
+      const result = await runWorkflow(
+        'failover',
+        asl,
+        { ...planned, mode: 'unplanned' },
+        handlers({ FenceOldPrimary: failWith('Sandbox.Timedout', 'Task timed out after 120 seconds') }),
+      );
+
+      expect(result.status).toBe('SUCCEEDED');
+      expect(result.output.state.fence).toMatchObject({
+        status: 'unknown',
+        detail: expect.stringContaining('Sandbox.Timedout'),
+        check: expect.stringContaining('--db-instance-identifier orders-db'),
+      });
+    });
+  });
+
+  describe('planned mode loses nothing', () => {
+    it.each(['unknown', 'failed', 'skipped', 'gone'])(
+      'refuses to promote when the fence is %s',
+      async (status) => {
+        const result = await runWorkflow(
+          'failover',
+          asl,
+          planned,
+          handlers({ FenceOldPrimary: () => ({ status, detail: `fence ${status}` }) }),
+        );
+
+        expect(result.status).toBe('FAILED');
+        expect(result.error).toBe('FenceNotConfirmed');
+        expect(result.cause).toContain(`is not known to be fenced (fence ${status}`);
+        expect(promoteCalls(result.calls)).toBe(0);
+        expect(result.calls.ReleaseLockAfterFailure).toHaveLength(1);
+      },
+    );
+
+    it('a fence task error refuses the planned failover', async () => {
       const result = await runWorkflow(
         'failover',
         asl,
@@ -523,12 +728,102 @@ describe('FailoverWorkflow', () => {
         handlers({ FenceOldPrimary: failWith('AccessDenied', 'not allowed to modify orders-db') }),
       );
 
-      expect(result.error).toBe('AccessDenied');
+      expect(result.error).toBe('FenceNotConfirmed');
       expect(promoteCalls(result.calls)).toBe(0);
+    });
+
+    it("waits for the replica to replay the fenced primary's last LSN before promoting", async () => {
+      const result = await runWorkflow('failover', asl, planned, handlers());
+
+      expect(result.calls.WaitForReplicaCatchUp![0]).toMatchObject({
+        action: 'catch-up',
+        primaryEndpoint: null,
+        replicaEndpoint: 'dr.example',
+        timeoutSeconds: 90,
+      });
+      expect(result.path.indexOf('WaitForReplicaCatchUp')).toBeLessThan(
+        result.path.indexOf('PromoteReadReplica'),
+      );
+      expect(result.path.indexOf('FenceOldPrimary')).toBeLessThan(
+        result.path.indexOf('WaitForReplicaCatchUp'),
+      );
+    });
+
+    it('refuses when the replica has not caught up within the bounded wait, reporting the fence', async () => {
+      const result = await runWorkflow(
+        'failover',
+        asl,
+        planned,
+        handlers({
+          WaitForReplicaCatchUp: failWith(
+            'ReplicaNotCaughtUp',
+            "after 90000 ms the replica had replayed 0/3000000, 96 bytes short of the fenced primary's 0/3000060",
+          ),
+        }),
+      );
+
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toBe('ReplicaNotCaughtUp');
+      expect(result.cause).toContain('96 bytes short');
+      expect(result.cause).toContain('The old primary orders-db stays fenced, nothing was promoted');
+      expect(promoteCalls(result.calls)).toBe(0);
+      expect(result.calls.NotifyFailed![0]).toMatchObject({
+        Message: { promotion: 'not-attempted', state: { fence: { status: 'fenced' } } },
+      });
+    });
+
+    it('an Aurora switchover (fence not needed) does not wait for a WAL position: RDS switches over without loss', async () => {
+      const result = await runWorkflow(
+        'failover',
+        asl,
+        { ...planned, database: 'billing' },
+        handlers({ FenceOldPrimary: () => ({ status: 'not-needed', detail: 'switchover demotes it' }) }),
+      );
+
+      expect(result.status).toBe('SUCCEEDED');
+      expect(result.calls.WaitForReplicaCatchUp).toHaveLength(0);
+      expect(result.calls.SwitchoverGlobalCluster).toHaveLength(1);
     });
   });
 
   describe('after promotion: partial failures name the next step and never roll back', () => {
+    it('writability checks that fail count as "not yet" while polling', async () => {
+      let n = 0;
+      const result = await runWorkflow(
+        'failover',
+        asl,
+        planned,
+        handlers({
+          CheckWritable: (input: { attempts: number }) => {
+            n++;
+            if (n <= 2) throw namedError('Rds.RdsException', 'Service Unavailable');
+            return {
+              writable: true,
+              status: 'available',
+              endpoint: 'e',
+              role: 'writer',
+              attempts: input.attempts + 1,
+              waitSeconds: 30,
+            };
+          },
+        }),
+      );
+
+      expect(result.status).toBe('SUCCEEDED');
+      expect(result.path.filter((p) => p === 'CheckWritableFailed')).toHaveLength(2);
+      expect(result.path.filter((p) => p === 'WaitForPromotion')).toHaveLength(3);
+    });
+
+    it('the promoted database takes a verified write before DNS sends traffic to it', async () => {
+      const result = await runWorkflow('failover', asl, planned, handlers());
+
+      expect(result.path.indexOf('VerifyWrite')).toBeLessThan(result.path.indexOf('SwitchDns'));
+      expect(result.calls.VerifyWrite![0]).toMatchObject({
+        action: 'verify-write',
+        endpoint: 'orders-db-dr.abc.eu-central-1.rds.amazonaws.com',
+      });
+    });
+
     it('DNS switch fails', async () => {
       const result = await runWorkflow(
         'failover',
@@ -539,24 +834,32 @@ describe('FailoverWorkflow', () => {
 
       expect(result.status).toBe('FAILED');
       expect(result.error).toBe('FailoverPartiallyCompleted');
-      expect(result.cause).toContain('orders-db-dr is promoted and writable, but switching DNS failed');
+      expect(result.cause).toContain(
+        'orders-db-dr is promoted and took a verified write, but switching DNS failed',
+      );
       expect(result.cause).toContain(
         'Next step: UPSERT the CNAME orders.db.example.com in hosted zone Z0123456789ABC to orders-db-dr.abc.eu-central-1.rds.amazonaws.com by hand',
       );
       expect(result.calls.PromoteReadReplica).toHaveLength(1);
-      expect(result.calls.VerifyWrite).toHaveLength(0);
+      expect(result.calls.VerifyWrite).toHaveLength(1);
       expect(result.calls.ReleaseLockAfterPartial).toHaveLength(1);
       expect(result.calls.NotifyPartial![0]).toMatchObject({
-        Message: { type: 'failover.partial', promoted: true, stage: 'dns', nextStep: result.cause },
+        Message: { type: 'failover.partial', promotion: 'promoted', stage: 'dns', nextStep: result.cause },
       });
     });
 
-    it('DNS change never gets in sync', async () => {
+    it('DNS change never gets in sync (failed checks count as not yet)', async () => {
+      let n = 0;
       const result = await runWorkflow(
         'failover',
         asl,
         planned,
-        handlers({ GetDnsChange: () => ({ ChangeInfo: { Id: '/change/C1', Status: 'PENDING' } }) }),
+        handlers({
+          GetDnsChange: () => {
+            if (++n % 2 === 0) throw namedError('Route53.ThrottlingException', 'Rate exceeded');
+            return { ChangeInfo: { Id: '/change/C1', Status: 'PENDING' } };
+          },
+        }),
       );
 
       expect(result.error).toBe('FailoverPartiallyCompleted');
@@ -569,16 +872,26 @@ describe('FailoverWorkflow', () => {
         'failover',
         asl,
         planned,
-        handlers({ CheckWritable: () => ({ writable: false, status: 'modifying', endpoint: 'e' }) }),
+        handlers({
+          CheckWritable: (input: { attempts: number }) => ({
+            writable: false,
+            status: 'modifying',
+            endpoint: 'e',
+            role: 'promoting',
+            attempts: input.attempts + 1,
+            waitSeconds: 120,
+          }),
+        }),
       );
 
       expect(result.error).toBe('FailoverPartiallyCompleted');
-      expect(result.calls.CheckWritable).toHaveLength(60);
-      expect(result.cause).toContain('not writable after 60 checks (last status modifying)');
+      // The waits (15 s doubling to 120 s) add up to 30 minutes in 18 checks.
+      expect(result.calls.CheckWritable).toHaveLength(18);
+      expect(result.cause).toContain('not writable after 18 checks (last status modifying)');
       expect(result.calls.SwitchDns).toHaveLength(0);
     });
 
-    it('test write on the new primary fails (after retries)', async () => {
+    it('test write on the new primary fails (after retries): DNS is not switched', async () => {
       const result = await runWorkflow(
         'failover',
         asl,
@@ -590,9 +903,69 @@ describe('FailoverWorkflow', () => {
 
       expect(result.error).toBe('FailoverPartiallyCompleted');
       expect(result.calls.VerifyWrite).toHaveLength(4);
+      expect(result.calls.SwitchDns).toHaveLength(0);
       expect(result.cause).toContain(
-        'a test write on it failed (WriteVerificationFailed: read-only transaction)',
+        'a test write on it failed (WriteVerificationFailed: read-only transaction); DNS was not switched',
       );
+    });
+  });
+
+  describe('lock and notifications', () => {
+    it('AcquireLock is retried on throttling and a lost answer finds its own lock', async () => {
+      let n = 0;
+      const result = await runWorkflow(
+        'failover',
+        asl,
+        planned,
+        handlers({
+          AcquireLock: () => {
+            if (++n === 1) throw namedError('DynamoDB.ProvisionedThroughputExceededException', 'throttled');
+            return {};
+          },
+        }),
+      );
+
+      expect(result.status).toBe('SUCCEEDED');
+      expect(result.calls.AcquireLock).toHaveLength(2);
+    });
+
+    it('a failed lock release is reported with the command that clears the leftover lock', async () => {
+      const result = await runWorkflow(
+        'failover',
+        asl,
+        planned,
+        handlers({ ReleaseLock: failWith('DynamoDB.AmazonDynamoDBException', 'Internal server error') }),
+      );
+
+      expect(result.status).toBe('SUCCEEDED');
+      expect(result.calls.ReleaseLock).toHaveLength(5);
+      const message = (result.calls.NotifyCompleted![0] as { Message: { state: { lock: unknown } } }).Message;
+      expect(message.state.lock).toEqual({
+        status: 'left-over',
+        detail: expect.stringContaining('releasing the lock failed (DynamoDB.AmazonDynamoDBException'),
+        clear: expect.stringMatching(
+          /^aws dynamodb delete-item --region eu-central-1 --table-name lifeboat-drill-locks --key '\{"lockId":\{"S":"failover#orders"\}\}' --condition-expression 'executionId = :e' --expression-attribute-values '\{":e":\{"S":"arn:aws:states:[^"]+:test-execution"\}\}'$/,
+        ),
+      });
+      expect(result.output.state.lock.status).toBe('left-over');
+    });
+
+    it('notifications are retried', async () => {
+      let n = 0;
+      const result = await runWorkflow(
+        'failover',
+        asl,
+        planned,
+        handlers({
+          NotifyCompleted: () => {
+            if (++n < 3) throw namedError('SNS.InternalErrorException', 'try again');
+            return { MessageId: 'm' };
+          },
+        }),
+      );
+
+      expect(result.status).toBe('SUCCEEDED');
+      expect(result.calls.NotifyCompleted).toHaveLength(3);
     });
   });
 });

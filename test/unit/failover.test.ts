@@ -75,8 +75,62 @@ describe('evaluatePreflight', () => {
     const report = evaluatePreflight(target, drifted, { force: false });
     expect(report.refusal).toEqual({
       Error: 'EngineVersionMismatch',
-      Cause: 'preflight refused: replica runs 17.1, configured 16.4',
+      Cause:
+        'preflight refused: primary not asked (unreachable): replica runs 17.1, configured 16.4; force (unplanned mode) skips this comparison with the configuration',
     });
+  });
+
+  it('during an outage, a minor version drift from the configuration is no refusal', () => {
+    const drifted = {
+      ...healthy,
+      source: { reachable: false, engineVersion: null, status: null },
+      target: { ...healthy.target, engineVersion: '16.6' },
+    };
+
+    const report = evaluatePreflight(target, drifted, { force: false, mode: 'unplanned' });
+
+    expect(report.passed).toBe(true);
+    expect(report.checks.find((c) => c.name === 'engine-version')?.detail).toContain('minor versions differ');
+  });
+
+  it('during an outage, force skips the comparison with the configured version', () => {
+    const drifted = {
+      ...healthy,
+      source: { reachable: false, engineVersion: null, status: null },
+      target: { ...healthy.target, engineVersion: '17.1' },
+    };
+
+    const report = evaluatePreflight(target, drifted, { force: true, mode: 'unplanned' });
+
+    expect(report.passed).toBe(true);
+    expect(report.checks.find((c) => c.name === 'engine-version')).toMatchObject({ skipped: true });
+  });
+
+  it('a primary that answers with another version refuses even under force', () => {
+    const facts = { ...healthy, source: { ...healthy.source, engineVersion: '16.6' } };
+
+    expect(evaluatePreflight(target, facts, { force: true, mode: 'unplanned' }).refusal?.Error).toBe(
+      'EngineVersionMismatch',
+    );
+  });
+
+  it('an alarm-started unplanned failover is not refused for lag above maxLagSeconds (it reports it)', () => {
+    const lagging = { ...healthy, replicaLagSeconds: 600 };
+
+    const report = evaluatePreflight(target, lagging, { force: false, mode: 'unplanned', trigger: 'alarm' });
+
+    expect(report.passed).toBe(true);
+    expect(report.rpoSeconds).toBe(600);
+    expect(report.checks.find((c) => c.name === 'replica-lag')).toMatchObject({
+      passed: true,
+      skipped: true,
+      detail: expect.stringContaining('estimated from the heartbeat'),
+    });
+    // The same lag still refuses a manual run, and a planned one started by an alarm.
+    expect(evaluatePreflight(target, lagging, { force: false, mode: 'unplanned' }).passed).toBe(false);
+    expect(
+      evaluatePreflight(target, lagging, { force: false, mode: 'planned', trigger: 'alarm' }).passed,
+    ).toBe(false);
   });
 
   it('force skips the lag check and marks it skipped', () => {
@@ -122,8 +176,48 @@ describe('parseFailoverRequest', () => {
       reason: 'drill',
       force: false,
       dryRun: false,
-      trigger: 'manual',
+      trigger: { source: 'manual' },
     });
+  });
+
+  it('accepts the alarm trigger object and the older string form', () => {
+    const alarm = {
+      source: 'alarm',
+      alarmName: 'lifeboat-prod-orders-primary-not-writable',
+      state: 'ALARM',
+      time: '2026-11-23T10:00:00.000+00:00',
+    };
+    expect(
+      parseFailoverRequest({ database: 'orders', mode: 'unplanned', reason: 'x', trigger: alarm }).trigger,
+    ).toEqual(alarm);
+    expect(
+      parseFailoverRequest({
+        database: 'orders',
+        mode: 'unplanned',
+        reason: 'x',
+        trigger: 'alarm',
+        requestedBy: 'orders-alarm',
+      }).trigger,
+    ).toEqual({ source: 'alarm' });
+  });
+
+  it.each([
+    [{ source: 'alarm' }, 'field trigger.alarmName'],
+    [{ source: 'alarm', alarmName: 'a', colour: 'red' }, 'unknown field'],
+    [{ source: 'pager' }, 'field trigger'],
+  ])('names the bad trigger field of %j', (trigger, message) => {
+    expect(() =>
+      parseFailoverRequest({ database: 'orders', mode: 'unplanned', reason: 'x', trigger }),
+    ).toThrow(message);
+  });
+
+  it('refuses force in planned mode', () => {
+    expect(() =>
+      parseFailoverRequest({ database: 'orders', mode: 'planned', reason: 'x', force: true }),
+    ).toThrow('field force: not allowed in planned mode');
+    expect(
+      parseFailoverRequest({ database: 'orders', mode: 'unplanned', reason: 'x', force: true }).force,
+    ).toBe(true);
   });
 
   it.each([
