@@ -85,7 +85,7 @@ export interface FailoverWorkflowProps extends WorkflowBaseProps {
    * @default Duration.seconds(30)
    */
   readonly dnsFirstWait?: Duration;
-  /** @default Duration.seconds(10) */
+  /** @default Duration.seconds(15) */
   readonly dnsPollInterval?: Duration;
   /** @default 30 */
   readonly dnsMaxAttempts?: number;
@@ -751,7 +751,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
     const countDnsPoll = new Pass(this, 'CountDnsPoll', {
       parameters: {
         attempts: JsonPath.mathAdd(JsonPath.numberAt('$.dnsPoll.attempts'), 1),
-        waitSeconds: (props.dnsPollInterval ?? Duration.seconds(10)).toSeconds(),
+        waitSeconds: (props.dnsPollInterval ?? Duration.seconds(15)).toSeconds(),
       },
       resultPath: '$.dnsPoll',
     });

@@ -6,6 +6,7 @@ import {
   type PreflightFacts,
   runPreflight,
 } from '../../functions/core/failover.ts';
+import { nextPollWaitSeconds } from '../../functions/core/failover.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
 import { failWith, type Handlers, namedError, runWorkflow } from './harness.ts';
 
@@ -966,6 +967,79 @@ describe('FailoverWorkflow', () => {
 
       expect(result.status).toBe('SUCCEEDED');
       expect(result.calls.NotifyCompleted).toHaveLength(3);
+    });
+  });
+
+  describe('cost: state transitions per typical failover', () => {
+    /**
+     * RDS takes `promotionSeconds` to make the replica writable and Route 53 `dnsSeconds` to be
+     * INSYNC; the workflow's own waits decide how many checks that costs.
+     */
+    function timed(promotionSeconds: number, dnsSeconds: number): Handlers {
+      let waited = 0;
+      let dnsWaited = 0;
+      let dnsChecks = 0;
+      return handlers({
+        CheckWritable: (input: { attempts: number; firstWaitSeconds: number }) => {
+          waited += input.attempts === 0 ? input.firstWaitSeconds : nextPollWaitSeconds(input.attempts);
+          const writable = waited >= promotionSeconds;
+          return {
+            writable,
+            status: writable ? 'available' : 'modifying',
+            endpoint: 'e',
+            role: writable ? 'writer' : 'promoting',
+            attempts: input.attempts + 1,
+            waitSeconds: nextPollWaitSeconds(input.attempts + 1),
+          };
+        },
+        GetDnsChange: () => {
+          dnsWaited += dnsChecks++ === 0 ? 30 : 15;
+          return { ChangeInfo: { Id: '/change/C1', Status: dnsWaited >= dnsSeconds ? 'INSYNC' : 'PENDING' } };
+        },
+      });
+    }
+
+    it.each([
+      // promotion seconds, DNS seconds, transitions of the previous definition with the same
+      // timings (30 s writability polls, 10 s DNS polls; measured by running it in this harness)
+      [120, 20, 43],
+      [300, 40, 75],
+      [600, 60, 123],
+    ])('promotion %i s, DNS %i s: at most 60 transitions (was %i)', async (promotionSeconds, dnsSeconds) => {
+      const result = await runWorkflow(
+        'failover',
+        asl,
+        { ...planned, mode: 'unplanned' },
+        timed(promotionSeconds, dnsSeconds),
+      );
+
+      expect(result.status).toBe('SUCCEEDED');
+      console.info(
+        `transitions: promotion ${promotionSeconds} s, DNS ${dnsSeconds} s → ${result.path.length} (${result.calls.CheckWritable!.length} writability checks, ${result.calls.GetDnsChange!.length} DNS checks)`,
+      );
+      expect(result.path.length).toBeLessThanOrEqual(60);
+    });
+
+    it('an alarm-started, approved failover (estimate, approval, re-check) stays under 60 transitions', async () => {
+      const result = await runWorkflow(
+        'failover',
+        asl,
+        { ...planned, mode: 'unplanned', trigger: { source: 'alarm', alarmName: 'orders-primary-down' } },
+        timed(300, 40),
+      );
+
+      expect(result.status).toBe('SUCCEEDED');
+      expect(result.calls.RecheckPreflight).toHaveLength(1);
+      console.info(`transitions: alarm-started, promotion 300 s, DNS 40 s → ${result.path.length}`);
+      expect(result.path.length).toBeLessThanOrEqual(60);
+    });
+
+    it('a planned failover (catch-up wait included) stays under 60 transitions', async () => {
+      const result = await runWorkflow('failover', asl, planned, timed(300, 40));
+
+      expect(result.status).toBe('SUCCEEDED');
+      console.info(`transitions: planned, promotion 300 s, DNS 40 s → ${result.path.length}`);
+      expect(result.path.length).toBeLessThanOrEqual(60);
     });
   });
 });
