@@ -477,16 +477,36 @@ function fromWorkflowMessage(m: WorkflowMessage, context: ReadContext): Lifeboat
   put('abort', str(m.abort));
   const error = describeError(m.error);
   if (isRecord(m.error)) put('error', str(m.error.Error));
+  // Failover: the state of each part as the workflow knows it, and the check to run where it is
+  // unknown (state-machines/failover.ts). Figures are capped at 20: these come last and give way.
+  const state = isRecord(m.state) ? m.state : {};
+  const room = () => Object.keys(figures).length < 20;
+  for (const part of ['lock', 'fence', 'promotion', 'dns', 'writeCheck']) {
+    const s = state[part];
+    if (!isRecord(s) || !room()) continue;
+    if (figures[part] === undefined) put(part, str(s.status));
+    if (str(s.check) && room()) put(`${part}Check`, str(s.check));
+    if (str(s.clear) && room()) put('clearLock', str(s.clear));
+  }
+  // Approval gate: what a failover now would lose, from the heartbeat the replica replayed.
+  const estimate = isRecord(m.estimate) ? m.estimate : {};
+  if (room()) put('dataAtRisk', str(estimate.summary));
+  if (room()) put('rowsAtRisk', num(estimate.rowsAtRisk));
+  if (room()) put('estimatedRpoSeconds', num(estimate.rpoSeconds));
+  if (room()) put('lastReplayedHeartbeat', str(estimate.lastReplayedHeartbeat));
 
   const who = m.database ? ` of ${m.database}` : '';
   const what = m.type.replace(/[.-]/g, ' ');
   let summary: string;
   switch (m.type) {
     case 'failover.partial':
-      summary = `Failover${who} promoted the new primary but stopped at ${str(m.stage) ?? 'a later step'}: ${str(m.nextStep) ?? 'see the execution'}`;
+      summary =
+        str(m.promotion) === 'unknown'
+          ? `Failover${who} does not know whether the new primary was promoted: ${str(m.nextStep) ?? 'see the execution'}`
+          : `Failover${who} promoted the new primary but stopped at ${str(m.stage) ?? 'a later step'}: ${str(m.nextStep) ?? 'see the execution'}`;
       break;
     case 'failover.approval-needed':
-      summary = `Failover${who} is waiting for a person to approve or abort it${str(m.approve) ? `: ${str(m.approve)}` : ''}`;
+      summary = `Failover${who} is waiting for a person to approve or abort it${str(m.approve) ? `: ${str(m.approve)}` : ''}${str(estimate.summary) ? ` — ${str(estimate.summary)}` : ''}`;
       break;
     case 'failover.completed':
       summary = `Failover${who} completed${figures.to ? `: ${figures.to} is the primary` : ''}`;
