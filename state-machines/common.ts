@@ -178,6 +178,27 @@ export function notifyThen(
   return publish.next(next);
 }
 
+/**
+ * Like notifyThen, but the publish is retried first (a duplicate message is harmless, a lost one
+ * is not); after the retries it still goes on to `next`.
+ */
+export function notifyRetriedThen(
+  scope: Construct,
+  id: string,
+  topic: ITopic,
+  message: Record<string, unknown>,
+  next: IChainable,
+): Chain {
+  const publish = new SnsPublish(scope, id, {
+    topic,
+    message: TaskInput.fromObject(message),
+    resultPath: JsonPath.DISCARD,
+  });
+  publish.addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+  publish.addCatch(next, { resultPath: '$.notifyError' });
+  return publish.next(next);
+}
+
 /** A counter at `path`.attempts, set to 0. */
 export function initCounter(scope: Construct, id: string, path: string): Pass {
   return new Pass(scope, id, { result: Result.fromObject({ attempts: 0 }), resultPath: path });

@@ -18,7 +18,7 @@ import {
   initCounter,
   lambdaTask,
   notification,
-  notifyThen,
+  notifyRetriedThen,
   type WorkflowBaseProps,
 } from './common.ts';
 
@@ -60,7 +60,7 @@ export class FailbackWorkflow extends Construct implements IWorkflow {
       errorPath: '$.error.Error',
       causePath: '$.error.Cause',
     });
-    const notifyFailed = notifyThen(
+    const notifyFailed = notifyRetriedThen(
       this,
       'NotifyFailbackFailed',
       topic,
@@ -86,7 +86,12 @@ export class FailbackWorkflow extends Construct implements IWorkflow {
       .otherwise(notifyFailed);
 
     const init = new Pass(this, 'Init', {
-      parameters: { input: JsonPath.objectAt('$'), created: {}, cleanupErrors: {} },
+      parameters: {
+        input: JsonPath.objectAt('$'),
+        created: {},
+        cleanupErrors: {},
+        replica: { status: 'not checked yet', available: false, hopeless: false },
+      },
     });
     const plan = lambdaTask(
       this,
@@ -121,7 +126,9 @@ export class FailbackWorkflow extends Construct implements IWorkflow {
       interval: Duration.seconds(10),
       backoffRate: 2,
     });
-    describe.addCatch(cleanup, { resultPath: '$.error' });
+    const countPoll = incrementCounter(this, 'CountReplicaPoll', '$.replicaPoll');
+    // A check that fails is "not yet": one transient error never deletes a replica being created.
+    describe.addCatch(countPoll, { resultPath: '$.describeError' });
     const hopeless = new Pass(this, 'ReplicaFailed', {
       parameters: {
         Error: 'ReplicaFailed',
@@ -147,7 +154,7 @@ export class FailbackWorkflow extends Construct implements IWorkflow {
       resultPath: '$.error',
     }).next(cleanup);
 
-    const done = notifyThen(
+    const done = notifyRetriedThen(
       this,
       'NotifyReprotected',
       topic,
@@ -170,7 +177,7 @@ export class FailbackWorkflow extends Construct implements IWorkflow {
     const definition = init
       .next(plan)
       .next(
-        notifyThen(
+        notifyRetriedThen(
           this,
           'NotifyFailbackStarted',
           topic,
@@ -181,7 +188,7 @@ export class FailbackWorkflow extends Construct implements IWorkflow {
       .next(initCounter(this, 'InitReplicaPoll', '$.replicaPoll'))
       .next(wait)
       .next(describe)
-      .next(incrementCounter(this, 'CountReplicaPoll', '$.replicaPoll'))
+      .next(countPoll)
       .next(
         new Choice(this, 'IsReplicaAvailable')
           .when(Condition.booleanEquals('$.replica.available', true), done)

@@ -1,7 +1,6 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import {
   type Chain,
   Choice,
@@ -34,6 +33,7 @@ import {
   type IWorkflow,
   lambdaTask,
   notification,
+  notifyRetriedThen,
   rdsArn,
   type WorkflowBaseProps,
 } from './common.ts';
@@ -147,7 +147,8 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       'ReleaseLockAfterFailure',
       props,
       lockKey,
-      this.notify(
+      notifyRetriedThen(
+        this,
         'NotifyFailed',
         topic,
         notification(env, 'failover.failed', 'critical', {
@@ -169,7 +170,8 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       'ReleaseLockAfterPartial',
       props,
       lockKey,
-      this.notify(
+      notifyRetriedThen(
+        this,
         'NotifyPartial',
         topic,
         notification(env, 'failover.partial', 'critical', {
@@ -213,7 +215,8 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
     });
     // Bad input, an unknown database, or preflight itself failing: nothing was locked or changed.
     preflight.addCatch(
-      this.notify(
+      notifyRetriedThen(
+        this,
         'NotifyInputRefused',
         topic,
         notification(env, 'failover.refused', 'warning', {
@@ -235,7 +238,8 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
         resultPath: '$.error',
       });
     const refused = refusalError('PreflightRefused').next(
-      this.notify(
+      notifyRetriedThen(
+        this,
         'NotifyPreflightRefused',
         topic,
         notification(env, 'failover.refused', 'critical', {
@@ -248,7 +252,8 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       ),
     );
 
-    const dryRun = this.notify(
+    const dryRun = notifyRetriedThen(
+      this,
       'NotifyDryRun',
       topic,
       notification(env, 'failover.dry-run', 'info', {
@@ -304,7 +309,8 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       cause: 'another failover of this database is running (it holds the lock); this one changed nothing',
     });
     acquireLock.addCatch(
-      this.notify(
+      notifyRetriedThen(
+        this,
         'NotifyLockRefused',
         topic,
         notification(env, 'failover.refused', 'warning', {
@@ -821,7 +827,8 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       'ReleaseLock',
       props,
       lockKey,
-      this.notify(
+      notifyRetriedThen(
+        this,
         'NotifyCompleted',
         topic,
         notification(env, 'failover.completed', 'critical', {
@@ -947,7 +954,8 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
         .when(Condition.booleanEquals('$.preflight.request.dryRun', true), dryRun)
         .otherwise(
           acquireLock.next(
-            this.notify(
+            notifyRetriedThen(
+              this,
               'NotifyStarted',
               topic,
               notification(env, 'failover.started', 'critical', {
@@ -973,22 +981,6 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
     this.logGroup = built.logGroup;
     this.arnParameter = built.arnParameter;
     this.alarms = built.alarms;
-  }
-
-  /**
-   * Publishes an event, retrying (a duplicate message is harmless, a lost one is not), then goes on
-   * to `next` whatever happens: a failed notification never blocks a failover. The approval-needed
-   * notification is the exception and is built apart (its failure ends the run).
-   */
-  private notify(id: string, topic: ITopic, message: Record<string, unknown>, next: IChainable): Chain {
-    const publish = new SnsPublish(this, id, {
-      topic,
-      message: TaskInput.fromObject(message),
-      resultPath: JsonPath.DISCARD,
-    });
-    publish.addRetry({ errors: [Errors.ALL], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
-    publish.addCatch(next, { resultPath: '$.notifyError' });
-    return publish.next(next);
   }
 
   /**

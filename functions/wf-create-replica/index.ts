@@ -5,8 +5,11 @@ import {
   DeleteDBClusterCommand,
   type RDSClient,
 } from '@aws-sdk/client-rds';
+import { LifeboatError } from '#core/errors.ts';
 import type { FailbackPlan } from '#core/failover.ts';
+import { isRdsError } from '#core/rds.ts';
 import { rdsIn, taskHandler } from '../wf-common/index.ts';
+import { clusterOrNull, instanceOrNull } from '../wf-common/rds-lookup.ts';
 import { REPLICA_ENV } from './env.ts';
 
 /**
@@ -16,6 +19,37 @@ import { REPLICA_ENV } from './env.ts';
  */
 
 export { REPLICA_ENV } from './env.ts';
+
+/** The replica's name is taken by a database this execution did not create: nothing was touched. */
+export class ReplicaNameTaken extends LifeboatError {}
+
+const CREATED_BY = 'lifeboat:created-by';
+
+/**
+ * Runs a create; when RDS says the name exists, it is this execution's own database only if it
+ * carries this execution's tag (an earlier attempt whose answer was lost) — then the create is
+ * done. Anything else under that name is not ours and is left alone.
+ */
+async function createOnce(
+  create: () => Promise<unknown>,
+  existing: () => Promise<{ TagList?: Array<{ Key?: string; Value?: string }> } | null>,
+  what: string,
+  executionName: string,
+): Promise<void> {
+  try {
+    await create();
+  } catch (err) {
+    if (!isRdsError(err, 'DBInstanceAlreadyExistsFault', 'DBClusterAlreadyExistsFault')) throw err;
+    const found = await existing();
+    const owner = found?.TagList?.find((t) => t.Key === CREATED_BY)?.Value;
+    if (owner !== executionName) {
+      throw new ReplicaNameTaken(
+        `${what} exists and was not created by this execution (${CREATED_BY}: ${owner ?? 'none'}); nothing was changed or deleted`,
+        { cause: err },
+      );
+    }
+  }
+}
 
 export interface CreateReplicaEvent {
   readonly plan: FailbackPlan;
@@ -41,45 +75,71 @@ export async function createReplica(
   const { plan } = event;
   const tags = [
     { Key: 'lifeboat:workflow', Value: 'failback' },
-    { Key: 'lifeboat:created-by', Value: event.executionName },
+    { Key: CREATED_BY, Value: event.executionName },
   ];
+  const name = event.executionName;
   const kms = env[REPLICA_ENV.kmsKeyArn] || undefined;
   const subnets = env[REPLICA_ENV.subnetGroup] || undefined;
   if (plan.kind === 'instance') {
-    await rds.send(
-      new CreateDBInstanceReadReplicaCommand({
-        DBInstanceIdentifier: plan.replica.identifier,
-        // An ARN of another region: the SDK's RDS middleware presigns the request from it.
-        SourceDBInstanceIdentifier: plan.source.arn,
-        KmsKeyId: kms,
-        DBSubnetGroupName: subnets,
-        PubliclyAccessible: false,
-        Tags: tags,
-      }),
+    await createOnce(
+      () =>
+        rds.send(
+          new CreateDBInstanceReadReplicaCommand({
+            DBInstanceIdentifier: plan.replica.identifier,
+            // An ARN of another region: the SDK's RDS middleware presigns the request from it.
+            SourceDBInstanceIdentifier: plan.source.arn,
+            KmsKeyId: kms,
+            DBSubnetGroupName: subnets,
+            PubliclyAccessible: false,
+            Tags: tags,
+          }),
+        ),
+      () => instanceOrNull(rds, plan.replica.identifier),
+      `instance ${plan.replica.identifier} (${plan.replica.region})`,
+      name,
     );
     return { kind: 'instance', region: plan.replica.region, identifier: plan.replica.identifier };
   }
-  const cluster = await rds.send(
-    new CreateDBClusterCommand({
-      DBClusterIdentifier: plan.replica.identifier,
-      GlobalClusterIdentifier: plan.globalClusterIdentifier ?? undefined,
-      Engine: 'aurora-postgresql',
-      EngineVersion: plan.engineVersion,
-      KmsKeyId: kms,
-      DBSubnetGroupName: subnets,
-      Tags: tags,
-    }),
+  let clusterArn: string | undefined;
+  await createOnce(
+    async () => {
+      const cluster = await rds.send(
+        new CreateDBClusterCommand({
+          DBClusterIdentifier: plan.replica.identifier,
+          GlobalClusterIdentifier: plan.globalClusterIdentifier ?? undefined,
+          Engine: 'aurora-postgresql',
+          EngineVersion: plan.engineVersion,
+          KmsKeyId: kms,
+          DBSubnetGroupName: subnets,
+          Tags: tags,
+        }),
+      );
+      clusterArn = cluster.DBCluster?.DBClusterArn;
+    },
+    async () => {
+      const found = await clusterOrNull(rds, plan.replica.identifier);
+      clusterArn = found?.DBClusterArn;
+      return found;
+    },
+    `cluster ${plan.replica.identifier} (${plan.replica.region})`,
+    name,
   );
   const instanceIdentifier = `${plan.replica.identifier}-1`;
   try {
-    await rds.send(
-      new CreateDBInstanceCommand({
-        DBInstanceIdentifier: instanceIdentifier,
-        DBClusterIdentifier: plan.replica.identifier,
-        Engine: 'aurora-postgresql',
-        DBInstanceClass: env[REPLICA_ENV.instanceClass] || 'db.r6g.large',
-        Tags: tags,
-      }),
+    await createOnce(
+      () =>
+        rds.send(
+          new CreateDBInstanceCommand({
+            DBInstanceIdentifier: instanceIdentifier,
+            DBClusterIdentifier: plan.replica.identifier,
+            Engine: 'aurora-postgresql',
+            DBInstanceClass: env[REPLICA_ENV.instanceClass] || 'db.r6g.large',
+            Tags: tags,
+          }),
+        ),
+      () => instanceOrNull(rds, instanceIdentifier),
+      `instance ${instanceIdentifier} (${plan.replica.region})`,
+      name,
     );
   } catch (err) {
     // The workflow only learns of what this task returns: remove the half-made secondary here.
@@ -95,7 +155,7 @@ export async function createReplica(
     region: plan.replica.region,
     identifier: plan.replica.identifier,
     instanceIdentifier,
-    clusterArn: cluster.DBCluster?.DBClusterArn,
+    clusterArn,
     globalClusterIdentifier: plan.globalClusterIdentifier ?? undefined,
   };
 }

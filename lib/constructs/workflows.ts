@@ -664,6 +664,10 @@ export class FailoverWorkflows extends Construct {
         }),
       );
     }
+    // A create whose answer was lost finds its database on the retry: reading its tags tells
+    // whether this execution made it (wf-create-replica).
+    createStatements.push(describe(['rds:DescribeDBInstances'], newInstances));
+    if (clusters.length > 0) createStatements.push(describe(['rds:DescribeDBClusters'], clusterReplicas));
     for (const s of createStatements) this.createReplicaFunction.addToRolePolicy(s);
 
     this.describeReplicaFunction = taskFunction(this, 'DescribeReplica', {

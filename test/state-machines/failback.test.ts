@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type FailbackPlan, FailoverTarget, planFailback } from '../../functions/core/failover.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
-import { failWith, type Handlers, runWorkflow } from './harness.ts';
+import { failWith, type Handlers, namedError, runWorkflow } from './harness.ts';
 
 const target = FailoverTarget.parse({
   database: 'orders',
@@ -120,5 +120,43 @@ describe('FailbackWorkflow', () => {
     expect(result.error).toBe('Rds.DbInstanceAlreadyExistsException');
     expect(result.calls.DeleteCreatedReplica).toHaveLength(0);
     expect(result.calls.NotifyFailbackFailed).toHaveLength(1);
+  });
+
+  it('a failed replica check counts as "not yet": one transient error never deletes the replica being created', async () => {
+    let n = 0;
+    const result = await runWorkflow(
+      'failback',
+      asl,
+      { database: 'orders' },
+      handlers({
+        DescribeReplica: () => {
+          n++;
+          if (n <= 4) throw namedError('InternalFailure', 'An internal error occurred');
+          return { status: 'available', available: true, hopeless: false };
+        },
+      }),
+    );
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.calls.DeleteCreatedReplica).toHaveLength(0);
+    expect(result.path.filter((p) => p === 'CountReplicaPoll').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('notifications are retried', async () => {
+    let n = 0;
+    const result = await runWorkflow(
+      'failback',
+      asl,
+      { database: 'orders' },
+      handlers({
+        NotifyReprotected: () => {
+          if (++n < 2) throw namedError('SNS.InternalErrorException', 'try again');
+          return { MessageId: 'm' };
+        },
+      }),
+    );
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.calls.NotifyReprotected).toHaveLength(2);
   });
 });
