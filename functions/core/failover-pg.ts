@@ -18,7 +18,7 @@ import { type ConnectionInfo, connect } from './pg.ts';
 /**
  * On the fenced primary: ends every other client session (the fence keeps new ones out, but a
  * security group change does not cut connections already open), waits until they are gone, then
- * returns pg_current_wal_lsn() — the last position anything could have committed at.
+ * returns pg_current_wal_insert_lsn() — past the last position anything could have committed at.
  */
 export async function fencedPrimaryLsn(connection: ConnectionInfo, timeoutMs = 30_000): Promise<string> {
   const client = await connect(connection);
@@ -38,7 +38,10 @@ export async function fencedPrimaryLsn(connection: ConnectionInfo, timeoutMs = 3
       if (Date.now() > deadline) throw new Error(`${left.rows[0]?.n} sessions did not end`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    const lsn = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    // The insert position, not pg_current_wal_lsn(): that one is the *write* position as shared
+    // memory last recorded it, and was seen behind a commit that had already returned (0/3000000
+    // against 0/3001950) — a standby at that position lacked the commit.
+    const lsn = await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
     return lsn.rows[0]!.lsn;
   } finally {
     await client.end();

@@ -737,7 +737,7 @@ export function parseLsn(lsn: string): bigint {
 
 export interface CatchUpResult {
   readonly caughtUp: boolean;
-  /** pg_current_wal_lsn() on the fenced primary. */
+  /** pg_current_wal_insert_lsn() on the fenced primary. */
   readonly primaryLsn: string | null;
   /** pg_last_wal_replay_lsn() on the replica at the last check. */
   readonly replayLsn: string | null;
@@ -748,7 +748,7 @@ export interface CatchUpResult {
 }
 
 export interface CatchUpPorts {
-  /** pg_current_wal_lsn() on the old primary, taken after it was fenced. */
+  /** pg_current_wal_insert_lsn() on the old primary, taken after it was fenced. */
   readonly primaryLsn: () => Promise<string>;
   /** pg_last_wal_replay_lsn() on the replica (null when it is not in recovery any more). */
   readonly replayLsn: () => Promise<string | null>;

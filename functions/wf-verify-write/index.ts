@@ -10,7 +10,7 @@ import { connectionAt, taskHandler } from '../wf-common/index.ts';
  *   to it. In one transaction: not in recovery, not read-only, a row written to and read back from
  *   a temporary table, a transaction id assigned and committed. Nothing is left behind.
  * - `catch-up` (WaitForReplicaCatchUp, planned mode): on the fenced old primary, ends the client
- *   sessions that are left and reads pg_current_wal_lsn(); then waits, bounded, until the replica's
+ *   sessions that are left and reads pg_current_wal_insert_lsn(); then waits, bounded, until the replica's
  *   pg_last_wal_replay_lsn() reaches it. Not caught up → ReplicaNotCaughtUp (the workflow refuses).
  * - `estimate-rpo` (EstimateDataLoss, alarm-started): the heartbeat the replica replayed against the
  *   canary's last acknowledged one: what a failover now would lose.
