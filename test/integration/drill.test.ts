@@ -42,6 +42,7 @@ describe('lifeboat drill', () => {
         'AcquireLock',
         'Preflight',
         'FenceOldPrimary',
+        'WaitForReplicaCatchUp',
         'PromoteReadReplica',
         'SwitchDns',
         'VerifyWrite',
