@@ -291,15 +291,11 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       resultSelector: { status: 'held', detail: 'this execution holds the lock' },
       resultPath: '$.lock',
     });
+    // A refusal is final; anything else (throttling, 5xx, a lost answer) is retried, and a retry
+    // after a lost answer finds this execution's own item.
+    acquireLock.addRetry({ errors: ['DynamoDB.ConditionalCheckFailedException'], maxAttempts: 0 });
     acquireLock.addRetry({
-      errors: [
-        'DynamoDB.ProvisionedThroughputExceededException',
-        'DynamoDB.ThrottlingException',
-        'DynamoDB.RequestLimitExceeded',
-        'DynamoDB.InternalServerErrorException',
-        'DynamoDB.AmazonDynamoDBException',
-        'DynamoDB.SdkClientException',
-      ],
+      errors: [Errors.ALL],
       maxAttempts: 4,
       interval: Duration.seconds(1),
       backoffRate: 2,
@@ -712,14 +708,17 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       },
       resultPath: '$.dns',
     });
-    // UPSERT of the same record is idempotent: every transient error is retried.
+    // UPSERT of the same record is idempotent: everything but a refusal of the change is retried.
     switchDns.addRetry({
       errors: [
-        'Route53.PriorRequestNotCompleteException',
-        'Route53.ThrottlingException',
-        'Route53.Route53Exception',
-        'Route53.SdkClientException',
+        'Route53.InvalidChangeBatchException',
+        'Route53.InvalidInputException',
+        'Route53.NoSuchHostedZoneException',
       ],
+      maxAttempts: 0,
+    });
+    switchDns.addRetry({
+      errors: [Errors.ALL],
       maxAttempts: 5,
       interval: Duration.seconds(2),
       backoffRate: 2,
@@ -1003,19 +1002,8 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       resultSelector: { status: 'released', detail: 'lock item deleted' },
       resultPath: '$.lock',
     });
-    release.addRetry({
-      errors: [
-        'DynamoDB.ProvisionedThroughputExceededException',
-        'DynamoDB.ThrottlingException',
-        'DynamoDB.RequestLimitExceeded',
-        'DynamoDB.InternalServerErrorException',
-        'DynamoDB.AmazonDynamoDBException',
-        'DynamoDB.SdkClientException',
-      ],
-      maxAttempts: 4,
-      interval: Duration.seconds(1),
-      backoffRate: 2,
-    });
+    release.addRetry({ errors: ['DynamoDB.ConditionalCheckFailedException'], maxAttempts: 0 });
+    release.addRetry({ errors: [Errors.ALL], maxAttempts: 4, interval: Duration.seconds(1), backoffRate: 2 });
     // Not this execution's item (never acquired, or already deleted by a retry whose answer was lost).
     const notHeld = new Pass(this, `${id}NotHeld`, {
       parameters: { status: 'not-held', detail: 'no lock item of this execution was left' },

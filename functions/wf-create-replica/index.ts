@@ -21,7 +21,9 @@ import { REPLICA_ENV } from './env.ts';
 export { REPLICA_ENV } from './env.ts';
 
 /** The replica's name is taken by a database this execution did not create: nothing was touched. */
-export class ReplicaNameTaken extends LifeboatError {}
+export class ReplicaNameTaken extends LifeboatError {
+  override readonly name = 'ReplicaNameTaken';
+}
 
 const CREATED_BY = 'lifeboat:created-by';
 

@@ -364,6 +364,8 @@ describe('FailoverWorkflow', () => {
 
       expect(result.status).toBe('FAILED');
       expect(result.error).toBe('FailoverInProgress');
+      // A refusal is not retried.
+      expect(result.calls.AcquireLock).toHaveLength(1);
       expect(result.calls.FenceOldPrimary).toHaveLength(0);
       expect(result.calls.NotifyStarted).toHaveLength(0);
       expect(promoteCalls(result.calls)).toBe(0);
@@ -843,6 +845,8 @@ describe('FailoverWorkflow', () => {
       );
       expect(result.calls.PromoteReadReplica).toHaveLength(1);
       expect(result.calls.VerifyWrite).toHaveLength(1);
+      // A refused change batch is not retried; a transient error would be.
+      expect(result.calls.SwitchDns).toHaveLength(1);
       expect(result.calls.ReleaseLockAfterPartial).toHaveLength(1);
       expect(result.calls.NotifyPartial![0]).toMatchObject({
         Message: { type: 'failover.partial', promotion: 'promoted', stage: 'dns', nextStep: result.cause },
