@@ -325,13 +325,15 @@ describe('workflows run through the shipped bundles', () => {
     expect(result.calls.NotifyRestoreTestError).toHaveLength(1);
   });
 
-  it('failover: an unknown database is refused by the shipped preflight, and the lock is released', async () => {
+  it('failover: an unknown database is refused by the shipped preflight, before any lock or change', async () => {
     const result = await run('failover', { database: 'no-such-db', mode: 'planned', reason: 'drill' });
 
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('UnknownDatabase');
     expect(result.calls.FenceOldPrimary ?? []).toHaveLength(0);
-    expect(result.calls.ReleaseLockAfterFailure).toHaveLength(1);
+    expect(result.calls.AcquireLock ?? []).toHaveLength(0);
+    expect(result.calls.NotifyStarted ?? []).toHaveLength(0);
+    expect(result.calls.NotifyInputRefused).toHaveLength(1);
   });
 
   it('failback: an unknown database is refused by the shipped plan', async () => {
