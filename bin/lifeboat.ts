@@ -59,6 +59,13 @@ const commands: Record<string, Command> = {
       return { run: m.statusCommand, help: m.statusHelp };
     },
   },
+  report: {
+    summary: 'DR evidence report (html, md, json): backups, verifications, restore tests, failovers, gaps',
+    load: async () => {
+      const m = await import('./cli/commands/report.ts');
+      return { run: (argv) => m.reportCommand(argv), help: m.reportHelp };
+    },
+  },
   failover: {
     summary: 'AWS: start the failover workflow of an environment and follow it',
     load: async () => {

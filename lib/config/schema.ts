@@ -461,6 +461,35 @@ export const FailbackSchema = z
   .strict();
 export type FailbackSettings = z.infer<typeof FailbackSchema>;
 
+/**
+ * The DR evidence report (docs/report.md): when it is written to the bucket's `reports/` and
+ * announced, what it covers, and the recovery targets it holds restore tests and failovers to.
+ */
+export const ReportSchema = z
+  .object({
+    /** When the report runs; at most once a day. @default the 1st of each month, 06:00 UTC */
+    schedule: ScheduleSchema.refine((s) => /^cron\(\d{1,2} \d{1,2} /.test(s.cron), {
+      error:
+        'a report runs at most once a day: minutes and hours must be single numbers, e.g. cron(0 6 1 * ? *)',
+    }).default({ cron: 'cron(0 6 1 * ? *)', timeZone: 'UTC' }),
+    /** Days each report looks back. */
+    periodDays: z.number().int().min(1).max(400).default(90),
+    /** A restore test (restore and checks) should take at most this long. */
+    restoreRtoMinutes: z.number().positive().max(10_080).default(240),
+    /** A failover (start to verified write on the new primary) should take at most this long. */
+    failoverRtoMinutes: z.number().positive().max(1440).default(15),
+    /** A failover should lose at most this much. @default alarms.replicaLagCritSeconds */
+    failoverRpoSeconds: z.number().nonnegative().max(86_400).optional(),
+    /**
+     * How long the link in the Slack summary is requested to stay valid (SigV4 allows 7 days at
+     * most; a link signed with the function's temporary credentials ends with them, and the message
+     * says when).
+     */
+    linkExpiryDays: z.number().int().min(1).max(7).default(7),
+  })
+  .strict();
+export type ReportSettings = z.infer<typeof ReportSchema>;
+
 export const EnvironmentConfigSchema = z
   .object({
     account: accountId,
@@ -500,6 +529,7 @@ export const EnvironmentConfigSchema = z
     workflowNetwork: WorkflowNetworkSchema.optional(),
     /** Where a failback re-creates the replica (the primary region). Required with any `failover`. */
     failback: FailbackSchema.optional(),
+    report: ReportSchema.default(ReportSchema.parse({})),
     /** CloudWatch Logs retention of every function and workflow, in days. */
     logRetentionDays: z.number().int().min(1).default(90),
   })
