@@ -56,6 +56,8 @@ const H = 230;
 const M = { left: 52, right: 110, top: 14, bottom: 30 };
 const PW = W - M.left - M.right;
 const PH = H - M.top - M.bottom;
+/** Where the age chart draws its plot, in its own pixels (tests look there). */
+export const AGE_CHART_PLOT = { x: M.left, y: M.top, width: PW, height: PH } as const;
 
 function niceStep(max: number, ticks: number): number {
   const raw = max / ticks;
