@@ -55,6 +55,7 @@ export const TITLES: Readonly<Record<EventType, string>> = {
   'drill.failed': 'Drill failed',
   'prune.completed': 'Prune completed',
   'prune.failed': 'Prune failed',
+  'report.published': 'DR evidence report',
   'alarm.raised': 'Alarm',
   'alarm.resolved': 'Alarm resolved',
   'alarm.insufficient-data': 'Alarm has insufficient data',

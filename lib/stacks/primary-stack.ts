@@ -13,6 +13,7 @@ import type { Monitoring } from '../constructs/monitoring.ts';
 import type { Notifications } from '../constructs/notifications.ts';
 import { OperationsKey } from '../constructs/operations-key.ts';
 import { Prune } from '../constructs/prune.ts';
+import { Report } from '../constructs/report.ts';
 import { encryptedQueue } from '../constructs/queues.ts';
 import { BackupSchedules } from '../constructs/schedules.ts';
 import { TakeSnapshot } from '../constructs/take-snapshot.ts';
@@ -58,6 +59,8 @@ export class PrimaryStack extends Stack {
   /** The restore and restore-test workflows (`/lifeboat/<env>/workflows/restore|restore-test`). */
   public readonly workflows: RestoreWorkflows;
   public readonly prune: Prune;
+  /** The scheduled DR evidence report (reports/ in the bucket, announced with a link). */
+  public readonly report: Report;
   public readonly schedules: BackupSchedules;
   /** The region's topic and the stack's alarms. */
   public readonly monitoring: Monitoring;
@@ -189,6 +192,21 @@ export class PrimaryStack extends Stack {
       `lifeboat ${environment}: daily retention`,
     );
 
+    this.report = new Report(this, 'Report', {
+      environment,
+      config,
+      bucket,
+      logRetention,
+      logKey,
+      deadLetterQueue,
+    });
+    this.schedules.add(
+      'Report',
+      config.report.schedule,
+      { kind: 'function', function: this.report.function, input: {} },
+      `lifeboat ${environment}: DR evidence report of the last ${config.report.periodDays} days`,
+    );
+
     if (config.discovery) {
       // One schedule per policy: its snapshot times, for every database tagged with it.
       const configured = config.databases.map((db) => db.identifier);
@@ -223,6 +241,8 @@ export class PrimaryStack extends Stack {
     this.notifications = alerting.notifications;
     this.monitoring = alerting.monitoring;
     if (this.notifications) {
+      // The report's summary goes to Slack with the link.
+      this.notifications.bindPublisher(this.report.function);
       // The dumps announce backup.completed / backup.failed to on-call.
       for (const dump of dumpFunctions.values()) this.notifications.bindPublisher(dump.function);
       for (const task of dumpTasks.values()) task.bindPublisher(this.notifications);

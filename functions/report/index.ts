@@ -1,0 +1,69 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import middy from '@middy/core';
+import { requireEnv } from '#core/errors.ts';
+import { EVENTS_TOPIC_ENV, makeEvent, publishEvent } from '#core/events.ts';
+import type { Logger as CoreLogger } from '#core/logger.ts';
+import {
+  parseScheduledReportSettings,
+  runScheduledReport,
+  type ScheduledReportResult,
+} from '#core/report-publish.ts';
+import { S3Repository } from '#core/repository/s3.ts';
+import { ENV } from './env.ts';
+
+export interface ReportHandlerDeps {
+  readonly s3: (region: string) => S3Client;
+  readonly sns: SNSClient;
+  readonly logger: CoreLogger;
+  readonly env: NodeJS.ProcessEnv;
+  readonly now?: () => Date;
+  readonly sign?: (key: string, expiresInSeconds: number) => Promise<string>;
+}
+
+/** The scheduled report: reads both regions' catalogs, writes reports/…html and .json, announces it. */
+export async function runReport(deps: ReportHandlerDeps): Promise<ScheduledReportResult> {
+  const settings = parseScheduledReportSettings(requireEnv(ENV.settings, deps.env), ENV.settings);
+  const bucket = requireEnv(ENV.bucket, deps.env);
+  const drBucket = requireEnv(ENV.drBucket, deps.env);
+  const primaryS3 = deps.s3(settings.primaryRegion);
+  const topic = deps.env[EVENTS_TOPIC_ENV];
+  return runScheduledReport({
+    settings,
+    bucket,
+    s3: primaryS3,
+    repositories: [
+      new S3Repository({ client: primaryS3, bucket, prefix: '' }),
+      new S3Repository({ client: deps.s3(settings.drRegion), bucket: drBucket, prefix: '' }),
+    ],
+    now: deps.now?.() ?? new Date(),
+    logger: deps.logger,
+    ...(deps.sign ? { sign: deps.sign } : {}),
+    // A notification that cannot be sent never fails the report (publishEvent never throws).
+    publish: topic ? (input) => publishEvent(deps.sns, topic, makeEvent(input), deps.logger) : undefined,
+  });
+}
+
+const logger = new Logger({ serviceName: 'report' });
+const clients = new Map<string, S3Client>();
+const sns = new SNSClient({ maxAttempts: 5 });
+
+export const handler = middy<unknown, ScheduledReportResult>()
+  .use(injectLambdaContext(logger, { clearState: true }))
+  .handler(async () =>
+    runReport({
+      s3: (region) => {
+        let client = clients.get(region);
+        if (!client) {
+          client = new S3Client({ region, maxAttempts: 5 });
+          clients.set(region, client);
+        }
+        return client;
+      },
+      sns,
+      logger,
+      env: process.env,
+    }),
+  );
