@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
-import { requireEnv } from '#core/errors.ts';
+import { errorMessage, requireEnv } from '#core/errors.ts';
 import { EVENTS_TOPIC_ENV, makeEvent, publishEvent } from '#core/events.ts';
 import type { Logger as CoreLogger } from '#core/logger.ts';
 import {
@@ -41,8 +41,17 @@ export async function runReport(deps: ReportHandlerDeps): Promise<ScheduledRepor
     now: deps.now?.() ?? new Date(),
     logger: deps.logger,
     ...(deps.sign ? { sign: deps.sign } : {}),
-    // A notification that cannot be sent never fails the report (publishEvent never throws).
-    publish: topic ? (input) => publishEvent(deps.sns, topic, makeEvent(input), deps.logger) : undefined,
+    // A notification that cannot be sent or built never fails the report: it is written, and logged.
+    publish: topic
+      ? async (input) => {
+          try {
+            return await publishEvent(deps.sns, topic, makeEvent(input), deps.logger);
+          } catch (err) {
+            deps.logger.error('the report summary could not be announced', { error: errorMessage(err) });
+            return { published: false, reason: errorMessage(err) };
+          }
+        }
+      : undefined,
   });
 }
 

@@ -92,7 +92,8 @@ export class Report extends Construct {
     if (bucket.encryptionKey) {
       this.function.addToRolePolicy(
         new PolicyStatement({
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          // The same as a repository writer's (grantRepository): SSE-KMS writes and reads.
+          actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
           resources: [bucket.encryptionKey.keyArn],
         }),
       );

@@ -136,9 +136,10 @@ describe('scheduled backups (staging)', () => {
         Target: Match.objectLike({ Input: JSON.stringify({ dryRun: false }) }),
       });
       const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule'));
-      // Snapshot and dump of each database and prune; on the verification schedule, each database's
-      // restore test and the dump verification of each (orders in Lambda, ledger as a Fargate task).
-      expect(schedules).toHaveLength(9);
+      // Snapshot and dump of each database, prune and the report; on the verification schedule, each
+      // database's restore test and the dump verification of each (orders in Lambda, ledger as a
+      // Fargate task).
+      expect(schedules).toHaveLength(10);
       for (const s of schedules)
         expect(s.Properties.Target.DeadLetterConfig).toEqual({ Arn: expect.anything() });
     });
