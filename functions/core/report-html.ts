@@ -188,23 +188,27 @@ export function rtoChart(d: DatabaseReport): string {
   const rowH = 18;
   const left = 170;
   const width = 720;
-  const plot = width - left - 150;
+  const plot = width - left - 170;
   const height = shown.length * rowH + 24;
-  const max = Math.max(...shown.map((i) => Math.max(i.rto, i.target))) * 1.05;
-  const sx = (s: number) => left + (s / max) * plot;
+  // Each bar is against its own target (restore tests and failovers have different ones): the
+  // target sits at the same place on every row, a bar past it is late by that much.
+  const targetX = left + plot * 0.6;
+  const sx = (i: { rto: number; target: number }) =>
+    left + Math.min(i.rto / i.target, 1 / 0.6) * (targetX - left);
   const rows = shown
     .map((i, n) => {
       const top = 8 + n * rowH;
+      const end = sx(i);
       return (
         `<text x="${left - 6}" y="${top + 12}" text-anchor="end" font-size="10" fill="${COLOR.text}">${esc(i.label)}</text>` +
-        `<rect class="bar" x="${left}" y="${top + 2}" width="${Math.max(1, sx(i.rto) - left).toFixed(1)}" height="${rowH - 6}" fill="${i.color}"/>` +
-        `<line x1="${sx(i.target).toFixed(1)}" x2="${sx(i.target).toFixed(1)}" y1="${top}" y2="${top + rowH - 2}" stroke="${COLOR.crit}" stroke-dasharray="3 2" stroke-width="1.5"/>` +
-        `<text x="${(sx(Math.max(i.rto, i.target)) + 6).toFixed(1)}" y="${top + 12}" font-size="10" fill="${i.ok ? COLOR.verified : COLOR.crit}">${esc(`${span(i.rto)} / ${span(i.target)}${i.ok ? '' : ' ✗'}`)}</text>`
+        `<rect class="bar" x="${left}" y="${top + 2}" width="${Math.max(1, end - left).toFixed(1)}" height="${rowH - 6}" fill="${i.color}"/>` +
+        `<line x1="${targetX.toFixed(1)}" x2="${targetX.toFixed(1)}" y1="${top}" y2="${top + rowH - 2}" stroke="${COLOR.crit}" stroke-dasharray="3 2" stroke-width="1.5"/>` +
+        `<text x="${(Math.max(end, targetX) + 6).toFixed(1)}" y="${top + 12}" font-size="10" fill="${i.ok ? COLOR.verified : COLOR.crit}">${esc(`${span(i.rto)} / ${span(i.target)}${i.ok ? '' : ' ✗'}`)}</text>`
       );
     })
     .join('');
   const title = `RTO of each restore test and failover of ${d.database} against its target`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${esc(title)}" class="chart rto-chart"><title>${esc(title)}</title>${rows}<text x="${left}" y="${height - 4}" font-size="10" fill="${COLOR.muted}">bar: measured RTO (restore test blue, failed red; failover purple) · dashed: target${items.length > shown.length ? ` · the last ${shown.length} of ${items.length}` : ''}</text></svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${esc(title)}" class="chart rto-chart"><title>${esc(title)}</title>${rows}<text x="${left}" y="${height - 4}" font-size="10" fill="${COLOR.muted}">bar: RTO against its own target (dashed); restore test blue, failed red; failover purple${items.length > shown.length ? ` · the last ${shown.length} of ${items.length}` : ''}</text></svg>`;
 }
 
 function htmlTable(headers: string[], rows: string[][], empty = 'none'): string {

@@ -35,9 +35,13 @@ export function gapText(g: Interval): string {
 export function ageLine(name: string, s: AgeSeries): string {
   return `${name}: ${s.endSeconds === null ? 'none' : span(s.endSeconds)} at the end of the period, at most ${span(
     s.maxSeconds,
-  )}; target ${span(s.targetSeconds)}, over it ${s.over.length} time${s.over.length === 1 ? '' : 's'} (${span(
-    s.over.reduce((n, o) => n + o.seconds, 0),
-  )} in all)`;
+  )}; target ${span(s.targetSeconds)}, ${
+    s.over.length === 0
+      ? 'never over it'
+      : `over it ${s.over.length} time${s.over.length === 1 ? '' : 's'} (${span(
+          s.over.reduce((n, o) => n + o.seconds, 0),
+        )} in all)`
+  }`;
 }
 
 export function checksText(checks: ReadonlyArray<{ name: string; passed: boolean; detail: string }>): string {
