@@ -234,7 +234,7 @@ ${d.gaps.length === 0 ? '<p class="good">none</p>' : `<ul class="gaps">${d.gaps.
   <div class="card">verifications failed<b${d.verifications.failed ? ' class="bad"' : ''}>${d.verifications.failed}</b></div>
   <div class="card">restore tests / failovers<b>${d.restoreTests.length} / ${d.failovers.length}</b></div>
 </div>
-<p class="note">${b.taken} backups taken (${b.byKind['logical-dump']} dumps, ${b.byKind['rds-snapshot']} snapshots): ${b.completed} completed, ${b.failed} failed, ${b.abandoned} abandoned, ${b.inProgress} in progress, ${b.unreadable} unreadable.</p>
+<p class="note">${b.taken} ${b.taken === 1 ? 'backup' : 'backups'} taken (${b.byKind['logical-dump']} dumps, ${b.byKind['rds-snapshot']} snapshots): ${b.completed} completed, ${b.failed} failed, ${b.abandoned} abandoned, ${b.inProgress} in progress, ${b.unreadable} unreadable.</p>
 ${ageChart(d, r)}
 <p class="note">${esc(ageLine('Newest completed backup', d.age.newestCompleted))}.<br>${esc(ageLine('Newest verified backup', d.age.newestVerified))}.</p>
 <h3>Restore tests and failovers (drills included)</h3>

@@ -25,7 +25,7 @@ function database(d: DatabaseReport): string[] {
     '',
     '### Backups',
     '',
-    `${b.taken} taken: ${b.completed} completed, ${b.failed} failed, ${b.abandoned} abandoned, ${b.inProgress} in progress, ${b.unreadable} unreadable (${b.byKind['logical-dump']} dumps, ${b.byKind['rds-snapshot']} snapshots).`,
+    `${b.taken} ${b.taken === 1 ? 'backup' : 'backups'} taken: ${b.completed} completed, ${b.failed} failed, ${b.abandoned} abandoned, ${b.inProgress} in progress, ${b.unreadable} unreadable (${b.byKind['logical-dump']} dumps, ${b.byKind['rds-snapshot']} snapshots).`,
     '',
     `- ${ageLine('Newest completed backup', d.age.newestCompleted)}`,
     `- ${ageLine('Newest verified backup', d.age.newestVerified)}`,

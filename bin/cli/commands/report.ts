@@ -18,7 +18,7 @@ import { UnionRepository } from '#core/repository/union.ts';
 import { loadEnvironmentConfig } from '../../../lib/config/load.ts';
 import { reportSettings } from '../../../lib/config/report.ts';
 import { backupBucketName } from '../../../lib/naming.ts';
-import { type Parsed, parse, required, str } from '../args.ts';
+import { type OptionSpec, type Parsed, parse, required, str } from '../args.ts';
 import { parseTime } from './shared.ts';
 
 const USAGE =
@@ -47,6 +47,8 @@ usage: ${USAGE}
                       tier (--env: each database's policy)
 
 exit status: 0 the report was written, 2 it could not be made`;
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** 90s, 15m, 4h, 2d → seconds. */
 export function parseDurationSeconds(option: string, value: string | undefined): number | undefined {
@@ -151,71 +153,97 @@ export function environmentRepositories(
   };
 }
 
+const OPTIONS: OptionSpec = {
+  env: { type: 'string' },
+  repo: { type: 'string' },
+  format: { type: 'string' },
+  output: { type: 'string' },
+  since: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  database: { type: 'string', multiple: true },
+  'rpo-target': { type: 'string' },
+  'restore-rto': { type: 'string' },
+  'failover-rto': { type: 'string' },
+  'failover-rpo': { type: 'string' },
+  'keep-daily': { type: 'string' },
+  'keep-weekly': { type: 'string' },
+  'keep-monthly': { type: 'string' },
+  'keep-yearly': { type: 'string' },
+  'min-verified': { type: 'string' },
+  'time-zone': { type: 'string' },
+  's3-endpoint': { type: 'string' },
+};
+
+export interface ReportCommandOptions {
+  readonly source:
+    { readonly env: string } | { readonly repo: string; readonly s3Endpoint: string | undefined };
+  readonly format: ReportFormat;
+  readonly output: string | undefined;
+  readonly period: { readonly from: Date; readonly to: Date };
+  readonly databases: string[] | undefined;
+  readonly targets: Partial<ReportTargets>;
+  readonly policy: DatabaseRetention | undefined;
+}
+
+/** The command line, checked without reading anything but the configuration: InvalidArgument says what was expected. */
+export function reportOptions(argv: string[], now: Date = new Date()): ReportCommandOptions {
+  const p = parse(USAGE, argv, OPTIONS);
+  const format = str(p, 'format') ?? 'md';
+  if (format !== 'html' && format !== 'md' && format !== 'json') {
+    throw new InvalidArgument(`--format expects html, md or json, got "${format}"`);
+  }
+  const common = {
+    format: format as ReportFormat,
+    output: str(p, 'output'),
+    databases: p.values.database as string[] | undefined,
+    targets: targetsOf(p),
+    policy: retentionOf(p),
+  };
+  const envName = str(p, 'env');
+  if (envName !== undefined) {
+    if (str(p, 'repo')) throw new InvalidArgument(`pass --env or --repo, not both\nusage: ${USAGE}`);
+    const periodDays = loadEnvironmentConfig(envName).report.periodDays;
+    return { ...common, source: { env: envName }, period: periodOf(p, now, `${periodDays}d`) };
+  }
+  return {
+    ...common,
+    source: { repo: required(p, 'repo', USAGE, 'LIFEBOAT_REPO'), s3Endpoint: str(p, 's3-endpoint') },
+    period: periodOf(p, now),
+  };
+}
+
 export async function reportCommand(
   argv: string[],
   s3: (region: string) => S3Client = (region) => new S3Client({ region, maxAttempts: 3 }),
   out: NodeJS.WritableStream = process.stdout,
   now: Date = new Date(),
 ): Promise<number> {
-  const p = parse(USAGE, argv, {
-    env: { type: 'string' },
-    repo: { type: 'string' },
-    format: { type: 'string' },
-    output: { type: 'string' },
-    since: { type: 'string' },
-    from: { type: 'string' },
-    to: { type: 'string' },
-    database: { type: 'string', multiple: true },
-    'rpo-target': { type: 'string' },
-    'restore-rto': { type: 'string' },
-    'failover-rto': { type: 'string' },
-    'failover-rpo': { type: 'string' },
-    'keep-daily': { type: 'string' },
-    'keep-weekly': { type: 'string' },
-    'keep-monthly': { type: 'string' },
-    'keep-yearly': { type: 'string' },
-    'min-verified': { type: 'string' },
-    'time-zone': { type: 'string' },
-    's3-endpoint': { type: 'string' },
-  });
-  const format = str(p, 'format') ?? 'md';
-  if (format !== 'html' && format !== 'md' && format !== 'json') {
-    throw new InvalidArgument(`--format expects html, md or json, got "${format}"`);
-  }
-  const targets = targetsOf(p);
-  const policy = retentionOf(p);
-  const explicitDatabases = p.values.database as string[] | undefined;
+  const o = reportOptions(argv, now);
   let repository: Repository;
   let region: string | undefined;
   let retention: Record<string, DatabaseRetention> | undefined;
   let envTargets: Partial<ReportTargets> = {};
-  const databases = explicitDatabases;
   let subject: string;
-  const envName = str(p, 'env');
-  let period: { from: Date; to: Date };
-  if (envName !== undefined) {
-    if (str(p, 'repo')) throw new InvalidArgument(`pass --env or --repo, not both\nusage: ${USAGE}`);
-    const found = environmentRepositories(envName, s3);
+  if ('env' in o.source) {
+    const found = environmentRepositories(o.source.env, s3);
     repository = found.repository;
     region = found.region;
     envTargets = found.settings.targets;
     retention = found.settings.retention;
-    subject = `environment ${envName}`;
-    period = periodOf(p, now, `${found.settings.periodDays}d`);
+    subject = `environment ${o.source.env}`;
   } else {
-    const url = required(p, 'repo', USAGE, 'LIFEBOAT_REPO');
-    repository = openRepository(url, { s3Endpoint: str(p, 's3-endpoint') });
+    repository = openRepository(o.source.repo, { s3Endpoint: o.source.s3Endpoint });
     await repository.check();
-    subject = url;
-    period = periodOf(p, now);
+    subject = o.source.repo;
   }
   const report = await buildReport(repository, {
-    ...period,
+    ...o.period,
     now,
-    targets: { ...envTargets, ...targets },
-    databases,
+    targets: { ...envTargets, ...o.targets },
+    databases: o.databases,
     // A policy on the command line applies to every database, over the environment's own.
-    ...(policy ? { retention: undefined, defaultRetention: policy } : { retention }),
+    ...(o.policy ? { retention: undefined, defaultRetention: o.policy } : { retention }),
     region,
     subject,
   });
@@ -223,12 +251,11 @@ export async function reportCommand(
     for (const u of repository.unavailable)
       process.stderr.write(`note: ${u.url} could not be read: ${u.error}\n`);
   }
-  const text = render(report, format);
-  const output = str(p, 'output');
-  if (output) {
-    await writeFile(output, text);
+  const text = render(report, o.format);
+  if (o.output) {
+    await writeFile(o.output, text);
     out.write(
-      `wrote ${output} (${format}, ${Buffer.byteLength(text).toLocaleString('en-US')} bytes): ${report.summary.databases} databases, ${report.summary.gaps} gaps\n`,
+      `wrote ${o.output} (${o.format}, ${Buffer.byteLength(text).toLocaleString('en-US')} bytes): ${plural(report.summary.databases, 'database')}, ${plural(report.summary.gaps, 'gap')}\n`,
     );
   } else out.write(text);
   return 0;
