@@ -17,8 +17,8 @@ import { openRepository, type Repository, S3Repository } from '#core/repository/
 import { UnionRepository } from '#core/repository/union.ts';
 import { loadEnvironmentConfig } from '../../../lib/config/load.ts';
 import { reportSettings } from '../../../lib/config/report.ts';
-import { backupBucketName } from '../../../lib/naming.ts';
 import { type OptionSpec, type Parsed, parse, required, str } from '../args.ts';
+import { type RegionRole, resolveEnvironment } from '../env.ts';
 import { parseTime } from './shared.ts';
 
 const USAGE =
@@ -137,18 +137,14 @@ export function environmentRepositories(
   settings: ReturnType<typeof reportSettings>;
   databases: string[];
 } {
-  const env = loadEnvironmentConfig(envName);
-  const open = (region: string) =>
-    new S3Repository({
-      client: s3(region),
-      bucket: backupBucketName({ environment: envName, account: env.account, region }),
-      prefix: '',
-    });
+  const env = resolveEnvironment(envName);
+  const open = (role: RegionRole) =>
+    new S3Repository({ client: s3(env.regions[role]), bucket: env.buckets[role], prefix: '' });
   return {
-    repository: new UnionRepository([open(env.primaryRegion), open(env.drRegion)]),
+    repository: new UnionRepository([open('primary'), open('dr')]),
     // The report speaks for the primary region's copy, with what only the DR region holds added.
-    region: env.primaryRegion,
-    settings: reportSettings(env),
+    region: env.regions.primary,
+    settings: reportSettings(loadEnvironmentConfig(envName)),
     databases: env.databases.map((d) => d.name),
   };
 }
