@@ -1,4 +1,5 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { z } from 'zod';
 import { ConfigError, errorMessage } from './errors.ts';
@@ -78,6 +79,36 @@ export interface ScheduledReportDeps {
   readonly publish?: ((event: LifeboatEventInput) => Promise<unknown>) | undefined;
   /** Signs the link (tests hand in another). @default presign with `s3` */
   readonly sign?: (key: string, expiresInSeconds: number) => Promise<string>;
+  /** Who signs: the function's role (the link ends with its session) or a long-lived key. @default 'role' */
+  readonly signedBy?: 'role' | 'key';
+}
+
+const SignerSecret = z.object({ accessKeyId: z.string().min(16), secretAccessKey: z.string().min(16) });
+
+/**
+ * A signer with the long-lived access key kept in a secret (`{"accessKeyId", "secretAccessKey"}`),
+ * so the link lasts its days. The key never leaves this function's memory: not logged, not returned.
+ */
+export async function keySigner(
+  secrets: SecretsManagerClient,
+  secretArn: string,
+  bucket: string,
+  region: string,
+): Promise<(key: string, expiresInSeconds: number) => Promise<string>> {
+  const text = (await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString;
+  let parsed: z.infer<typeof SignerSecret>;
+  try {
+    parsed = SignerSecret.parse(JSON.parse(text ?? ''));
+  } catch {
+    // Never the secret's content in a message.
+    throw new ConfigError(`secret ${secretArn}: expected {"accessKeyId": "...", "secretAccessKey": "..."}`);
+  }
+  const client = new S3Client({
+    region,
+    credentials: { accessKeyId: parsed.accessKeyId, secretAccessKey: parsed.secretAccessKey },
+  });
+  return (key, seconds) =>
+    getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: seconds });
 }
 
 export interface ScheduledReportResult {
@@ -146,7 +177,11 @@ export async function runScheduledReport(deps: ScheduledReportDeps): Promise<Sch
   }
   if (deps.publish) {
     await deps.publish(
-      summaryEvent(report, { ...settings, bucket: deps.bucket, htmlKey, link }, union.unavailable),
+      summaryEvent(
+        report,
+        { ...settings, bucket: deps.bucket, htmlKey, link, signedBy: deps.signedBy ?? 'role' },
+        union.unavailable,
+      ),
     );
   }
   deps.logger.info('report written', { htmlKey, jsonKey, summary: report.summary });
@@ -156,7 +191,12 @@ export async function runScheduledReport(deps: ScheduledReportDeps): Promise<Sch
 /** The Slack summary: worst gaps, pass rates, RTO against target, where the report is. */
 export function summaryEvent(
   report: EvidenceReport,
-  where: ScheduledReportSettings & { bucket: string; htmlKey: string; link: string },
+  where: ScheduledReportSettings & {
+    bucket: string;
+    htmlKey: string;
+    link: string;
+    signedBy?: 'role' | 'key';
+  },
   unavailable: ReadonlyArray<{ url: string; error: string }> = [],
 ): LifeboatEventInput {
   const s = report.summary;
@@ -196,7 +236,10 @@ export function summaryEvent(
           }
         : {}),
       report: `s3://${where.bucket}/${where.htmlKey}`,
-      link: `signed by the report function's role for ${where.linkExpiryDays} d; it stops working earlier when that role's session ends. A fresh one, with long-lived credentials: aws s3 presign s3://${where.bucket}/${where.htmlKey} --expires-in 604800; or lifeboat report --env ${where.environment} --format html`,
+      link:
+        where.signedBy === 'key'
+          ? `valid ${where.linkExpiryDays} d (signed with the report-link key). A fresh one: aws s3 presign s3://${where.bucket}/${where.htmlKey} --expires-in 604800`
+          : `signed by the report function's role for ${where.linkExpiryDays} d; it stops working earlier when that role's session ends. A fresh one, with long-lived credentials: aws s3 presign s3://${where.bucket}/${where.htmlKey} --expires-in 604800; or lifeboat report --env ${where.environment} --format html`,
       ...(unavailable.length ? { unreadable: unavailable.map((u) => u.url).join(', ') } : {}),
     },
   };

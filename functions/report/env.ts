@@ -9,4 +9,9 @@ export const ENV = {
    * databases }` (see ScheduledReportSettings in functions/core/report-publish.ts).
    */
   settings: 'LIFEBOAT_REPORT_SETTINGS',
+  /**
+   * Optional: ARN of the secret holding the access key the link is signed with (a user allowed only
+   * to read reports/*), so that it lasts its days; without it the function's role signs.
+   */
+  linkSigner: 'LIFEBOAT_REPORT_LINK_SIGNER_SECRET_ARN',
 } as const;

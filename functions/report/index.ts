@@ -1,12 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import { errorMessage, requireEnv } from '#core/errors.ts';
 import { EVENTS_TOPIC_ENV, makeEvent, publishEvent } from '#core/events.ts';
 import type { Logger as CoreLogger } from '#core/logger.ts';
 import {
+  keySigner,
   parseScheduledReportSettings,
   runScheduledReport,
   type ScheduledReportResult,
@@ -17,6 +19,7 @@ import { ENV } from './env.ts';
 export interface ReportHandlerDeps {
   readonly s3: (region: string) => S3Client;
   readonly sns: SNSClient;
+  readonly secrets?: SecretsManagerClient;
   readonly logger: CoreLogger;
   readonly env: NodeJS.ProcessEnv;
   readonly now?: () => Date;
@@ -30,7 +33,28 @@ export async function runReport(deps: ReportHandlerDeps): Promise<ScheduledRepor
   const drBucket = requireEnv(ENV.drBucket, deps.env);
   const primaryS3 = deps.s3(settings.primaryRegion);
   const topic = deps.env[EVENTS_TOPIC_ENV];
+  const signerArn = deps.env[ENV.linkSigner];
+  let sign = deps.sign;
+  let signedBy: 'role' | 'key' = 'role';
+  if (!sign && signerArn) {
+    try {
+      sign = await keySigner(
+        deps.secrets ?? new SecretsManagerClient({ region: settings.primaryRegion, maxAttempts: 5 }),
+        signerArn,
+        bucket,
+        settings.primaryRegion,
+      );
+      signedBy = 'key';
+    } catch (err) {
+      // The report matters more than the link's lifetime: the role signs, and the message says so.
+      deps.logger.warn('the report-link key could not be read: the role signs the link', {
+        secretArn: signerArn,
+        error: errorMessage(err),
+      });
+    }
+  }
   return runScheduledReport({
+    signedBy,
     settings,
     bucket,
     s3: primaryS3,
@@ -40,7 +64,7 @@ export async function runReport(deps: ReportHandlerDeps): Promise<ScheduledRepor
     ],
     now: deps.now?.() ?? new Date(),
     logger: deps.logger,
-    ...(deps.sign ? { sign: deps.sign } : {}),
+    ...(sign ? { sign } : {}),
     // A notification that cannot be sent or built never fails the report: it is written, and logged.
     publish: topic
       ? async (input) => {

@@ -486,6 +486,13 @@ export const ReportSchema = z
      * says when).
      */
     linkExpiryDays: z.number().int().min(1).max(7).default(7),
+    /**
+     * Secrets Manager secret (primary region), `{"accessKeyId": "...", "secretAccessKey": "..."}`, of
+     * an IAM user allowed only to read `reports/*` (and decrypt with the bucket's key): the link is
+     * signed with it and lasts `linkExpiryDays`. @default - signed with the function's role: the link
+     * ends with its session, hours later (docs/report.md)
+     */
+    linkSignerSecretArn: secretArn.optional(),
   })
   .strict();
 export type ReportSettings = z.infer<typeof ReportSchema>;
@@ -550,6 +557,13 @@ export const EnvironmentConfigSchema = z
           message: `expected a secret in the ${which} region ${expected}`,
         });
       }
+    }
+    if (cfg.report.linkSignerSecretArn && regionOfArn(cfg.report.linkSignerSecretArn) !== cfg.primaryRegion) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['report', 'linkSignerSecretArn'],
+        message: `expected a secret in the primary region ${cfg.primaryRegion}`,
+      });
     }
     const seen = new Set<string>();
     cfg.databases.forEach((db, i) => {

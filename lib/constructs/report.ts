@@ -88,6 +88,16 @@ export class Report extends Construct {
         conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': backupKeyAlias(environment) } },
       }),
     ];
+    if (config.report.linkSignerSecretArn) {
+      this.function.addEnvironment(ENV.linkSigner, config.report.linkSignerSecretArn);
+      // The one secret the link is signed with; the key it holds may read reports/* and nothing else.
+      statements.push(
+        new PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [config.report.linkSignerSecretArn],
+        }),
+      );
+    }
     for (const s of statements) this.function.addToRolePolicy(s);
     if (bucket.encryptionKey) {
       this.function.addToRolePolicy(

@@ -105,5 +105,28 @@ describe.each(Object.keys(ENVIRONMENTS))('the scheduled report (%s)', (environme
     );
     expect(actionsOf(drKey!)).toEqual(['kms:Decrypt']);
     expect(JSON.stringify(drKey!.Condition)).toContain(`alias/lifeboat-${environment}`);
+    // No report-link key configured: no secret to read.
+    expect(all).not.toContain('secretsmanager:GetSecretValue');
+  });
+});
+
+describe('the scheduled report with a report-link key (dev)', () => {
+  const signer = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:lifeboat/dev/report-link-AbCdEf';
+  let env: SynthesizedEnvironment;
+
+  beforeAll(() => {
+    env = synthesizeEnvironment('dev', { ...ENVIRONMENTS.dev!, report: { linkSignerSecretArn: signer } });
+  });
+  afterAll(() => env.dispose());
+
+  it('may read that one secret, and tells the function where it is', () => {
+    const template = env.primaryTemplate;
+    const fn = onlyResource(template, 'AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('DR evidence report'),
+    });
+    const statements = statementsOfRole(template, roleOfFunction(template, fn));
+    expect(allowed(statements, 'secretsmanager:GetSecretValue')).toEqual([signer]);
+    expect(template.toJSON().Resources[fn].Properties.Environment.Variables[ENV.linkSigner]).toBe(signer);
+    expect(env.violations).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
@@ -156,6 +157,71 @@ describe('the report function', () => {
     expect(slack).toContain('DR evidence report');
     expect(slack).toContain('80.0 %');
     expect(slack).toContain(link);
+  });
+
+  it('signs the link with the report-link key when one is configured, so it lasts its 7 days', async () => {
+    const secrets = mockClient(SecretsManagerClient);
+    const signer = 'arn:aws:secretsmanager:us-east-1:333333333333:secret:lifeboat/prod/report-link-AbCdEf';
+    secrets
+      .on(GetSecretValueCommand, { SecretId: signer })
+      .resolves({
+        SecretString: JSON.stringify({
+          accessKeyId: 'AKIAREPORTLINK000001',
+          secretAccessKey: 's'.repeat(40),
+        }),
+      });
+    try {
+      await runReport({
+        s3: () => s3,
+        sns: sns as never,
+        secrets: secrets as never,
+        logger,
+        env: env({
+          [EVENTS_TOPIC_ENV]: 'arn:aws:sns:us-east-1:333333333333:lifeboat-prod-events',
+          [ENV.linkSigner]: signer,
+        }),
+        now: () => new Date(PERIOD.to.getTime() + 180_000),
+      });
+      const event = LifeboatEvent.parse(
+        JSON.parse(sns.commandCalls(PublishCommand)[0]!.args[0].input.Message!),
+      );
+      const link = new URL(event.link!);
+      // Signed with the long-lived key: its id in the credential, no session token to expire.
+      expect(link.searchParams.get('X-Amz-Credential')).toMatch(
+        /^AKIAREPORTLINK000001\/\d{8}\/us-east-1\/s3\//,
+      );
+      expect(link.searchParams.get('X-Amz-Security-Token')).toBeNull();
+      expect(link.searchParams.get('X-Amz-Expires')).toBe('604800');
+      expect(String(event.figures.link)).toMatch(/^valid 7 d \(signed with the report-link key\)/);
+      expect(JSON.stringify(logger.info.mock.calls)).not.toContain('s'.repeat(40));
+    } finally {
+      secrets.restore();
+    }
+  });
+
+  it('falls back to the role when the report-link key cannot be read, without showing the secret', async () => {
+    const secrets = mockClient(SecretsManagerClient);
+    secrets
+      .on(GetSecretValueCommand)
+      .resolves({ SecretString: '{"accessKeyId": "AKIA-secret-looking-text"}' });
+    try {
+      const result = await runReport({
+        s3: () => s3,
+        sns: sns as never,
+        secrets: secrets as never,
+        logger,
+        env: env({ [ENV.linkSigner]: 'arn:aws:secretsmanager:us-east-1:333333333333:secret:x-AbCdEf' }),
+        now: () => new Date(PERIOD.to.getTime() + 240_000),
+      });
+      expect((await fetch(result.link)).status).toBe(200);
+      expect(logger.warn).toHaveBeenCalledWith(
+        'the report-link key could not be read: the role signs the link',
+        expect.objectContaining({ error: expect.stringContaining('expected {"accessKeyId"') }),
+      );
+      expect(JSON.stringify(logger.warn.mock.calls)).not.toContain('AKIA-secret-looking-text');
+    } finally {
+      secrets.restore();
+    }
   });
 
   it('reports from the primary bucket when the DR region cannot be read, and says so', async () => {

@@ -10,6 +10,7 @@ import { renderHtml } from '#core/report-html.ts';
 import { FileRepository } from '#core/repository/file.ts';
 import { UnionRepository } from '#core/repository/union.ts';
 import { reportCommand } from '../../bin/cli/commands/report.ts';
+import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';
 import { reportSettings } from '../../lib/config/report.ts';
 import { ReportSchema } from '../../lib/config/schema.ts';
@@ -437,6 +438,19 @@ describe("an environment's report settings", () => {
     expect(ReportSchema.safeParse({ schedule: { cron: 'rate(30 days)' } }).success).toBe(false);
     expect(ReportSchema.safeParse({ linkExpiryDays: 8 }).success).toBe(false);
     expect(ReportSchema.safeParse({ periodDays: 90, extra: 1 }).success).toBe(false);
+  });
+
+  it('wants the report-link key in the primary region', () => {
+    expect(() =>
+      loadEnvironmentConfig('dev', {
+        dev: {
+          ...ENVIRONMENTS.dev!,
+          report: {
+            linkSignerSecretArn: 'arn:aws:secretsmanager:eu-central-1:111111111111:secret:link-AbCdEf',
+          },
+        },
+      }),
+    ).toThrow('report.linkSignerSecretArn: expected a secret in the primary region eu-west-1');
   });
 });
 
