@@ -162,14 +162,12 @@ describe('the report function', () => {
   it('signs the link with the report-link key when one is configured, so it lasts its 7 days', async () => {
     const secrets = mockClient(SecretsManagerClient);
     const signer = 'arn:aws:secretsmanager:us-east-1:333333333333:secret:lifeboat/prod/report-link-AbCdEf';
-    secrets
-      .on(GetSecretValueCommand, { SecretId: signer })
-      .resolves({
-        SecretString: JSON.stringify({
-          accessKeyId: 'AKIAREPORTLINK000001',
-          secretAccessKey: 's'.repeat(40),
-        }),
-      });
+    secrets.on(GetSecretValueCommand, { SecretId: signer }).resolves({
+      SecretString: JSON.stringify({
+        accessKeyId: 'AKIAREPORTLINK000001',
+        secretAccessKey: 's'.repeat(40),
+      }),
+    });
     try {
       await runReport({
         s3: () => s3,
