@@ -31,7 +31,6 @@ async function writeCatalog(repo: FileRepository): Promise<number> {
   const catalog = new Catalog(repo);
   // Three documents a successful day (started, manifest, verification).
   const days = Math.ceil(records / databases / 3);
-  let written = 0;
   const jobs: Array<() => Promise<unknown>> = [];
   for (let d = 0; d < databases; d++) {
     const database = `db-${String(d).padStart(2, '0')}`;
@@ -79,8 +78,7 @@ async function writeCatalog(repo: FileRepository): Promise<number> {
   for (let i = 0; i < jobs.length; i += 64) {
     await Promise.all(jobs.slice(i, i + 64).map((j) => j()));
   }
-  written = jobs.length;
-  return written;
+  return jobs.length;
 }
 
 /** The floor: every document listed, read and parsed, 16 at a time (as the catalog reads). */
@@ -89,12 +87,10 @@ async function rawRead(dir: string): Promise<number> {
     f.endsWith('.json'),
   );
   let next = 0;
-  let bytes = 0;
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       while (next < files.length) {
         const text = await readFile(path.join(dir, 'catalog', files[next++]!), 'utf8');
-        bytes += text.length;
         JSON.parse(text);
       }
     }),
