@@ -1,31 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { reportHelp, reportOptions } from '../../bin/cli/commands/report.ts';
+import { readDoc, shownCommands } from '../support/docs.ts';
 
 /** The report docs show commands and options: each one is one the CLI accepts. */
 
-const DOCS = ['README.md', 'docs/report.md'].map((file) => ({
-  file,
-  text: readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'),
-}));
-
-/** `lifeboat report ...` lines of code blocks (with or without `npx` or a `$ ` prompt). */
-function commands(text: string): string[][] {
-  const lines: string[] = [];
-  let inBlock = false;
-  for (const line of text.split('\n')) {
-    if (line.trimStart().startsWith('```')) inBlock = !inBlock;
-    else if (inBlock) lines.push(line);
-  }
-  return lines
-    .map((line) => /^(?:\$ )?(?:npx )?lifeboat report (.*)$/.exec(line.trim())?.[1])
-    .filter((rest): rest is string => rest !== undefined)
-    .map((rest) => rest.split(/\s+/));
-}
+const DOCS = ['README.md', 'docs/report.md'].map(readDoc);
 
 describe('lifeboat report in the docs', () => {
   it('every command shown is accepted as written', () => {
-    const shown = DOCS.flatMap((d) => commands(d.text).map((argv) => ({ file: d.file, argv })));
+    const shown = DOCS.flatMap((d) =>
+      shownCommands(d.text, 'report').map((argv) => ({ file: d.file, argv })),
+    );
     expect(shown.length).toBeGreaterThanOrEqual(5);
     for (const { file, argv } of shown)
       expect(() => reportOptions(argv), `${file}: ${argv.join(' ')}`).not.toThrow();
