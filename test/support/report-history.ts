@@ -197,7 +197,9 @@ export function failoverDoc(
       reason: drill ? 'lifeboat drill' : 'primary region unreachable',
       force: false,
       dryRun: false,
-      trigger: drill ? 'manual' : 'alarm',
+      trigger: drill
+        ? { source: 'manual' }
+        : { source: 'alarm', alarmName: `lifeboat-prod-${database}-primary-unreachable` },
     },
     executionId: `arn:aws:states:eu-central-1:111111111111:execution:lifeboat-prod-failover:${name}`,
     startedAt,
