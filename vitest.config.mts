@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Four layers, one runner. Integration tests share the local PostgreSQL and one s3rver process
+// Five layers, one runner. Integration tests share the local PostgreSQL and one s3rver process
 // that test/integration/global-setup.ts starts and stops.
 export default defineConfig({
   test: {
@@ -31,6 +31,17 @@ export default defineConfig({
           include: ['test/state-machines/**/*.test.ts'],
           setupFiles: ['test/setup/polyfills.ts'],
           testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          // The fault world: the workflows' ASL against a stateful fake AWS with fault schedules,
+          // property-based (fast-check, seeded; FAULT_SEED / FAULT_RUNS). See docs/testing.md.
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          setupFiles: ['test/setup/polyfills.ts'],
+          testTimeout: 600_000,
           hookTimeout: 120_000,
         },
       },

@@ -12,7 +12,8 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { CallAwsService } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { incrementCounter, initCounter, rdsArn } from './common.ts';
+import { rdsArn } from './common.ts';
+import { RDS_TRANSIENT, retryRds, scheduledCounter } from './resilience.ts';
 
 /**
  * RDS steps the restore and restore-test workflows share. Every create step records what it
@@ -221,9 +222,11 @@ export const HOPELESS_STATUSES = [
 ] as const;
 
 /**
- * Wait → DescribeDBInstances → Choice until `$.created.instance` is available, bounded by
- * `maxAttempts`. On success continues with `available`; a hopeless status or the bound sets
- * `$.error` and continues with `onFailure`.
+ * Wait → DescribeDBInstances → Choice until `$.created.instance` is available. The waits follow
+ * `schedule` (seconds: a long first wait, then backoff; see resilience.ts), and the poll gives up
+ * after the last one. On success continues with `available`; a hopeless status or the bound sets
+ * `$.error` and continues with `onFailure`. A describe that keeps failing after its retries is not
+ * a verdict on the restore either, so it also ends in `onFailure` with the error.
  */
 export function pollUntilAvailable(
   scope: Construct,
@@ -236,10 +239,15 @@ export function pollUntilAvailable(
     hopeless: string;
     timedOut: string;
   },
-  p: { interval: Duration; maxAttempts: number; available: IChainable; onFailure: IChainable },
+  p: { schedule: readonly number[]; available: IChainable; onFailure: IChainable },
 ): State {
-  const init = initCounter(scope, names.init, '$.availabilityPoll');
-  const wait = new Wait(scope, names.wait, { time: WaitTime.duration(p.interval) });
+  const { init, count } = scheduledCounter(
+    scope,
+    { init: names.init, count: names.count },
+    '$.availabilityPoll',
+    p.schedule,
+  );
+  const wait = new Wait(scope, names.wait, { time: WaitTime.secondsPath('$.availabilityPoll.wait') });
   const describe = new CallAwsService(scope, names.describe, {
     service: 'rds',
     action: 'describeDBInstances',
@@ -248,14 +256,8 @@ export function pollUntilAvailable(
     resultSelector: { instance: JsonPath.objectAt('$.DbInstances[0]') },
     resultPath: '$.describe',
   });
-  describe.addRetry({
-    errors: ['Rds.RdsException'],
-    maxAttempts: 5,
-    interval: Duration.seconds(5),
-    backoffRate: 2,
-  });
+  retryRds(describe);
   describe.addCatch(p.onFailure, { resultPath: '$.error' });
-  const count = incrementCounter(scope, names.count, '$.availabilityPoll');
   const hopeless = new Pass(scope, names.hopeless, {
     parameters: {
       Error: 'RestoreFailed',
@@ -290,7 +292,7 @@ export function pollUntilAvailable(
       new Choice(scope, names.choice)
         .when(Condition.stringEquals(status, 'available'), p.available)
         .when(Condition.or(...HOPELESS_STATUSES.map((s) => Condition.stringEquals(status, s))), hopeless)
-        .when(Condition.numberGreaterThanEquals('$.availabilityPoll.attempts', p.maxAttempts), timedOut)
+        .when(Condition.numberGreaterThanEquals('$.availabilityPoll.attempts', p.schedule.length), timedOut)
         .otherwise(wait),
     );
   return init;
@@ -318,7 +320,7 @@ export function deleteCreated(
   });
   // The cluster's instance is still being deleted for a while; the cluster must wait for that.
   deleteCluster.addRetry({
-    errors: ['Rds.InvalidDbClusterStateException', 'Rds.RdsException'],
+    errors: ['Rds.InvalidDbClusterStateException', ...RDS_TRANSIENT],
     maxAttempts: 10,
     interval: Duration.seconds(30),
     backoffRate: 1.5,
@@ -342,7 +344,7 @@ export function deleteCreated(
     resultPath: JsonPath.DISCARD,
   });
   deleteInstance.addRetry({
-    errors: ['Rds.InvalidDbInstanceStateException', 'Rds.RdsException'],
+    errors: ['Rds.InvalidDbInstanceStateException', ...RDS_TRANSIENT],
     maxAttempts: 10,
     interval: Duration.seconds(30),
     backoffRate: 1.5,

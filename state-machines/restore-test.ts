@@ -17,6 +17,17 @@ import {
   restoreClusterFromSnapshot,
   restoreInstanceFromSnapshot,
 } from './rds-steps.ts';
+import {
+  adoptOwnResource,
+  ownerTag,
+  backoffSchedule,
+  type PollSchedule,
+  retryLambda,
+  RDS_TRANSIENT,
+  retryNotification,
+  retryRds,
+} from './resilience.ts';
+import { RESTORE_POLL } from './restore.ts';
 
 /** Where the temporary instance runs: a network nothing else uses. */
 export interface RestoreTestIsolation {
@@ -38,10 +49,8 @@ export interface RestoreTestWorkflowProps extends WorkflowBaseProps {
   readonly isolation: RestoreTestIsolation;
   /** KMS keys of the snapshots. @default - none */
   readonly snapshotKeyArns?: readonly string[];
-  /** @default Duration.minutes(1) */
-  readonly pollInterval?: Duration;
-  /** @default 240 */
-  readonly maxPollAttempts?: number;
+  /** Waits between checks of the temporary instance. @default RESTORE_POLL (first 5 min, at most 4 h) */
+  readonly availabilityPoll?: PollSchedule;
   /** @default Duration.hours(6) */
   readonly timeout?: Duration;
 }
@@ -84,18 +93,21 @@ export class RestoreTestWorkflow extends Construct implements IWorkflow {
       { ...recordPayload, error: JsonPath.objectAt('$.error') },
       { resultPath: '$.record', timeout: Duration.minutes(1) },
     );
-    const notifyError = notifyThen(
-      this,
-      'NotifyRestoreTestError',
-      topic,
-      notification(env, 'restore-test.failed', 'warning', {
-        database,
-        plan: JsonPath.objectAt('$.plan'),
-        error: JsonPath.objectAt('$.error'),
-        cleanupErrors: JsonPath.objectAt('$.cleanupErrors'),
-      }),
-      errored,
+    const notifyError = retryNotification(
+      notifyThen(
+        this,
+        'NotifyRestoreTestError',
+        topic,
+        notification(env, 'restore-test.failed', 'warning', {
+          database,
+          plan: JsonPath.objectAt('$.plan'),
+          error: JsonPath.objectAt('$.error'),
+          cleanupErrors: JsonPath.objectAt('$.cleanupErrors'),
+        }),
+        errored,
+      ),
     );
+    retryLambda(recordError);
     recordError.addCatch(notifyError, { resultPath: '$.recordError' });
     recordError.next(notifyError);
 
@@ -122,21 +134,25 @@ export class RestoreTestWorkflow extends Construct implements IWorkflow {
     const outcome = new Choice(this, 'ChecksPassed')
       .when(
         Condition.booleanEquals('$.checks.passed', true),
-        notifyThen(
-          this,
-          'NotifyRestoreTestPassed',
-          topic,
-          notification(env, 'restore-test.passed', 'info', passedDetail),
-          report,
+        retryNotification(
+          notifyThen(
+            this,
+            'NotifyRestoreTestPassed',
+            topic,
+            notification(env, 'restore-test.passed', 'info', passedDetail),
+            report,
+          ),
         ),
       )
       .otherwise(
-        notifyThen(
-          this,
-          'NotifyRestoreTestChecksFailed',
-          topic,
-          notification(env, 'restore-test.checks-failed', 'critical', passedDetail),
-          checksFailed,
+        retryNotification(
+          notifyThen(
+            this,
+            'NotifyRestoreTestChecksFailed',
+            topic,
+            notification(env, 'restore-test.checks-failed', 'critical', passedDetail),
+            checksFailed,
+          ),
         ),
       );
     const record = lambdaTask(
@@ -150,6 +166,7 @@ export class RestoreTestWorkflow extends Construct implements IWorkflow {
       parameters: { recorded: false, error: JsonPath.objectAt('$.recordError') },
       resultPath: '$.record',
     }).next(outcome);
+    retryLambda(record);
     record.addCatch(recordFailed, { resultPath: '$.recordError' });
     record.next(outcome);
 
@@ -168,7 +185,14 @@ export class RestoreTestWorkflow extends Construct implements IWorkflow {
     // --- plan, restore, poll, check --------------------------------------------------------------
 
     const init = new Pass(this, 'Init', {
-      parameters: { input: JsonPath.objectAt('$'), created: {}, cleanupErrors: {}, plan: {}, timing: {} },
+      parameters: {
+        input: JsonPath.objectAt('$'),
+        ownerTag: ownerTag(),
+        created: {},
+        cleanupErrors: {},
+        plan: {},
+        timing: {},
+      },
     });
     const plan = lambdaTask(
       this,
@@ -177,6 +201,7 @@ export class RestoreTestWorkflow extends Construct implements IWorkflow {
       { database, executionName: JsonPath.stringAt('$$.Execution.Name') },
       { resultPath: '$.plan', timeout: Duration.minutes(2) },
     );
+    retryLambda(plan);
     plan.addCatch(cleanup, { resultPath: '$.error' });
 
     const isolation = {
@@ -206,15 +231,6 @@ export class RestoreTestWorkflow extends Construct implements IWorkflow {
       instanceClass: isolation.instanceClass,
       workflow: 'restore-test',
     });
-    for (const task of [restoreInstance, restoreCluster, clusterInstance]) {
-      task.addRetry({
-        errors: ['Rds.RdsException'],
-        maxAttempts: 5,
-        interval: Duration.seconds(5),
-        backoffRate: 2,
-      });
-      task.addCatch(cleanup, { resultPath: '$.error' });
-    }
 
     const check = lambdaTask(
       this,
@@ -231,6 +247,7 @@ export class RestoreTestWorkflow extends Construct implements IWorkflow {
       },
       { resultPath: '$.checks', timeout: Duration.minutes(15) },
     );
+    retryLambda(check, { errors: ['DatabaseUnreachable'] });
     check.addCatch(cleanup, { resultPath: '$.error' });
     check.next(cleanup);
     const markRestored = new Pass(this, 'MarkRestored', {
@@ -250,12 +267,56 @@ export class RestoreTestWorkflow extends Construct implements IWorkflow {
         timedOut: 'TestInstanceTimedOut',
       },
       {
-        interval: props.pollInterval ?? Duration.minutes(1),
-        maxAttempts: props.maxPollAttempts ?? 240,
+        schedule: backoffSchedule(props.availabilityPoll ?? RESTORE_POLL),
         available: markRestored,
         onFailure: cleanup,
       },
     );
+    // A create retried after its answer was lost meets its own resource: the tag proves it.
+    const adoptInstance = adoptOwnResource(this, 'ExistingTestInstance', {
+      kind: 'instance',
+      mode: 'continue',
+      identifier: JsonPath.stringAt('$.plan.instanceIdentifier'),
+      adopted: poll,
+      notOurs: cleanup,
+    });
+    // A create that still failed after its retries with an error that does not say whether it took
+    // effect (5xx, lost answer, timeout): if the resource is there with our tag, it is cleaned up.
+    const checkInstance = adoptOwnResource(this, 'TestUnsureInstance', {
+      kind: 'instance',
+      mode: 'cleanup',
+      identifier: JsonPath.stringAt('$.plan.instanceIdentifier'),
+      notOurs: cleanup,
+    });
+    const checkCluster = adoptOwnResource(this, 'TestUnsureCluster', {
+      kind: 'cluster',
+      mode: 'cleanup',
+      identifier: JsonPath.stringAt('$.plan.identifier'),
+      notOurs: cleanup,
+    });
+    const adoptCluster = adoptOwnResource(this, 'ExistingTestCluster', {
+      kind: 'cluster',
+      mode: 'continue',
+      identifier: JsonPath.stringAt('$.plan.identifier'),
+      adopted: clusterInstance,
+      notOurs: cleanup,
+    });
+    for (const task of [restoreInstance, clusterInstance]) {
+      retryRds(task);
+      task.addCatch(adoptInstance, {
+        errors: ['Rds.DbInstanceAlreadyExistsException'],
+        resultPath: '$.createError',
+      });
+      task.addCatch(checkInstance, { errors: [...RDS_TRANSIENT], resultPath: '$.createError' });
+      task.addCatch(cleanup, { resultPath: '$.error' });
+    }
+    retryRds(restoreCluster);
+    restoreCluster.addCatch(adoptCluster, {
+      errors: ['Rds.DbClusterAlreadyExistsException'],
+      resultPath: '$.createError',
+    });
+    restoreCluster.addCatch(checkCluster, { errors: [...RDS_TRANSIENT], resultPath: '$.createError' });
+    restoreCluster.addCatch(cleanup, { resultPath: '$.error' });
     restoreInstance.next(poll);
     restoreCluster.next(clusterInstance);
     clusterInstance.next(poll);

@@ -16,8 +16,6 @@ import { Construct } from 'constructs';
 import {
   buildStateMachine,
   type IWorkflow,
-  incrementCounter,
-  initCounter,
   lambdaTask,
   notification,
   notifyThen,
@@ -33,6 +31,34 @@ import {
   restoreInstanceFromSnapshot,
   restoreInstanceToPointInTime,
 } from './rds-steps.ts';
+import {
+  adoptOwnResource,
+  ownerTag,
+  backoffSchedule,
+  type PollSchedule,
+  ROUTE53_REFUSED,
+  ROUTE53_TRANSIENT,
+  retryLambda,
+  RDS_TRANSIENT,
+  retryNotification,
+  retryRds,
+  scheduledCounter,
+} from './resilience.ts';
+
+/** A restored instance is rarely available before 5 min; then every 1, 1.5, 2.25 … 10 min, for 4 h. */
+export const RESTORE_POLL: PollSchedule = {
+  first: Duration.minutes(5),
+  min: Duration.minutes(1),
+  max: Duration.minutes(10),
+  total: Duration.hours(4),
+};
+/** Route 53 changes are usually INSYNC within a minute. */
+export const CUTOVER_POLL: PollSchedule = {
+  first: Duration.seconds(30),
+  min: Duration.seconds(10),
+  max: Duration.minutes(1),
+  total: Duration.minutes(10),
+};
 
 export interface RestoreWorkflowProps extends WorkflowBaseProps {
   /** wf-validate-restore: validates the input, names the bad field, picks the route. */
@@ -52,12 +78,10 @@ export interface RestoreWorkflowProps extends WorkflowBaseProps {
    * @default - none: only unencrypted or AWS-managed-key snapshots restore
    */
   readonly snapshotKeyArns?: readonly string[];
-  /** @default Duration.minutes(1) */
-  readonly pollInterval?: Duration;
-  /** Checks before a restore that is not available counts as failed. @default 240 (4 h) */
-  readonly maxPollAttempts?: number;
-  /** @default 30 */
-  readonly dnsMaxAttempts?: number;
+  /** Waits between checks of the restored instance. @default RESTORE_POLL (first 5 min, at most 4 h) */
+  readonly availabilityPoll?: PollSchedule;
+  /** Waits between checks of the cutover's DNS change. @default CUTOVER_POLL (at most 10 min) */
+  readonly cutoverPoll?: PollSchedule;
   /**
    * Hosted zones a cutover may change (IAM scope).
    * @default - every hosted zone of the account
@@ -88,17 +112,19 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       errorPath: '$.error.Error',
       causePath: '$.error.Cause',
     });
-    const notifyFailed = notifyThen(
-      this,
-      'NotifyRestoreFailed',
-      topic,
-      notification(env, 'restore.failed', 'critical', {
-        database: JsonPath.stringAt('$.input.database'),
-        error: JsonPath.objectAt('$.error'),
-        removed: JsonPath.objectAt('$.created'),
-        cleanupErrors: JsonPath.objectAt('$.cleanupErrors'),
-      }),
-      failed,
+    const notifyFailed = retryNotification(
+      notifyThen(
+        this,
+        'NotifyRestoreFailed',
+        topic,
+        notification(env, 'restore.failed', 'critical', {
+          database: JsonPath.stringAt('$.input.database'),
+          error: JsonPath.objectAt('$.error'),
+          removed: JsonPath.objectAt('$.created'),
+          cleanupErrors: JsonPath.objectAt('$.cleanupErrors'),
+        }),
+        failed,
+      ),
     );
     const dropDatabase = lambdaTask(
       this,
@@ -111,6 +137,7 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       },
       { resultPath: JsonPath.DISCARD, timeout: Duration.minutes(5) },
     );
+    retryLambda(dropDatabase, { errors: ['DatabaseUnreachable'] });
     dropDatabase.addCatch(notifyFailed, { resultPath: '$.cleanupErrors.database' });
     dropDatabase.next(notifyFailed);
     const hasDatabase = new Choice(this, 'HasCreatedDatabase')
@@ -132,6 +159,7 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
     const init = new Pass(this, 'Init', {
       parameters: {
         input: JsonPath.objectAt('$'),
+        ownerTag: ownerTag(),
         created: {},
         cleanupErrors: {},
         verification: { skipped: true },
@@ -145,6 +173,7 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       { input: JsonPath.objectAt('$.input') },
       { resultPath: '$.request', timeout: Duration.seconds(30) },
     );
+    retryLambda(validate);
     validate.addCatch(cleanup, { resultPath: '$.error' });
     const resolve = lambdaTask(
       this,
@@ -153,6 +182,7 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       { request: JsonPath.objectAt('$.request') },
       { resultPath: '$.restorePoint', timeout: Duration.minutes(2) },
     );
+    retryLambda(resolve);
     resolve.addCatch(cleanup, { resultPath: '$.error' });
 
     // --- restore routes ------------------------------------------------------------------------------
@@ -210,30 +240,8 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       },
       { resultPath: '$.dump', timeout: Duration.minutes(15) },
     );
-    for (const task of [
-      fromSnapshot,
-      toPointInTime,
-      clusterFromSnapshot,
-      clusterToPointInTime,
-      clusterInstance,
-    ]) {
-      task.addCatch(cleanup, { resultPath: '$.error' });
-    }
-    for (const task of [
-      fromSnapshot,
-      toPointInTime,
-      clusterFromSnapshot,
-      clusterToPointInTime,
-      clusterInstance,
-    ]) {
-      task.addRetry({
-        errors: ['Rds.RdsException'],
-        maxAttempts: 5,
-        interval: Duration.seconds(5),
-        backoffRate: 2,
-      });
-    }
-
+    // Safe to run again: a retried attempt finds its own marker on the database and starts afresh.
+    retryLambda(restoreDump);
     // --- available → endpoint → verify → cutover → finish ----------------------------------------------------
 
     const finish = lambdaTask(
@@ -252,43 +260,47 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       },
       { resultPath: '$.report', timeout: Duration.minutes(1) },
     );
+    retryLambda(finish);
     // Restored, verified and maybe cut over: a catalog problem must not delete a database in use.
     const finishFailed = new Pass(this, 'FinishFailed', {
       parameters: { recorded: false, error: JsonPath.objectAt('$.finishError') },
       resultPath: '$.report',
     });
     finish.addCatch(finishFailed, { resultPath: '$.finishError' });
-    const done = notifyThen(
-      this,
-      'NotifyRestored',
-      topic,
-      notification(env, 'restore.completed', 'info', {
-        database,
-        endpoint: JsonPath.stringAt('$.endpoint.address'),
-        created: JsonPath.objectAt('$.created'),
-        restorePoint: JsonPath.objectAt('$.restorePoint'),
-        report: JsonPath.objectAt('$.report'),
-        cutover: JsonPath.objectAt('$.cutover'),
-      }),
-      new Pass(this, 'RestoreReport', {
-        parameters: {
-          result: 'restored',
+    const done = retryNotification(
+      notifyThen(
+        this,
+        'NotifyRestored',
+        topic,
+        notification(env, 'restore.completed', 'info', {
           database,
           endpoint: JsonPath.stringAt('$.endpoint.address'),
           created: JsonPath.objectAt('$.created'),
           restorePoint: JsonPath.objectAt('$.restorePoint'),
-          verification: JsonPath.objectAt('$.verification'),
-          cutover: JsonPath.objectAt('$.cutover'),
           report: JsonPath.objectAt('$.report'),
-        },
-      }).next(new Succeed(this, 'RestoreSucceeded')),
+          cutover: JsonPath.objectAt('$.cutover'),
+        }),
+        new Pass(this, 'RestoreReport', {
+          parameters: {
+            result: 'restored',
+            database,
+            endpoint: JsonPath.stringAt('$.endpoint.address'),
+            created: JsonPath.objectAt('$.created'),
+            restorePoint: JsonPath.objectAt('$.restorePoint'),
+            verification: JsonPath.objectAt('$.verification'),
+            cutover: JsonPath.objectAt('$.cutover'),
+            report: JsonPath.objectAt('$.report'),
+          },
+        }).next(new Succeed(this, 'RestoreSucceeded')),
+      ),
     );
     finish.next(done);
     finishFailed.next(done);
 
-    // Cutover: UPSERT, then wait for INSYNC. Once the change is submitted DNS may already point at
-    // the restored database, so from then on nothing is deleted: a change that does not get in sync
-    // in time is reported in the result (status PENDING), not cleaned up.
+    // Cutover: UPSERT, then wait for INSYNC. Once the change may have been submitted DNS may already
+    // point at the restored database, so from then on nothing is deleted: only an error that proves
+    // the change was refused cleans up; any other (5xx, lost answer, timeout) keeps the database and
+    // reports the cutover as UNKNOWN; a change not in sync in time is reported as PENDING.
     const zones = props.hostedZoneIds?.length ? props.hostedZoneIds : ['*'];
     const partition = Stack.of(this).partition;
     const cutover = new CallAwsService(this, 'Cutover', {
@@ -319,15 +331,22 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       resultPath: '$.cutover',
     });
     cutover.addRetry({
-      errors: ['Route53.PriorRequestNotCompleteException', 'Route53.ThrottlingException'],
+      errors: [...ROUTE53_TRANSIENT],
       maxAttempts: 5,
       interval: Duration.seconds(2),
       backoffRate: 2,
     });
-    cutover.addCatch(cleanup, { resultPath: '$.error' });
-    const initCutoverPoll = initCounter(this, 'InitCutoverPoll', '$.cutoverPoll');
+    cutover.addCatch(cleanup, { errors: [...ROUTE53_REFUSED], resultPath: '$.error' });
+    const cutoverSchedule = backoffSchedule(props.cutoverPoll ?? CUTOVER_POLL);
+    const cutoverCounter = scheduledCounter(
+      this,
+      { init: 'InitCutoverPoll', count: 'CountCutoverPoll' },
+      '$.cutoverPoll',
+      cutoverSchedule,
+    );
+    const initCutoverPoll = cutoverCounter.init;
     const waitForCutover = new Wait(this, 'WaitForCutover', {
-      time: WaitTime.duration(Duration.seconds(10)),
+      time: WaitTime.secondsPath('$.cutoverPoll.wait'),
     });
     const getChange = new CallAwsService(this, 'GetCutoverChange', {
       service: 'route53',
@@ -341,7 +360,7 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       resultPath: '$.cutover',
     });
     getChange.addRetry({
-      errors: ['Route53.ThrottlingException'],
+      errors: [...ROUTE53_TRANSIENT],
       maxAttempts: 5,
       interval: Duration.seconds(2),
       backoffRate: 2,
@@ -350,16 +369,20 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
     initCutoverPoll
       .next(waitForCutover)
       .next(getChange)
-      .next(incrementCounter(this, 'CountCutoverPoll', '$.cutoverPoll'))
+      .next(cutoverCounter.count)
       .next(
         new Choice(this, 'IsCutoverInSync')
           .when(Condition.stringEquals('$.cutover.status', 'INSYNC'), finish)
-          .when(
-            Condition.numberGreaterThanEquals('$.cutoverPoll.attempts', props.dnsMaxAttempts ?? 30),
-            finish,
-          )
+          .when(Condition.numberGreaterThanEquals('$.cutoverPoll.attempts', cutoverSchedule.length), finish)
           .otherwise(waitForCutover),
       );
+    cutover.addCatch(
+      new Pass(this, 'CutoverUnknown', {
+        parameters: { status: 'UNKNOWN', error: JsonPath.objectAt('$.cutoverError') },
+        resultPath: '$.cutover',
+      }).next(finish),
+      { resultPath: '$.cutoverError' },
+    );
     cutover.next(initCutoverPoll);
     const hasCutover = new Choice(this, 'HasCutover')
       .when(Condition.isPresent('$.request.cutover'), cutover)
@@ -377,6 +400,8 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       },
       { resultPath: '$.verification', timeout: Duration.minutes(15) },
     );
+    // A new endpoint may refuse connections for a moment: that is not a failed restore.
+    retryLambda(verify, { errors: ['DatabaseUnreachable'] });
     verify.addCatch(cleanup, { resultPath: '$.error' });
     verify.next(hasCutover);
     const shouldVerify = new Choice(this, 'ShouldVerify')
@@ -391,6 +416,7 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       resultSelector: { address: JsonPath.stringAt('$.DbClusters[0].Endpoint') },
       resultPath: '$.endpoint',
     });
+    retryRds(describeCluster);
     describeCluster.addCatch(cleanup, { resultPath: '$.error' });
     describeCluster.next(shouldVerify);
     const instanceEndpoint = new Pass(this, 'InstanceEndpoint', {
@@ -414,12 +440,60 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
         timedOut: 'RestoreTimedOut',
       },
       {
-        interval: props.pollInterval ?? Duration.minutes(1),
-        maxAttempts: props.maxPollAttempts ?? 240,
+        schedule: backoffSchedule(props.availabilityPoll ?? RESTORE_POLL),
         available: instanceEndpoint,
         onFailure: cleanup,
       },
     );
+    // A create retried after its answer was lost meets its own resource ("already exists"): the
+    // tag it wrote proves it is this execution's, and the restore goes on with it.
+    const adoptInstance = adoptOwnResource(this, 'ExistingInstance', {
+      kind: 'instance',
+      mode: 'continue',
+      identifier: JsonPath.stringAt(`${target}.instanceIdentifier`),
+      adopted: poll,
+      notOurs: cleanup,
+    });
+    // A create that still failed after its retries with an error that does not say whether it took
+    // effect (5xx, lost answer, timeout): if the resource is there with our tag, it is cleaned up.
+    const checkInstance = adoptOwnResource(this, 'UnsureInstance', {
+      kind: 'instance',
+      mode: 'cleanup',
+      identifier: JsonPath.stringAt(`${target}.instanceIdentifier`),
+      notOurs: cleanup,
+    });
+    const checkCluster = adoptOwnResource(this, 'UnsureCluster', {
+      kind: 'cluster',
+      mode: 'cleanup',
+      identifier: JsonPath.stringAt(`${target}.identifier`),
+      notOurs: cleanup,
+    });
+    const adoptCluster = adoptOwnResource(this, 'ExistingCluster', {
+      kind: 'cluster',
+      mode: 'continue',
+      identifier: JsonPath.stringAt(`${target}.identifier`),
+      adopted: clusterInstance,
+      notOurs: cleanup,
+    });
+    for (const task of [fromSnapshot, toPointInTime, clusterInstance]) {
+      retryRds(task);
+      task.addCatch(adoptInstance, {
+        errors: ['Rds.DbInstanceAlreadyExistsException'],
+        resultPath: '$.createError',
+      });
+      task.addCatch(checkInstance, { errors: [...RDS_TRANSIENT], resultPath: '$.createError' });
+      task.addCatch(cleanup, { resultPath: '$.error' });
+    }
+    for (const task of [clusterFromSnapshot, clusterToPointInTime]) {
+      retryRds(task);
+      task.addCatch(adoptCluster, {
+        errors: ['Rds.DbClusterAlreadyExistsException'],
+        resultPath: '$.createError',
+      });
+      task.addCatch(checkCluster, { errors: [...RDS_TRANSIENT], resultPath: '$.createError' });
+      task.addCatch(cleanup, { resultPath: '$.error' });
+    }
+
     fromSnapshot.next(poll);
     toPointInTime.next(poll);
     clusterFromSnapshot.next(clusterInstance);
@@ -465,12 +539,17 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
     const definition = init
       .next(validate)
       .next(
-        notifyThen(
-          this,
-          'NotifyRestoreStarted',
-          topic,
-          notification(env, 'restore.started', 'info', { database, request: JsonPath.objectAt('$.request') }),
-          resolve,
+        retryNotification(
+          notifyThen(
+            this,
+            'NotifyRestoreStarted',
+            topic,
+            notification(env, 'restore.started', 'info', {
+              database,
+              request: JsonPath.objectAt('$.request'),
+            }),
+            resolve,
+          ),
         ),
       )
       .next(

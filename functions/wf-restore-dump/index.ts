@@ -1,17 +1,18 @@
 import type { CheckResult } from '#core/catalog.ts';
-import { connect, quoteIdent } from '#core/pg.ts';
 import { runRestore } from '#core/restore.ts';
 import type { PlannedRestore } from '#core/restore-plan.ts';
-import { TargetAlreadyExists, VerificationFailed } from '#core/restore-plan.ts';
+import { VerificationFailed } from '#core/restore-plan.ts';
+import { createOwnedDatabase, type DatabaseServer, pgServer } from '#core/restore-target.ts';
 import { connectionAt, rdsIn, repositoryFromEnv, taskHandler } from '../wf-common/index.ts';
 import { instanceEndpoint } from '../wf-common/rds-lookup.ts';
 
 /**
- * RestoreDump: creates the target database on the target server, restores the dump into it with
- * the same code as `lifeboat restore` (checksum, pg_restore, data checks, catalog record), and
- * fails with VerificationFailed when the checks do not pass. In AWS this runs in the
- * verify-backup container image (it needs pg_restore). The workflow marks the database as created
- * before this task runs and drops it on failure; TargetAlreadyExists un-marks it.
+ * RestoreDump: creates the target database on the target server and marks it as this execution's
+ * (functions/core/restore-target.ts), restores the dump into it with the same code as `lifeboat
+ * restore` (checksum, pg_restore, data checks, catalog record), and fails with VerificationFailed
+ * when the checks do not pass. In AWS this runs in the verify-backup container image (it needs
+ * pg_restore). A database already there is refused (TargetAlreadyExists) unless this execution's
+ * marker is on it (a retried attempt): cleanup drops only a database carrying that marker.
  */
 
 export interface RestoreDumpEvent {
@@ -29,41 +30,57 @@ export interface RestoreDumpResult {
   readonly restoreDurationMs: number;
 }
 
+export interface RestoreDumpDeps {
+  readonly server: DatabaseServer;
+  readonly endpoint: string;
+  /** Restores the dump into the named (new, empty) database and runs the data checks. */
+  readonly restore: (
+    databaseName: string,
+  ) => Promise<{ passed: boolean; checks: CheckResult[]; restoreDurationMs: number }>;
+}
+
+export async function restoreDump(
+  event: RestoreDumpEvent,
+  deps: RestoreDumpDeps,
+): Promise<RestoreDumpResult> {
+  const name = event.target.databaseName!;
+  await createOwnedDatabase(deps.server, name, event.executionName, event.target.identifier);
+  const report = await deps.restore(name);
+  if (!report.passed) {
+    const failed = report.checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`);
+    throw new VerificationFailed(`restored dump ${event.backupId} did not pass: ${failed.join('; ')}`);
+  }
+  return {
+    database: name,
+    endpoint: deps.endpoint,
+    passed: true,
+    checks: report.checks,
+    restoreDurationMs: report.restoreDurationMs,
+  };
+}
+
 export const handler = taskHandler<RestoreDumpEvent, RestoreDumpResult>(
   'wf-restore-dump',
   async (event, logger) => {
-    const name = event.target.databaseName!;
     const endpoint = await instanceEndpoint(rdsIn(undefined), event.target.identifier);
     const admin = await connectionAt(event.target.secretArn!, endpoint, 'postgres');
-    const client = await connect(admin);
-    try {
-      await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
-    } catch (err) {
-      if ((err as { code?: string }).code === '42P04') {
-        throw new TargetAlreadyExists(`database "${name}" already exists on ${event.target.identifier}`);
-      }
-      throw err;
-    } finally {
-      await client.end();
-    }
-    const report = await runRestore({
-      repository: repositoryFromEnv(),
-      ref: event.backupId,
-      database: event.database,
-      target: { ...admin, database: name },
-      logger,
-    });
-    if (!report.passed) {
-      const failed = report.checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`);
-      throw new VerificationFailed(`restored dump ${event.backupId} did not pass: ${failed.join('; ')}`);
-    }
-    logger.info('dump restored', { backupId: event.backupId, database: name, ms: report.restoreDurationMs });
-    return {
-      database: name,
+    const result = await restoreDump(event, {
+      server: pgServer(admin),
       endpoint,
-      passed: true,
-      checks: report.checks,
-      restoreDurationMs: report.restoreDurationMs,
-    };
+      restore: (name) =>
+        runRestore({
+          repository: repositoryFromEnv(),
+          ref: event.backupId,
+          database: event.database,
+          target: { ...admin, database: name },
+          logger,
+        }),
+    });
+    logger.info('dump restored', {
+      backupId: event.backupId,
+      database: result.database,
+      ms: result.restoreDurationMs,
+    });
+    return result;
   },
 );

@@ -15,6 +15,13 @@ const clusterBackups = [
   dumpBackup('20261123T020000Z-dmp', '2026-11-23T02:00:00.000Z'),
 ];
 
+const someoneElsesInstance = (p: { DbInstanceIdentifier: string }) => ({
+  DbInstances: [{ DbInstanceIdentifier: p.DbInstanceIdentifier, DbInstanceStatus: 'available', TagList: [] }],
+});
+const someoneElsesCluster = (p: { DbClusterIdentifier: string }) => ({
+  DbClusters: [{ DbClusterIdentifier: p.DbClusterIdentifier, Status: 'available', TagList: [] }],
+});
+
 function handlers(backups = instanceBackups, overrides: Handlers = {}): Handlers {
   const published = () => ({ MessageId: 'm' });
   const created = (p: { DbInstanceIdentifier: string }) => ({
@@ -28,6 +35,11 @@ function handlers(backups = instanceBackups, overrides: Handlers = {}): Handlers
       DbCluster: { DbClusterIdentifier: p.DbClusterIdentifier },
     }),
     CreateTestClusterInstance: created,
+    // Ownership checks after a create failed: by default the resource is someone else's (untagged).
+    ExistingTestInstanceDescribe: someoneElsesInstance,
+    TestUnsureInstanceDescribe: someoneElsesInstance,
+    ExistingTestClusterDescribe: someoneElsesCluster,
+    TestUnsureClusterDescribe: someoneElsesCluster,
     DescribeTestInstance: (p: { DbInstanceIdentifier: string }) => ({
       DbInstances: [
         {

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { chooseRestorePoint, type PlannedRestore, planRestore } from '../../functions/core/restore-plan.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
+import { backoffSchedule } from '../../state-machines/resilience.ts';
+import { CUTOVER_POLL, RESTORE_POLL } from '../../state-machines/restore.ts';
 import { dumpBackup, REGION, snapshotBackup } from './catalog-fixtures.ts';
 import { failWith, type Handlers, runWorkflow } from './harness.ts';
 
@@ -37,6 +39,13 @@ function endpointOf(id: string) {
   return `${id}.abc.${REGION}.rds.amazonaws.com`;
 }
 
+const someoneElsesInstance = (p: { DbInstanceIdentifier: string }) => ({
+  DbInstances: [{ DbInstanceIdentifier: p.DbInstanceIdentifier, DbInstanceStatus: 'available', TagList: [] }],
+});
+const someoneElsesCluster = (p: { DbClusterIdentifier: string }) => ({
+  DbClusters: [{ DbClusterIdentifier: p.DbClusterIdentifier, Status: 'available', TagList: [] }],
+});
+
 function handlers(overrides: Handlers = {}): Handlers {
   const published = () => ({ MessageId: 'm' });
   return {
@@ -58,6 +67,11 @@ function handlers(overrides: Handlers = {}): Handlers {
     CreateClusterInstance: (p: { DbInstanceIdentifier: string }) => ({
       DbInstance: { DbInstanceIdentifier: p.DbInstanceIdentifier, DbInstanceStatus: 'creating' },
     }),
+    // Ownership checks after a create failed: by default the resource is someone else's (untagged).
+    ExistingInstanceDescribe: someoneElsesInstance,
+    UnsureInstanceDescribe: someoneElsesInstance,
+    ExistingClusterDescribe: someoneElsesCluster,
+    UnsureClusterDescribe: someoneElsesCluster,
     DescribeRestoredInstance: (p: { DbInstanceIdentifier: string }) => ({
       DbInstances: [
         {
@@ -307,7 +321,7 @@ describe('RestoreWorkflow', () => {
       );
 
       expect(result.status).toBe('SUCCEEDED');
-      expect(result.calls.GetCutoverChange).toHaveLength(30);
+      expect(result.calls.GetCutoverChange).toHaveLength(backoffSchedule(CUTOVER_POLL).length);
       expect(result.output.cutover.status).toBe('PENDING');
       expect(deletes(result.calls)).toBe(0);
     });
@@ -416,7 +430,7 @@ describe('RestoreWorkflow', () => {
       );
 
       expect(result.error).toBe('RestoreTimedOut');
-      expect(result.calls.DescribeRestoredInstance).toHaveLength(240);
+      expect(result.calls.DescribeRestoredInstance).toHaveLength(backoffSchedule(RESTORE_POLL).length);
       expect(result.calls.DeleteCreatedInstance).toHaveLength(1);
     });
 

@@ -1,0 +1,62 @@
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { renderAsl } from '../../state-machines/render.ts';
+import { propertySettings } from './faults.ts';
+import {
+  anyRestoreScenario,
+  healthyRestoreWithOneTransient,
+  type RestoreScenario,
+  restoreInput,
+  restoreInvariants,
+  restoreLambdas,
+  restoreWorld,
+} from './restore-world.ts';
+import { type PreparedWorkflow, prepare, runInWorld, type WorldRun } from './runner.ts';
+import { recordRun, runStats } from './stats.ts';
+
+const { seed, numRuns } = propertySettings();
+const EXECUTION = 'restore-fault-run';
+
+async function play(prepared: PreparedWorkflow, s: RestoreScenario) {
+  const world = restoreWorld(s);
+  const run: WorldRun = await runInWorld(prepared, {
+    input: restoreInput(s),
+    world,
+    lambdas: restoreLambdas(world, s, EXECUTION),
+    faults: s.faults,
+    executionName: EXECUTION,
+  });
+  recordRun('restore', run);
+  return { world, run, verdict: restoreInvariants(s, world, run, EXECUTION) };
+}
+
+describe('restore workflow in the fault world', () => {
+  let prepared: PreparedWorkflow;
+  beforeAll(() => {
+    prepared = prepare('restore', renderAsl('restore'));
+  });
+
+  it(`keeps its invariants under any faults (${numRuns} runs, seed ${seed})`, async () => {
+    await fc.assert(
+      fc.asyncProperty(anyRestoreScenario, async (s) => {
+        const { verdict } = await play(prepared, s);
+        expect(verdict.problems).toEqual([]);
+      }),
+      { seed, numRuns, interruptAfterTimeLimit: 240_000, markInterruptAsFailure: true },
+    );
+    expect(runStats('restore').runs).toBeGreaterThanOrEqual(numRuns);
+  });
+
+  it(`a single transient error never discards a good restore (${numRuns} runs, seed ${seed})`, async () => {
+    await fc.assert(
+      fc.asyncProperty(healthyRestoreWithOneTransient, async (s) => {
+        const { run, verdict } = await play(prepared, s);
+        expect(verdict.problems).toEqual([]);
+        expect({ status: run.status, error: run.error, cause: run.cause }).toMatchObject({
+          status: 'SUCCEEDED',
+        });
+      }),
+      { seed: seed + 1, numRuns, interruptAfterTimeLimit: 240_000, markInterruptAsFailure: true },
+    );
+  });
+});
