@@ -10,8 +10,25 @@ import type { FakeAws } from './world.ts';
  *
  * The ASL is prepared once per workflow: each Wait state becomes a Task bound to the world's
  * clock, so that waiting moves simulated time by exactly the seconds the definition asks for (one
- * state either way, so transition counts are those of the real definition).
+ * state either way, so transition counts are those of the real definition). A Retry moves the
+ * clock by the interval its retrier would wait in AWS (IntervalSeconds × BackoffRate^n, capped by
+ * MaxDelaySeconds), so that a retried deletion meets a world that has moved on, as it would.
  */
+
+interface Retrier {
+  readonly ErrorEquals: string[];
+  readonly IntervalSeconds?: number;
+  readonly BackoffRate?: number;
+  readonly MaxDelaySeconds?: number;
+}
+
+/** Seconds AWS would wait before retry number `n` (0-based) of an error, by the first matching retrier. */
+export function retryDelay(retriers: readonly Retrier[] | undefined, error: string, n: number): number {
+  const r = retriers?.find((x) => x.ErrorEquals.includes(error) || x.ErrorEquals.includes('States.ALL'));
+  if (!r) return 0;
+  const delay = (r.IntervalSeconds ?? 1) * (r.BackoffRate ?? 2) ** n;
+  return Math.min(delay, r.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
+}
 
 export type LambdaHandler = (input: never) => unknown;
 
@@ -91,11 +108,20 @@ export async function runInWorld(
   const calls: Record<string, number> = {};
   let injected = 0;
   const started = world.now;
+  // The call that failed last: calling the same task next is its retry.
+  let lastFailure: { task: string; error: string; retries: number } | null = null;
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   for (const [name, resource] of Object.entries(prepared.resources)) {
     const integration = integrationOf(resource);
     if (integration === 'lambda' && !lambdas[name]) throw new Error(`runner: no local function for ${name}`);
     handlers[name] = async (input: unknown) => {
+      let retries = 0;
+      if (lastFailure?.task === name) {
+        retries = lastFailure.retries + 1;
+        const retriers = prepared.asl.States[name]!.Retry as Retrier[] | undefined;
+        world.advance(retryDelay(retriers, lastFailure.error, lastFailure.retries));
+      }
+      lastFailure = null;
       if (integration === 'clock') {
         const wait = prepared.waits[name]!;
         const seconds = wait.seconds ?? Number(readPath(input, wait.secondsPath!));
@@ -107,13 +133,18 @@ export async function runInWorld(
       calls[name] = attempt + 1;
       const fault = faultFor(faults, name, attempt);
       if (fault) injected += 1;
-      if (fault && !appliesCall(fault)) throw faultError(fault.kind, integration, name);
-      const result =
-        integration === 'lambda'
-          ? await lambdas[name]!(structuredClone(input) as never)
-          : world.sfn(resource, structuredClone(input) as Record<string, unknown>);
-      if (fault) throw faultError(fault.kind, integration, name);
-      return result;
+      try {
+        if (fault && !appliesCall(fault)) throw faultError(fault.kind, integration, name);
+        const result =
+          integration === 'lambda'
+            ? await lambdas[name]!(structuredClone(input) as never)
+            : world.sfn(resource, structuredClone(input) as Record<string, unknown>);
+        if (fault) throw faultError(fault.kind, integration, name);
+        return result;
+      } catch (err) {
+        lastFailure = { task: name, error: (err as Error).name, retries };
+        throw err;
+      }
     };
   }
   const retryIntervalOverrides: Record<string, number> = {};
