@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VerificationRecord } from '../../functions/core/catalog.ts';
-import { renderAsl } from '../../state-machines/render.ts';
 import { propertySettings } from './faults.ts';
 import {
   anyRestoreTestScenario,
@@ -11,7 +10,7 @@ import {
   restoreTestLambdas,
   restoreTestWorld,
 } from './restore-test-world.ts';
-import { type PreparedWorkflow, prepare, runInWorld } from './runner.ts';
+import { type PreparedWorkflow, pinnedAsl, prepare, runInWorld } from './runner.ts';
 import { printStats, recordRun, runStats } from './stats.ts';
 
 const { seed, numRuns } = propertySettings();
@@ -34,7 +33,7 @@ async function play(prepared: PreparedWorkflow, s: RestoreTestScenario) {
 describe('restore-test workflow in the fault world', () => {
   let prepared: PreparedWorkflow;
   beforeAll(() => {
-    prepared = prepare('restore-test', renderAsl('restore-test'));
+    prepared = prepare('restore-test', pinnedAsl('restore-test'));
   });
   afterAll(printStats);
 

@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { VerificationRecord } from '../../functions/core/catalog.ts';
 import { DatabaseUnreachable } from '../../functions/core/errors.ts';
-import { renderAsl } from '../../state-machines/render.ts';
 import type { Fault, FaultKind } from './faults.ts';
 import {
   DNS_NAME,
@@ -18,7 +17,7 @@ import {
   restoreTestLambdas,
   restoreTestWorld,
 } from './restore-test-world.ts';
-import { type LambdaHandler, type PreparedWorkflow, prepare, runInWorld } from './runner.ts';
+import { type LambdaHandler, type PreparedWorkflow, pinnedAsl, prepare, runInWorld } from './runner.ts';
 
 /**
  * Each restore case the fault world was built to show, as a named test: the scenario, the run,
@@ -48,8 +47,8 @@ const fault = (task: string, kind: FaultKind, attempt = 0, applied = true): Faul
 let restore: PreparedWorkflow;
 let restoreTest: PreparedWorkflow;
 beforeAll(() => {
-  restore = prepare('restore', renderAsl('restore'));
-  restoreTest = prepare('restore-test', renderAsl('restore-test'));
+  restore = prepare('restore', pinnedAsl('restore'));
+  restoreTest = prepare('restore-test', pinnedAsl('restore-test'));
 });
 
 async function playRestore(

@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderAsl } from '../../state-machines/render.ts';
 import { propertySettings } from './faults.ts';
 import {
   anyRestoreScenario,
@@ -11,7 +10,7 @@ import {
   restoreLambdas,
   restoreWorld,
 } from './restore-world.ts';
-import { type PreparedWorkflow, prepare, runInWorld, type WorldRun } from './runner.ts';
+import { type PreparedWorkflow, pinnedAsl, prepare, runInWorld, type WorldRun } from './runner.ts';
 import { printStats, recordRun, runStats } from './stats.ts';
 
 const { seed, numRuns } = propertySettings();
@@ -33,7 +32,7 @@ async function play(prepared: PreparedWorkflow, s: RestoreScenario) {
 describe('restore workflow in the fault world', () => {
   let prepared: PreparedWorkflow;
   beforeAll(() => {
-    prepared = prepare('restore', renderAsl('restore'));
+    prepared = prepare('restore', pinnedAsl('restore'));
   });
   afterAll(printStats);
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { type AslDefinition, executionContext, type WorkflowName } from '../../state-machines/render.ts';
 import { appliesCall, type FaultSchedule, faultError, faultFor, integrationOf } from './faults.ts';
@@ -31,6 +32,16 @@ export function retryDelay(retriers: readonly Retrier[] | undefined, error: stri
 }
 
 export type LambdaHandler = (input: never) => unknown;
+
+/**
+ * The workflow's rendered ASL as pinned in test/fixtures/asl (test/state-machines/asl-pinned.test.ts
+ * keeps it equal to what the constructs render): no CDK synthesis in the fault suites.
+ */
+export function pinnedAsl(workflow: WorkflowName): AslDefinition {
+  return JSON.parse(
+    readFileSync(new URL(`../fixtures/asl/${workflow}.json`, import.meta.url), 'utf8'),
+  ) as AslDefinition;
+}
 
 export interface PreparedWorkflow {
   readonly workflow: WorkflowName;
