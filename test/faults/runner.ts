@@ -179,16 +179,16 @@ export async function runInWorld(
       }
     }
   })();
-  const base = { path, calls, injected };
+  const base = () => ({ path, calls, injected });
   try {
     const output = await execution.result;
     await logs;
-    return { ...base, status: 'SUCCEEDED', output, error: null, cause: null, seconds: world.now - started };
+    return { ...base(), status: 'SUCCEEDED', output, error: null, cause: null, seconds: world.now - started };
   } catch (err) {
     await logs.catch(() => undefined);
     if (aborted)
       return {
-        ...base,
+        ...base(),
         status: 'ABORTED',
         output: null,
         error: 'Aborted',
@@ -197,7 +197,7 @@ export async function runInWorld(
       };
     const inner = (err as { cause?: Error }).cause ?? (err as Error);
     return {
-      ...base,
+      ...base(),
       status: 'FAILED',
       output: null,
       error: inner.name,
