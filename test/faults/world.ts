@@ -195,7 +195,7 @@ export class FakeAws {
     const i = this.instances.get(id);
     if (!i) return null;
     if (i.deletingUntil !== null) return 'deleting';
-    if (this.now < i.availableAt) return i.restoredFrom ? 'creating' : 'creating';
+    if (this.now < i.availableAt) return 'creating';
     if (i.endsAs) return i.endsAs;
     if (i.promotedAt !== null && this.now < i.promotedAt) return 'modifying';
     return 'available';
