@@ -21,19 +21,18 @@ import { rdsArn } from './common.ts';
  */
 
 /**
- * Transient errors of the RDS SDK integration. The RDS model has no throttling or server-error
- * exception, so Step Functions (Java SDK v2 names) reports throttling, 5xx and any unmodelled
- * error as `Rds.RdsException`; a client-side failure (timeout, connection reset) as
- * `Rds.SdkClientException`. Retrying an unmodelled permanent error a few times costs little.
+ * Transient errors of the RDS SDK integration. An SDK task produces its service's modelled errors
+ * and its base exception; the RDS model has no throttling or server-error shape, so throttling,
+ * 5xx and any other unmodelled failure arrive as `Rds.RdsException` (the cause tells them apart).
+ * Retrying an unmodelled permanent error a few times costs little.
  */
-export const RDS_TRANSIENT = ['Rds.RdsException', 'Rds.SdkClientException'] as const;
+export const RDS_TRANSIENT = ['Rds.RdsException'] as const;
 
 /** Route 53's transient errors under Step Functions' names. */
 export const ROUTE53_TRANSIENT = [
   'Route53.ThrottlingException',
   'Route53.PriorRequestNotCompleteException',
   'Route53.Route53Exception',
-  'Route53.SdkClientException',
 ] as const;
 
 /** Route 53 errors that prove a change batch was not applied. */
@@ -43,7 +42,7 @@ export const ROUTE53_REFUSED = [
   'Route53.NoSuchHostedZoneException',
 ] as const;
 
-/** Retries an RDS call on throttling, 5xx and client-side failures (about 5 min in all). */
+/** Retries an RDS call on throttling, 5xx and other unmodelled failures (about 5 min in all). */
 export function retryRds(task: TaskStateBase, extraErrors: readonly string[] = []): void {
   task.addRetry({
     errors: [...extraErrors, ...RDS_TRANSIENT],

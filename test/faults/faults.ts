@@ -56,11 +56,12 @@ export function appliesCall(fault: Fault): boolean {
 }
 
 /**
- * The error a Task state sees for a fault, named as Step Functions names it. For AWS SDK
- * integrations that is `<Service>.<Java SDK v2 exception class>`: RDS has no modelled throttling
- * or server error, so throttling, 5xx and AccessDenied all arrive as `Rds.RdsException` (the
- * message tells them apart) and a client-side failure as `Rds.SdkClientException`. Lambda
- * invocations fail with the Lambda service's exceptions, a task timeout with States.Timeout.
+ * The error a Task state sees for a fault, named as Step Functions names it. An AWS SDK
+ * integration produces `<Service>.<Java SDK v2 exception class>` for the service's modelled errors
+ * and its base exception for everything else: RDS has no modelled throttling or server error, so
+ * throttling, 5xx, AccessDenied and a call that could not be made (timeout, unreachable) all
+ * arrive as `Rds.RdsException` (the message tells them apart). Lambda invocations fail with the
+ * Lambda service's exceptions, a task timeout with States.Timeout.
  */
 export function faultError(kind: FaultKind, integration: Integration, task: string): Error {
   const what = `injected ${kind} at ${task}`;
@@ -101,7 +102,7 @@ export function faultError(kind: FaultKind, integration: Integration, task: stri
           );
         case 'timeout':
         case 'unreachable':
-          return awsError(`${svc}.SdkClientException`, `Unable to execute HTTP request: timed out (${what})`);
+          return awsError(`${svc}.${svc}Exception`, `Unable to execute HTTP request: timed out (${what})`);
         case 'denied':
           return awsError(
             `${svc}.${svc}Exception`,
@@ -132,7 +133,7 @@ export function faultError(kind: FaultKind, integration: Integration, task: stri
           return awsError('DynamoDB.AmazonDynamoDBException', `not authorized (Status Code: 400; ${what})`);
         case 'timeout':
         case 'unreachable':
-          return awsError('DynamoDB.SdkClientException', `Unable to execute HTTP request (${what})`);
+          return awsError('DynamoDB.AmazonDynamoDBException', `Unable to execute HTTP request (${what})`);
         default:
           return awsError('DynamoDB.InternalServerErrorException', `Internal server error (${what})`);
       }

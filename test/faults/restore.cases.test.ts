@@ -260,7 +260,7 @@ describe('what a failure leaves is known and reported', () => {
 
     expect(problems).toEqual([]);
     expect(failed).toMatchObject({
-      cleanupErrors: { unconfirmed: { identifier: 'orders-restored', Error: 'Rds.SdkClientException' } },
+      cleanupErrors: { unconfirmed: { identifier: 'orders-restored', Error: 'Rds.RdsException' } },
     });
   });
 
@@ -276,7 +276,7 @@ describe('what a failure leaves is known and reported', () => {
     expect(run.status).toBe('SUCCEEDED');
     expect(run.output.cutover).toMatchObject({
       status: 'UNKNOWN',
-      error: { Error: 'Route53.SdkClientException' },
+      error: { Error: 'Route53.Route53Exception' },
     });
     expect(world.records.get(DNS_NAME)).toBe(world.endpointOf('orders-restored'));
     expect(world.removals).toEqual([]);

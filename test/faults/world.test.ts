@@ -162,7 +162,7 @@ describe('FakeAws', () => {
 describe('faults', () => {
   it('names each fault as Step Functions does for the integration', () => {
     expect(faultError('throttle', 'rds', 'T').name).toBe('Rds.RdsException');
-    expect(faultError('timeout', 'rds', 'T').name).toBe('Rds.SdkClientException');
+    expect(faultError('timeout', 'rds', 'T').name).toBe('Rds.RdsException');
     expect(faultError('lambda-throttle', 'lambda', 'T').name).toBe('Lambda.TooManyRequestsException');
     expect(faultError('5xx', 'lambda', 'T').name).toBe('Lambda.ServiceException');
     expect(faultError('timeout', 'lambda', 'T').name).toBe('States.Timeout');
