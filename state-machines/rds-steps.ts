@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   Choice,
@@ -12,6 +12,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { CallAwsService } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import { SNAPSHOT_PREFIX } from '../lib/naming.ts';
 import { rdsArn } from './common.ts';
 import { RDS_TRANSIENT, retryRds, scheduledCounter } from './resilience.ts';
 
@@ -24,35 +25,61 @@ import { RDS_TRANSIENT, retryRds, scheduledCounter } from './resilience.ts';
 /** Tags on everything a workflow creates, so a person (or IAM) can tell it apart. */
 export function createdTags(workflow: string): { Key: string; Value: string }[] {
   return [
-    { Key: 'lifeboat:workflow', Value: workflow },
+    { Key: WORKFLOW_TAG_KEY, Value: workflow },
     { Key: 'lifeboat:created-by', Value: JsonPath.stringAt('$$.Execution.Name') },
   ];
 }
 
-/** Access the restore steps need beyond the action itself (tags, encrypted snapshots). */
-export function restoreStatements(scope: Construct, keyArns: readonly string[]): PolicyStatement[] {
+/**
+ * What one create step (restore or cluster instance) may do, as CallAwsService's `iamResources`
+ * and `additionalIamStatements`:
+ * - the action on the settings a create references (subnet, option and parameter groups) and on
+ *   lifeboat's own snapshots (`lifeboat-*`) only;
+ * - the action, and tagging, on an instance or cluster only when the request tags it
+ *   `lifeboat:workflow=<workflow>` (every create here does: createdTags), so the workflow cannot
+ *   create anything its own cleanup (deletes need the same tag) would not recognise;
+ * - the snapshots' keys through RDS in this region only, grants only for AWS resources.
+ */
+export function createPermissions(
+  scope: Construct,
+  action: string,
+  workflow: string,
+  keyArns: readonly string[],
+): { iamResources: string[]; additionalIamStatements: PolicyStatement[] } {
+  const tagged = { StringEquals: { [`aws:RequestTag/${WORKFLOW_TAG_KEY}`]: workflow } };
+  const created = [rdsArn(scope, 'db'), rdsArn(scope, 'cluster')];
   const statements = [
-    new PolicyStatement({
-      actions: ['rds:AddTagsToResource'],
-      resources: [rdsArn(scope, 'db'), rdsArn(scope, 'cluster')],
-    }),
+    new PolicyStatement({ actions: [`rds:${action}`], resources: created, conditions: tagged }),
+    new PolicyStatement({ actions: ['rds:AddTagsToResource'], resources: created, conditions: tagged }),
   ];
   if (keyArns.length) {
+    const viaRds = { 'kms:ViaService': `rds.${Stack.of(scope).region}.amazonaws.com` };
     statements.push(
       new PolicyStatement({
-        actions: ['kms:CreateGrant', 'kms:DescribeKey', 'kms:Decrypt', 'kms:GenerateDataKey*'],
+        actions: ['kms:DescribeKey', 'kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: [...keyArns],
+        conditions: { StringEquals: viaRds },
+      }),
+      new PolicyStatement({
+        actions: ['kms:CreateGrant'],
+        resources: [...keyArns],
+        conditions: { StringEquals: viaRds, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
       }),
     );
   }
-  return statements;
+  return { iamResources: createSettings(scope), additionalIamStatements: statements };
 }
 
-/** Resources a restore reads or creates. */
-export function restoreResources(scope: Construct): string[] {
-  return (['db', 'cluster', 'snapshot', 'cluster-snapshot', 'subgrp', 'og', 'pg', 'cluster-pg'] as const).map(
-    (r) => rdsArn(scope, r),
-  );
+/** The tag key every workflow create carries (its value names the workflow). */
+export const WORKFLOW_TAG_KEY = 'lifeboat:workflow';
+
+/** Settings a create references, and lifeboat's own snapshots it may restore from. */
+export function createSettings(scope: Construct): string[] {
+  return [
+    rdsArn(scope, 'snapshot', `${SNAPSHOT_PREFIX}*`),
+    rdsArn(scope, 'cluster-snapshot', `${SNAPSHOT_PREFIX}*`),
+    ...(['subgrp', 'og', 'pg', 'cluster-pg'] as const).map((r) => rdsArn(scope, r)),
+  ];
 }
 
 export interface InstanceParams {
@@ -81,8 +108,7 @@ export function restoreInstanceFromSnapshot(
       DeletionProtection: false,
       Tags: createdTags(p.workflow),
     },
-    iamResources: restoreResources(scope),
-    additionalIamStatements: restoreStatements(scope, p.keyArns),
+    ...createPermissions(scope, 'restoreDBInstanceFromDBSnapshot', p.workflow, p.keyArns),
     resultSelector: { identifier: JsonPath.stringAt('$.DbInstance.DbInstanceIdentifier') },
     resultPath: '$.created.instance',
   });
@@ -113,8 +139,7 @@ export function restoreInstanceToPointInTime(
       DeletionProtection: false,
       Tags: createdTags(p.workflow),
     },
-    iamResources: restoreResources(scope),
-    additionalIamStatements: restoreStatements(scope, p.keyArns),
+    ...createPermissions(scope, 'restoreDBInstanceToPointInTime', p.workflow, p.keyArns),
     resultSelector: { identifier: JsonPath.stringAt('$.DbInstance.DbInstanceIdentifier') },
     resultPath: '$.created.instance',
   });
@@ -145,8 +170,7 @@ export function restoreClusterFromSnapshot(
       DeletionProtection: false,
       Tags: createdTags(p.workflow),
     },
-    iamResources: restoreResources(scope),
-    additionalIamStatements: restoreStatements(scope, p.keyArns),
+    ...createPermissions(scope, 'restoreDBClusterFromSnapshot', p.workflow, p.keyArns),
     resultSelector: { identifier: JsonPath.stringAt('$.DbCluster.DbClusterIdentifier') },
     resultPath: '$.created.cluster',
   });
@@ -177,8 +201,7 @@ export function restoreClusterToPointInTime(
       DeletionProtection: false,
       Tags: createdTags(p.workflow),
     },
-    iamResources: restoreResources(scope),
-    additionalIamStatements: restoreStatements(scope, p.keyArns),
+    ...createPermissions(scope, 'restoreDBClusterToPointInTime', p.workflow, p.keyArns),
     resultSelector: { identifier: JsonPath.stringAt('$.DbCluster.DbClusterIdentifier') },
     resultPath: '$.created.cluster',
   });
@@ -201,8 +224,7 @@ export function createClusterInstance(
       PubliclyAccessible: false,
       Tags: createdTags(p.workflow),
     },
-    iamResources: restoreResources(scope),
-    additionalIamStatements: restoreStatements(scope, []),
+    ...createPermissions(scope, 'createDBInstance', p.workflow, []),
     resultSelector: { identifier: JsonPath.stringAt('$.DbInstance.DbInstanceIdentifier') },
     resultPath: '$.created.instance',
   });

@@ -103,6 +103,7 @@ export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfigInput>> = {
         storageKmsKeyArn: 'arn:aws:kms:eu-west-1:222222222222:key/0a1b2c3d-0000-4000-8000-000000000002',
         drSecretArn: 'arn:aws:secretsmanager:eu-central-1:222222222222:secret:lifeboat/staging/ledger-GhIjKl',
         drSecretKmsKeyArn: 'arn:aws:kms:eu-central-1:222222222222:key/0a1b2c3d-0000-4000-8000-000000000003',
+        drStorageKmsKeyArn: 'arn:aws:kms:eu-central-1:222222222222:key/0a1b2c3d-0000-4000-8000-000000000004',
         failover: {
           replicaIdentifier: 'ledger-staging-dr',
           globalClusterIdentifier: 'ledger-staging-global',
@@ -168,6 +169,7 @@ export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfigInput>> = {
         secretArn: 'arn:aws:secretsmanager:us-east-1:333333333333:secret:lifeboat/prod/orders-AbCdEf',
         storageKmsKeyArn: 'arn:aws:kms:us-east-1:333333333333:key/0c1b2c3d-0000-4000-8000-000000000001',
         drSecretArn: 'arn:aws:secretsmanager:us-west-2:333333333333:secret:lifeboat/prod/orders-GhIjKl',
+        drStorageKmsKeyArn: 'arn:aws:kms:us-west-2:333333333333:key/0c1b2c3d-0000-4000-8000-000000000002',
         failover: {
           replicaIdentifier: 'orders-prod-west',
           globalClusterIdentifier: 'orders-prod-global',
@@ -188,6 +190,7 @@ export const ENVIRONMENTS: Readonly<Record<string, EnvironmentConfigInput>> = {
         secretArn: 'arn:aws:secretsmanager:us-east-1:333333333333:secret:lifeboat/prod/billing-AbCdEf',
         storageKmsKeyArn: 'arn:aws:kms:us-east-1:333333333333:key/0c1b2c3d-0000-4000-8000-000000000001',
         drSecretArn: 'arn:aws:secretsmanager:us-west-2:333333333333:secret:lifeboat/prod/billing-GhIjKl',
+        drStorageKmsKeyArn: 'arn:aws:kms:us-west-2:333333333333:key/0c1b2c3d-0000-4000-8000-000000000002',
         failover: {
           replicaIdentifier: 'billing-prod-west',
           dns: { hostedZoneId: 'Z0123456789ABCDEFGHIJ', recordName: 'billing.db.example.com', ttl: 30 },

@@ -180,6 +180,14 @@ export const DatabaseSchema = z
     drSecretArn: secretArn.optional(),
     /** The customer-managed key of `drSecretArn`, if any (DR region). */
     drSecretKmsKeyArn: kmsKeyArn.optional(),
+    /**
+     * The customer-managed KMS key (DR region) the DR replica's storage is encrypted with — a
+     * cross-region replica of an encrypted database needs a key of its own region. Point-in-time
+     * restores in the DR region (from the replica, or the promoted database) and a failback's new
+     * replica need it. `lifeboat doctor` compares it with the replica's.
+     * @default - the replica uses the AWS managed key aws/rds (or none)
+     */
+    drStorageKmsKeyArn: kmsKeyArn.optional(),
     /** How this database fails over to the DR region. @default - it does not (no failover workflow target) */
     failover: FailoverSchema.optional(),
     /** VPC the dump function (or Fargate task) that reaches the database runs in. */
@@ -604,6 +612,7 @@ export const EnvironmentConfigSchema = z
         ['storageKmsKeyArn', db.storageKmsKeyArn, cfg.primaryRegion],
         ['drSecretArn', db.drSecretArn, cfg.drRegion],
         ['drSecretKmsKeyArn', db.drSecretKmsKeyArn, cfg.drRegion],
+        ['drStorageKmsKeyArn', db.drStorageKmsKeyArn, cfg.drRegion],
       ];
       for (const [field, arn, expected] of inRegion) {
         // A malformed ARN is reported by its own field's check.

@@ -26,6 +26,12 @@ export interface CopySnapshotProps {
   readonly settings: SnapshotCopySettings;
   /** Kinds of snapshots lifeboat takes (decides which copy actions the role gets). */
   readonly databases: readonly Database[];
+  /**
+   * Databases are also found at run time by tag (config `discovery`): their storage keys are not
+   * known at synth, so the source-region grant covers the region's keys, through RDS only.
+   * @default false
+   */
+  readonly discovery?: boolean;
   readonly bucket: IBucket;
   readonly operationsKey: OperationsKey;
   readonly logRetention: RetentionDays;
@@ -137,14 +143,25 @@ export class CopySnapshot extends Construct {
       // authorizes against `*`. It returns metadata only.
       fn.addToRolePolicy(new PolicyStatement({ actions: [describe], resources: ['*'] }));
     }
-    // RDS uses grants on the source snapshot's key (the database's, unknown here) and on the DR key.
-    fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['kms:CreateGrant', 'kms:DescribeKey'],
-        resources: [`arn:${stack.partition}:kms:${stack.region}:${stack.account}:key/*`],
-        conditions: { StringEquals: { 'kms:ViaService': `rds.${stack.region}.amazonaws.com` } },
-      }),
-    );
+    // RDS uses grants on the source snapshot's key and on the DR key, on the caller's behalf. The
+    // source key is the database's storage key (config storageKmsKeyArn); a database without one
+    // uses aws/rds, whose key policy already lets the account use it through RDS.
+    const anyRegionKey = `arn:${stack.partition}:kms:${stack.region}:${stack.account}:key/*`;
+    const sourceKeys = props.discovery
+      ? [anyRegionKey]
+      : [...new Set(props.databases.flatMap((db) => db.storageKmsKeyArn ?? []))];
+    if (sourceKeys.length > 0) {
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['kms:CreateGrant', 'kms:DescribeKey'],
+          resources: sourceKeys,
+          conditions: {
+            StringEquals: { 'kms:ViaService': `rds.${stack.region}.amazonaws.com` },
+            Bool: { 'kms:GrantIsForAWSResource': 'true' },
+          },
+        }),
+      );
+    }
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['kms:CreateGrant', 'kms:DescribeKey'],
@@ -152,6 +169,7 @@ export class CopySnapshot extends Construct {
         conditions: {
           StringEquals: { 'kms:ViaService': `rds.${props.drRegion}.amazonaws.com` },
           'ForAnyValue:StringEquals': { 'kms:ResourceAliases': backupKeyAlias(props.environment) },
+          Bool: { 'kms:GrantIsForAWSResource': 'true' },
         },
       }),
     );
@@ -170,10 +188,12 @@ export class CopySnapshot extends Construct {
         );
       }
     }
-    acknowledge(
-      `arn:${stack.partition}:kms:${stack.region}:${stack.account}:key/*`,
-      "The source snapshot is encrypted with its database's key, not known to lifeboat; usable only through RDS (kms:ViaService).",
-    );
+    if (props.discovery) {
+      acknowledge(
+        `arn:${stack.partition}:kms:${stack.region}:${stack.account}:key/*`,
+        'Databases found by tag at run time bring their own storage keys, unknown at synth; usable only through RDS (kms:ViaService) for AWS resources (kms:GrantIsForAWSResource).',
+      );
+    }
     acknowledge(
       `arn:${stack.partition}:kms:${props.drRegion}:${stack.account}:key/*`,
       'The DR backup key is matched by its alias (kms:ResourceAliases) and only through RDS; its id is not known at synth.',

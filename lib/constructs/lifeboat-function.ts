@@ -1,12 +1,5 @@
 import { Annotations, Duration, type IAspect, Stack, Validations } from 'aws-cdk-lib';
-import {
-  type IRole,
-  ManagedPolicy,
-  type Policy,
-  PolicyStatement,
-  Role,
-  ServicePrincipal,
-} from 'aws-cdk-lib/aws-iam';
+import { type IRole, type Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, type Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -15,6 +8,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
+import { CATALOG_PREFIX } from '../../functions/core/catalog.ts';
 import { REPOSITORY_PREFIXES } from '../naming.ts';
 import { functionPath, PROJECT_ROOT } from '../paths.ts';
 
@@ -137,6 +131,16 @@ export interface FunctionRoleProps {
   readonly description?: string;
 }
 
+/** The network-interface actions a VPC function's role needs (and nothing else of EC2). */
+export const VPC_ACCESS_ACTIONS = [
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+] as const;
+
 /**
  * An execution role that starts with nothing but writing its own log group (instead of the
  * AWSLambdaBasicExecutionRole's logs:* on every log group). Grants add the rest.
@@ -148,14 +152,10 @@ export function functionRole(scope: Construct, id: string, props: FunctionRolePr
   });
   props.logGroup.grantWrite(role);
   if (props.inVpc) {
-    // Lambda checks at creation that the role can manage ENIs in the function's subnets; AWS keeps
-    // this managed policy in step with what Lambda needs.
-    const vpcAccess = ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole');
-    role.addManagedPolicy(vpcAccess);
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-      reason: 'AWS-maintained ENI permissions a VPC function needs; they act only on network interfaces.',
-    });
+    // What Lambda checks on the execution role to attach the function to its VPC. The managed
+    // AWSLambdaVPCAccessExecutionRole would also allow logs:* writes on every log group. EC2 has no
+    // resource ARN for the Describe calls, and the interfaces' ids are generated at run time.
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: [...VPC_ACCESS_ACTIONS], resources: ['*'] }));
   }
   return role;
 }
@@ -196,7 +196,8 @@ export class NodejsFunctionGuard implements IAspect {
 
 /**
  * `read`: list the prefixes, get objects. `append`: also put (for write-once catalog records).
- * `readwrite`: also plain deletes (a delete marker under versioning: partial artifacts, pruning).
+ * `readwrite`: also plain deletes (a delete marker under versioning: partial artifacts, pruning),
+ * of artifacts only: nothing may delete a catalog record.
  */
 export type BucketAccess = 'read' | 'append' | 'readwrite';
 
@@ -257,13 +258,24 @@ export function grantRepository(
       conditions: { StringLikeIfExists: { 's3:prefix': prefixes.flatMap((p) => [p, `${p}*`]) } },
     }),
   );
-  const objectActions = ['s3:GetObject'];
-  if (access !== 'read') objectActions.push('s3:PutObject', 's3:AbortMultipartUpload');
-  if (access === 'readwrite') objectActions.push('s3:DeleteObject');
-  role.addToPrincipalPolicy(new PolicyStatement({ actions: objectActions, resources: objects }));
+  // The catalog is append-only: records are single write-once puts (never multipart), never
+  // deleted. Artifacts are streamed (multipart, aborted on failure); `readwrite` removes a partial
+  // one, and prune an expired one.
+  const catalog = prefixes.filter((p) => p === CATALOG_PREFIX).map((p) => bucket.arnForObjects(`${p}*`));
+  const artifacts = prefixes.filter((p) => p !== CATALOG_PREFIX).map((p) => bucket.arnForObjects(`${p}*`));
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: objects }));
+  if (access !== 'read' && catalog.length > 0) {
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: catalog }));
+  }
+  if (access !== 'read' && artifacts.length > 0) {
+    const artifactActions = ['s3:PutObject', 's3:AbortMultipartUpload'];
+    if (access === 'readwrite') artifactActions.push('s3:DeleteObject');
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: artifactActions, resources: artifacts }));
+  }
   if (bucket.encryptionKey) {
-    const keyActions =
-      access === 'read' ? ['kms:Decrypt'] : ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'];
+    // SSE-KMS: a put needs a data key; a read, and each part of a multipart upload, Decrypt.
+    // S3 never calls kms:Encrypt for an object.
+    const keyActions = access === 'read' ? ['kms:Decrypt'] : ['kms:Decrypt', 'kms:GenerateDataKey'];
     role.addToPrincipalPolicy(
       new PolicyStatement({ actions: keyActions, resources: [bucket.encryptionKey.keyArn] }),
     );

@@ -8,7 +8,6 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, DockerImageCode, DockerImageFunction, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { Database } from '../config/schema.ts';
@@ -99,7 +98,10 @@ export function importNetwork(
  * through Secrets Manager in the secret's region).
  */
 export function grantSecret(scope: Construct, database: Database, role: IRole): void {
-  Secret.fromSecretCompleteArn(scope, 'Secret', database.secretArn).grantRead(role);
+  // GetSecretValue only: grantRead adds secretsmanager:DescribeSecret, which no dump calls.
+  role.addToPrincipalPolicy(
+    new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [database.secretArn] }),
+  );
   if (database.secretKmsKeyArn) {
     role.addToPrincipalPolicy(
       new PolicyStatement({

@@ -8,7 +8,6 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { DockerImageFunction, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -20,6 +19,7 @@ import type { AlarmSettings, NotificationSettings } from '../config/schema.ts';
 import { QUOTA_METRIC } from '../function-env.ts';
 import { type AlarmSeverity, replicaLagAlarmName } from '../naming.ts';
 import { LifeboatFunction } from './lifeboat-function.ts';
+import { allowAlarmsToPublish } from './notifications.ts';
 import type { OperationsKey } from './operations-key.ts';
 
 // Metric definitions first (cdk-monitoring-constructs' habit): alarms and the dashboard share them.
@@ -173,7 +173,7 @@ export class Monitoring extends Construct {
         masterKey: props.operationsKey.key,
         enforceSSL: true,
       });
-      props.operationsKey.allowDeliveryBy(new ServicePrincipal('cloudwatch.amazonaws.com'));
+      allowAlarmsToPublish(topic, props.operationsKey.key);
       for (const email of props.notifications.emails) topic.addSubscription(new EmailSubscription(email));
       this.topic = topic;
     }

@@ -11,13 +11,13 @@ import {
   ServicePrincipal,
 } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import type { IDestination, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
+import type { IRule } from 'aws-cdk-lib/aws-events';
 import { EmailSubscription, LambdaSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
-import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EVENTS_TOPIC_ENV } from '../../functions/core/events.ts';
 import { ENV as NOTIFIER_ENV } from '../../functions/notifier/env.ts';
@@ -130,19 +130,17 @@ export class Notifications extends Construct {
       enforceSSL: true,
     });
 
-    // SNS writes undeliverable messages into the (encrypted) DLQ; CloudWatch publishes the DLQ alarm
-    // into the (encrypted) topic. Both need the key, from this account only. A key imported from
-    // elsewhere ignores this: its owner must grant the same.
-    for (const service of ['sns.amazonaws.com', 'cloudwatch.amazonaws.com']) {
-      props.key.addToResourcePolicy(
-        new PolicyStatement({
-          principals: [new ServicePrincipal(service)],
-          actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
-        }),
-      );
-    }
+    // SNS writes undeliverable messages into the (encrypted) DLQ; it needs the key, from this
+    // account only. A key imported from elsewhere ignores this: its owner must grant the same.
+    props.key.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal('sns.amazonaws.com')],
+        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+    );
+    allowAlarmsToPublish(this.topic, props.key);
 
     this.deadLetterQueue = encryptedQueue(this, 'DeadLetterQueue', { key: props.key });
     Validations.of(this.deadLetterQueue).acknowledge({
@@ -164,20 +162,21 @@ export class Notifications extends Construct {
       },
       retryAttempts: props.maxRetryAttempts ?? 2,
       maxEventAge: props.maxEventAge ?? Duration.hours(6),
-      onFailure: new SqsDestination(this.deadLetterQueue),
+      onFailure: queueDestination(this.deadLetterQueue),
     });
-    props.slackWebhookSecret.grantRead(this.notifier);
+    // GetSecretValue only (grantRead adds DescribeSecret, which the notifier never calls).
+    this.notifier.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [props.slackWebhookSecret.secretArn],
+      }),
+    );
     acknowledgeOwnPolicy(this.notifier.role, 'the notifier');
     Validations.of(this.notifier).acknowledge({
       id: 'NIST.800.53.R5-LambdaDLQ',
       reason:
         'Failed asynchronous invocations go to the on-failure destination (the notifications DLQ), whose record also carries the error; a DeadLetterConfig would only duplicate the event.',
     });
-    acknowledgeKeyWildcards(
-      this.notifier,
-      ['kms:ReEncrypt*', 'kms:GenerateDataKey*'],
-      'CDK grant for sending to the KMS-encrypted DLQ (on-failure destination); limited to that one key.',
-    );
 
     this.topic.addSubscription(
       new LambdaSubscription(this.notifier, { deadLetterQueue: this.deadLetterQueue }),
@@ -226,6 +225,14 @@ export class Notifications extends Construct {
   }
 
   /**
+   * Lets EventBridge deliver the events of `rule` to the topic (sns:Publish, and the topic key),
+   * for that rule only.
+   */
+  allowRule(rule: IRule): void {
+    allowRuleToPublish(this.topic, rule);
+  }
+
+  /**
    * Gives a function the topic's ARN in `LIFEBOAT_EVENTS_TOPIC_ARN` and the right to publish, in one
    * call, so the variable and the grant cannot drift apart.
    */
@@ -243,4 +250,81 @@ function acknowledgeKeyWildcards(grantee: IGrantable, actions: readonly string[]
   Validations.of(policy).acknowledge(
     ...actions.map((action) => ({ id: `AwsSolutions-IAM5[Action::${action}]`, reason })),
   );
+}
+
+/**
+ * A topic's policy replaces SNS's default one: with only `enforceSSL`'s Deny in it, nothing may
+ * publish that is not granted by name. This allows CloudWatch alarms of this account and region
+ * (alarm actions, composite alarms) to publish, and the topic key's policy to let CloudWatch use
+ * the key for that. Every lifeboat topic an alarm sends to must go through here.
+ */
+export function allowAlarmsToPublish(topic: Topic, key: IKey | undefined): void {
+  const stack = Stack.of(topic);
+  const alarms = `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*`;
+  const conditions = {
+    StringEquals: { 'aws:SourceAccount': stack.account },
+    ArnLike: { 'aws:SourceArn': alarms },
+  };
+  topic.addToResourcePolicy(
+    new PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions,
+    }),
+  );
+  key?.addToResourcePolicy(
+    new PolicyStatement({
+      principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+      resources: ['*'],
+      conditions,
+    }),
+  );
+}
+
+/**
+ * Lets EventBridge deliver the events of `rule` to `topic`: sns:Publish for that rule only, and the
+ * topic key for EventBridge on behalf of that rule.
+ */
+export function allowRuleToPublish(topic: Topic, rule: IRule): void {
+  const stack = Stack.of(topic);
+  const conditions = {
+    StringEquals: { 'aws:SourceAccount': stack.account },
+    ArnEquals: { 'aws:SourceArn': rule.ruleArn },
+  };
+  topic.addToResourcePolicy(
+    new PolicyStatement({
+      principals: [new ServicePrincipal('events.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions,
+    }),
+  );
+  topic.masterKey?.addToResourcePolicy(
+    new PolicyStatement({
+      principals: [new ServicePrincipal('events.amazonaws.com')],
+      actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+      resources: ['*'],
+      conditions,
+    }),
+  );
+}
+
+/**
+ * Lambda's on-failure destination into an encrypted queue, granting what delivery uses:
+ * sqs:SendMessage and the queue key's GenerateDataKey/Decrypt (SqsDestination grants
+ * kms:Encrypt and kms:ReEncrypt* too, which SQS never needs from a sender).
+ */
+export function queueDestination(queue: IQueue): IDestination {
+  return {
+    bind: (_scope, fn) => {
+      fn.grantPrincipal.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }),
+      );
+      queue.encryptionMasterKey?.grant(fn.grantPrincipal, 'kms:GenerateDataKey', 'kms:Decrypt');
+      return { destination: queue.queueArn };
+    },
+  };
 }

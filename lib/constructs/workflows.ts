@@ -640,30 +640,30 @@ export class FailoverWorkflows extends Construct {
         }),
       );
     }
-    // The creates carry tags (lifeboat:workflow=failback, lifeboat:created-by).
+    // The creates carry tags (lifeboat:workflow=failback, lifeboat:created-by): tagging only that.
     createStatements.push(
       new PolicyStatement({
         actions: ['rds:AddTagsToResource'],
         resources: [...newInstances, ...clusterReplicas],
+        conditions: { StringEquals: { [`aws:RequestTag/${WORKFLOW_TAG}`]: 'failback' } },
       }),
     );
-    if (failback?.kmsKeyArn) {
-      // RDS encrypts the new replica with this key on the caller's behalf.
-      createStatements.push(
-        new PolicyStatement({
-          actions: [
-            'kms:CreateGrant',
-            'kms:DescribeKey',
-            'kms:Encrypt',
-            'kms:Decrypt',
-            'kms:GenerateDataKey',
-            'kms:GenerateDataKeyWithoutPlaintext',
-          ],
-          resources: [failback.kmsKeyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `rds.${primary}.amazonaws.com` } },
-        }),
-      );
-    }
+    // RDS encrypts the new replica with the failback key, and reads the source (the promoted
+    // database, encrypted with its DR storage key) across regions, on the caller's behalf: grants
+    // for AWS resources through RDS only, as for a cross-region snapshot copy. RDS needs
+    // CreateGrant and DescribeKey from the caller, nothing else (no Encrypt/Decrypt/GenerateDataKey).
+    const keyGrants = (keys: readonly string[], region: string) =>
+      new PolicyStatement({
+        actions: ['kms:CreateGrant', 'kms:DescribeKey'],
+        resources: [...keys],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `rds.${region}.amazonaws.com` },
+          Bool: { 'kms:GrantIsForAWSResource': 'true' },
+        },
+      });
+    if (failback?.kmsKeyArn) createStatements.push(keyGrants([failback.kmsKeyArn], primary));
+    const sourceKeys = [...new Set(databases.flatMap((db) => db.drStorageKmsKeyArn ?? []))];
+    if (sourceKeys.length > 0) createStatements.push(keyGrants(sourceKeys, dr));
     // A create whose answer was lost finds its database on the retry: reading its tags tells
     // whether this execution made it (wf-create-replica).
     createStatements.push(describe(['rds:DescribeDBInstances'], newInstances));
@@ -748,19 +748,35 @@ export class FailoverWorkflows extends Construct {
           : { resources: ['*'] }),
       }),
     );
-    this.failover.stateMachine.addToRolePolicy(
-      new PolicyStatement({
-        effect: Effect.DENY,
-        actions: ['rds:SwitchoverGlobalCluster', 'rds:FailoverGlobalCluster'],
-        // Only global databases are restricted here: the clusters and instances these calls also
-        // authorize are the global database's own members.
-        notResources: [
-          ...globalClusterArns,
-          rdsArnIn(this, '*', 'cluster', '*'),
-          rdsArnIn(this, '*', 'db', '*'),
-        ],
-      }),
-    );
+    if (clusters.length > 0) {
+      // RDS authorizes a global switchover/failover on the global cluster and on its member
+      // clusters (Service Authorization Reference: resource types global-cluster and cluster, both
+      // required): the DR secondary that is promoted and the primary that is demoted — in the
+      // primary region, which the workflow's own statement (DR region) does not cover. Exactly the
+      // configured members; docs/deploy.md names the drill that proves it in a real account.
+      const members = [...replicaArns.clusters, ...primaryArns.clusters];
+      this.failover.stateMachine.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['rds:SwitchoverGlobalCluster', 'rds:FailoverGlobalCluster'],
+          resources: [...globalClusterArns, ...members],
+        }),
+      );
+      this.failover.stateMachine.addToRolePolicy(
+        new PolicyStatement({
+          effect: Effect.DENY,
+          actions: ['rds:SwitchoverGlobalCluster', 'rds:FailoverGlobalCluster'],
+          notResources: [...globalClusterArns, ...members],
+        }),
+      );
+    } else {
+      this.failover.stateMachine.addToRolePolicy(
+        new PolicyStatement({
+          effect: Effect.DENY,
+          actions: ['rds:SwitchoverGlobalCluster', 'rds:FailoverGlobalCluster'],
+          resources: ['*'],
+        }),
+      );
+    }
 
     this.failback = new FailbackWorkflow(this, 'Failback', {
       environment,

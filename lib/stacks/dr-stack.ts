@@ -136,7 +136,12 @@ export class DrStack extends Stack {
       ...workflowProps,
       region: 'dr',
       image: this.verifyImage,
-      snapshotKeyArns: [this.vault.key.keyArn],
+      // The DR copies of snapshots are encrypted with the DR backup key; a point-in-time restore
+      // starts from the replica (or the promoted database), encrypted with its DR storage key.
+      snapshotKeyArns: [
+        this.vault.key.keyArn,
+        ...new Set(config.databases.flatMap((db) => db.drStorageKmsKeyArn ?? [])),
+      ],
     });
     if (failoverDatabases(config).length > 0) {
       this.failover = new FailoverWorkflows(this, 'Failover', {

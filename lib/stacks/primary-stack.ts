@@ -130,6 +130,7 @@ export class PrimaryStack extends Stack {
       drRegion: config.drRegion,
       settings: config.snapshotCopies,
       databases: config.databases,
+      discovery: config.discovery !== undefined,
       bucket,
       operationsKey: this.operationsKey,
       logRetention,

@@ -165,10 +165,38 @@ describe('Notifications construct', () => {
     );
     expect(secretStatements.length).toBeGreaterThan(0);
     for (const s of secretStatements) expect(resourcesOf(s)).toEqual([SECRET_ARN]);
-    expect(secretStatements.flatMap(actionsOf).sort()).toEqual([
-      'secretsmanager:DescribeSecret',
-      'secretsmanager:GetSecretValue',
-    ]);
+    // GetSecretValue only: the notifier never calls DescribeSecret.
+    expect(secretStatements.flatMap(actionsOf)).toEqual(['secretsmanager:GetSecretValue']);
+  });
+
+  it('lets CloudWatch alarms of this account and region publish to the topic: its policy is not only the SSL Deny', () => {
+    const topic = onlyResource(template, 'AWS::SNS::Topic');
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topic }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          {
+            Sid: 'CloudWatchAlarmsPublish',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: { Ref: topic },
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': '111111111111' },
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': [
+                    '',
+                    ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:eu-central-1:111111111111:alarm:*'],
+                  ],
+                },
+              },
+            },
+          },
+        ]),
+      },
+    });
   });
 
   it('lets the notifier send to the DLQ with its key, and nothing else on SQS', () => {
