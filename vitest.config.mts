@@ -27,6 +27,16 @@ export default defineConfig({
       },
       {
         test: {
+          // AWS's authorization rules: synthesized policies evaluated with iam-simulate, offline.
+          name: 'authz',
+          include: ['test/authz/**/*.test.ts'],
+          isolate: false,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
           name: 'state-machines',
           include: ['test/state-machines/**/*.test.ts'],
           setupFiles: ['test/setup/polyfills.ts'],

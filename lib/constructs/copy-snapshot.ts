@@ -150,29 +150,35 @@ export class CopySnapshot extends Construct {
     const sourceKeys = props.discovery
       ? [anyRegionKey]
       : [...new Set(props.databases.flatMap((db) => db.storageKmsKeyArn ?? []))];
-    if (sourceKeys.length > 0) {
-      fn.addToRolePolicy(
-        new PolicyStatement({
-          actions: ['kms:CreateGrant', 'kms:DescribeKey'],
-          resources: sourceKeys,
-          conditions: {
-            StringEquals: { 'kms:ViaService': `rds.${stack.region}.amazonaws.com` },
-            Bool: { 'kms:GrantIsForAWSResource': 'true' },
-          },
-        }),
-      );
-    }
-    fn.addToRolePolicy(
+    // kms:GrantIsForAWSResource exists on CreateGrant only: DescribeKey gets its own statement,
+    // or the condition (absent from its request) would refuse it.
+    const keyStatements = (keys: string[], region: string, extra: Record<string, unknown> = {}) => [
       new PolicyStatement({
-        actions: ['kms:CreateGrant', 'kms:DescribeKey'],
-        resources: [`arn:${stack.partition}:kms:${props.drRegion}:${stack.account}:key/*`],
+        actions: ['kms:DescribeKey'],
+        resources: keys,
+        conditions: { StringEquals: { 'kms:ViaService': `rds.${region}.amazonaws.com` }, ...extra },
+      }),
+      new PolicyStatement({
+        actions: ['kms:CreateGrant'],
+        resources: keys,
         conditions: {
-          StringEquals: { 'kms:ViaService': `rds.${props.drRegion}.amazonaws.com` },
-          'ForAnyValue:StringEquals': { 'kms:ResourceAliases': backupKeyAlias(props.environment) },
+          StringEquals: { 'kms:ViaService': `rds.${region}.amazonaws.com` },
           Bool: { 'kms:GrantIsForAWSResource': 'true' },
+          ...extra,
         },
       }),
-    );
+    ];
+    if (sourceKeys.length > 0) {
+      for (const st of keyStatements(sourceKeys, stack.region)) fn.addToRolePolicy(st);
+    }
+    // The DR backup key, matched by its alias (its id is not known at synth).
+    for (const st of keyStatements(
+      [`arn:${stack.partition}:kms:${props.drRegion}:${stack.account}:key/*`],
+      props.drRegion,
+      { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': backupKeyAlias(props.environment) } },
+    )) {
+      fn.addToRolePolicy(st);
+    }
 
     const policy = fn.role!.node.findChild('DefaultPolicy');
     const acknowledge = (resource: string, reason: string) =>

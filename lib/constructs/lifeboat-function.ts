@@ -276,8 +276,13 @@ export function grantRepository(
     // SSE-KMS: a put needs a data key; a read, and each part of a multipart upload, Decrypt.
     // S3 never calls kms:Encrypt for an object.
     const keyActions = access === 'read' ? ['kms:Decrypt'] : ['kms:Decrypt', 'kms:GenerateDataKey'];
+    // Only through S3 in the bucket's region: nobody decrypts a dump with the key directly.
     role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: keyActions, resources: [bucket.encryptionKey.keyArn] }),
+      new PolicyStatement({
+        actions: keyActions,
+        resources: [bucket.encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(bucket).region}.amazonaws.com` } },
+      }),
     );
   }
 

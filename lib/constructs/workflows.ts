@@ -652,18 +652,25 @@ export class FailoverWorkflows extends Construct {
     // database, encrypted with its DR storage key) across regions, on the caller's behalf: grants
     // for AWS resources through RDS only, as for a cross-region snapshot copy. RDS needs
     // CreateGrant and DescribeKey from the caller, nothing else (no Encrypt/Decrypt/GenerateDataKey).
-    const keyGrants = (keys: readonly string[], region: string) =>
+    const keyGrants = (keys: readonly string[], region: string) => [
       new PolicyStatement({
-        actions: ['kms:CreateGrant', 'kms:DescribeKey'],
+        actions: ['kms:DescribeKey'],
+        resources: [...keys],
+        conditions: { StringEquals: { 'kms:ViaService': `rds.${region}.amazonaws.com` } },
+      }),
+      // kms:GrantIsForAWSResource exists on CreateGrant only (DescribeKey would be refused by it).
+      new PolicyStatement({
+        actions: ['kms:CreateGrant'],
         resources: [...keys],
         conditions: {
           StringEquals: { 'kms:ViaService': `rds.${region}.amazonaws.com` },
           Bool: { 'kms:GrantIsForAWSResource': 'true' },
         },
-      });
-    if (failback?.kmsKeyArn) createStatements.push(keyGrants([failback.kmsKeyArn], primary));
+      }),
+    ];
+    if (failback?.kmsKeyArn) createStatements.push(...keyGrants([failback.kmsKeyArn], primary));
     const sourceKeys = [...new Set(databases.flatMap((db) => db.drStorageKmsKeyArn ?? []))];
-    if (sourceKeys.length > 0) createStatements.push(keyGrants(sourceKeys, dr));
+    if (sourceKeys.length > 0) createStatements.push(...keyGrants(sourceKeys, dr));
     // A create whose answer was lost finds its database on the retry: reading its tags tells
     // whether this execution made it (wf-create-replica).
     createStatements.push(describe(['rds:DescribeDBInstances'], newInstances));

@@ -255,7 +255,7 @@ describe('prod: DR keys, global database members, copies', () => {
       'kms:DescribeKey',
       'kms:DescribeKey',
     ]);
-    const source = kms.find((s) => resourcesOf(s).includes(drStorageKey));
+    const source = kms.find((s) => resourcesOf(s).includes(drStorageKey) && allows(s, 'kms:CreateGrant'));
     expect(source?.Condition).toEqual({
       StringEquals: { 'kms:ViaService': 'rds.us-west-2.amazonaws.com' },
       Bool: { 'kms:GrantIsForAWSResource': 'true' },
