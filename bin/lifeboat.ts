@@ -87,6 +87,13 @@ const commands: Record<string, Command> = {
       return { run: (argv) => m.gateCommand('abort', argv), help: m.abortHelp };
     },
   },
+  doctor: {
+    summary: 'AWS: what would fail during an incident (IAM simulated, workflows validated, config described)',
+    load: async () => {
+      const m = await import('./cli/commands/doctor.ts');
+      return { run: (argv) => m.doctorCommand(argv), help: m.doctorHelp };
+    },
+  },
   executions: {
     summary: "AWS: recent executions of an environment's workflows",
     load: async () => {
