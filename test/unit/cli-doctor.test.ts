@@ -24,8 +24,12 @@ import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type DoctorClients, type DoctorReport, doctorCommand } from '../../bin/cli/commands/doctor.ts';
-import { resolveEnvironment } from '../../bin/cli/env.ts';
+import {
+  type DoctorClients,
+  type DoctorReport,
+  doctorCommand,
+  doctorTarget,
+} from '../../bin/cli/commands/doctor.ts';
 import { authzTable } from '../../lib/authz/requests.ts';
 
 const mocks = {
@@ -58,7 +62,7 @@ const clients: DoctorClients = {
 };
 
 const ENV = 'staging';
-const env = resolveEnvironment(ENV);
+const env = doctorTarget(ENV);
 const table = authzTable(ENV, env.config);
 
 /** The stack resources CloudFormation would list: every resource the request table names. */

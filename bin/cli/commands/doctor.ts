@@ -22,7 +22,9 @@ import { failoverDatabases } from '../../../lib/recovery.ts';
 import { type WorkflowName } from '../../../state-machines/common.ts';
 import { bool, parse, required } from '../args.ts';
 import { workflowArn } from '../aws/workflows.ts';
-import { type DeployedEnvironment, resolveEnvironment } from '../env.ts';
+import { loadEnvironmentConfig } from '../../../lib/config/load.ts';
+import type { EnvironmentConfig } from '../../../lib/config/schema.ts';
+import { resolveEnvironment } from '../env.ts';
 import { table } from '../format.ts';
 import { type AwsClients, defaultClients } from './aws.ts';
 
@@ -117,8 +119,49 @@ function arnOfPhysical(r: StackResourceSummary, region: string, account: string)
 const HASH = /^[0-9A-F]{8}$/;
 const PLACEHOLDER = /\{\{(primary|dr):([A-Za-z0-9]+)(#stream)?\}\}/g;
 
+/** One region of the environment, with the names doctor looks up (lib/naming.ts via bin/cli/env.ts). */
+interface Side {
+  readonly region: string;
+  readonly stackName: string;
+  readonly bucket: string;
+  readonly slackWebhookSecretArn: string | undefined;
+}
+
+/** The environment as doctor checks it: its configuration and its deployed names. */
+export interface DoctorTarget {
+  readonly name: string;
+  readonly config: EnvironmentConfig;
+  readonly account: string;
+  readonly primary: Side;
+  readonly dr: Side;
+  workflowRegion(workflow: WorkflowName): string;
+}
+
+export function doctorTarget(name: string): DoctorTarget {
+  const deployed = resolveEnvironment(name);
+  const config = loadEnvironmentConfig(name);
+  const side = (role: 'primary' | 'dr'): Side => ({
+    region: deployed.regions[role],
+    stackName: deployed.stacks[role],
+    bucket: deployed.buckets[role],
+    slackWebhookSecretArn:
+      role === 'primary'
+        ? config.notifications.slackWebhookSecretArn
+        : config.notifications.drSlackWebhookSecretArn,
+  });
+  return {
+    name,
+    config,
+    account: deployed.account,
+    primary: side('primary'),
+    dr: side('dr'),
+    workflowRegion: (wf) =>
+      wf === 'failover' || wf === 'failback' ? deployed.regions.dr : deployed.regions.primary,
+  };
+}
+
 interface Deployed {
-  readonly env: DeployedEnvironment;
+  readonly env: DoctorTarget;
   readonly stacks: Record<'primary' | 'dr', StackResources>;
 }
 
@@ -591,7 +634,7 @@ export interface DoctorReport {
 }
 
 export async function runDoctor(envName: string, clients: DoctorClients): Promise<DoctorReport> {
-  const env = resolveEnvironment(envName);
+  const env = doctorTarget(envName);
   const findings: Finding[] = [];
   const stacks = {} as Record<'primary' | 'dr', StackResources>;
   for (const side of ['primary', 'dr'] as const) {
