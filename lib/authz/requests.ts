@@ -577,6 +577,27 @@ export function authzTable(environment: string, config: EnvironmentConfig): Auth
             },
       );
     }
+    if (policy?.dump && policy.verification) {
+      add(
+        db.large
+          ? {
+              stack: p,
+              principal: 'SchedulesRole',
+              action: 'states:StartExecution',
+              resource: `{{primary:VerifyTask${db.name}JobStateMachine}}`,
+              database: db.name,
+              why: 'Scheduler: verification schedule → Fargate verification workflow',
+            }
+          : {
+              stack: p,
+              principal: 'SchedulesRole',
+              action: 'lambda:InvokeFunction',
+              resource: '{{primary:VerifyBackupFunction}}',
+              database: db.name,
+              why: 'Scheduler: verification schedule → verify-backup',
+            },
+      );
+    }
     if (policy?.verification && config.restoreTest) {
       add({
         stack: p,
