@@ -31,6 +31,7 @@ import {
   doctorTarget,
 } from '../../bin/cli/commands/doctor.ts';
 import { authzTable } from '../../lib/authz/requests.ts';
+import { readDoc, shownCommands } from '../support/docs.ts';
 
 const mocks = {
   cf: mockClient(CloudFormationClient),
@@ -316,5 +317,14 @@ describe('lifeboat doctor', () => {
     expect(code).toBe(1);
     expect(text).toMatch(/stack Lifeboat-staging-Primary: ValidationError: Stack does not exist/);
     expect(mocks.iam.commandCalls(SimulatePrincipalPolicyCommand)).toHaveLength(0);
+  });
+
+  it('accepts every doctor command docs/deploy.md shows', async () => {
+    const shown = shownCommands(readDoc('docs/deploy.md').text, 'doctor');
+    expect(shown.length).toBeGreaterThan(0);
+    for (const argv of shown) {
+      const { code } = await run(argv);
+      expect(code, argv.join(' ')).toBe(0);
+    }
   });
 });
