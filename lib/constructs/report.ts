@@ -102,9 +102,11 @@ export class Report extends Construct {
     if (bucket.encryptionKey) {
       this.function.addToRolePolicy(
         new PolicyStatement({
-          // The same as a repository writer's (grantRepository): SSE-KMS writes and reads.
-          actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+          // The same as a repository writer's (grantRepository): SSE-KMS writes and reads, through
+          // S3 only; S3 never calls kms:Encrypt for an object.
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
           resources: [bucket.encryptionKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` } },
         }),
       );
     }
