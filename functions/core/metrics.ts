@@ -22,6 +22,13 @@ export const METRIC = {
   restoreDurationSeconds: 'RestoreDurationSeconds',
   failoverRtoSeconds: 'FailoverRtoSeconds',
   failoverRpoSeconds: 'FailoverRpoSeconds',
+  /**
+   * The primary canary (DR region, every minute): 1 when the primary committed and read back its
+   * heartbeat through the endpoint record, 0 when it did not take the write. The failover trigger.
+   */
+  primaryWritable: 'PrimaryWritable',
+  /** Seconds since the last heartbeat the primary acknowledged (the canary's view of the data at risk). */
+  heartbeatAgeSeconds: 'HeartbeatAgeSeconds',
 } as const;
 
 /**
