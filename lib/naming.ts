@@ -48,8 +48,8 @@ export function stackName(environment: string, role: 'primary' | 'dr'): string {
 }
 
 /**
- * Name of a database's critical replica-lag alarm (DR stack): the failover workflow's EventBridge
- * rule matches this exact name, so both sides derive it here.
+ * Name of a database's critical replica-lag alarm (DR stack). It pages; it starts nothing (lag says
+ * a failover would lose data, not that one is needed).
  */
 export function replicaLagCriticalAlarmName(environment: string, database: string): string {
   return replicaLagAlarmName(environment, database, 'critical');
@@ -93,4 +93,22 @@ export function dumpTargetParameterName(environment: string, database: string): 
  */
 export function verifyTargetParameterName(environment: string, database: string): string {
   return `/lifeboat/${environment}/verify/${database}`;
+}
+
+/**
+ * Name of a database's failover trigger (DR stack): the composite alarm "the primary has not
+ * accepted writes for `alarms.primaryUnwritableMinutes`", built from the primary canary's metrics.
+ * The failover workflow's EventBridge rule matches this exact name, so both sides derive it here.
+ */
+export function primaryUnwritableAlarmName(environment: string, database: string): string {
+  return `lifeboat-${environment}-${database}-primary-unwritable`;
+}
+
+/** Names of the canary alarms of one database (DR stack), by what each watches. */
+export function canaryAlarmName(
+  environment: string,
+  database: string,
+  what: 'write-failed' | 'heartbeat-age' | 'canary-silent',
+): string {
+  return `lifeboat-${environment}-${database}-${what}`;
 }

@@ -332,6 +332,28 @@ export const AlarmsSchema = z
     replicaLagCritSeconds: z.number().positive().default(60),
     /** Alarm when this share of the account's manual snapshot quota is used. */
     snapshotQuotaPercent: z.number().min(1).max(100).default(80),
+    /**
+     * The failover trigger of each database with `failover`: the primary canary (DR region, every
+     * minute) saw no write accepted through the endpoint record for this many minutes in a row.
+     * Longer than the primary's own recoveries (a Multi-AZ failover takes 1-2 minutes), short
+     * enough to matter. Alarm-started failovers still wait for approval unless `automaticFailover`.
+     */
+    primaryUnwritableMinutes: z
+      .number()
+      .int({ error: 'expected whole minutes' })
+      .min(2, { error: 'at least 2 minutes: one failed heartbeat is noise, not an outage' })
+      .max(60, { error: 'at most 60 minutes: a longer outage should not wait for its failover' })
+      .default(5),
+    /**
+     * The primary canary published nothing for this many minutes (the failover trigger is blind):
+     * a warning, never a trigger.
+     */
+    canarySilentMinutes: z
+      .number()
+      .int({ error: 'expected whole minutes' })
+      .min(2, { error: 'at least 2 minutes (the canary runs once a minute)' })
+      .max(60, { error: 'at most 60 minutes' })
+      .default(5),
   })
   .strict()
   .refine((a) => a.backupAgeCritHours > a.backupAgeWarnHours, {

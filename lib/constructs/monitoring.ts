@@ -310,9 +310,10 @@ export class Monitoring extends Construct {
   /**
    * Replica lag above `replicaLagWarnSeconds` (warning) and `replicaLagCritSeconds` (critical) in
    * 3 of the last 5 minutes. Must live in the replica's region (the metric is regional). The
-   * critical alarm is named `replicaLagCriticalAlarmName(env, db)` (lib/naming.ts): the failover
-   * workflow's rule starts on it. Missing data: the warning counts it as breaching (a replica that stops
-   * reporting deserves a look); the critical alarm does not (silence alone never starts a failover).
+   * critical alarm is named `replicaLagCriticalAlarmName(env, db)` (lib/naming.ts). Both page and
+   * start nothing: the failover trigger is the primary canary's alarm (PrimaryCanary). Missing data:
+   * the warning counts it as breaching (a replica that stops reporting deserves a look); the
+   * critical alarm does not.
    */
   addReplicaLagAlarms(source: ReplicaLagSource): Alarm[] {
     const { metric, perSecond } = replicaLagMetric(source);

@@ -21,7 +21,7 @@ import { RestoreWorkflow } from '../../state-machines/restore.ts';
 import { RestoreTestWorkflow } from '../../state-machines/restore-test.ts';
 import type { EnvironmentConfig, Network } from '../config/schema.ts';
 import { restoreTestEvent, verifyBackupEvent } from '../events.ts';
-import { lockTableName, replicaLagCriticalAlarmName } from '../naming.ts';
+import { lockTableName, primaryUnwritableAlarmName } from '../naming.ts';
 import {
   databaseSecrets,
   failoverDatabases,
@@ -427,7 +427,7 @@ export interface FailoverWorkflowsProps extends WorkflowsBaseProps {
 /**
  * The DR region's failover and failback workflows (flow 6) for the databases with a `failover`
  * block: the lock table, the task functions, and an EventBridge rule per database that starts a
- * failover when its critical replica-lag alarm goes to ALARM (approval gate unless
+ * failover when its primary-unwritable alarm (PrimaryCanary) goes to ALARM (approval gate unless
  * `automaticFailover`). Nothing here refers to the primary region's stack: it must work when that
  * region is gone.
  */
@@ -446,7 +446,7 @@ export class FailoverWorkflows extends Construct {
   public readonly deleteReplicaFunction: LifeboatFunction;
   /** Starts a failover from a CloudWatch alarm state change (wf-alarm-start). */
   public readonly alarmStartFunction: LifeboatFunction;
-  /** One rule per database: its critical replica-lag alarm → ALARM starts a failover. */
+  /** One rule per database: its primary-unwritable alarm → ALARM starts a failover. */
   public readonly alarmRules: ReadonlyMap<string, Rule>;
   public readonly deadLetterQueue: IQueue;
 
@@ -815,7 +815,7 @@ export class FailoverWorkflows extends Construct {
 
     this.alarmStartFunction = new LifeboatFunction(this, 'AlarmStart', {
       entry: 'wf-alarm-start/index.ts',
-      description: `lifeboat ${environment}: starts a failover when a critical replica-lag alarm fires`,
+      description: `lifeboat ${environment}: starts a failover when a primary-unwritable alarm fires`,
       timeout: Duration.seconds(30),
       memorySize: 256,
       // A handful of databases; alarms of one database share an execution name anyway.
@@ -835,7 +835,9 @@ export class FailoverWorkflows extends Construct {
 
     const rules = new Map<string, Rule>();
     for (const db of databases) {
-      const alarmName = replicaLagCriticalAlarmName(environment, db.name);
+      // The primary's health seen from this region (PrimaryCanary), never replica lag: lag says a
+      // failover would lose data, not that one is needed. Lag alarms page and start nothing.
+      const alarmName = primaryUnwritableAlarmName(environment, db.name);
       const rule = new Rule(this, `AlarmRule-${db.name}`, {
         description: `lifeboat ${environment}: ${alarmName} in ALARM starts a failover of ${db.name}${config.automaticFailover ? '' : ' (waits for approval)'}`,
         eventPattern: {

@@ -6,6 +6,7 @@ import { LifeboatDashboard } from '../constructs/dashboard.ts';
 import type { Monitoring } from '../constructs/monitoring.ts';
 import type { Notifications } from '../constructs/notifications.ts';
 import { OperationsKey } from '../constructs/operations-key.ts';
+import { PrimaryCanary } from '../constructs/primary-canary.ts';
 import { Prune } from '../constructs/prune.ts';
 import { encryptedQueue } from '../constructs/queues.ts';
 import { BackupSchedules } from '../constructs/schedules.ts';
@@ -36,6 +37,11 @@ export class DrStack extends Stack {
    * a `failover` block (`/lifeboat/<env>/workflows/failover|failback`).
    */
   public readonly failover?: FailoverWorkflows;
+  /**
+   * The failover trigger, with `failover`: the primary canary and, per database, the composite
+   * alarm "the primary has not accepted writes for N minutes" the failover rule listens to.
+   */
+  public readonly canary?: PrimaryCanary;
   /** The region's topic and the stack's alarms, replica lag included. */
   public readonly monitoring: Monitoring;
   /** The DR region's own events topic and Slack notifier, when `notifications.drSlackWebhookSecretArn` is set. */
@@ -151,8 +157,18 @@ export class DrStack extends Stack {
       this.monitoring.addDeadLetterAlarm(
         'FailoverDeadLetterAlarm',
         this.failover.deadLetterQueue,
-        'a critical replica-lag alarm could not start a failover (see the failover dead-letter queue)',
+        'a primary-unwritable alarm could not start a failover (see the failover dead-letter queue)',
       );
+      this.canary = new PrimaryCanary(this, 'PrimaryCanary', {
+        environment,
+        config,
+        lockTable: this.failover.lockTable,
+        operationsKey: this.operationsKey,
+        topic: this.monitoring.topic,
+        logRetention,
+        logKey: this.operationsKey.key,
+      });
+      this.monitoring.alarms.push(...this.canary.pagingAlarms);
     }
   }
 }
