@@ -1,3 +1,5 @@
+import { primaryUnwritableAlarmName as coreAlarmName } from '../functions/core/canary.ts';
+
 /**
  * Deterministic physical names. The primary stack must name resources of the DR stack (replication
  * destination bucket, DR key) without a cross-region reference, so both sides derive the same names
@@ -101,7 +103,7 @@ export function verifyTargetParameterName(environment: string, database: string)
  * The failover workflow's EventBridge rule matches this exact name, so both sides derive it here.
  */
 export function primaryUnwritableAlarmName(environment: string, database: string): string {
-  return `lifeboat-${environment}-${database}-primary-unwritable`;
+  return coreAlarmName(environment, database);
 }
 
 /** Names of the canary alarms of one database (DR stack), by what each watches. */

@@ -17,6 +17,15 @@ import { type Heartbeat, heartbeatStateKey, writeHeartbeat } from './heartbeat.t
  * primary, and a failover must never start because the canary lost its password.
  */
 
+/**
+ * Name of a database's failover trigger: the composite alarm "the primary has not accepted writes
+ * for N minutes" built on the canary's metrics (lib/constructs/primary-canary.ts). The failover
+ * rule matches it, and wf-alarm-start starts a failover from nothing else.
+ */
+export function primaryUnwritableAlarmName(environment: string, database: string): string {
+  return `lifeboat-${environment}-${database}-primary-unwritable`;
+}
+
 /** The writer name of the canary's heartbeat row (`lifeboat.heartbeat.writer`). */
 export const CANARY_WRITER = 'dr-canary';
 

@@ -1,12 +1,16 @@
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import * as z from 'zod';
+import { primaryUnwritableAlarmName } from '#core/canary.ts';
 import { ConfigError, requireEnv } from '#core/errors.ts';
 import { ALARM_DEDUPE_WINDOW_MINUTES, alarmExecutionName, InvalidFailoverInput } from '#core/failover.ts';
 import { taskHandler, WF_ENV } from '../wf-common/index.ts';
 
 /**
- * Starts the failover workflow from a CloudWatch alarm (EventBridge rule on "CloudWatch Alarm
- * State Change" → this function). The execution name is derived from database, alarm and a time
+ * Starts the failover workflow from the failover trigger of a database: its composite alarm "the
+ * primary has not accepted writes for N minutes" (`primaryUnwritableAlarmName`, built on the
+ * primary canary's metrics), through an EventBridge rule on "CloudWatch Alarm State Change". Any
+ * other alarm (a replica-lag alarm wired by mistake) is refused: lag says a failover would lose
+ * data, not that one is needed. The execution name is derived from database, alarm and a time
  * window, so an alarm that flaps within the window starts one execution: Step Functions refuses
  * the same name again (ExecutionAlreadyExists), which this function treats as done.
  *
@@ -41,6 +45,15 @@ export async function startFromAlarm(
   const event = parsed.data;
   if (event.state !== 'ALARM')
     return { started: false, executionName: null, reason: `alarm state is ${event.state}` };
+  const environment = requireEnv(WF_ENV.environment, env);
+  const trigger = primaryUnwritableAlarmName(environment, event.database);
+  if (event.alarmName !== trigger) {
+    return {
+      started: false,
+      executionName: null,
+      reason: `${event.alarmName} is not the failover trigger of ${event.database} (${trigger}); only the primary's health starts a failover`,
+    };
+  }
   const rawWindow = env[WF_ENV.alarmDedupeMinutes];
   const window = rawWindow ? Number(rawWindow) : ALARM_DEDUPE_WINDOW_MINUTES;
   if (!Number.isFinite(window) || window <= 0)
@@ -50,7 +63,7 @@ export async function startFromAlarm(
   const input = {
     database: event.database,
     mode: event.mode,
-    reason: `alarm ${event.alarmName} in ALARM`,
+    reason: `the primary of ${event.database} has not accepted writes (alarm ${event.alarmName} in ALARM since ${event.time})`,
     trigger: 'alarm',
     requestedBy: event.alarmName.slice(0, 200),
   };

@@ -11,6 +11,8 @@ export const WF_ENV = {
   databaseSecrets: 'LIFEBOAT_DATABASE_SECRETS',
   /** ARN of the failover state machine (wf-alarm-start). */
   failoverStateMachineArn: 'LIFEBOAT_FAILOVER_STATE_MACHINE_ARN',
+  /** The lifeboat environment the function belongs to (names the alarms it answers to). */
+  environment: 'LIFEBOAT_ENVIRONMENT',
   /** Minutes in which alarm-started failovers of one database and alarm share a name. */
   alarmDedupeMinutes: 'LIFEBOAT_ALARM_DEDUPE_MINUTES',
 } as const;

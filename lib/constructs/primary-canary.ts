@@ -243,8 +243,11 @@ export class PrimaryCanary extends Construct {
     this.alarms = alarms;
   }
 
-  /** The alarms that page (trigger and silent canary), for the stack's alarm lists. */
-  get pagingAlarms(): IAlarm[] {
-    return [...this.alarms.values()].flatMap((a) => [a.trigger, a.silent]);
+  /**
+   * The composite triggers, for the stack's alarm lists (its metric alarms are found there by the
+   * Monitoring construct's Aspect, which sees only metric alarms).
+   */
+  get triggerAlarms(): IAlarm[] {
+    return [...this.alarms.values()].map((a) => a.trigger);
   }
 }

@@ -168,7 +168,7 @@ export class DrStack extends Stack {
         logRetention,
         logKey: this.operationsKey.key,
       });
-      this.monitoring.alarms.push(...this.canary.pagingAlarms);
+      this.monitoring.alarms.push(...this.canary.triggerAlarms);
     }
   }
 }

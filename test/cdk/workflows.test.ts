@@ -6,7 +6,7 @@ import { REPLICA_ENV } from '../../functions/wf-create-replica/env.ts';
 import type { EnvironmentConfig } from '../../lib/config/schema.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';
 import { VERIFY_IMAGE_HANDLERS } from '../../lib/constructs/verify-backup.ts';
-import { backupBucketName, lockTableName, replicaLagCriticalAlarmName } from '../../lib/naming.ts';
+import { backupBucketName, lockTableName, primaryUnwritableAlarmName } from '../../lib/naming.ts';
 import { databaseSecrets, failoverDatabases, regionalSecrets } from '../../lib/recovery.ts';
 import { LOCK_KEY_ATTRIBUTE } from '../../state-machines/failover.ts';
 import { type SynthesizedEnvironment, synthesizeEnvironment } from './support.ts';
@@ -367,17 +367,17 @@ describe.each(['dev', 'staging', 'prod'])('workflows of environment %s', (name) 
   );
 
   itIfFailover(
-    'starts a failover when a critical replica-lag alarm goes to ALARM, through wf-alarm-start',
+    'starts a failover when the primary-unwritable alarm goes to ALARM, through wf-alarm-start',
     () => {
       const [starterId, starter] = functionOf(dr, 'wf-alarm-start');
       const rules = resources(dr, 'AWS::Events::Rule').map(([, r]) => r.Properties);
       for (const db of failingOver) {
-        const alarmName = replicaLagCriticalAlarmName(name, db.name);
-        const matching = rules.filter((r) => JSON.stringify(r.EventPattern).includes(`"${alarmName}"`));
+        const alarmName = primaryUnwritableAlarmName(name, db.name);
+        const matching = rules.filter((r) => JSON.stringify(r.EventPattern ?? {}).includes(`"${alarmName}"`));
 
         expect(matching, db.name).toHaveLength(1);
-        // The monitoring construct builds the alarm under the same name, in this stack.
-        dr.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: alarmName });
+        // The primary canary construct builds the composite alarm under the same name, in this stack.
+        dr.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', { AlarmName: alarmName });
         expect(matching[0]!.EventPattern).toEqual({
           source: ['aws.cloudwatch'],
           'detail-type': ['CloudWatch Alarm State Change'],

@@ -5,12 +5,10 @@ import {
   ModifyDBInstanceCommand,
   RDSClient,
 } from '@aws-sdk/client-rds';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { FailoverTarget, type FailoverTargetInput } from '../../functions/core/failover.ts';
 import type { Repository } from '../../functions/core/repository/types.ts';
-import { startFromAlarm } from '../../functions/wf-alarm-start/index.ts';
 import { checkWritable, confirmPromotion } from '../../functions/wf-check-writable/index.ts';
 import { runPreflightTask } from '../../functions/wf-failover-preflight/index.ts';
 import { fence } from '../../functions/wf-fence/index.ts';
@@ -32,62 +30,6 @@ function rdsError(name: string, message = name): Error {
   err.name = name;
   return err;
 }
-
-describe('wf-alarm-start', () => {
-  const sfn = mockClient(SFNClient);
-  const env = {
-    LIFEBOAT_FAILOVER_STATE_MACHINE_ARN: 'arn:aws:states:eu-central-1:111111111111:stateMachine:failover',
-  };
-  const event = (time: string, state = 'ALARM') => ({
-    database: 'orders',
-    alarmName: 'orders-lag-critical',
-    state,
-    time,
-  });
-  beforeEach(() => sfn.reset());
-
-  it('starts an unplanned, alarm-triggered failover named after database, alarm and window', async () => {
-    sfn.on(StartExecutionCommand).resolves({ executionArn: 'x' });
-
-    const result = await startFromAlarm(event('2026-11-23T10:07:00Z'), new SFNClient({}), env);
-
-    expect(result).toMatchObject({
-      started: true,
-      executionName: expect.stringMatching(/^alarm-orders-20261123T1000Z-/),
-    });
-    const input = sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input;
-    expect(input.stateMachineArn).toBe(env.LIFEBOAT_FAILOVER_STATE_MACHINE_ARN);
-    expect(JSON.parse(input.input!)).toEqual({
-      database: 'orders',
-      mode: 'unplanned',
-      reason: 'alarm orders-lag-critical in ALARM',
-      trigger: 'alarm',
-      requestedBy: 'orders-lag-critical',
-    });
-  });
-
-  it('a flapping alarm asks for the same execution again, which is not an error', async () => {
-    sfn
-      .on(StartExecutionCommand)
-      .resolvesOnce({ executionArn: 'x' })
-      .rejects(rdsError('ExecutionAlreadyExists', 'Execution Already Exists'));
-
-    const first = await startFromAlarm(event('2026-11-23T10:07:00Z'), new SFNClient({}), env);
-    const second = await startFromAlarm(event('2026-11-23T10:21:00Z'), new SFNClient({}), env);
-
-    const names = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
-    expect(names[0]).toBe(names[1]);
-    expect(first.started).toBe(true);
-    expect(second).toMatchObject({ started: false, reason: expect.stringContaining('flapping') });
-  });
-
-  it('ignores the return to OK', async () => {
-    const result = await startFromAlarm(event('2026-11-23T10:07:00Z', 'OK'), new SFNClient({}), env);
-
-    expect(result.started).toBe(false);
-    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
-  });
-});
 
 describe('wf-fence', () => {
   const rds = mockClient(RDSClient);
