@@ -1,9 +1,20 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { RDSClient } from '@aws-sdk/client-rds';
+import type { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import pg from 'pg';
 import { runBackup } from '#core/backup.ts';
+import {
+  CANARY_WRITER,
+  type CanaryResult,
+  type HeartbeatStore,
+  heartbeatToItem,
+  primaryUnwritableAlarmName,
+  probePrimary,
+} from '#core/canary.ts';
 import { EphemeralCluster } from '#core/ephemeral.ts';
 import { errorMessage } from '#core/errors.ts';
 import {
@@ -19,12 +30,16 @@ import {
   runPreflight,
 } from '#core/failover.ts';
 import { catchUp, estimateDataLoss, fencedPrimaryLsn, replayLsn, verifyWrite } from '#core/failover-pg.ts';
+import { type Heartbeat, type RpoEstimate, readHeartbeat } from '#core/heartbeat.ts';
 import { type ConnectionInfo, clientConfig, connect } from '#core/pg.ts';
 import { openRepository, type Repository } from '#core/repository/index.ts';
 import { runRestore } from '#core/restore.ts';
 import { runVerify } from '#core/verify.ts';
+import { canaryClient } from '../../functions/canary/index.ts';
+import { startFromAlarm } from '../../functions/wf-alarm-start/index.ts';
+import { type FenceEvent, fence } from '../../functions/wf-fence/index.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
-import { runLocalWorkflow } from './local-workflow.ts';
+import { type LocalRun, runLocalWorkflow } from './local-workflow.ts';
 
 export interface DrillStep {
   readonly name: string;
@@ -33,13 +48,52 @@ export interface DrillStep {
   readonly detail: string;
 }
 
+/** What the drill proves: a planned switchover, or the primary lost mid-write. */
+export type DrillScenario = 'planned' | 'primary-lost';
+
 export interface DrillReport {
   readonly passed: boolean;
+  readonly scenario: DrillScenario;
+  /** Replication delay between the primary and the standby, in seconds (`--lag`). */
+  readonly lagSeconds: number;
   readonly steps: DrillStep[];
   readonly backupId: string | null;
-  /** Trigger (execution start) to the verified write on the new primary. */
+  /**
+   * Planned: execution start → verified write on the new primary. Primary lost: the primary's
+   * death → verified write (detection, alarm, approval and failover included).
+   */
   readonly rtoSeconds: number | null;
-  /** Committed (acknowledged) rows the new primary does not have. */
+  /** Primary lost: the primary's death → the failover trigger's alarm (the canary's detection). */
+  readonly detectionSeconds: number | null;
+  /** Execution start → verified write on the new primary (the workflow alone). */
+  readonly workflowSeconds: number | null;
+  /** What the application saw: rows it had acknowledged, of those found on the new primary, lost. */
+  readonly application: {
+    readonly acknowledged: number;
+    readonly found: number | null;
+    readonly lost: number | null;
+    /** The primary's death − the acknowledgement of the oldest lost row: the measured RPO (0: none lost). */
+    readonly lostWindowSeconds: number | null;
+  };
+  /**
+   * The RPO estimate shown to the person approving (last heartbeat acknowledged by the primary vs.
+   * the one the standby replayed, estimateRpo of core/heartbeat.ts), with its figures; primary-lost only.
+   */
+  readonly rpoEstimate: (RpoEstimate & { readonly at: string }) | null;
+  /** The failover trigger: the canary's runs, and the event that started the workflow. */
+  readonly trigger: {
+    readonly canaryRuns: number;
+    readonly canaryFailures: number;
+    readonly lastAcknowledgedSeq: number | null;
+    readonly alarmName: string;
+    readonly executionName: string | null;
+    readonly startReason: string | null;
+    /** The approval-needed notification the workflow sent (what the person deciding sees). */
+    readonly approvalMessage: Record<string, unknown> | null;
+    /** The canary saw the new primary take its heartbeat through the switched endpoint record. */
+    readonly canaryFollowedNewPrimary: boolean;
+  } | null;
+  /** Committed (acknowledged) rows the new primary does not have (= application.lost). */
   readonly rpoRowsLost: number | null;
   readonly lagAtTriggerSeconds: number | null;
   readonly lagAtTriggerBytes: number | null;
@@ -54,8 +108,15 @@ export interface DrillOptions {
   /** Keep backups here; a temporary directory (removed afterwards) otherwise. */
   readonly repo?: string | undefined;
   readonly s3Endpoint?: string | undefined;
-  readonly mode?: 'planned' | 'unplanned';
+  /** @default 'planned' */
+  readonly scenario?: DrillScenario;
+  /** Seconds the standby receives the primary's WAL late (the cross-region link). @default 0 */
+  readonly lagSeconds?: number;
   readonly rows?: number;
+  /** The canary's period: the drill's "minute". @default 250 */
+  readonly canaryIntervalMs?: number;
+  /** Failed canary runs in a row that make the trigger alarm (alarms.primaryUnwritableMinutes). @default 3 */
+  readonly unwritableRuns?: number;
   readonly onStep?: (step: DrillStep) => void;
   readonly signal?: AbortSignal | undefined;
 }
@@ -69,12 +130,15 @@ class EndpointRecord {
 
 /**
  * An application writing a row every few milliseconds through the endpoint record, reconnecting
- * when its connection breaks. It remembers which rows the database acknowledged.
+ * when its connection breaks. It remembers which rows the database acknowledged, by a payload no
+ * other row has (ids are not enough: a promoted standby may hand out again ids the lost primary
+ * had used), and when.
  */
 class Writer {
-  readonly acked: number[] = [];
+  readonly acked: Array<{ readonly payload: string; readonly at: number }> = [];
   private stopped = false;
   private lastOk = 0;
+  private counter = 0;
   longestGapMs = 0;
   failuresSinceOk = 0;
   private loop: Promise<void> | undefined;
@@ -102,12 +166,10 @@ class Writer {
           client.on('error', () => undefined);
           await client.connect();
         }
-        const r = await client.query<{ id: string }>(
-          'INSERT INTO app.writes (payload) VALUES ($1) RETURNING id',
-          [`row written at ${new Date().toISOString()}`],
-        );
-        this.acked.push(Number(r.rows[0]!.id));
+        const payload = `w${++this.counter} ${new Date().toISOString()}`;
+        await client.query('INSERT INTO app.writes (payload) VALUES ($1)', [payload]);
         const now = performance.now();
+        this.acked.push({ payload, at: Date.now() });
         this.longestGapMs = Math.max(this.longestGapMs, now - this.lastOk);
         this.lastOk = now;
         this.failuresSinceOk = 0;
@@ -135,6 +197,80 @@ class Writer {
     this.stopped = true;
     await this.loop;
   }
+}
+
+/**
+ * The link between the primary and the standby, `lagMs` long: every byte of WAL reaches the standby
+ * that much later (a cross-region link under load). When the primary dies, what is still on the
+ * link never arrives. The standby's replies go back at once.
+ */
+class DelayLine {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly pending = new Set<NodeJS.Timeout>();
+  port = 0;
+
+  constructor(
+    private readonly upstreamPort: number,
+    private readonly lagMs: number,
+  ) {
+    this.server = net.createServer((down) => {
+      const up = net.connect(this.upstreamPort, '127.0.0.1');
+      this.sockets.add(down).add(up);
+      const cut = () => {
+        // What is on the link when either end goes is lost with it.
+        for (const t of this.pending) clearTimeout(t);
+        this.pending.clear();
+        down.destroy();
+        up.destroy();
+      };
+      up.on('data', (chunk) => {
+        const t = setTimeout(() => {
+          this.pending.delete(t);
+          if (!down.destroyed) down.write(chunk);
+        }, this.lagMs);
+        this.pending.add(t);
+      });
+      down.on('data', (chunk) => {
+        if (!up.destroyed) up.write(chunk);
+      });
+      for (const socket of [up, down]) {
+        socket.on('error', cut);
+        socket.on('close', cut);
+      }
+    });
+  }
+
+  async start(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, '127.0.0.1', () => resolve());
+    });
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this.port;
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.pending) clearTimeout(t);
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/**
+ * Kills every process of a cluster at once with SIGKILL, as a host or region that vanishes would:
+ * no shutdown checkpoint, no fence, nothing flushed to the standby. The postmaster leads its own
+ * process group (pg_ctl starts it with setsid), so one signal reaches every backend and the WAL sender.
+ */
+async function killCluster(cluster: EphemeralCluster): Promise<number> {
+  const pid = Number((await readFile(path.join(cluster.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 1) throw new Error(`no postmaster pid in ${cluster.dataDir}`);
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    process.kill(pid, 'SIGKILL');
+  }
+  return pid;
 }
 
 async function sql<T extends pg.QueryResultRow>(
@@ -167,19 +303,129 @@ const SAMPLE_SCHEMA = `
   CREATE POLICY own_rows ON app.customers TO drill_app USING (name = current_user);
 `;
 
+/** The drill's stand-in names: a primary "region" and the DR "region", as AWS spells them. */
+const PRIMARY_REGION = 'eu-west-1';
+const DR_REGION = 'eu-central-1';
+const DRILL_ENVIRONMENT = 'drill';
+
 /**
- * The drill: a primary and a streaming standby (ephemeral clusters), an application writing all
- * along, then backup → verify → restore into a new database → the failover workflow's ASL with
- * local adapters (promotion = pg_promote() on the standby, DNS = the endpoint record the writer
- * follows) → writes verified on the new primary. Everything is removed afterwards.
+ * The primary canary on this machine: the deployed canary's core (probePrimary, core/canary.ts)
+ * and connection (canaryClient, functions/canary), through the endpoint record, every
+ * `intervalMs` (the drill's minute); its last acknowledged heartbeat in memory (the lock table's
+ * stand-in). The trigger alarm is evaluated as CloudWatch evaluates `alarms.primaryUnwritableMinutes`:
+ * `runs` failed runs in a row and the last acknowledged heartbeat older than `runs - 0.5` periods.
+ */
+class LocalCanary {
+  readonly results: Array<CanaryResult & { readonly at: number }> = [];
+  private readonly kept = new Map<string, Heartbeat>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private alarmed: ((at: number) => void) | undefined;
+  readonly alarm: Promise<number>;
+  readonly store: HeartbeatStore = {
+    load: async (database) => this.kept.get(database) ?? null,
+    save: async (database, heartbeat) => {
+      this.kept.set(database, heartbeat);
+    },
+  };
+
+  constructor(
+    private readonly endpoint: EndpointRecord,
+    private readonly intervalMs: number,
+    private readonly runs: number,
+  ) {
+    this.alarm = new Promise((resolve) => (this.alarmed = resolve));
+  }
+
+  start(): void {
+    const tick = async () => {
+      const result = await probePrimary(DATABASE, {
+        connect: async () => {
+          const { host, port } = this.endpoint.target;
+          const client = canaryClient({ host, port, user: 'postgres', database: DATABASE });
+          await client.connect();
+          return client;
+        },
+        store: this.store,
+      });
+      this.results.push({ ...result, at: Date.now() });
+      this.evaluate();
+    };
+    const loop = () => {
+      this.running = tick()
+        .catch(() => undefined)
+        .finally(() => {
+          if (this.timer !== undefined) this.timer = setTimeout(loop, this.intervalMs);
+        });
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  private evaluate(): void {
+    const last = this.results.slice(-this.runs);
+    const age = last.at(-1)?.heartbeatAgeSeconds;
+    if (
+      last.length === this.runs &&
+      last.every((r) => !r.writable) &&
+      age !== null &&
+      age !== undefined &&
+      age >= ((this.runs - 0.5) * this.intervalMs) / 1000
+    ) {
+      this.alarmed?.(Date.now());
+      this.alarmed = undefined;
+    }
+  }
+
+  lastAcknowledged(): Heartbeat | null {
+    return this.kept.get(DATABASE) ?? null;
+  }
+
+  /** Resolves once a run after `since` found the primary (whichever it is) writable. */
+  async writableSince(since: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.results.some((r) => r.at > since && r.writable)) return true;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return false;
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
+
+/**
+ * The drill: a primary and a streaming standby (ephemeral clusters; with `lagSeconds`, WAL reaches
+ * the standby that much later), an application writing all along, then backup → verify → restore
+ * into a new database → the failover workflow's ASL with local adapters → writes checked on the
+ * new primary. Scenario `planned`: started by hand, the old primary fenced, the standby caught up,
+ * no acknowledged row may be lost. Scenario `primary-lost`: the primary is killed with SIGKILL mid
+ * write (nothing can fence it); the canary notices, its alarm starts the workflow through
+ * wf-alarm-start, the drill approves, and the report counts what was lost next to what the
+ * heartbeats estimated. Everything is removed afterwards.
  */
 export async function runDrill(options: DrillOptions = {}): Promise<DrillReport> {
+  const scenario = options.scenario ?? 'planned';
+  const lagSeconds = options.lagSeconds ?? 0;
   const steps: DrillStep[] = [];
   const cleanups: Array<() => Promise<void>> = [];
   let tempRepoDir: string | undefined;
   const report = {
     backupId: null as string | null,
     rtoSeconds: null as number | null,
+    detectionSeconds: null as number | null,
+    workflowSeconds: null as number | null,
+    application: {
+      acknowledged: 0,
+      found: null,
+      lost: null,
+      lostWindowSeconds: null,
+    } as DrillReport['application'],
+    rpoEstimate: null as DrillReport['rpoEstimate'],
+    trigger: null as DrillReport['trigger'],
     rpoRowsLost: null as number | null,
     lagAtTriggerSeconds: null as number | null,
     lagAtTriggerBytes: null as number | null,
@@ -212,6 +458,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     repository = openRepository(pathToFileURL(tempRepoDir).href);
   }
   let writer: Writer | undefined;
+  let canary: LocalCanary | undefined;
   try {
     const primary = await step('start primary', async () => {
       const c = await EphemeralCluster.start({ settings: { synchronous_commit: 'on' } });
@@ -238,9 +485,23 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     });
 
     const standby = await step('start streaming standby', async () => {
-      const s = await EphemeralCluster.standbyOf(primary);
+      let upstream = primary.port;
+      let link: DelayLine | undefined;
+      if (lagSeconds > 0) {
+        link = new DelayLine(primary.port, lagSeconds * 1000);
+        upstream = await link.start();
+        cleanups.unshift(() => link!.close());
+      }
+      const s = await EphemeralCluster.standbyOf(primary, {
+        settings: {
+          primary_conninfo: `'host=127.0.0.1 port=${upstream} user=postgres application_name=drill-standby'`,
+        },
+      });
       cleanups.unshift(() => s.stop());
-      return { value: s, detail: `pg_basebackup + streaming replication on 127.0.0.1:${s.port}` };
+      return {
+        value: s,
+        detail: `pg_basebackup + streaming replication on 127.0.0.1:${s.port}${link ? `, WAL ${lagSeconds} s late (link 127.0.0.1:${link.port})` : ''}`,
+      };
     });
 
     // Synthesizing the workflow is CPU work that would stall the writer: do it before it starts.
@@ -258,6 +519,29 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
       await writer!.waitForMore(20, 5000);
       return { value: undefined, detail: `a row every ~5 ms through the endpoint record` };
     });
+
+    const intervalMs = options.canaryIntervalMs ?? 250;
+    const unwritableRuns = options.unwritableRuns ?? 3;
+    if (scenario === 'primary-lost') {
+      canary = new LocalCanary(endpoint, intervalMs, unwritableRuns);
+      await step('primary canary', async () => {
+        canary!.start();
+        const deadline = Date.now() + 10_000 + lagSeconds * 1000;
+        // The standby must have replayed a heartbeat, or nothing could be estimated.
+        for (;;) {
+          const replayed = await withClient(standby.connection(DATABASE), (c) =>
+            readHeartbeat(c, CANARY_WRITER),
+          );
+          if (replayed && canary!.results.filter((r) => r.writable).length >= 2) break;
+          if (Date.now() > deadline) throw new Error('the canary wrote no heartbeat the standby replayed');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return {
+          value: undefined,
+          detail: `a heartbeat every ${intervalMs} ms through the endpoint record (the deployed canary's code); trigger: ${unwritableRuns} failed runs in a row`,
+        };
+      });
+    }
 
     const manifest = await step('backup', async () => {
       const m = await runBackup({ connection: primary.connection(DATABASE), repository, database: DATABASE });
@@ -301,48 +585,129 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
       };
     });
 
-    await step('failover workflow', async () => {
-      const outcome = await failover({
-        primary,
-        standby,
-        endpoint,
-        writer: writer!,
-        repository,
-        asl,
-        mode: options.mode ?? 'planned',
+    const ctx: FailoverContext = {
+      primary,
+      standby,
+      endpoint,
+      writer: writer!,
+      repository,
+      asl,
+      scenario,
+      lagSeconds,
+      canary,
+    };
+    let killedAt: number | null = null;
+    if (scenario === 'planned') {
+      await step('failover workflow', async () => {
+        const outcome = await failover(ctx, {
+          input: { database: DATABASE, mode: 'planned', reason: 'lifeboat drill' },
+          executionName: `drill-${new Date().toISOString().replace(/[-:.]/g, '')}`,
+        });
+        Object.assign(report, outcome.figures);
+        report.rtoSeconds = outcome.figures.workflowSeconds;
+        report.failoverPath = outcome.path;
+        return {
+          value: undefined,
+          detail: `${outcome.path.length} states, RTO ${report.rtoSeconds?.toFixed(2)} s`,
+        };
       });
-      Object.assign(report, outcome.figures);
-      report.failoverPath = outcome.path;
-      return {
-        value: undefined,
-        detail: `${outcome.path.length} states, RTO ${outcome.figures.rtoSeconds?.toFixed(2)} s`,
-      };
-    });
+    } else {
+      killedAt = await step('primary lost', async () => {
+        // Mid-write: the application is committing a row every few ms, the canary its heartbeats.
+        await writer!.waitForMore(50, 5000);
+        const pid = await killCluster(primary);
+        const at = Date.now();
+        return {
+          value: at,
+          detail: `SIGKILL to the primary's postmaster and every backend (process group ${pid}) while the application was writing; nothing fenced it`,
+        };
+      });
+      const alarmAt = await step('canary alarm', async () => {
+        const at = await Promise.race([
+          canary!.alarm,
+          new Promise<never>((_, reject) =>
+            setTimeout(() => reject(new Error('the canary raised no alarm')), 30_000 + intervalMs * 10),
+          ),
+        ]);
+        report.detectionSeconds = (at - killedAt!) / 1000;
+        const failed = canary!.results.filter((r) => !r.writable).at(-1);
+        return {
+          value: at,
+          detail: `${primaryUnwritableAlarmName(DRILL_ENVIRONMENT, DATABASE)} in ALARM after ${report.detectionSeconds.toFixed(2)} s (${failed?.failure?.reason}: ${failed?.failure?.detail})`,
+        };
+      });
+      await step('failover workflow', async () => {
+        const outcome = await failoverFromAlarm(ctx, alarmAt);
+        Object.assign(report, outcome.figures);
+        report.rtoSeconds = outcome.verifiedAt === null ? null : (outcome.verifiedAt - killedAt!) / 1000;
+        report.failoverPath = outcome.path;
+        report.rpoEstimate = outcome.estimate;
+        report.trigger = {
+          canaryRuns: canary!.results.length,
+          canaryFailures: canary!.results.filter((r) => !r.writable).length,
+          lastAcknowledgedSeq: canary!.lastAcknowledged()?.seq ?? null,
+          alarmName: primaryUnwritableAlarmName(DRILL_ENVIRONMENT, DATABASE),
+          executionName: outcome.executionName,
+          startReason: outcome.startReason,
+          approvalMessage: outcome.approvalMessage,
+          canaryFollowedNewPrimary: false,
+        };
+        return {
+          value: undefined,
+          detail: `alarm-start → approval → ${outcome.path.length} states; RTO ${report.rtoSeconds?.toFixed(2)} s from the primary's death (workflow ${report.workflowSeconds?.toFixed(2)} s)`,
+        };
+      });
+    }
 
     await step('writes on the new primary', async () => {
       await writer!.waitForMore(50, 5000);
+      const switchedAt = Date.now();
       await writer!.stop();
       const acked = writer!.acked;
-      const present = await sql<{ n: string }>(
-        standby.connection(DATABASE),
-        'SELECT count(*) AS n FROM app.writes WHERE id = ANY($1::bigint[])',
-        [acked],
+      const present = new Set(
+        (
+          await sql<{ payload: string }>(
+            standby.connection(DATABASE),
+            'SELECT payload FROM app.writes WHERE payload = ANY($1::text[])',
+            [acked.map((a) => a.payload)],
+          )
+        ).map((r) => r.payload),
       );
-      report.rpoRowsLost = acked.length - Number(present[0]!.n);
+      const lost = acked.filter((a) => !present.has(a.payload));
+      report.application = {
+        acknowledged: acked.length,
+        found: present.size,
+        lost: lost.length,
+        lostWindowSeconds:
+          lost.length === 0
+            ? 0
+            : killedAt === null
+              ? null
+              : (killedAt - Math.min(...lost.map((l) => l.at))) / 1000,
+      };
+      report.rpoRowsLost = lost.length;
       report.writerDowntimeMs = Math.round(writer!.longestGapMs);
-      if (report.rpoRowsLost > 0 && (options.mode ?? 'planned') === 'planned') {
+      if (canary && report.trigger) {
+        report.trigger = {
+          ...report.trigger,
+          canaryFollowedNewPrimary: await canary.writableSince(switchedAt - 1, 5000),
+        };
+        await canary.stop();
+      }
+      if (lost.length > 0 && scenario === 'planned') {
         throw new Error(
-          `${report.rpoRowsLost} committed rows are missing on the new primary after a planned switchover`,
+          `${lost.length} acknowledged rows are missing on the new primary after a planned switchover`,
         );
       }
       return {
         value: undefined,
-        detail: `${acked.length.toLocaleString('en-US')} acknowledged rows, ${report.rpoRowsLost} lost; writer paused ${report.writerDowntimeMs} ms at most`,
+        detail: `${acked.length.toLocaleString('en-US')} acknowledged rows, ${present.size.toLocaleString('en-US')} found, ${lost.length} lost; writer paused ${report.writerDowntimeMs} ms at most`,
       };
     });
   } catch {
     // the failed step is in the report
   } finally {
+    await canary?.stop();
     await writer?.stop();
     const started = performance.now();
     let cleanupError: string | null = null;
@@ -360,11 +725,22 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   }
   return {
     passed: steps.every((s) => s.ok),
+    scenario,
+    lagSeconds,
     steps,
     ...report,
     rowsWritten: writer?.acked.length ?? 0,
     repository: tempRepoDir ? '(temporary)' : repository.url,
   };
+}
+
+async function withClient<T>(conn: ConnectionInfo, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connect(conn);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
 }
 
 interface FailoverContext {
@@ -373,30 +749,96 @@ interface FailoverContext {
   readonly endpoint: EndpointRecord;
   readonly writer: Writer;
   readonly repository: Repository;
-  readonly mode: 'planned' | 'unplanned';
+  readonly scenario: DrillScenario;
+  readonly lagSeconds: number;
   readonly asl: AslDefinition;
+  readonly canary: LocalCanary | undefined;
+}
+
+interface FailoverOutcome {
+  readonly path: string[];
+  readonly events: string[];
+  readonly verifiedAt: number | null;
+  readonly executionName: string;
+  readonly approvalMessage: Record<string, unknown> | null;
+  readonly estimate: DrillReport['rpoEstimate'];
+  readonly figures: {
+    readonly workflowSeconds: number | null;
+    readonly lagAtTriggerSeconds: number | null;
+    readonly lagAtTriggerBytes: number | null;
+  };
+}
+
+/**
+ * The alarm path: the trigger alarm's state change, as the EventBridge rule hands it to
+ * wf-alarm-start (the deployed handler's startFromAlarm), which starts the workflow through a
+ * Step Functions stand-in that runs the ASL here.
+ */
+async function failoverFromAlarm(
+  ctx: FailoverContext,
+  alarmAt: number,
+): Promise<FailoverOutcome & { readonly startReason: string | null }> {
+  const alarmName = primaryUnwritableAlarmName(DRILL_ENVIRONMENT, DATABASE);
+  let outcome: Promise<FailoverOutcome> | undefined;
+  let startReason: string | null = null;
+  const sfn = {
+    send: async (command: StartExecutionCommand) => {
+      const input = JSON.parse(command.input.input ?? '{}') as Record<string, unknown>;
+      startReason = typeof input.reason === 'string' ? input.reason : null;
+      outcome = failover(ctx, { input, executionName: command.input.name! });
+      // Step Functions answers once the execution exists; the run goes on.
+      outcome.catch(() => undefined);
+      return {
+        executionArn: `arn:aws:states:${DR_REGION}:000000000000:execution:failover:${command.input.name}`,
+      };
+    },
+  } as unknown as Pick<SFNClient, 'send'>;
+  const started = await startFromAlarm(
+    {
+      // The rule's input transformer: database, $.detail.alarmName, $.detail.state.value, $.time.
+      database: DATABASE,
+      alarmName,
+      state: 'ALARM',
+      time: new Date(alarmAt).toISOString(),
+    },
+    sfn,
+    {
+      LIFEBOAT_ENVIRONMENT: DRILL_ENVIRONMENT,
+      LIFEBOAT_FAILOVER_STATE_MACHINE_ARN: `arn:aws:states:${DR_REGION}:000000000000:stateMachine:failover`,
+    },
+  );
+  if (!started.started || !outcome)
+    throw new Error(`wf-alarm-start did not start the failover: ${started.reason}`);
+  return { ...(await outcome), startReason };
 }
 
 /** Runs the failover workflow's ASL with each task bound to what it means on this machine. */
-async function failover(ctx: FailoverContext) {
+async function failover(
+  ctx: FailoverContext,
+  start: { readonly input: Record<string, unknown>; readonly executionName: string },
+): Promise<FailoverOutcome> {
   const { primary, standby, endpoint } = ctx;
   const target = FailoverTarget.parse({
     database: DATABASE,
     kind: 'instance',
     // Stand-ins with the shape of AWS names: the primary's "region" and the DR "region".
-    primary: { region: 'eu-west-1', identifier: 'drill-primary' },
-    replica: { region: 'eu-central-1', identifier: 'drill-standby' },
+    primary: { region: PRIMARY_REGION, identifier: 'drill-primary' },
+    replica: { region: DR_REGION, identifier: 'drill-standby' },
     engineVersion: standby.version,
     dns: { hostedZoneId: 'ZLOCALDRILL', recordName: 'drill.db.local' },
     maxLagSeconds: 30,
+    fenceSecurityGroupId: 'sg-0d0d0d0d0d0d0d0d0',
   });
   const lock = new Map<string, string>();
   const events: string[] = [];
   let fenceDetail = 'not fenced';
   let lagAtTrigger: { seconds: number | null; bytes: number | null } = { seconds: null, bytes: null };
   let verifiedWriteAt: string | null = null;
-  const published = (type: string) => (input: { Message?: { type?: string } }) => {
+  let approvalMessage: Record<string, unknown> | null = null;
+  let estimate: DrillReport['rpoEstimate'] = null;
+  const published = (type: string) => (input: { Message?: Record<string, unknown> & { type?: string } }) => {
     events.push(input.Message?.type ?? type);
+    if (input.Message?.type === 'failover.approval-needed') approvalMessage = input.Message;
     return { MessageId: `local-${events.length}` };
   };
   const lockItem = (input: {
@@ -405,6 +847,8 @@ async function failover(ctx: FailoverContext) {
   }) => input.Item?.lockId.S ?? input.Key?.lockId.S ?? '';
 
   const observe = async (): Promise<{ facts: PreflightFacts; replicaArn: string }> => {
+    // The replica's own view of its lag (what RDS's ReplicaLag metric reports): blind to WAL it
+    // never received, which is what the heartbeat estimate is for.
     const [s] = await sql<{ version: string; recovery: boolean; replay: string | null; lag: number | null }>(
       standby.connection(),
       `SELECT current_setting('server_version') AS version, pg_is_in_recovery() AS recovery,
@@ -418,12 +862,7 @@ async function failover(ctx: FailoverContext) {
         primary.connection(),
         `SELECT current_setting('server_version') AS version, pg_current_wal_lsn()::text AS lsn`,
       );
-      source = {
-        reachable: true,
-        engineVersion: p!.version.split(' ')[0]!,
-        status: 'available',
-        endpoint: `127.0.0.1:${primary.port}`,
-      };
+      source = { reachable: true, engineVersion: p!.version.split(' ')[0]!, status: 'available' };
       if (s!.replay) {
         const [d] = await sql<{ bytes: string }>(
           primary.connection(),
@@ -434,6 +873,7 @@ async function failover(ctx: FailoverContext) {
       }
     } catch {
       // an unreachable primary is a fact preflight weighs, not an error
+      lagAtTrigger = { seconds: s!.lag === null ? null : Number(s!.lag), bytes: null };
     }
     return {
       facts: {
@@ -447,8 +887,59 @@ async function failover(ctx: FailoverContext) {
         source,
         replicaLagSeconds: s!.lag === null ? null : Number(s!.lag),
       },
-      replicaArn: `local:standby:${standby.port}`,
+      replicaArn: `arn:aws:rds:${DR_REGION}:000000000000:db:drill-standby`,
     };
+  };
+
+  // RDS of the primary's region, as the deployed fence (functions/wf-fence) calls it.
+  const primaryRegionRds = {
+    send: async () => {
+      if (!primary.running || ctx.scenario === 'primary-lost') {
+        // The region is gone with the primary: the API does not answer.
+        throw Object.assign(new Error(`connect ETIMEDOUT rds.${PRIMARY_REGION}.amazonaws.com:443`), {
+          name: 'TimeoutError',
+          code: 'ETIMEDOUT',
+        });
+      }
+      // ModifyDBInstance into the closed security group: the old primary takes no more writes.
+      await closeOldPrimary();
+      return {};
+    },
+  } as unknown as RDSClient;
+
+  const closeOldPrimary = async () => {
+    await sql(primary.connection(), 'ALTER SYSTEM SET default_transaction_read_only = on');
+    await sql(primary.connection(), 'SELECT pg_reload_conf()');
+    // New sessions fork from the postmaster, which applies the reload asynchronously: wait until
+    // a new session is read-only, so no session that can still write starts after the terminate.
+    for (let i = 0; ; i++) {
+      const [r] = await sql<{ default_transaction_read_only?: string }>(
+        primary.connection(),
+        'SHOW default_transaction_read_only',
+      );
+      if (r?.default_transaction_read_only === 'on') break;
+      if (i > 500)
+        throw Object.assign(new Error('the old primary did not become read-only'), { name: 'FenceFailed' });
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    const ended = await sql<{ pid: number }>(
+      primary.connection(),
+      `SELECT pid FROM pg_stat_activity, pg_terminate_backend(pid)
+        WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+      [DATABASE],
+    );
+    // pg_terminate_backend only signals: a session may still commit until it has exited.
+    for (let i = 0; ; i++) {
+      const [r] = await sql<{ n: string }>(
+        primary.connection(),
+        'SELECT count(*) AS n FROM pg_stat_activity WHERE pid = ANY($1)',
+        [ended.map((e) => e.pid)],
+      );
+      if (Number(r!.n) === 0) break;
+      if (i > 500)
+        throw Object.assign(new Error('sessions on the old primary did not end'), { name: 'FenceFailed' });
+      await new Promise((res) => setTimeout(res, 10));
+    }
   };
 
   const release = (input: never) => {
@@ -481,58 +972,31 @@ async function failover(ctx: FailoverContext) {
     Preflight: (event: PreflightEvent): Promise<PreflightOutput> => runPreflight(event, [target], observe),
     RecheckPreflight: (event: PreflightEvent): Promise<PreflightOutput> =>
       runPreflight(event, [target], observe),
-    // No canary runs in this drill: no acknowledged heartbeat, so the estimate says it is unknown.
-    GetLastHeartbeat: () => ({}),
-    EstimateDataLoss: (input: { acknowledged: unknown }) =>
-      estimateDataLoss(standby.connection(DATABASE), input.acknowledged, new Date()),
-    RequestApproval: () => {
-      throw Object.assign(new Error('the drill never waits for a person'), { name: 'FailoverAborted' });
+    // The canary's last acknowledged heartbeat, as the lock table's item holds it.
+    GetLastHeartbeat: () => {
+      const last = ctx.canary?.lastAcknowledged() ?? null;
+      return last ? { Item: heartbeatToItem(DATABASE, last, new Date()) } : {};
     },
-    FenceOldPrimary: async () => {
-      // Planned: the old primary stops taking writes, and the standby replays everything it wrote.
-      await sql(primary.connection(), 'ALTER SYSTEM SET default_transaction_read_only = on');
-      await sql(primary.connection(), 'SELECT pg_reload_conf()');
-      // New sessions fork from the postmaster, which applies the reload asynchronously: wait until
-      // a new session is read-only, so no session that can still write starts after the terminate.
-      for (let i = 0; ; i++) {
-        const [r] = await sql<{ ro: string }>(primary.connection(), 'SHOW default_transaction_read_only');
-        if (
-          (r as { default_transaction_read_only?: string } | undefined)?.default_transaction_read_only ===
-          'on'
-        )
-          break;
-        if (i > 500)
-          throw Object.assign(new Error('the old primary did not become read-only'), { name: 'FenceFailed' });
-        await new Promise((res) => setTimeout(res, 10));
-      }
-      const ended = await sql<{ pid: number }>(
-        primary.connection(),
-        `SELECT pid FROM pg_stat_activity, pg_terminate_backend(pid)
-          WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
-        [DATABASE],
-      );
-      // pg_terminate_backend only signals: a session may still commit until it has exited.
-      for (let i = 0; ; i++) {
-        const [r] = await sql<{ n: string }>(
-          primary.connection(),
-          'SELECT count(*) AS n FROM pg_stat_activity WHERE pid = ANY($1)',
-          [ended.map((e) => e.pid)],
-        );
-        if (Number(r!.n) === 0) break;
-        if (i > 500)
-          throw Object.assign(new Error('sessions on the old primary did not end'), { name: 'FenceFailed' });
-        await new Promise((res) => setTimeout(res, 10));
-      }
-      fenceDetail = 'old primary read-only, sessions ended';
-      return { status: 'fenced', detail: fenceDetail };
+    // The workflow's own estimate (wf-verify-write's core): what the approval message tells.
+    EstimateDataLoss: async (input: { acknowledged: unknown }) => {
+      const result = await estimateDataLoss(standby.connection(DATABASE), input.acknowledged, new Date());
+      estimate = { ...result, at: new Date().toISOString() };
+      return result;
     },
-    // Planned mode: the workflow's own catch-up — the fenced primary's last WAL position, then
-    // the standby's replay position until it gets there (bounded), as wf-verify-write does in AWS.
+    // The drill approves at once (`lifeboat approve` sends the same output).
+    RequestApproval: () => ({ approvedBy: 'lifeboat drill', at: new Date().toISOString() }),
+    FenceOldPrimary: async (event: FenceEvent) => {
+      const result = await fence(event, primaryRegionRds);
+      fenceDetail = result.detail;
+      return result;
+    },
+    // Planned: the workflow's own catch-up — the fenced primary's last WAL position, then the
+    // standby's replay position until it gets there (bounded), as wf-verify-write does in AWS.
     WaitForReplicaCatchUp: () =>
       catchUp(
         () => fencedPrimaryLsn(primary.connection()),
         () => replayLsn(standby.connection()),
-        { timeoutMs: 10_000, intervalMs: 10 },
+        { timeoutMs: 30_000 + ctx.lagSeconds * 1000, intervalMs: 10 },
       ),
     ConfirmPromotion: async (input: { promoteError: { Error?: string; Cause?: string } }) => {
       const [r] = await sql<{ recovery: boolean }>(
@@ -574,11 +1038,12 @@ async function failover(ctx: FailoverContext) {
       return { ChangeInfo: { Id: '/change/local-1', Status: 'PENDING' } };
     },
     GetDnsChange: () => ({ ChangeInfo: { Id: '/change/local-1', Status: 'INSYNC' } }),
-    // The function's own check (wf-verify-write), on the promoted standby before DNS moves.
+    // The deployed write check (functions/wf-verify-write): not in recovery, a committed write read back.
+    // The deployed write check (wf-verify-write's core), on the promoted standby before DNS moves.
     VerifyWrite: async (input: { endpoint: string; executionName: string }) => {
       const [host, port] = input.endpoint.split(':');
       const result = await verifyWrite(
-        { ...standby.connection(DATABASE), host: host!, port: Number(port) },
+        { host: host!, port: Number(port), user: 'postgres', database: DATABASE },
         input.executionName,
       );
       verifiedWriteAt = result.at;
@@ -607,32 +1072,26 @@ async function failover(ctx: FailoverContext) {
     },
   };
 
-  const executionName = `drill-${new Date().toISOString().replace(/[-:.]/g, '')}`;
   ctx.writer.longestGapMs = 0;
-  const run = await runLocalWorkflow(
-    'failover',
-    ctx.asl,
-    { database: DATABASE, mode: ctx.mode, reason: 'lifeboat drill' },
-    tasks as never,
-    {
-      executionName,
-      waitMs: 50,
-    },
-  );
+  const run: LocalRun = await runLocalWorkflow('failover', ctx.asl, start.input, tasks as never, {
+    executionName: start.executionName,
+    waitMs: 50,
+  });
   if (run.status !== 'SUCCEEDED') {
     throw new Error(
       `failover workflow ${run.error}: ${run.cause} (path: ${run.path.map((p) => p.state).join(' → ')})`,
     );
   }
-  const output = run.output as { record?: { rtoSeconds?: number } };
-  const rto = verifiedWriteAt
-    ? (Date.parse(verifiedWriteAt) - run.startedAt) / 1000
-    : (output.record?.rtoSeconds ?? null);
+  const verifiedAt = verifiedWriteAt === null ? null : Date.parse(verifiedWriteAt);
   return {
     path: run.path.map((p) => `${p.state}@${Math.round(p.atMs)}`),
     events,
+    verifiedAt,
+    executionName: start.executionName,
+    approvalMessage,
+    estimate,
     figures: {
-      rtoSeconds: rto,
+      workflowSeconds: verifiedAt === null ? null : (verifiedAt - run.startedAt) / 1000,
       lagAtTriggerSeconds: lagAtTrigger.seconds,
       lagAtTriggerBytes: lagAtTrigger.bytes,
     },

@@ -1,22 +1,31 @@
 import { InvalidArgument } from '#core/errors.ts';
 import { bool, parse, positiveInt, str } from '../args.ts';
-import { type DrillReport, type DrillStep, runDrill } from '../drill.ts';
+import { type DrillReport, type DrillScenario, type DrillStep, runDrill } from '../drill.ts';
 import { withInterrupt } from './shared.ts';
 
 const USAGE =
-  'lifeboat drill [--mode planned|unplanned] [--repo URL] [--s3-endpoint URL] [--rows N] [--json]';
+  'lifeboat drill [--scenario planned|primary-lost] [--lag SECONDS] [--repo URL] [--s3-endpoint URL] [--rows N] [--json]';
+
+/** The longest replication delay a drill takes: the drill waits for it, and 60 s says everything. */
+export const MAX_DRILL_LAG_SECONDS = 60;
 
 export const drillHelp = `Runs a full disaster-recovery drill on this machine with nothing but PostgreSQL's binaries:
 a primary and a streaming standby, an application writing all along, backup, verify, restore into
-a new database, then the failover workflow (the same ASL deployed to AWS) with local adapters, and
-writes verified on the new primary. Prints each step, RTO and RPO. Everything is removed afterwards.
+a new database, then the failover workflow (the same ASL deployed to AWS, with the deployed fence,
+write check, canary and alarm-start code) with local adapters, and the application's rows checked
+on the new primary. Prints each step, RTO and RPO. Everything is removed afterwards.
 
 usage: ${USAGE}
 
-  --mode M      planned (default: fence, then promote; RPO must be 0) or unplanned
-  --repo URL    keep the drill's backups in this repository (default: a temporary directory)
-  --rows N      invoice lines in the sample database (default 20000)
-  --json        print the report as JSON
+  --scenario S   planned (default): started by hand, the old primary fenced, the standby caught
+                 up; no acknowledged row may be lost.
+                 primary-lost: the primary is killed (SIGKILL) mid-write, nothing can fence it;
+                 the primary canary notices, its alarm starts the failover through alarm-start,
+                 the drill approves; reports rows lost next to the RPO the heartbeats estimated.
+  --lag SECONDS  the standby receives the primary's WAL this many seconds late (0-${MAX_DRILL_LAG_SECONDS}, default 0)
+  --repo URL     keep the drill's backups in this repository (default: a temporary directory)
+  --rows N       invoice lines in the sample database (default 20000)
+  --json         print the report as JSON
 
 exit status: 0 every step passed, 1 a step failed, 2 the drill could not run`;
 
@@ -25,33 +34,57 @@ function line(s: DrillStep): string {
 }
 
 export function summary(r: DrillReport): string {
-  const fmt = (v: number | null, digits: number, unit: string) =>
-    v === null ? 'n/a' : `${v.toFixed(digits)} ${unit}`;
-  return [
+  const fmt = (v: number | null | undefined, digits: number, unit: string) =>
+    v === null || v === undefined ? 'n/a' : `${v.toFixed(digits)} ${unit}`;
+  const app = r.application;
+  const lines = [
     '',
-    `RTO  ${fmt(r.rtoSeconds, 2, 's')} (failover trigger → verified write on the new primary)`,
-    `RPO  ${r.rpoRowsLost === null ? 'n/a' : `${r.rpoRowsLost} committed rows lost`} (lag at trigger ${fmt(r.lagAtTriggerSeconds, 3, 's')}, ${r.lagAtTriggerBytes ?? 'n/a'} bytes of WAL)`,
-    `application: ${r.rowsWritten.toLocaleString('en-US')} rows acknowledged, longest pause ${r.writerDowntimeMs ?? 'n/a'} ms`,
+    `scenario ${r.scenario}, standby ${r.lagSeconds} s behind`,
+    r.scenario === 'primary-lost'
+      ? `RTO  ${fmt(r.rtoSeconds, 2, 's')} (primary killed → verified write on the new primary; detection ${fmt(r.detectionSeconds, 2, 's')}, workflow ${fmt(r.workflowSeconds, 2, 's')})`
+      : `RTO  ${fmt(r.rtoSeconds, 2, 's')} (failover trigger → verified write on the new primary)`,
+    `RPO  ${app.lost === null ? 'n/a' : `${app.lost} acknowledged rows lost`} of ${app.acknowledged.toLocaleString('en-US')} (${app.found?.toLocaleString('en-US') ?? 'n/a'} found; lost window ${fmt(app.lostWindowSeconds, 2, 's')})`,
+  ];
+  if (r.rpoEstimate) {
+    lines.push(
+      `     estimated at approval: ${r.rpoEstimate.rpoSeconds === null ? 'unknown' : `${r.rpoEstimate.rpoSeconds.toFixed(2)} s`}, ${r.rpoEstimate.rowsAtRisk ?? 'unknown'} rows at risk, ${fmt(r.rpoEstimate.unobservedSeconds, 2, 's')} unobserved (${r.rpoEstimate.summary})`,
+    );
+  }
+  lines.push(
+    `replica lag at trigger ${fmt(r.lagAtTriggerSeconds, 3, 's')}, ${r.lagAtTriggerBytes ?? 'n/a'} bytes of WAL; writer paused ${r.writerDowntimeMs ?? 'n/a'} ms at most`,
     r.passed ? 'drill passed' : 'drill FAILED',
-  ].join('\n');
+  );
+  return lines.join('\n');
+}
+
+function lagSeconds(raw: string | undefined): number {
+  if (raw === undefined) return 0;
+  const value = Number(raw);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(raw) || value > MAX_DRILL_LAG_SECONDS) {
+    throw new InvalidArgument(`--lag expects seconds from 0 to ${MAX_DRILL_LAG_SECONDS}, got "${raw}"`);
+  }
+  return value;
 }
 
 export async function drillCommand(argv: string[]): Promise<number> {
   const p = parse(USAGE, argv, {
-    mode: { type: 'string' },
+    scenario: { type: 'string' },
+    lag: { type: 'string' },
     repo: { type: 'string' },
     's3-endpoint': { type: 'string' },
     rows: { type: 'string' },
     json: { type: 'boolean' },
   });
-  const mode = str(p, 'mode') ?? 'planned';
-  if (mode !== 'planned' && mode !== 'unplanned') {
-    throw new InvalidArgument(`--mode expects planned or unplanned, got "${mode}"`);
+  const scenario = str(p, 'scenario') ?? 'planned';
+  if (scenario !== 'planned' && scenario !== 'primary-lost') {
+    throw new InvalidArgument(`--scenario expects planned or primary-lost, got "${scenario}"`);
   }
+  const lag = lagSeconds(str(p, 'lag'));
   const json = bool(p, 'json');
   const report = await withInterrupt((signal) =>
     runDrill({
-      mode,
+      scenario: scenario as DrillScenario,
+      lagSeconds: lag,
       repo: str(p, 'repo'),
       s3Endpoint: str(p, 's3-endpoint'),
       rows: positiveInt(p, 'rows', 20_000),
