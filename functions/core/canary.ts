@@ -76,50 +76,45 @@ export interface HeartbeatStore {
 }
 
 /** A DynamoDB item (attribute values) of the lock table holding a database's last acknowledged heartbeat. */
-export type HeartbeatItem = Record<string, { S: string } | { N: string }>;
+export type HeartbeatItem = Record<string, { S: string }>;
 
-/** The lock-table item of `database`'s last acknowledged heartbeat (partition key `lockId`). */
+/**
+ * The lock-table item of `database`'s last acknowledged heartbeat: partition key `lockId =
+ * heartbeat#<database>`, attribute `heartbeat` the Heartbeat as JSON (what the failover workflow's
+ * GetLastHeartbeat reads for its estimate), `writtenAt` apart for the write's condition.
+ */
 export function heartbeatToItem(database: string, heartbeat: Heartbeat, recordedAt: Date): HeartbeatItem {
   return {
     lockId: { S: heartbeatStateKey(database) },
     kind: { S: 'heartbeat' },
-    writer: { S: heartbeat.writer },
-    seq: { N: String(heartbeat.seq) },
+    heartbeat: { S: JSON.stringify(heartbeat) },
     writtenAt: { S: heartbeat.writtenAt },
-    walLsn: { S: heartbeat.walLsn },
-    xactCommit: { N: String(heartbeat.xactCommit) },
-    rowsChanged: { N: String(heartbeat.rowsChanged) },
     recordedAt: { S: recordedAt.toISOString() },
   };
 }
 
 /** The heartbeat of a lock-table item written by `heartbeatToItem`; null when it is not one. */
 export function heartbeatFromItem(item: Record<string, unknown> | undefined | null): Heartbeat | null {
-  if (!item) return null;
-  const s = (k: string) => (item[k] as { S?: string } | undefined)?.S;
-  const n = (k: string) => {
-    const v = (item[k] as { N?: string } | undefined)?.N;
-    return v === undefined ? Number.NaN : Number(v);
-  };
-  const heartbeat = {
-    writer: s('writer'),
-    seq: n('seq'),
-    writtenAt: s('writtenAt'),
-    walLsn: s('walLsn'),
-    xactCommit: n('xactCommit'),
-    rowsChanged: n('rowsChanged'),
-  };
+  const raw = (item?.heartbeat as { S?: string } | undefined)?.S;
+  if (!raw) return null;
+  let h: Partial<Heartbeat>;
+  try {
+    h = JSON.parse(raw) as Partial<Heartbeat>;
+  } catch {
+    return null;
+  }
   if (
-    s('kind') !== 'heartbeat' ||
-    !heartbeat.writer ||
-    !heartbeat.writtenAt ||
-    Number.isNaN(Date.parse(heartbeat.writtenAt)) ||
-    !heartbeat.walLsn ||
-    [heartbeat.seq, heartbeat.xactCommit, heartbeat.rowsChanged].some((v) => !Number.isFinite(v))
+    typeof h.writer !== 'string' ||
+    typeof h.seq !== 'number' ||
+    typeof h.writtenAt !== 'string' ||
+    Number.isNaN(Date.parse(h.writtenAt)) ||
+    typeof h.walLsn !== 'string' ||
+    typeof h.xactCommit !== 'number' ||
+    typeof h.rowsChanged !== 'number'
   ) {
     return null;
   }
-  return heartbeat as Heartbeat;
+  return h as Heartbeat;
 }
 
 /** Why the primary counts as not writable. */

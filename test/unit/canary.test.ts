@@ -309,7 +309,9 @@ describe('heartbeat items and failure classes', () => {
     expect(heartbeatFromItem(undefined)).toBeNull();
     // A failover lock item under the same table is not a heartbeat.
     expect(heartbeatFromItem({ lockId: { S: 'failover#orders' }, executionId: { S: 'x' } })).toBeNull();
-    expect(heartbeatFromItem({ ...item, seq: { N: 'x' } })).toBeNull();
+    expect(item.heartbeat).toEqual({ S: JSON.stringify(b) });
+    expect(heartbeatFromItem({ ...item, heartbeat: { S: '{"seq":"x"}' } })).toBeNull();
+    expect(heartbeatFromItem({ ...item, heartbeat: { S: 'not json' } })).toBeNull();
   });
 
   it('classifies lifeboat’s own connection errors by their cause', () => {
