@@ -39,7 +39,7 @@ import { canaryClient } from '../../functions/canary/index.ts';
 import { startFromAlarm } from '../../functions/wf-alarm-start/index.ts';
 import { type FenceEvent, fence } from '../../functions/wf-fence/index.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
-import { type LocalRun, runLocalWorkflow } from './local-workflow.ts';
+import { type LocalRun, prepareLocalWorkflow, runLocalWorkflow } from './local-workflow.ts';
 
 export interface DrillStep {
   readonly name: string;
@@ -507,9 +507,10 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     // Synthesizing the workflow is CPU work that would stall the writer: do it before it starts.
     const asl = await step('render failover workflow', async () => {
       const rendered = renderAsl('failover');
+      prepareLocalWorkflow(rendered);
       return {
         value: rendered,
-        detail: `${Object.keys(rendered.States).length} states, the ASL deployed to AWS`,
+        detail: `${Object.keys(rendered.States).length} states, the ASL deployed to AWS, validated`,
       };
     });
 

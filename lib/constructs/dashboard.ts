@@ -84,6 +84,7 @@ export class LifeboatDashboard extends Construct {
       const replica = replicas.get(database);
       if (replica) row.push(replicaLagWidget(replica, alarms, props.replicaRegion));
       if (failovers.has(database)) row.push(failoverWidget(environment, database));
+      if (failovers.has(database) && dr) row.push(canaryWidget(environment, database, alarms));
       this.dashboard.addWidgets(...row);
     }
 
@@ -192,6 +193,39 @@ function replicaLagWidget(replica: ReplicaLagSource, alarms: AlarmSettings, regi
     left: [seconds],
     leftAnnotations: annotations,
     leftYAxis: { min: 0, showUnits: false },
+    width: 6,
+    height: 6,
+  });
+}
+
+/** The failover trigger's view of the primary: writable per minute, and the age of its last heartbeat. */
+function canaryWidget(environment: string, database: string, alarms: AlarmSettings): IWidget {
+  const perMinute = { period: Duration.minutes(1) };
+  return new GraphWidget({
+    title: `${database}: primary canary (writable 1/0, heartbeat age in seconds)`,
+    left: [
+      lifeboatMetric(environment, database, METRIC.primaryWritable, {
+        ...perMinute,
+        statistic: 'Maximum',
+        label: 'PrimaryWritable',
+      }),
+    ],
+    right: [
+      lifeboatMetric(environment, database, METRIC.heartbeatAgeSeconds, {
+        ...perMinute,
+        statistic: 'Minimum',
+        label: 'HeartbeatAgeSeconds',
+      }),
+    ],
+    leftYAxis: { min: 0, max: 1, showUnits: false },
+    rightYAxis: { min: 0, showUnits: false },
+    rightAnnotations: [
+      {
+        value: alarms.primaryUnwritableMinutes * 60,
+        label: 'failover trigger',
+        color: Color.RED,
+      },
+    ],
     width: 6,
     height: 6,
   });

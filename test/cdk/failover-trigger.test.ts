@@ -191,6 +191,17 @@ describe('the failover trigger: canary, alarms, rule', () => {
       }
     });
 
+    it('graphs the canary per database on the DR dashboard, the trigger drawn', () => {
+      const [[, dashboard]] = resources(dr, 'AWS::CloudWatch::Dashboard') as [[string, Json]];
+      const body = JSON.stringify(dashboard.Properties.DashboardBody);
+      for (const db of databases) {
+        expect(body).toContain(`${db.name}: primary canary (writable 1/0, heartbeat age in seconds)`);
+      }
+      expect(body).toContain(
+        `"value":${config.alarms.primaryUnwritableMinutes * 60},"label":"failover trigger"`,
+      );
+    });
+
     it('starts a failover from that alarm only; the lag alarms page and start nothing', () => {
       const rules = resources(dr, 'AWS::Events::Rule').map(([, r]) => r.Properties);
       const alarmRules = rules.filter(
