@@ -33,7 +33,9 @@ export const CANARY_WRITER = 'dr-canary';
 export const CANARY_TIMEOUTS = { connectMs: 5_000, statementMs: 5_000 } as const;
 
 /** The canary could not do its own job (credentials, permissions, its state): not a primary failure. */
-export class CanaryFailed extends LifeboatError {}
+export class CanaryFailed extends LifeboatError {
+  override readonly name = 'CanaryFailed';
+}
 
 /** Where the canary of one database connects: LIFEBOAT_CANARY_TARGETS is a JSON list of these. */
 export const CanaryTarget = z.strictObject({
