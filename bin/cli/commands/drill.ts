@@ -66,7 +66,15 @@ function lagSeconds(raw: string | undefined): number {
   return value;
 }
 
-export async function drillCommand(argv: string[]): Promise<number> {
+/** The drill's options from its command line; InvalidArgument names a bad one. */
+export function parseDrillArgs(argv: string[]): {
+  readonly scenario: DrillScenario;
+  readonly lagSeconds: number;
+  readonly repo: string | undefined;
+  readonly s3Endpoint: string | undefined;
+  readonly rows: number;
+  readonly json: boolean;
+} {
   const p = parse(USAGE, argv, {
     scenario: { type: 'string' },
     lag: { type: 'string' },
@@ -79,15 +87,21 @@ export async function drillCommand(argv: string[]): Promise<number> {
   if (scenario !== 'planned' && scenario !== 'primary-lost') {
     throw new InvalidArgument(`--scenario expects planned or primary-lost, got "${scenario}"`);
   }
-  const lag = lagSeconds(str(p, 'lag'));
-  const json = bool(p, 'json');
+  return {
+    scenario,
+    lagSeconds: lagSeconds(str(p, 'lag')),
+    repo: str(p, 'repo'),
+    s3Endpoint: str(p, 's3-endpoint'),
+    rows: positiveInt(p, 'rows', 20_000),
+    json: bool(p, 'json'),
+  };
+}
+
+export async function drillCommand(argv: string[]): Promise<number> {
+  const { json, ...options } = parseDrillArgs(argv);
   const report = await withInterrupt((signal) =>
     runDrill({
-      scenario: scenario as DrillScenario,
-      lagSeconds: lag,
-      repo: str(p, 'repo'),
-      s3Endpoint: str(p, 's3-endpoint'),
-      rows: positiveInt(p, 'rows', 20_000),
+      ...options,
       signal,
       onStep: json ? undefined : (s) => process.stdout.write(`${line(s)}\n`),
     }),
