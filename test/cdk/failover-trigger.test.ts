@@ -197,9 +197,14 @@ describe('the failover trigger: canary, alarms, rule', () => {
       for (const db of databases) {
         expect(body).toContain(`${db.name}: primary canary (writable 1/0, heartbeat age in seconds)`);
       }
+      // The body is JSON inside the template's JSON: its quotes are escaped.
       expect(body).toContain(
-        `"value":${config.alarms.primaryUnwritableMinutes * 60},"label":"failover trigger"`,
+        `\\"value\\":${config.alarms.primaryUnwritableMinutes * 60},\\"label\\":\\"failover trigger\\"`,
       );
+      expect(body).toContain(
+        `the primary canary saw no write accepted for ${config.alarms.primaryUnwritableMinutes} min`,
+      );
+      expect(body).not.toContain('critical starts the failover workflow');
     });
 
     it('starts a failover from that alarm only; the lag alarms page and start nothing', () => {
