@@ -23,9 +23,10 @@ import { heartbeatStateKey } from '../../functions/core/heartbeat.ts';
 import { METRIC } from '../../functions/core/metrics.ts';
 import type { EnvironmentConfig } from '../config/schema.ts';
 import { canaryAlarmName, primaryUnwritableAlarmName } from '../naming.ts';
-import { failoverDatabases } from '../recovery.ts';
+import { failoverDatabases, regionalSecrets } from '../recovery.ts';
 import { LifeboatFunction } from './lifeboat-function.ts';
 import { importNetwork } from './logical-dump.ts';
+import { grantSecrets } from './workflows.ts';
 import { lifeboatMetric } from './monitoring.ts';
 import type { OperationsKey } from './operations-key.ts';
 
@@ -121,22 +122,11 @@ export class PrimaryCanary extends Construct {
     });
 
     // Credentials: exactly the DR secrets of these databases, their keys through Secrets Manager only.
-    const secrets = databases.map((db) => db.drSecretArn!);
-    this.function.addToRolePolicy(
-      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets }),
+    grantSecrets(
+      this.function.role!,
+      regionalSecrets(config, 'dr').filter((secret) => databases.some((db) => db.name === secret.database)),
+      dr,
     );
-    const secretKeys = [
-      ...new Set(databases.flatMap((db) => (db.drSecretKmsKeyArn ? [db.drSecretKmsKeyArn] : []))),
-    ];
-    if (secretKeys.length > 0) {
-      this.function.addToRolePolicy(
-        new PolicyStatement({
-          actions: ['kms:Decrypt'],
-          resources: secretKeys,
-          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${dr}.amazonaws.com` } },
-        }),
-      );
-    }
     // Its own state: the heartbeat items of the lock table, never a failover's lock.
     this.function.addToRolePolicy(
       new PolicyStatement({

@@ -133,7 +133,7 @@ function grantCatalog(fn: LambdaFunction, bucket: IBucket, access: 'read' | 'app
  * secretsmanager:GetSecretValue on exactly the configured secrets of the region, and the secrets'
  * customer-managed keys through Secrets Manager only.
  */
-function grantSecrets(role: IRole, secrets: readonly RegionalSecret[], region: string): void {
+export function grantSecrets(role: IRole, secrets: readonly RegionalSecret[], region: string): void {
   if (secrets.length === 0) return;
   role.addToPrincipalPolicy(
     new PolicyStatement({
