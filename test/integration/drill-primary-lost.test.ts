@@ -1,21 +1,22 @@
 import { execFileSync } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runDrill } from '../../bin/cli/drill.ts';
+import { openRepository } from '../../functions/core/repository/index.ts';
 
 describe('lifeboat drill --scenario primary-lost', () => {
   it('SIGKILLs the primary mid-write; the canary alarm starts the failover; loss is counted and bounded by the estimate', async () => {
-    // Prepare: judge only the work directories this run leaves.
-    const drillDirs = async () =>
-      (await readdir(tmpdir())).filter(
-        (d) => d.startsWith('lifeboat-drill-repo-') || d.startsWith('lifeboat-pg-'),
-      );
-    const before = new Set(await drillDirs());
+    // Prepare: a repository of this test's own (other drills on the machine share the temp folder).
+    const dir = await mkdtemp(path.join(tmpdir(), 'lb-drill-lost-'));
+    await chmod(dir, 0o755);
+    const repo = pathToFileURL(path.join(dir, 'repo')).href;
     const lagSeconds = 2;
 
     // Act
-    const report = await runDrill({ scenario: 'primary-lost', lagSeconds, rows: 2000 });
+    const report = await runDrill({ scenario: 'primary-lost', lagSeconds, rows: 2000, repo });
 
     // Assess: every step, the alarm path among them.
     expect(report.steps.filter((s) => !s.ok)).toEqual([]);
@@ -81,7 +82,7 @@ describe('lifeboat drill --scenario primary-lost', () => {
     expect(report.rtoSeconds!).toBeGreaterThan(report.detectionSeconds!);
     expect(report.workflowSeconds!).toBeLessThan(report.rtoSeconds!);
 
-    // Nothing left running or on disk: the killed primary's and the standby's servers are gone.
+    // Nothing left running: the killed primary's and the standby's servers are gone.
     const ports = report.steps.flatMap((s) =>
       [...s.detail.matchAll(/on 127\.0\.0\.1:(\d+)/g)].map((m) => m[1]!),
     );
@@ -95,6 +96,8 @@ describe('lifeboat drill --scenario primary-lost', () => {
         .trim();
       expect(ready).toBe('2');
     }
-    expect((await drillDirs()).filter((d) => !before.has(d))).toEqual([]);
+    // The drill used the repository it was given, not a temporary one of its own.
+    expect(report.repository).toBe(openRepository(repo).url);
+    await rm(dir, { recursive: true, force: true });
   });
 });
