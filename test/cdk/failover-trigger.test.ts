@@ -1,7 +1,7 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CANARY_ENV } from '../../functions/canary/env.ts';
-import { parseCanaryTargets } from '../../functions/core/canary.ts';
+import { CanaryEvent, parseCanaryTargets } from '../../functions/core/canary.ts';
 import { heartbeatStateKey } from '../../functions/core/heartbeat.ts';
 import { WF_ENV } from '../../functions/wf-common/env.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';
@@ -82,9 +82,10 @@ describe('the failover trigger: canary, alarms, rule', () => {
       expect(schedules.map(([, r]) => r.Properties.ScheduleExpression)).toEqual(
         databases.map(() => 'rate(1 minute)'),
       );
-      expect(schedules.map(([, r]) => JSON.parse(r.Properties.Targets[0].Input))).toEqual(
-        databases.map((db) => ({ database: db.name })),
-      );
+      const inputs = schedules.map(([, r]) => JSON.parse(r.Properties.Targets[0].Input));
+      expect(inputs).toEqual(databases.map((db) => ({ database: db.name })));
+      // What the handler itself accepts.
+      for (const input of inputs) expect(CanaryEvent.parse(input)).toEqual(input);
       const [config_] = resources(dr, 'AWS::Lambda::EventInvokeConfig').filter(
         ([, c]) => c.Properties.FunctionName.Ref === fnId,
       );
