@@ -50,6 +50,8 @@ describe('environment configuration', () => {
       replicaLagWarnSeconds: 10,
       replicaLagCritSeconds: 60,
       snapshotQuotaPercent: 80,
+      primaryUnwritableMinutes: 5,
+      canarySilentMinutes: 5,
     });
     expect(cfg.automaticFailover).toBe(false);
     expect(cfg.databases[0]!.large).toBe(false);
