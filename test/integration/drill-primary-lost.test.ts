@@ -52,8 +52,8 @@ describe('lifeboat drill --scenario primary-lost', () => {
       'RequestApproval',
       'FenceOldPrimary',
       'PromoteReadReplica',
-      'SwitchDns',
       'VerifyWrite',
+      'SwitchDns',
       'FailoverSucceeded',
     ];
     const positions = order.map((s) => states.indexOf(s));

@@ -5,6 +5,8 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   type CanaryResult,
   type HeartbeatStore,
+  heartbeatFromItem,
+  heartbeatToItem,
   primaryUnwritableAlarmName,
   probePrimary,
 } from '../../functions/core/canary.ts';
@@ -14,7 +16,7 @@ import {
   type PreflightEvent,
   runPreflight,
 } from '../../functions/core/failover.ts';
-import type { Heartbeat } from '../../functions/core/heartbeat.ts';
+import { estimateRpo, type Heartbeat } from '../../functions/core/heartbeat.ts';
 import { recordCanaryMetrics } from '../../functions/canary/index.ts';
 import { startFromAlarm } from '../../functions/wf-alarm-start/index.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
@@ -79,18 +81,52 @@ function handlers(published: unknown[], overrides: Handlers = {}): Handlers {
         },
         replicaArn: 'arn:aws:rds:eu-central-1:111111111111:db:orders-db-dr',
       })),
-    ReleaseLockDryRun: ok,
+    NotifyInputRefused: publish,
+    NotifyPreflightRefused: publish,
     NotifyDryRun: publish,
     NotifyApprovalNeeded: publish,
+    // The canary's last acknowledged heartbeat, as the lock table keeps it.
+    GetLastHeartbeat: () => ({ Item: heartbeatToItem('orders', lastBeat, new Date('2026-12-01T10:00:01Z')) }),
+    EstimateDataLoss: (input: { acknowledged: { Item?: Record<string, unknown> } }) => {
+      const acknowledged = heartbeatFromItem(input.acknowledged.Item);
+      return {
+        ...estimateRpo(
+          acknowledged,
+          { ...lastBeat, seq: 40, writtenAt: '2026-12-01T09:59:00.000Z' },
+          new Date('2026-12-01T10:05:05Z'),
+        ),
+        lastReplayedHeartbeat: '2026-12-01T09:59:00.000Z',
+      };
+    },
     RequestApproval: () => ({ approvedBy: 'alice', at: '2026-12-01T10:07:00Z' }),
+    RecheckPreflight: (event: PreflightEvent) =>
+      runPreflight(event, [target], async () => ({
+        facts: {
+          target: {
+            exists: true,
+            status: 'available',
+            engineVersion: '16.4',
+            role: 'replica',
+            endpoint: 'dr',
+          },
+          source: { reachable: false, engineVersion: null, status: null },
+          replicaLagSeconds: 1,
+        },
+        replicaArn: 'arn:aws:rds:eu-central-1:111111111111:db:orders-db-dr',
+      })),
+    WaitForReplicaCatchUp: () => ({ caughtUp: true, detail: 'not planned' }),
+    ConfirmPromotion: () => ({ status: 'promoted', detail: 'the replica names no source', check: 'x' }),
     FenceOldPrimary: () => ({ status: 'unreachable', detail: 'eu-west-1 did not answer (TimeoutError)' }),
     PromoteReadReplica: () => ({ DbInstance: { DbInstanceStatus: 'modifying' } }),
     SwitchoverGlobalCluster: () => ({}),
     FailoverGlobalCluster: () => ({}),
-    CheckWritable: () => ({
+    CheckWritable: (input: { attempts: number }) => ({
       writable: true,
       status: 'available',
       endpoint: 'orders-db-dr.eu-central-1.example',
+      role: 'writer',
+      attempts: input.attempts + 1,
+      waitSeconds: 15,
     }),
     SwitchDns: () => ({ ChangeInfo: { Id: '/change/C1', Status: 'PENDING' } }),
     GetDnsChange: () => ({ ChangeInfo: { Id: '/change/C1', Status: 'INSYNC' } }),
@@ -166,7 +202,10 @@ describe('the alarm path: primary stops taking writes → alarm → alarm-start 
     });
 
     // Assess the failover.
-    expect(run.status).toBe('SUCCEEDED');
+    expect(`${run.status} ${run.error} ${run.cause} ${run.path.join('>')}`).toMatch(/^SUCCEEDED/);
+    expect({ status: run.status }).toMatchObject({
+      status: 'SUCCEEDED',
+    });
     const order = [
       'Preflight',
       'NotifyApprovalNeeded',
@@ -174,8 +213,8 @@ describe('the alarm path: primary stops taking writes → alarm → alarm-start 
       'FenceOldPrimary',
       'PromoteReadReplica',
       'CheckWritable',
-      'SwitchDns',
       'VerifyWrite',
+      'SwitchDns',
       'RecordFailover',
       'FailoverSucceeded',
     ];
