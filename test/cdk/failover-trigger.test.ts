@@ -101,6 +101,14 @@ describe('the failover trigger: canary, alarms, rule', () => {
         [
           'dynamodb:GetItem',
           'dynamodb:PutItem',
+          // The network interfaces of a function in a VPC (the inline replacement for the managed
+          // VPC access policy).
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:CreateNetworkInterface',
+          'ec2:DeleteNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
+          'ec2:UnassignPrivateIpAddresses',
           'kms:Decrypt',
           'kms:Encrypt',
           'kms:GenerateDataKey',
