@@ -275,6 +275,8 @@ export class FakeAws {
         return this.putItem(params);
       case 'dynamodb:deleteItem':
         return this.deleteItem(params);
+      case 'dynamodb:getItem':
+        return this.getItem(params);
       case 'dynamodb:updateItem':
         return {};
       default:
@@ -307,6 +309,7 @@ export class FakeAws {
                   DBInstanceIdentifier: i.DbInstanceIdentifier,
                   DBInstanceStatus: i.DbInstanceStatus,
                   Endpoint: i.Endpoint,
+                  ReadReplicaSourceDBInstanceIdentifier: i.ReadReplicaSourceDBInstanceIdentifier,
                   TagList: i.TagList,
                 },
               ],
@@ -582,10 +585,21 @@ export class FakeAws {
     const key = Object.values(item)[0]!.S!;
     const t = this.table(params);
     const condition = String(params.ConditionExpression ?? '');
-    if (condition.startsWith('attribute_not_exists') && t.has(key))
+    const existing = t.get(key) as Record<string, { S?: string }> | undefined;
+    const me = (params.ExpressionAttributeValues as Record<string, { S?: string }> | undefined)?.[':me']?.S;
+    // `attribute_not_exists(k) OR executionId = :me`: the holder may put its own item again.
+    const mine =
+      /OR executionId = :me/.test(condition) && me !== undefined && existing?.executionId?.S === me;
+    if (condition.startsWith('attribute_not_exists') && existing !== undefined && !mine)
       throw awsError('DynamoDB.ConditionalCheckFailedException', 'The conditional request failed');
     t.set(key, item);
     return {};
+  }
+
+  private getItem(params: Record<string, unknown>) {
+    const keyAttr = params.Key as Record<string, { S?: string }>;
+    const item = this.table(params).get(Object.values(keyAttr)[0]!.S!);
+    return item === undefined ? {} : { Item: item };
   }
 
   private deleteItem(params: Record<string, unknown>) {
