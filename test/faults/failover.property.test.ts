@@ -196,6 +196,17 @@ function failoverInvariants(s: FailoverScenario, world: FakeAws, run: WorldRun):
     if (isPromoted && !mayBePromoted.includes(String(promotion)))
       problems.push(`${r.where}: the promote was applied but the report says promotion ${promotion}`);
   }
+  // A lock left behind is one the workflow knows it could not release, whether or not the
+  // notification saying so got through.
+  const releaseFailed = [
+    'ReleaseLockFailed',
+    'ReleaseLockAfterFailureFailed',
+    'ReleaseLockAfterPartialFailed',
+  ];
+  if (lockLeft && !run.path.some((state) => releaseFailed.includes(state)))
+    problems.push(
+      `the lock is left over, but the run never entered a release-failed state (${run.path.at(-1)})`,
+    );
   const final = world.published.filter((p) => FINAL_TYPES.includes(String(p.message.type))).at(-1);
   if (final) {
     const lock = (final.message.state as { lock?: { status?: string } } | undefined)?.lock?.status;
