@@ -13,24 +13,34 @@ const commands: Record<string, Command> = {
     },
   },
   backup: {
-    summary: 'take a logical backup into a repository',
+    summary: 'take a logical backup into a repository, or start the deployed dump (--env)',
     load: async () => {
-      const m = await import('./cli/commands/backup.ts');
-      return { run: m.backupCommand, help: m.backupHelp };
+      const local = await import('./cli/commands/backup.ts');
+      const deployed = await import('./cli/commands/deployed.ts');
+      return {
+        run: (argv) =>
+          deployed.isEnvInvocation(argv) ? deployed.backupEnvCommand(argv) : local.backupCommand(argv),
+        help: `${local.backupHelp}\n\n--- on AWS ---\n\n${deployed.backupEnvHelp}`,
+      };
     },
   },
   list: {
-    summary: 'list the catalog of a repository',
+    summary: 'list the catalog of a repository or of a deployed environment (--env)',
     load: async () => {
       const m = await import('./cli/commands/list.ts');
       return { run: m.listCommand, help: m.listHelp };
     },
   },
   verify: {
-    summary: 'prove a backup restores and equals its source',
+    summary: 'prove a backup restores and equals its source (--env: the deployed verification)',
     load: async () => {
-      const m = await import('./cli/commands/verify.ts');
-      return { run: m.verifyCommand, help: m.verifyHelp };
+      const local = await import('./cli/commands/verify.ts');
+      const deployed = await import('./cli/commands/deployed.ts');
+      return {
+        run: (argv) =>
+          deployed.isEnvInvocation(argv) ? deployed.verifyEnvCommand(argv) : local.verifyCommand(argv),
+        help: `${local.verifyHelp}\n\n--- on AWS ---\n\n${deployed.verifyEnvHelp}`,
+      };
     },
   },
   restore: {
@@ -71,6 +81,13 @@ const commands: Record<string, Command> = {
     load: async () => {
       const m = await import('./cli/commands/aws.ts');
       return { run: (argv) => m.failoverCommand(argv), help: m.failoverHelp };
+    },
+  },
+  failback: {
+    summary: 'AWS: re-protect a database after a failover (a new replica in the recovered region)',
+    load: async () => {
+      const m = await import('./cli/commands/aws.ts');
+      return { run: (argv) => m.failbackCommand(argv), help: m.failbackHelp };
     },
   },
   approve: {

@@ -30,6 +30,8 @@ export interface DeployedDatabase {
   readonly dumps: boolean;
   /** It has a DR replica the failover and failback workflows act on. */
   readonly failover: boolean;
+  /** The event its dump function (or Fargate task) takes: the same as lib/events.ts dumpEvent. */
+  readonly dumpEvent: { readonly database: string; readonly secretArn: string; readonly dbname?: string };
 }
 
 export interface DeployedEnvironment {
@@ -70,6 +72,7 @@ export function resolveEnvironment(
       large: db.large,
       dumps: config.policies[db.policy]?.dump !== undefined,
       failover: db.failover !== undefined,
+      dumpEvent: { database: db.name, secretArn: db.secretArn, ...(db.dbname ? { dbname: db.dbname } : {}) },
     })),
     alarms: {
       backupAgeWarnHours: config.alarms.backupAgeWarnHours,

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { loadEnvironmentConfig } from '../../lib/config/load.ts';
+import { dumpEvent } from '../../lib/events.ts';
 import {
   databaseOf,
   dumpTargetParameter,
@@ -33,6 +35,14 @@ describe('--env NAME resolves a deployed environment from the configuration', ()
     expect(workflowRegion(env, 'failback')).toBe('eu-central-1');
     expect(workflowRegion(env, 'restore')).toBe('eu-west-1');
     expect(workflowRegion(env, 'restore', 'dr')).toBe('eu-central-1');
+  });
+
+  it('gives each database the event its scheduled dump gets', () => {
+    for (const name of ['dev', 'staging', 'prod']) {
+      const env = resolveEnvironment(name);
+      for (const db of loadEnvironmentConfig(name).databases)
+        expect(databaseOf(env, db.name).dumpEvent).toEqual(dumpEvent(db));
+    }
   });
 
   it('refuses an unknown environment, database or region, naming what exists', () => {

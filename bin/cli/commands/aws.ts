@@ -369,3 +369,51 @@ export async function executionsCommand(
 }
 
 export { executionArnOf, regionOf };
+
+const FAILBACK_USAGE = 'lifeboat failback --env NAME --database NAME --reason TEXT [--no-follow] [--json]';
+
+export const failbackHelp = `Re-protects a database after a failover: starts the failback workflow in the environment's DR
+region (where the database now runs), which creates a new replica of it in the recovered region
+and waits until it is available, and follows it step by step. It does not move the primary back.
+
+usage: ${FAILBACK_USAGE}
+
+exit status: 0 the workflow succeeded, 1 it failed or was refused, 2 it could not be started`;
+
+export const failbackOptions = {
+  env: { type: 'string' },
+  database: { type: 'string' },
+  reason: { type: 'string' },
+  'no-follow': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+export async function failbackCommand(
+  argv: string[],
+  clients: AwsClients = defaultClients,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  const p = parse(FAILBACK_USAGE, argv, failbackOptions);
+  const envName = required(p, 'env', FAILBACK_USAGE);
+  const database = required(p, 'database', FAILBACK_USAGE);
+  const reason = required(p, 'reason', FAILBACK_USAGE);
+  const env = resolveEnvironment(envName);
+  const region = regionOf(env, 'failback');
+  const arn = await workflowArn(clients.ssm(region), envName, 'failback', region);
+  const sfn = clients.sfn(region);
+  const name = executionName(`failback-${database}`);
+  const executionArn = await startExecution(sfn, arn, name, { database, reason });
+  const json = bool(p, 'json');
+  if (!json) out.write(`started ${name} in ${region}\n  ${executionArn}\n`);
+  if (bool(p, 'no-follow')) {
+    if (json) out.write(`${JSON.stringify({ executionArn, name, region }, null, 2)}\n`);
+    return 0;
+  }
+  const result = await withInterrupt((signal) =>
+    followExecution(sfn, executionArn, json ? () => undefined : (pr) => printProgress(pr, out), {
+      signal,
+      pollMs: clients.pollMs,
+    }),
+  );
+  return finish(result, json, out);
+}

@@ -1,33 +1,69 @@
+import { S3Client } from '@aws-sdk/client-s3';
 import { Catalog } from '#core/catalog.ts';
-import { openRepository } from '#core/repository/index.ts';
+import { InvalidArgument } from '#core/errors.ts';
+import { openRepository, type Repository } from '#core/repository/index.ts';
 import { bool, parse, required, str } from '../args.ts';
+import { environmentRepository } from '../aws/repository.ts';
+import { regionRoleOption } from '../env.ts';
 import { backupTable } from '../format.ts';
 
-const USAGE = 'lifeboat list --repo URL [--database NAME] [--s3-endpoint URL] [--json]';
+const USAGE =
+  'lifeboat list --repo URL | --env NAME [--region primary|dr] [--database NAME] [--s3-endpoint URL] [--json]';
 
 export const listHelp = `Lists the catalog, newest first, with each backup's state and verification.
 
+With --env it reads the catalog in the environment's backup bucket: the primary region's, or the DR
+region's replica when the primary region cannot be read (--region picks one).
+
 usage: ${USAGE}`;
 
-export async function listCommand(argv: string[]): Promise<number> {
-  const p = parse(USAGE, argv, {
-    repo: { type: 'string' },
-    database: { type: 'string' },
-    's3-endpoint': { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  const repository = openRepository(required(p, 'repo', USAGE, 'LIFEBOAT_REPO'), {
-    s3Endpoint: str(p, 's3-endpoint'),
-  });
-  await repository.check();
-  const backups = await new Catalog(repository).list({ database: str(p, 'database') });
+export const listOptions = {
+  repo: { type: 'string' },
+  env: { type: 'string' },
+  region: { type: 'string' },
+  database: { type: 'string' },
+  's3-endpoint': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export async function listCommand(
+  argv: string[],
+  s3: (region: string) => S3Client = (region) => new S3Client({ region, maxAttempts: 3 }),
+): Promise<number> {
+  const p = parse(USAGE, argv, listOptions);
+  const database = str(p, 'database');
+  let repository: Repository;
+  let configured: string[] | undefined;
+  const envName = str(p, 'env');
+  if (envName !== undefined) {
+    if (str(p, 'repo')) throw new InvalidArgument(`pass --env or --repo, not both\nusage: ${USAGE}`);
+    const found = await environmentRepository(
+      envName,
+      s3,
+      (text) => process.stderr.write(`note: ${text}\n`),
+      regionRoleOption(str(p, 'region')),
+    );
+    configured = found.databases;
+    repository = found.repository;
+    if (!bool(p, 'json')) process.stderr.write(`${repository.url} (${found.region})\n`);
+  } else {
+    if (str(p, 'region')) throw new InvalidArgument(`--region goes with --env\nusage: ${USAGE}`);
+    repository = openRepository(required(p, 'repo', USAGE, 'LIFEBOAT_REPO'), {
+      s3Endpoint: str(p, 's3-endpoint'),
+    });
+    await repository.check();
+  }
+  const backups = await new Catalog(repository).list({ database });
   if (bool(p, 'json')) {
     const out = backups.map(({ records: _records, ...rest }) => rest);
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } else if (backups.length === 0) {
-    process.stdout.write(
-      `no backups in ${repository.url}${str(p, 'database') ? ` for ${str(p, 'database')}` : ''}\n`,
-    );
+    // Databases found by tag are cataloged too, so an unconfigured name is not refused; but a typo is named.
+    const hint =
+      database && configured && !configured.includes(database)
+        ? ` (configured databases: ${configured.join(', ')})`
+        : '';
+    process.stdout.write(`no backups in ${repository.url}${database ? ` for ${database}` : ''}${hint}\n`);
   } else {
     process.stdout.write(`${backupTable(backups)}\n`);
   }

@@ -1,6 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { InvalidArgument, LifeboatError, RepositoryNotFound } from '#core/errors.ts';
-import { openRepository, type Repository, S3Repository } from '#core/repository/index.ts';
+import { InvalidArgument } from '#core/errors.ts';
+import { openRepository, type Repository } from '#core/repository/index.ts';
 import {
   type DatabaseStatus,
   DEFAULT_TARGETS,
@@ -9,11 +9,12 @@ import {
   repositoryStatus,
 } from '#core/status.ts';
 import { bool, parse, required, str } from '../args.ts';
-import { type RegionRole, resolveEnvironment } from '../env.ts';
+import { environmentRepository } from '../aws/repository.ts';
+import { regionRoleOption } from '../env.ts';
 import { table } from '../format.ts';
 
 const USAGE =
-  'lifeboat status --repo URL | --env NAME [--database NAME ...] [--warn-age HOURS] [--max-age HOURS] [--rpo-target HOURS] [--fail-on warning|critical] [--s3-endpoint URL] [--json]';
+  'lifeboat status --repo URL | --env NAME [--region primary|dr] [--database NAME ...] [--warn-age HOURS] [--max-age HOURS] [--rpo-target HOURS] [--fail-on warning|critical] [--s3-endpoint URL] [--json]';
 
 export const statusHelp = `Per database: the newest backup and its age, the newest verified backup and its age against the
 RPO target, the last failover or drill with its RTO and RPO. For people a table, for machines --json.
@@ -21,7 +22,8 @@ Exits 1 when any database is outside its targets, so it can run from cron or CI.
 
 With --env it reads the catalog in the environment's backup bucket (the primary region's, or the DR
 region's replica when the primary region cannot be reached), holds each configured database to the
-environment's alarm thresholds, and lists configured databases that have no backup at all.
+environment's alarm thresholds, and lists configured databases that have no backup at all;
+--region reads that region's bucket only.
 
 usage: ${USAGE}
 
@@ -69,43 +71,7 @@ export function statusTable(statuses: readonly DatabaseStatus[]): string {
   ].join('\n');
 }
 
-/** The environment's catalog: the primary bucket, or its DR replica when the primary region is unreachable. */
-export async function environmentRepository(
-  envName: string,
-  s3: (region: string) => S3Client,
-  note: (text: string) => void,
-): Promise<{ repository: Repository; databases: string[]; targets: Partial<typeof DEFAULT_TARGETS> }> {
-  const env = resolveEnvironment(envName);
-  const open = (role: RegionRole) =>
-    new S3Repository({ client: s3(env.regions[role]), bucket: env.buckets[role], prefix: '' });
-  const targets = {
-    backupAgeWarningHours: env.alarms.backupAgeWarnHours,
-    backupAgeCriticalHours: env.alarms.backupAgeCritHours,
-    // The verified-age warning alarm's threshold; where that alarm is off, the command's default.
-    ...(env.alarms.verifiedAgeWarnHours === null
-      ? {}
-      : { verifiedAgeTargetHours: env.alarms.verifiedAgeWarnHours }),
-    replicaLagCriticalSeconds: env.alarms.replicaLagCritSeconds,
-  };
-  const databases = env.databases.map((d) => d.name);
-  const primary = open('primary');
-  try {
-    await primary.check();
-    return { repository: primary, databases, targets };
-  } catch (err) {
-    if (err instanceof RepositoryNotFound) throw err;
-    const dr = open('dr');
-    await dr.check().catch((drErr: unknown) => {
-      throw new LifeboatError(
-        `neither region's backup bucket can be read: ${env.regions.primary}: ${(err as Error).message}; ${env.regions.dr}: ${(drErr as Error).message}`,
-      );
-    });
-    note(
-      `the primary region's bucket cannot be read (${(err as Error).message}); reading the DR replica in ${env.regions.dr}`,
-    );
-    return { repository: dr, databases, targets };
-  }
-}
+export { environmentRepository };
 
 export async function statusCommand(
   argv: string[],
@@ -113,6 +79,7 @@ export async function statusCommand(
 ): Promise<number> {
   const p = parse(USAGE, argv, {
     env: { type: 'string' },
+    region: { type: 'string' },
     repo: { type: 'string' },
     database: { type: 'string', multiple: true },
     'warn-age': { type: 'string' },
@@ -143,11 +110,17 @@ export async function statusCommand(
   const envName = str(p, 'env');
   if (envName !== undefined) {
     if (str(p, 'repo')) throw new InvalidArgument(`pass --env or --repo, not both\nusage: ${USAGE}`);
-    const found = await environmentRepository(envName, s3, (text) => process.stderr.write(`note: ${text}\n`));
+    const found = await environmentRepository(
+      envName,
+      s3,
+      (text) => process.stderr.write(`note: ${text}\n`),
+      regionRoleOption(str(p, 'region')),
+    );
     repository = found.repository;
     databases ??= found.databases;
     envTargets = found.targets;
   } else {
+    if (str(p, 'region')) throw new InvalidArgument(`--region goes with --env\nusage: ${USAGE}`);
     repository = openRepository(required(p, 'repo', USAGE, 'LIFEBOAT_REPO'), {
       s3Endpoint: str(p, 's3-endpoint'),
     });

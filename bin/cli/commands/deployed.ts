@@ -1,0 +1,322 @@
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { CheckResult } from '#core/catalog.ts';
+import { InvalidArgument, LifeboatError } from '#core/errors.ts';
+import { bool, parse, required } from '../args.ts';
+import { checkLine } from '../checklist.ts';
+import { executionName, type FollowResult, followExecution, startExecution } from '../aws/workflows.ts';
+import {
+  databaseOf,
+  type DeployedDatabase,
+  type DeployedEnvironment,
+  dumpTargetParameter,
+  resolveEnvironment,
+  verifyTargetParameter,
+} from '../env.ts';
+import { bytes, duration } from '../format.ts';
+import { type AwsClients, defaultClients } from './aws.ts';
+import { withInterrupt } from './shared.ts';
+
+/**
+ * On-demand operations on a deployed environment: `lifeboat backup|verify --env E --database D`
+ * start what the schedules start (the database's logical-dump function, or its Fargate workflow
+ * for a `large` database; the verify-backup function or the Fargate verification workflow), found
+ * by name in SSM, and follow it to its end. Nothing runs on the operator's machine.
+ */
+
+export interface DeployedClients extends AwsClients {
+  lambda(region: string): LambdaClient;
+  /** Between progress lines while a function runs. @default 30000 */
+  readonly tickMs?: number;
+}
+
+export const defaultDeployedClients: DeployedClients = {
+  ...defaultClients,
+  // A synchronous invocation lasts as long as the function (up to 15 minutes): no earlier timeout.
+  lambda: (region) =>
+    new LambdaClient({ region, maxAttempts: 1, requestHandler: { requestTimeout: 16 * 60_000 } }),
+};
+
+export class TargetNotDeployed extends LifeboatError {}
+
+/** The ARN an SSM parameter of the stacks holds, or a clear error saying what to deploy. */
+async function targetArn(
+  ssm: SSMClient,
+  name: string,
+  env: DeployedEnvironment,
+  what: string,
+): Promise<string> {
+  try {
+    const out = await ssm.send(new GetParameterCommand({ Name: name }));
+    if (!out.Parameter?.Value) throw new TargetNotDeployed(`SSM parameter ${name} is empty`);
+    return out.Parameter.Value;
+  } catch (err) {
+    if (err instanceof LifeboatError) throw err;
+    const e = err as { name?: string; message?: string };
+    if (e.name === 'ParameterNotFound') {
+      throw new TargetNotDeployed(
+        `${what} of environment "${env.name}" is not deployed in ${env.regions.primary} (no SSM parameter ${name}); deploy it with npx cdk deploy -c env=${env.name} --all`,
+        { cause: err },
+      );
+    }
+    throw new LifeboatError(`reading SSM parameter ${name} failed: ${e.name}: ${e.message}`, { cause: err });
+  }
+}
+
+function isStateMachine(arn: string): boolean {
+  return arn.split(':')[5] === 'stateMachine';
+}
+
+interface InvokeOutcome {
+  readonly ok: boolean;
+  readonly result: unknown;
+  readonly error: string | null;
+}
+
+/**
+ * Invokes a function synchronously and waits for its answer, printing a line every `tickMs` so a
+ * person sees it is alive. A function error (the handler threw) is an outcome, not an exception.
+ */
+async function invoke(
+  lambda: LambdaClient,
+  arn: string,
+  payload: unknown,
+  progress: ((elapsedMs: number) => void) | null,
+  tickMs: number,
+): Promise<InvokeOutcome> {
+  const started = Date.now();
+  const timer = progress ? setInterval(() => progress(Date.now() - started), tickMs) : null;
+  try {
+    const out = await lambda.send(
+      new InvokeCommand({
+        FunctionName: arn,
+        InvocationType: 'RequestResponse',
+        Payload: new TextEncoder().encode(JSON.stringify(payload)),
+      }),
+    );
+    const text = out.Payload ? new TextDecoder().decode(out.Payload) : 'null';
+    const body = JSON.parse(text) as unknown;
+    if (out.FunctionError) {
+      const e = body as { errorType?: string; errorMessage?: string } | null;
+      return {
+        ok: false,
+        result: body,
+        error: `${e?.errorType ?? out.FunctionError}: ${e?.errorMessage ?? text}`,
+      };
+    }
+    return { ok: true, result: body, error: null };
+  } catch (err) {
+    const e = err as { name?: string; message?: string };
+    if (e.name === 'TooManyRequestsException') {
+      throw new LifeboatError(
+        `${arn.split(':')[6]} is busy: one run at a time per database (a scheduled run is probably under way); try again when it ends`,
+        { cause: err },
+      );
+    }
+    throw new LifeboatError(`invoking ${arn} failed: ${e.name}: ${e.message}`, { cause: err });
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+}
+
+async function followWorkflow(
+  clients: DeployedClients,
+  region: string,
+  arn: string,
+  prefix: string,
+  json: boolean,
+  out: NodeJS.WritableStream,
+): Promise<FollowResult & { executionArn: string }> {
+  const sfn = clients.sfn(region);
+  const name = executionName(prefix);
+  const executionArn = await startExecution(sfn, arn, name, {});
+  if (!json) out.write(`started ${name} in ${region}\n  ${executionArn}\n`);
+  const result = await withInterrupt((signal) =>
+    followExecution(
+      sfn,
+      executionArn,
+      json
+        ? () => undefined
+        : (p) =>
+            out.write(`${p.at.toISOString().slice(11, 19)}  ${p.kind === 'failed' ? '✗' : '▶'} ${p.text}\n`),
+      { signal, pollMs: clients.pollMs },
+    ),
+  );
+  return { ...result, executionArn };
+}
+
+function elapsed(out: NodeJS.WritableStream, what: string) {
+  return (ms: number) => out.write(`  … ${what} still running (${duration(ms)})\n`);
+}
+
+const BACKUP_USAGE = 'lifeboat backup --env NAME --database NAME [--json]';
+
+export const backupEnvHelp = `Takes a logical dump of a database of a deployed environment now (e.g. before a risky
+migration): starts the database's deployed dump (its logical-dump function, or the Fargate dump
+workflow of a large database) in the primary region and follows it to its end. Nothing is dumped
+from this machine.
+
+usage: ${BACKUP_USAGE}
+
+exit status: 0 the backup is complete and cataloged, 1 it failed, 2 it could not be started`;
+
+export const backupEnvOptions = {
+  env: { type: 'string' },
+  database: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export async function backupEnvCommand(
+  argv: string[],
+  clients: DeployedClients = defaultDeployedClients,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  const p = parse(BACKUP_USAGE, argv, backupEnvOptions);
+  const env = resolveEnvironment(required(p, 'env', BACKUP_USAGE));
+  const db = databaseOf(env, required(p, 'database', BACKUP_USAGE));
+  requireDumps(env, db);
+  const json = bool(p, 'json');
+  const region = env.regions.primary;
+  const arn = await targetArn(
+    clients.ssm(region),
+    dumpTargetParameter(env, db.name),
+    env,
+    `the dump of "${db.name}"`,
+  );
+  if (isStateMachine(arn)) {
+    const result = await followWorkflow(clients, region, arn, `dump-${db.name}`, json, out);
+    const ok = result.status === 'SUCCEEDED';
+    if (json) out.write(`${JSON.stringify({ database: db.name, region, ...result }, null, 2)}\n`);
+    else
+      out.write(
+        ok
+          ? `backup of "${db.name}" complete (lifeboat list --env ${env.name} --database ${db.name} shows it)\n`
+          : `backup of "${db.name}" ${result.status}: ${result.error ?? ''} ${result.cause ?? ''}\n`,
+      );
+    return ok ? 0 : 1;
+  }
+  if (!json) out.write(`dumping "${db.name}" with ${arn.split(':')[6]} in ${region}\n`);
+  const outcome = await invoke(
+    clients.lambda(region),
+    arn,
+    db.dumpEvent,
+    json ? null : elapsed(out, 'dump'),
+    clients.tickMs ?? 30_000,
+  );
+  if (json) {
+    out.write(`${JSON.stringify({ database: db.name, region, ...outcome }, null, 2)}\n`);
+  } else if (outcome.ok) {
+    const r = outcome.result as {
+      manifest?: { id?: string; bytes?: number; startedAt?: string; finishedAt?: string };
+    };
+    const m = r.manifest ?? {};
+    const ms = m.startedAt && m.finishedAt ? Date.parse(m.finishedAt) - Date.parse(m.startedAt) : null;
+    out.write(`backup ${m.id ?? '?'} of "${db.name}": ${bytes(m.bytes ?? null)} in ${duration(ms)}\n`);
+  } else {
+    out.write(`backup of "${db.name}" FAILED: ${outcome.error}\n`);
+  }
+  return outcome.ok ? 0 : 1;
+}
+
+function requireDumps(env: DeployedEnvironment, db: DeployedDatabase): void {
+  if (!db.dumps) {
+    throw new InvalidArgument(
+      `"${db.name}" of environment "${env.name}" takes no logical dumps (its policy has no dump schedule): it is protected by snapshots only`,
+    );
+  }
+}
+
+const VERIFY_USAGE = 'lifeboat verify --env NAME --database NAME [ID|latest] [--json]';
+
+export const verifyEnvHelp = `Verifies a logical dump of a deployed environment now: starts the deployed verification (the
+verify-backup function, or the Fargate verification workflow of a large database, which verifies
+the newest dump) in the primary region, follows it, and prints each check. The outcome is
+recorded in the catalog as a scheduled verification is.
+
+usage: ${VERIFY_USAGE}
+
+exit status: 0 all checks passed, 1 a check failed, 2 an error prevented checking`;
+
+export const verifyEnvOptions = {
+  env: { type: 'string' },
+  database: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export async function verifyEnvCommand(
+  argv: string[],
+  clients: DeployedClients = defaultDeployedClients,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  const p = parse(VERIFY_USAGE, argv, verifyEnvOptions, 1);
+  const env = resolveEnvironment(required(p, 'env', VERIFY_USAGE));
+  const db = databaseOf(env, required(p, 'database', VERIFY_USAGE));
+  requireDumps(env, db);
+  const ref = p.positionals[0] ?? 'latest';
+  if (ref !== 'latest' && !/^[0-9]{8}T[0-9]{6}Z-[0-9a-z-]{1,64}$/.test(ref)) {
+    throw new InvalidArgument(
+      `expected a backup id such as 20261122T020000Z-ab12cd, or latest; got "${ref}"`,
+    );
+  }
+  const json = bool(p, 'json');
+  const region = env.regions.primary;
+  const arn = await targetArn(
+    clients.ssm(region),
+    verifyTargetParameter(env, db.name),
+    env,
+    `verification of "${db.name}"`,
+  );
+  if (isStateMachine(arn)) {
+    if (ref !== 'latest') {
+      throw new InvalidArgument(
+        `"${db.name}" is verified as a Fargate task, which verifies the newest dump only: pass latest, or verify ${ref} locally with lifeboat verify ${ref} --repo s3://${env.buckets.primary} --database ${db.name}`,
+      );
+    }
+    const result = await followWorkflow(clients, region, arn, `verify-${db.name}`, json, out);
+    const ok = result.status === 'SUCCEEDED';
+    if (json) out.write(`${JSON.stringify({ database: db.name, region, ...result }, null, 2)}\n`);
+    else
+      out.write(
+        ok
+          ? `verified: the newest dump of "${db.name}" (lifeboat list --env ${env.name} --database ${db.name})\n`
+          : `verification of "${db.name}" ${result.status}: ${result.error ?? ''} ${result.cause ?? ''}\n`,
+      );
+    // The task exits 1 when a check failed and 2 when it could not check; both fail the workflow.
+    return ok ? 0 : 1;
+  }
+  if (!json) out.write(`verifying ${ref} of "${db.name}" with ${arn.split(':')[6]} in ${region}\n`);
+  const outcome = await invoke(
+    clients.lambda(region),
+    arn,
+    { database: db.name, backupId: ref },
+    json ? null : elapsed(out, 'verification'),
+    clients.tickMs ?? 30_000,
+  );
+  if (json) {
+    out.write(`${JSON.stringify({ database: db.name, region, ...outcome }, null, 2)}\n`);
+    return outcome.ok ? ((outcome.result as { passed?: boolean }).passed ? 0 : 1) : 2;
+  }
+  if (!outcome.ok) {
+    out.write(`could not verify ${ref} of "${db.name}": ${outcome.error}\n`);
+    return 2;
+  }
+  const r = outcome.result as {
+    backupId: string;
+    passed: boolean;
+    checks: CheckResult[];
+    totalDurationMs: number;
+  };
+  for (const c of r.checks) out.write(`${checkLine(c)}\n`);
+  const failed = r.checks.filter((c) => !c.passed).length;
+  out.write(
+    r.passed
+      ? `verified: backup ${r.backupId} of "${db.name}" — all ${r.checks.length} checks passed in ${duration(r.totalDurationMs)}\n`
+      : `FAILED: backup ${r.backupId} of "${db.name}" — ${failed} of ${r.checks.length} checks failed\n`,
+  );
+  return r.passed ? 0 : 1;
+}
+
+/** `--env` selects the deployed environment; otherwise the command works on a repository. */
+export function isEnvInvocation(argv: readonly string[]): boolean {
+  return argv.some((a) => a === '--env' || a.startsWith('--env='));
+}
