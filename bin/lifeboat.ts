@@ -120,6 +120,9 @@ const commands: Record<string, Command> = {
   },
 };
 
+/** The command names, as `lifeboat --help` lists them. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(commands);
+
 function overview(): string {
   const names = Object.keys(commands);
   const width = Math.max(...names.map((n) => n.length));

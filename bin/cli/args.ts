@@ -51,3 +51,13 @@ export function positiveInt(p: Parsed, name: string, fallback: number): number {
   if (!/^[1-9][0-9]*$/.test(v)) throw new InvalidArgument(`--${name} expects a positive integer, got "${v}"`);
   return Number(v);
 }
+
+/**
+ * A command's command line: its usage line, its options and how many positionals it takes. Commands
+ * parse with it, and the docs test checks every documented command against it without running it.
+ */
+export interface Syntax {
+  readonly usage: string;
+  readonly options: OptionSpec;
+  readonly positionals: number;
+}

@@ -3,7 +3,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { InvalidArgument } from '#core/errors.ts';
 import { planRestore } from '#core/restore-plan.ts';
 import type { WorkflowName } from '../../../lib/naming.ts';
-import { bool, parse, required, str } from '../args.ts';
+import { bool, parse, required, str, type Syntax } from '../args.ts';
 import {
   abort,
   approve,
@@ -81,12 +81,9 @@ usage: ${FAILOVER_USAGE}
 
 exit status: 0 the workflow succeeded, 1 it failed or was refused, 2 it could not be started`;
 
-export async function failoverCommand(
-  argv: string[],
-  clients: AwsClients = defaultClients,
-  out: NodeJS.WritableStream = process.stdout,
-): Promise<number> {
-  const p = parse(FAILOVER_USAGE, argv, {
+export const failoverSyntax = {
+  usage: FAILOVER_USAGE,
+  options: {
     env: { type: 'string' },
     database: { type: 'string' },
     reason: { type: 'string' },
@@ -95,7 +92,16 @@ export async function failoverCommand(
     'dry-run': { type: 'boolean' },
     'no-follow': { type: 'boolean' },
     json: { type: 'boolean' },
-  });
+  },
+  positionals: 0,
+} satisfies Syntax;
+
+export async function failoverCommand(
+  argv: string[],
+  clients: AwsClients = defaultClients,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  const p = parse(failoverSyntax.usage, argv, failoverSyntax.options, failoverSyntax.positionals);
   const envName = required(p, 'env', FAILOVER_USAGE);
   const database = required(p, 'database', FAILOVER_USAGE);
   const dryRun = bool(p, 'dry-run');
@@ -153,12 +159,9 @@ usage: ${RESTORE_USAGE}
 
 exit status: 0 the workflow succeeded, 1 it failed, 2 it could not be started`;
 
-export async function restoreAwsCommand(
-  argv: string[],
-  clients: AwsClients = defaultClients,
-  out: NodeJS.WritableStream = process.stdout,
-): Promise<number> {
-  const p = parse(RESTORE_USAGE, argv, {
+export const restoreAwsSyntax = {
+  usage: RESTORE_USAGE,
+  options: {
     env: { type: 'string' },
     database: { type: 'string' },
     source: { type: 'string' },
@@ -179,7 +182,16 @@ export async function restoreAwsCommand(
     region: { type: 'string' },
     'no-follow': { type: 'boolean' },
     json: { type: 'boolean' },
-  });
+  },
+  positionals: 0,
+} satisfies Syntax;
+
+export async function restoreAwsCommand(
+  argv: string[],
+  clients: AwsClients = defaultClients,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  const p = parse(restoreAwsSyntax.usage, argv, restoreAwsSyntax.options, restoreAwsSyntax.positionals);
   const envName = required(p, 'env', RESTORE_USAGE);
   const regionChoice = str(p, 'region');
   if (regionChoice !== undefined && regionChoice !== 'primary' && regionChoice !== 'dr') {
@@ -256,6 +268,20 @@ export const abortHelp = `Aborts a failover waiting at its approval gate: nothin
 
 usage: ${GATE_USAGE('abort')}`;
 
+export function gateSyntax(verb: 'approve' | 'abort') {
+  return {
+    usage: GATE_USAGE(verb),
+    options: {
+      env: { type: 'string' },
+      database: { type: 'string' },
+      execution: { type: 'string' },
+      reason: { type: 'string' },
+      'no-follow': { type: 'boolean' },
+    },
+    positionals: 0,
+  } satisfies Syntax;
+}
+
 export async function gateCommand(
   verb: 'approve' | 'abort',
   argv: string[],
@@ -263,13 +289,7 @@ export async function gateCommand(
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
   const usage = GATE_USAGE(verb);
-  const p = parse(usage, argv, {
-    env: { type: 'string' },
-    database: { type: 'string' },
-    execution: { type: 'string' },
-    reason: { type: 'string' },
-    'no-follow': { type: 'boolean' },
-  });
+  const p = parse(usage, argv, gateSyntax(verb).options);
   const envName = required(p, 'env', usage);
   const database = required(p, 'database', usage);
   const reason = verb === 'abort' ? required(p, 'reason', usage) : '';
@@ -309,17 +329,23 @@ usage: ${EXECUTIONS_USAGE}`;
 const WORKFLOWS: readonly WorkflowName[] = ['restore', 'restore-test', 'failover', 'failback'];
 const STATUSES = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'] as const;
 
+export const executionsSyntax = {
+  usage: EXECUTIONS_USAGE,
+  options: {
+    env: { type: 'string' },
+    workflow: { type: 'string' },
+    status: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  positionals: 0,
+} satisfies Syntax;
+
 export async function executionsCommand(
   argv: string[],
   clients: AwsClients = defaultClients,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  const p = parse(EXECUTIONS_USAGE, argv, {
-    env: { type: 'string' },
-    workflow: { type: 'string' },
-    status: { type: 'string' },
-    json: { type: 'boolean' },
-  });
+  const p = parse(executionsSyntax.usage, argv, executionsSyntax.options, executionsSyntax.positionals);
   const envName = required(p, 'env', EXECUTIONS_USAGE);
   const workflow = str(p, 'workflow');
   if (workflow !== undefined && !WORKFLOWS.includes(workflow as WorkflowName)) {
@@ -380,20 +406,24 @@ usage: ${FAILBACK_USAGE}
 
 exit status: 0 the workflow succeeded, 1 it failed or was refused, 2 it could not be started`;
 
-export const failbackOptions = {
-  env: { type: 'string' },
-  database: { type: 'string' },
-  reason: { type: 'string' },
-  'no-follow': { type: 'boolean' },
-  json: { type: 'boolean' },
-} as const;
+export const failbackSyntax = {
+  usage: FAILBACK_USAGE,
+  options: {
+    env: { type: 'string' },
+    database: { type: 'string' },
+    reason: { type: 'string' },
+    'no-follow': { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  positionals: 0,
+} satisfies Syntax;
 
 export async function failbackCommand(
   argv: string[],
   clients: AwsClients = defaultClients,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  const p = parse(FAILBACK_USAGE, argv, failbackOptions);
+  const p = parse(FAILBACK_USAGE, argv, failbackSyntax.options);
   const envName = required(p, 'env', FAILBACK_USAGE);
   const database = required(p, 'database', FAILBACK_USAGE);
   const reason = required(p, 'reason', FAILBACK_USAGE);

@@ -8,7 +8,7 @@ import {
 import { silentLogger, stderrLogger } from '#core/logger.ts';
 import { parseDatabaseUrl } from '#core/pg.ts';
 import { openRepository } from '#core/repository/index.ts';
-import { bool, parse, positiveInt, required, str } from '../args.ts';
+import { bool, parse, positiveInt, required, str, type Syntax } from '../args.ts';
 import { progressReporter } from '../progress.ts';
 
 const USAGE =
@@ -32,8 +32,9 @@ usage: ${USAGE}
   --json               print the manifest as JSON instead of the backup id
   --verbose            log each step to stderr`;
 
-export async function backupCommand(argv: string[]): Promise<number> {
-  const p = parse(USAGE, argv, {
+export const backupSyntax = {
+  usage: USAGE,
+  options: {
     'database-url': { type: 'string' },
     repo: { type: 'string' },
     's3-endpoint': { type: 'string' },
@@ -43,7 +44,12 @@ export async function backupCommand(argv: string[]): Promise<number> {
     jobs: { type: 'string' },
     json: { type: 'boolean' },
     verbose: { type: 'boolean' },
-  });
+  },
+  positionals: 0,
+} satisfies Syntax;
+
+export async function backupCommand(argv: string[]): Promise<number> {
+  const p = parse(backupSyntax.usage, argv, backupSyntax.options, backupSyntax.positionals);
   const connection = parseDatabaseUrl(required(p, 'database-url', USAGE, 'LIFEBOAT_DATABASE_URL'));
   const withPassword =
     connection.password === undefined && process.env.PGPASSWORD

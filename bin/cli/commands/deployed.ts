@@ -2,7 +2,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { CheckResult } from '#core/catalog.ts';
 import { InvalidArgument, LifeboatError } from '#core/errors.ts';
-import { bool, parse, required } from '../args.ts';
+import { bool, parse, required, type Syntax } from '../args.ts';
 import { checkLine } from '../checklist.ts';
 import { executionName, type FollowResult, followExecution, startExecution } from '../aws/workflows.ts';
 import {
@@ -160,18 +160,22 @@ usage: ${BACKUP_USAGE}
 
 exit status: 0 the backup is complete and cataloged, 1 it failed, 2 it could not be started`;
 
-export const backupEnvOptions = {
-  env: { type: 'string' },
-  database: { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
+export const backupEnvSyntax = {
+  usage: BACKUP_USAGE,
+  options: {
+    env: { type: 'string' },
+    database: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  positionals: 0,
+} satisfies Syntax;
 
 export async function backupEnvCommand(
   argv: string[],
   clients: DeployedClients = defaultDeployedClients,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  const p = parse(BACKUP_USAGE, argv, backupEnvOptions);
+  const p = parse(BACKUP_USAGE, argv, backupEnvSyntax.options);
   const env = resolveEnvironment(required(p, 'env', BACKUP_USAGE));
   const db = databaseOf(env, required(p, 'database', BACKUP_USAGE));
   requireDumps(env, db);
@@ -237,18 +241,22 @@ usage: ${VERIFY_USAGE}
 
 exit status: 0 all checks passed, 1 a check failed, 2 an error prevented checking`;
 
-export const verifyEnvOptions = {
-  env: { type: 'string' },
-  database: { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
+export const verifyEnvSyntax = {
+  usage: VERIFY_USAGE,
+  options: {
+    env: { type: 'string' },
+    database: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  positionals: 1,
+} satisfies Syntax;
 
 export async function verifyEnvCommand(
   argv: string[],
   clients: DeployedClients = defaultDeployedClients,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  const p = parse(VERIFY_USAGE, argv, verifyEnvOptions, 1);
+  const p = parse(VERIFY_USAGE, argv, verifyEnvSyntax.options, 1);
   const env = resolveEnvironment(required(p, 'env', VERIFY_USAGE));
   const db = databaseOf(env, required(p, 'database', VERIFY_USAGE));
   requireDumps(env, db);

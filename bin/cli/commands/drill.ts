@@ -1,5 +1,5 @@
 import { InvalidArgument } from '#core/errors.ts';
-import { bool, parse, positiveInt, str } from '../args.ts';
+import { bool, parse, positiveInt, str, type Syntax } from '../args.ts';
 import { type DrillReport, type DrillScenario, type DrillStep, runDrill } from '../drill.ts';
 import { withInterrupt } from './shared.ts';
 
@@ -66,6 +66,19 @@ function lagSeconds(raw: string | undefined): number {
   return value;
 }
 
+export const drillSyntax = {
+  usage: USAGE,
+  options: {
+    scenario: { type: 'string' },
+    lag: { type: 'string' },
+    repo: { type: 'string' },
+    's3-endpoint': { type: 'string' },
+    rows: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  positionals: 0,
+} satisfies Syntax;
+
 /** The drill's options from its command line; InvalidArgument names a bad one. */
 export function parseDrillArgs(argv: string[]): {
   readonly scenario: DrillScenario;
@@ -75,14 +88,7 @@ export function parseDrillArgs(argv: string[]): {
   readonly rows: number;
   readonly json: boolean;
 } {
-  const p = parse(USAGE, argv, {
-    scenario: { type: 'string' },
-    lag: { type: 'string' },
-    repo: { type: 'string' },
-    's3-endpoint': { type: 'string' },
-    rows: { type: 'string' },
-    json: { type: 'boolean' },
-  });
+  const p = parse(drillSyntax.usage, argv, drillSyntax.options, drillSyntax.positionals);
   const scenario = str(p, 'scenario') ?? 'planned';
   if (scenario !== 'planned' && scenario !== 'primary-lost') {
     throw new InvalidArgument(`--scenario expects planned or primary-lost, got "${scenario}"`);

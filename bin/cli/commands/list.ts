@@ -2,7 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { Catalog } from '#core/catalog.ts';
 import { InvalidArgument } from '#core/errors.ts';
 import { openRepository, type Repository } from '#core/repository/index.ts';
-import { bool, parse, required, str } from '../args.ts';
+import { bool, parse, required, str, type Syntax } from '../args.ts';
 import { environmentRepository } from '../aws/repository.ts';
 import { regionRoleOption } from '../env.ts';
 import { backupTable } from '../format.ts';
@@ -17,20 +17,24 @@ region's replica when the primary region cannot be read (--region picks one).
 
 usage: ${USAGE}`;
 
-export const listOptions = {
-  repo: { type: 'string' },
-  env: { type: 'string' },
-  region: { type: 'string' },
-  database: { type: 'string' },
-  's3-endpoint': { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
+export const listSyntax = {
+  usage: USAGE,
+  options: {
+    repo: { type: 'string' },
+    env: { type: 'string' },
+    region: { type: 'string' },
+    database: { type: 'string' },
+    's3-endpoint': { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  positionals: 0,
+} satisfies Syntax;
 
 export async function listCommand(
   argv: string[],
   s3: (region: string) => S3Client = (region) => new S3Client({ region, maxAttempts: 3 }),
 ): Promise<number> {
-  const p = parse(USAGE, argv, listOptions);
+  const p = parse(USAGE, argv, listSyntax.options);
   const database = str(p, 'database');
   let repository: Repository;
   let configured: string[] | undefined;

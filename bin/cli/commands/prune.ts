@@ -3,7 +3,7 @@ import { InvalidArgument } from '#core/errors.ts';
 import { silentLogger } from '#core/logger.ts';
 import { type DatabaseRetention, type PruneItem, type PruneReport, prune } from '#core/prune.ts';
 import { openRepository } from '#core/repository/index.ts';
-import { bool, parse, required, str } from '../args.ts';
+import { bool, parse, required, str, type Syntax } from '../args.ts';
 import { table } from '../format.ts';
 
 const USAGE =
@@ -54,9 +54,9 @@ export interface PruneOptions {
   readonly json: boolean;
 }
 
-/** The command line, checked: InvalidArgument says what was expected. */
-export function pruneOptions(argv: string[]): PruneOptions {
-  const p = parse(USAGE, argv, {
+export const pruneSyntax = {
+  usage: USAGE,
+  options: {
     repo: { type: 'string' },
     database: { type: 'string' },
     'keep-daily': { type: 'string' },
@@ -69,7 +69,13 @@ export function pruneOptions(argv: string[]): PruneOptions {
     'dry-run': { type: 'boolean' },
     's3-endpoint': { type: 'string' },
     json: { type: 'boolean' },
-  });
+  },
+  positionals: 0,
+} satisfies Syntax;
+
+/** The command line, checked: InvalidArgument says what was expected. */
+export function pruneOptions(argv: string[]): PruneOptions {
+  const p = parse(pruneSyntax.usage, argv, pruneSyntax.options, pruneSyntax.positionals);
   const repoUrl = required(p, 'repo', USAGE, 'LIFEBOAT_REPO');
   const keeps = ['keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly'] as const;
   if (keeps.every((k) => str(p, k) === undefined)) {

@@ -2,7 +2,7 @@ import { silentLogger, stderrLogger } from '#core/logger.ts';
 import { parseDatabaseUrl } from '#core/pg.ts';
 import { openRepository } from '#core/repository/index.ts';
 import { runRestore } from '#core/restore.ts';
-import { bool, parse, positiveInt, required, str } from '../args.ts';
+import { bool, parse, positiveInt, required, str, type Syntax } from '../args.ts';
 import { checkLine } from '../checklist.ts';
 import { duration } from '../format.ts';
 import { parseTime, sizeTolerance, withInterrupt } from './shared.ts';
@@ -25,26 +25,27 @@ Refuses, changing nothing, when the checksum does not match, the target has tabl
 --clean), or roles the backup needs are missing.
 exit status: 0 restored and all checks passed, 1 restored but a check failed, 2 not restored`;
 
+export const restoreSyntax = {
+  usage: USAGE,
+  options: {
+    repo: { type: 'string' },
+    'target-url': { type: 'string' },
+    database: { type: 'string' },
+    before: { type: 'string' },
+    jobs: { type: 'string' },
+    clean: { type: 'boolean' },
+    'no-owner': { type: 'boolean' },
+    'no-privileges': { type: 'boolean' },
+    'size-tolerance': { type: 'string' },
+    's3-endpoint': { type: 'string' },
+    json: { type: 'boolean' },
+    verbose: { type: 'boolean' },
+  },
+  positionals: 1,
+} satisfies Syntax;
+
 export async function restoreCommand(argv: string[]): Promise<number> {
-  const p = parse(
-    USAGE,
-    argv,
-    {
-      repo: { type: 'string' },
-      'target-url': { type: 'string' },
-      database: { type: 'string' },
-      before: { type: 'string' },
-      jobs: { type: 'string' },
-      clean: { type: 'boolean' },
-      'no-owner': { type: 'boolean' },
-      'no-privileges': { type: 'boolean' },
-      'size-tolerance': { type: 'string' },
-      's3-endpoint': { type: 'string' },
-      json: { type: 'boolean' },
-      verbose: { type: 'boolean' },
-    },
-    1,
-  );
+  const p = parse(restoreSyntax.usage, argv, restoreSyntax.options, restoreSyntax.positionals);
   const ref = p.positionals[0] ?? 'latest';
   const before = parseTime('before', str(p, 'before'));
   const target = parseDatabaseUrl(required(p, 'target-url', USAGE));

@@ -8,7 +8,7 @@ import {
   overallHealth,
   repositoryStatus,
 } from '#core/status.ts';
-import { bool, parse, required, str } from '../args.ts';
+import { bool, parse, required, str, type Syntax } from '../args.ts';
 import { environmentRepository } from '../aws/repository.ts';
 import { regionRoleOption } from '../env.ts';
 import { table } from '../format.ts';
@@ -73,11 +73,9 @@ export function statusTable(statuses: readonly DatabaseStatus[]): string {
 
 export { environmentRepository };
 
-export async function statusCommand(
-  argv: string[],
-  s3: (region: string) => S3Client = (region) => new S3Client({ region, maxAttempts: 3 }),
-): Promise<number> {
-  const p = parse(USAGE, argv, {
+export const statusSyntax = {
+  usage: USAGE,
+  options: {
     env: { type: 'string' },
     region: { type: 'string' },
     repo: { type: 'string' },
@@ -88,7 +86,15 @@ export async function statusCommand(
     'fail-on': { type: 'string' },
     's3-endpoint': { type: 'string' },
     json: { type: 'boolean' },
-  });
+  },
+  positionals: 0,
+} satisfies Syntax;
+
+export async function statusCommand(
+  argv: string[],
+  s3: (region: string) => S3Client = (region) => new S3Client({ region, maxAttempts: 3 }),
+): Promise<number> {
+  const p = parse(statusSyntax.usage, argv, statusSyntax.options, statusSyntax.positionals);
   const failOn = str(p, 'fail-on') ?? 'warning';
   if (failOn !== 'warning' && failOn !== 'critical') {
     throw new InvalidArgument(`--fail-on expects warning or critical, got "${failOn}"`);

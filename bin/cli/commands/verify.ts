@@ -2,7 +2,7 @@ import { silentLogger, stderrLogger } from '#core/logger.ts';
 import { parseDatabaseUrl } from '#core/pg.ts';
 import { openRepository } from '#core/repository/index.ts';
 import { runVerify } from '#core/verify.ts';
-import { bool, parse, positiveInt, required, str } from '../args.ts';
+import { bool, parse, positiveInt, required, str, type Syntax } from '../args.ts';
 import { checkLine } from '../checklist.ts';
 import { duration } from '../format.ts';
 import { sizeTolerance, withInterrupt } from './shared.ts';
@@ -23,22 +23,23 @@ usage: ${USAGE}
 
 exit status: 0 all checks passed, 1 a check failed, 2 an error prevented checking`;
 
+export const verifySyntax = {
+  usage: USAGE,
+  options: {
+    repo: { type: 'string' },
+    database: { type: 'string' },
+    'scratch-url': { type: 'string' },
+    jobs: { type: 'string' },
+    'size-tolerance': { type: 'string' },
+    's3-endpoint': { type: 'string' },
+    json: { type: 'boolean' },
+    verbose: { type: 'boolean' },
+  },
+  positionals: 1,
+} satisfies Syntax;
+
 export async function verifyCommand(argv: string[]): Promise<number> {
-  const p = parse(
-    USAGE,
-    argv,
-    {
-      repo: { type: 'string' },
-      database: { type: 'string' },
-      'scratch-url': { type: 'string' },
-      jobs: { type: 'string' },
-      'size-tolerance': { type: 'string' },
-      's3-endpoint': { type: 'string' },
-      json: { type: 'boolean' },
-      verbose: { type: 'boolean' },
-    },
-    1,
-  );
+  const p = parse(verifySyntax.usage, argv, verifySyntax.options, verifySyntax.positionals);
   const ref = p.positionals[0] ?? 'latest';
   const repository = openRepository(required(p, 'repo', USAGE, 'LIFEBOAT_REPO'), {
     s3Endpoint: str(p, 's3-endpoint'),
