@@ -21,6 +21,7 @@ import { DOCUMENT_SCHEMA, type DumpFile, type DumpManifest, type SourceStatistic
 import { type ConnectionInfo, connect, libpqConnString, libpqEnv, mapPgError } from './pg.ts';
 import { majorOf, toolForServer } from './pgtools.ts';
 import type { Repository } from './repository/types.ts';
+import { storeRoles } from './roles.ts';
 import { captureStatistics } from './stats.ts';
 
 export interface BackupOptions {
@@ -171,6 +172,17 @@ export async function runBackup(options: BackupOptions): Promise<DumpManifest> {
       });
     });
 
+    // The roles the database needs, beside the dump (a failure there is recorded, not fatal).
+    const roles = await storeRoles({
+      client,
+      connection,
+      repository,
+      // `<id>.roles.json` beside the dump, whatever its format (file, compressed, directory).
+      artifactKey: artifactKey(database, backupId),
+      serverMajor: majorOf(serverVersionNum),
+      env: options.env,
+      log,
+    });
     const finished = now();
     const manifest: DumpManifest = {
       schemaVersion: DOCUMENT_SCHEMA.major,
@@ -206,11 +218,13 @@ export async function runBackup(options: BackupOptions): Promise<DumpManifest> {
         ...(result.files ? { files: result.files } : {}),
       },
       statistics: result.statistics,
+      ...roles,
     };
     try {
       await catalog.writeManifest(manifest);
     } catch (err) {
       const cleanup = await removeArtifact(repository, result.files?.map((f) => f.key) ?? key);
+      if (roles.roles) await removeArtifact(repository, roles.roles.key);
       await catalog
         .record({
           kind: 'failed',

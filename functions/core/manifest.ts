@@ -174,6 +174,20 @@ export const DumpManifest = z.object({
     files: z.array(DumpFile).optional(),
   }),
   statistics: SourceStatistics,
+  /**
+   * (1.2) The roles artifact beside the dump (functions/core/roles.ts): the roles, memberships and
+   * settings the database needs, for restoring onto a server that lacks them. Absent in older
+   * manifests; `rolesError` says why a newer backup has none.
+   */
+  roles: z
+    .object({
+      key: z.string(),
+      bytes: z.number().int().nonnegative(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      count: z.number().int().nonnegative(),
+    })
+    .optional(),
+  rolesError: z.string().optional(),
 });
 export type DumpManifest = z.infer<typeof DumpManifest>;
 

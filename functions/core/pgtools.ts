@@ -6,7 +6,8 @@ import { PgToolNotFound } from './errors.ts';
 
 const run = promisify(execFile);
 
-export type PgTool = 'pg_dump' | 'pg_restore' | 'psql' | 'initdb' | 'pg_ctl' | 'pg_basebackup' | 'postgres';
+export type PgTool =
+  'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'psql' | 'initdb' | 'pg_ctl' | 'pg_basebackup' | 'postgres';
 
 export interface InstalledTool {
   readonly tool: PgTool;

@@ -4,6 +4,7 @@ import { ChecksumMismatch, LifeboatError, TargetNotEmpty } from './errors.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { type ConnectionInfo, connect, describeConnection } from './pg.ts';
 import { majorOf, toolForServer } from './pgtools.ts';
+import { type CreateRolesReport, createRoles, readRoles } from './roles.ts';
 import type { Repository } from './repository/types.ts';
 import { type BackupSelector, checkRestored, rolesNeeded, selectBackup, userTables } from './verify.ts';
 
@@ -15,6 +16,11 @@ export interface RestoreCommandOptions extends BackupSelector {
   readonly clean?: boolean;
   readonly noOwner?: boolean;
   readonly noPrivileges?: boolean;
+  /**
+   * Create the roles the backup needs that the target lacks (from its roles artifact), and give
+   * the target database the source's owner, settings and grants, before restoring.
+   */
+  readonly createRoles?: boolean;
   readonly sizeTolerance?: number;
   readonly logger?: Logger;
   readonly signal?: AbortSignal | undefined;
@@ -34,6 +40,8 @@ export interface RestoreReport {
   readonly totalDurationMs: number;
   /** Newer completed backups that were passed over because they are not verified. */
   readonly skippedUnverified: string[];
+  /** What --create-roles did (absent without it). */
+  readonly roles?: CreateRolesReport;
 }
 
 /**
@@ -86,12 +94,18 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
         `target ${target} already has ${tables.length} user tables (${tables.slice(0, 5).join(', ')}${tables.length > 5 ? ', …' : ''}); pass --clean to replace the archive's objects, nothing was changed`,
       );
     }
+    let roles: CreateRolesReport | undefined;
+    if (options.createRoles) {
+      const doc = await readRoles(options.repository, manifest);
+      roles = await createRoles(options.target, doc);
+      log.info('roles', { ...roles });
+    }
     if (!options.noOwner || !options.noPrivileges) {
       const needed = await rolesNeeded(pgRestoreTool.path, archive.path, manifest.statistics);
       const missing = await missingRoles(options.target, needed);
       if (missing.length > 0) {
         throw new LifeboatError(
-          `roles the backup assigns objects or privileges to do not exist on ${options.target.host}:${options.target.port}: ${missing.join(', ')}; create them, or pass --no-owner --no-privileges. Nothing was changed`,
+          `roles the backup assigns objects or privileges to do not exist on ${options.target.host}:${options.target.port}: ${missing.join(', ')}; create them (--create-roles does, from the backup), or pass --no-owner --no-privileges. Nothing was changed`,
         );
       }
     }
@@ -137,6 +151,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
       restoreDurationMs: durationMs,
       totalDurationMs,
       skippedUnverified: newerUnverified,
+      ...(roles ? { roles } : {}),
     };
   } finally {
     await archive.release();

@@ -2,13 +2,14 @@ import { silentLogger, stderrLogger } from '#core/logger.ts';
 import { parseDatabaseUrl } from '#core/pg.ts';
 import { openRepository } from '#core/repository/index.ts';
 import { runRestore } from '#core/restore.ts';
+import { type CreateRolesReport, quoteIdent } from '#core/roles.ts';
 import { bool, parse, positiveInt, required, str, type Syntax } from '../args.ts';
 import { checkLine } from '../checklist.ts';
 import { duration } from '../format.ts';
 import { parseTime, sizeTolerance, withInterrupt } from './shared.ts';
 
 const USAGE =
-  'lifeboat restore <id|latest> --repo URL --target-url URL [--database NAME] [--before TIME] [--jobs N] [--clean] [--no-owner] [--no-privileges] [--s3-endpoint URL] [--json]';
+  'lifeboat restore <id|latest> --repo URL --target-url URL [--database NAME] [--before TIME] [--jobs N] [--clean] [--create-roles] [--no-owner] [--no-privileges] [--s3-endpoint URL] [--json]';
 
 export const restoreHelp = `Restores a logical backup into a database you name, then runs the same data checks on it.
 
@@ -18,6 +19,9 @@ usage: ${USAGE}
   --before TIME        the newest verified backup taken before TIME (ISO 8601)
   --target-url URL     the database to restore into; it must exist, and be empty unless --clean
   --clean              drop and recreate the backup's objects in a target that has tables
+  --create-roles       create the roles the backup needs that the target lacks (attributes,
+                       memberships, settings; no passwords), and give the target database the
+                       source's owner, settings and grants; existing roles are left as they are
   --no-owner, --no-privileges   skip ownership / grants (when the target lacks the roles)
   --jobs N             parallel pg_restore jobs (default 2)
 
@@ -62,6 +66,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       target,
       jobs: positiveInt(p, 'jobs', 2),
       clean: bool(p, 'clean'),
+      createRoles: bool(p, 'create-roles'),
       noOwner: bool(p, 'no-owner'),
       noPrivileges: bool(p, 'no-privileges'),
       sizeTolerance: sizeTolerance(p),
@@ -73,6 +78,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   if (json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
+    if (report.roles) process.stdout.write(rolesText(report.roles));
     if (report.skippedUnverified.length) {
       process.stdout.write(
         `note: newer backups exist but are not verified, so were not used: ${report.skippedUnverified.join(', ')}\n`,
@@ -83,4 +89,26 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     );
   }
   return report.passed ? 0 : 1;
+}
+
+/** What --create-roles did, for people: created, left alone (and how they differ), passwords to set. */
+export function rolesText(r: CreateRolesReport): string {
+  const lines: string[] = [];
+  lines.push(`roles created: ${r.created.length ? r.created.join(', ') : 'none (all existed)'}`);
+  for (const e of r.existing)
+    lines.push(
+      `role ${e.role} existed and was left as it is${e.differences.length ? `; differs from the source: ${e.differences.join('; ')}` : ''}`,
+    );
+  if (r.membershipsGranted.length) lines.push(`memberships granted: ${r.membershipsGranted.join(', ')}`);
+  if (r.membershipsNotGranted.length)
+    lines.push(
+      `memberships between existing roles not granted (grant them if wanted): ${r.membershipsNotGranted.join(', ')}`,
+    );
+  if (r.databaseSettingsApplied.length)
+    lines.push(`database and role settings applied: ${r.databaseSettingsApplied.join('; ')}`);
+  for (const role of r.needPassword)
+    lines.push(
+      `set a password before ${role} can log in: ALTER ROLE ${quoteIdent(role)} PASSWORD '…' (or use IAM authentication)`,
+    );
+  return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,260 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBackup } from '#core/backup.ts';
+import type { DumpManifest } from '#core/manifest.ts';
+import { EphemeralCluster } from '#core/ephemeral.ts';
+import { openRepository, type Repository } from '#core/repository/index.ts';
+import { runRestore } from '#core/restore.ts';
+import { readRoles } from '#core/roles.ts';
+
+/**
+ * The moment lifeboat exists for: a dump restored onto a brand-new server that has none of the
+ * database's roles. The source has an owner role, a NOLOGIN group with a LOGIN member, a role with
+ * an awkward quoted name, column and default privileges, RLS policies naming roles, per-role and
+ * per-database settings and database grants; the target is a freshly initialized cluster.
+ */
+
+const ODD = 'Odd "Role" ; x';
+const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+const SOURCE_SETUP = [
+  `CREATE ROLE app_owner NOLOGIN`,
+  `CREATE ROLE readers NOLOGIN`,
+  `CREATE ROLE app_rw LOGIN CONNECTION LIMIT 20`,
+  `CREATE ROLE report_bot LOGIN IN ROLE readers`,
+  `CREATE ROLE ${q(ODD)} NOLOGIN`,
+  `GRANT readers TO app_rw WITH ADMIN OPTION`,
+  `ALTER ROLE app_rw SET search_path TO app, "$user", public`,
+  `ALTER ROLE app_rw SET statement_timeout TO '30s'`,
+  `COMMENT ON ROLE app_rw IS 'the application''s
+read-write role'`,
+  `CREATE DATABASE shop OWNER app_owner`,
+  `ALTER DATABASE shop SET timezone TO 'Europe/Berlin'`,
+  `ALTER ROLE report_bot IN DATABASE shop SET work_mem TO '16MB'`,
+  `REVOKE ALL ON DATABASE shop FROM PUBLIC`,
+  `GRANT CONNECT ON DATABASE shop TO app_rw, readers, ${q(ODD)}`,
+  `GRANT TEMPORARY ON DATABASE shop TO app_rw WITH GRANT OPTION`,
+];
+
+const SHOP_SETUP = [
+  `CREATE SCHEMA app AUTHORIZATION app_owner`,
+  `SET ROLE app_owner`,
+  `ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO readers`,
+  `CREATE TABLE app.orders (id serial PRIMARY KEY, tenant text NOT NULL, customer text, secret text)`,
+  `CREATE TABLE app.items (order_id int REFERENCES app.orders, sku text)`,
+  `GRANT USAGE ON SCHEMA app TO app_rw, readers, ${q(ODD)}`,
+  `GRANT SELECT, INSERT, UPDATE ON app.orders TO app_rw`,
+  `GRANT USAGE ON SEQUENCE app.orders_id_seq TO app_rw`,
+  `GRANT SELECT (id, customer) ON app.orders TO ${q(ODD)}`,
+  `ALTER TABLE app.orders ENABLE ROW LEVEL SECURITY`,
+  `CREATE POLICY tenant_rw ON app.orders TO app_rw USING (tenant = 'acme') WITH CHECK (tenant = 'acme')`,
+  `CREATE POLICY read_all ON app.orders FOR SELECT TO readers, ${q(ODD)} USING (true)`,
+  `INSERT INTO app.orders (tenant, customer, secret) SELECT CASE WHEN g % 3 = 0 THEN 'other' ELSE 'acme' END, 'c' || g, md5(g::text) FROM generate_series(1, 300) g`,
+  `INSERT INTO app.items SELECT id, 'sku-' || id FROM app.orders`,
+  `RESET ROLE`,
+];
+
+const ROLES = ['app_owner', 'readers', 'app_rw', 'report_bot', ODD];
+
+async function withClient<T>(
+  cluster: EphemeralCluster,
+  database: string,
+  fn: (c: pg.Client) => Promise<T>,
+  user = 'postgres',
+): Promise<T> {
+  const client = new pg.Client({ ...cluster.connection(database), user });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Everything about roles, grants and settings that must be equal after a restore, as text. */
+async function shape(cluster: EphemeralCluster, database: string) {
+  return withClient(cluster, database, async (c) => {
+    const rows = async (sql: string, params: unknown[] = []) => (await c.query(sql, params)).rows;
+    return {
+      roles: await rows(
+        `SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication,
+                rolbypassrls, rolconnlimit, rolvaliduntil, rolconfig, shobj_description(oid, 'pg_authid') AS comment
+           FROM pg_roles WHERE rolname = ANY($1) ORDER BY rolname`,
+        [ROLES],
+      ),
+      memberships: await rows(
+        `SELECT pg_get_userbyid(roleid) AS role, pg_get_userbyid(member) AS member, admin_option
+           FROM pg_auth_members WHERE pg_get_userbyid(member) = ANY($1) ORDER BY 1, 2`,
+        [ROLES],
+      ),
+      roleSettingsInDatabase: await rows(
+        `SELECT pg_get_userbyid(setrole) AS role, setconfig FROM pg_db_role_setting
+          WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY 1`,
+      ),
+      database: await rows(
+        `SELECT pg_get_userbyid(datdba) AS owner, datacl::text[] AS acl FROM pg_database WHERE datname = current_database()`,
+      ),
+      objects: await rows(
+        `SELECT n.nspname, c.relname, c.relkind, pg_get_userbyid(c.relowner) AS owner, c.relacl::text[] AS acl,
+                (SELECT array_agg(a.attname || '=' || a.attacl::text ORDER BY a.attnum) FROM pg_attribute a
+                  WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL) AS column_acl
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'app' ORDER BY 2`,
+      ),
+      schemas: await rows(
+        `SELECT nspname, pg_get_userbyid(nspowner) AS owner, nspacl::text[] AS acl FROM pg_namespace WHERE nspname = 'app'`,
+      ),
+      defaultPrivileges: await rows(
+        `SELECT pg_get_userbyid(defaclrole) AS role, defaclnamespace::regnamespace::text AS schema, defaclobjtype, defaclacl::text[] AS acl
+           FROM pg_default_acl ORDER BY 1, 2, 3`,
+      ),
+      policies: await rows(
+        `SELECT tablename, policyname, cmd, roles::text[] AS roles, qual, with_check FROM pg_policies ORDER BY 1, 2`,
+      ),
+      rows: await rows(
+        `SELECT (SELECT string_agg(o::text, ',' ORDER BY id) FROM app.orders o) AS orders,
+                (SELECT string_agg(i::text, ',' ORDER BY order_id) FROM app.items i) AS items`,
+      ),
+    };
+  });
+}
+
+describe('restore onto a brand-new server: --create-roles', () => {
+  let source: EphemeralCluster;
+  let target: EphemeralCluster;
+  let dir: string;
+  let repository: Repository;
+  let manifest: DumpManifest;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'lb-roles-'));
+    [source, target] = await Promise.all([EphemeralCluster.start(), EphemeralCluster.start()]);
+    await withClient(source, 'postgres', async (c) => {
+      for (const sql of SOURCE_SETUP) await c.query(sql);
+    });
+    await withClient(source, 'shop', async (c) => {
+      for (const sql of SHOP_SETUP) await c.query(sql);
+    });
+    repository = openRepository(pathToFileURL(path.join(dir, 'repo')).href);
+    manifest = await runBackup({ connection: source.connection('shop'), repository, database: 'shop' });
+  });
+
+  afterAll(async () => {
+    await Promise.all([source?.stop(), target?.stop()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('stores the roles the database needs beside the dump, hashed in the manifest, without passwords', async () => {
+    expect(manifest.roles).toMatchObject({ key: 'artifacts/shop/' + manifest.id + '.roles.json', count: 5 });
+    expect(manifest.rolesError).toBeUndefined();
+    const doc = await readRoles(repository, manifest);
+    expect(doc.roles.map((r) => r.name).sort()).toEqual([...ROLES].sort());
+    // The cluster's superuser owns nothing here, so it is not needed; predefined roles never are.
+    expect(JSON.stringify(doc)).not.toMatch(/PASSWORD|SCRAM-SHA-256|md5[0-9a-f]{32}/);
+    expect(doc.memberships.map((m) => `${m.member}>${m.role}:${m.admin}`).sort()).toEqual([
+      'app_rw>readers:true',
+      'report_bot>readers:false',
+    ]);
+    expect(doc.databaseSettings.settings).toEqual([{ name: 'TimeZone', value: 'Europe/Berlin' }]);
+    expect(doc.roleSettingsInDatabase).toEqual([{ role: 'report_bot', name: 'work_mem', value: '16MB' }]);
+  });
+
+  it('without --create-roles the restore refuses, naming the missing roles, and changes nothing', async () => {
+    await withClient(target, 'postgres', (c) => c.query('CREATE DATABASE refused'));
+    await expect(
+      runRestore({ repository, ref: manifest.id, target: target.connection('refused') }),
+    ).rejects.toThrow(/do not exist on .*: .*app_owner.*--create-roles does/);
+    const roles = await withClient(target, 'postgres', (c) =>
+      c.query('SELECT count(*)::int AS n FROM pg_roles WHERE rolname = ANY($1)', [ROLES]),
+    );
+    expect(roles.rows[0].n).toBe(0);
+  });
+
+  it('creates the roles, then restores with owners, grants, memberships, settings and every row equal to the source', async () => {
+    await withClient(target, 'postgres', (c) => c.query('CREATE DATABASE shop'));
+
+    const report = await runRestore({
+      repository,
+      ref: manifest.id,
+      target: target.connection('shop'),
+      createRoles: true,
+    });
+
+    expect(report.passed).toBe(true);
+    expect(report.roles!.created.sort()).toEqual([...ROLES].sort());
+    expect(report.roles!.needPassword.sort()).toEqual(['app_rw', 'report_bot']);
+    expect(report.roles!.existing).toEqual([]);
+    expect(await shape(target, 'shop')).toEqual(await shape(source, 'shop'));
+  });
+
+  it('the application connects as app_rw and reads and writes as before, within its policy', async () => {
+    const asApp = async (cluster: EphemeralCluster) =>
+      withClient(
+        cluster,
+        'shop',
+        async (c) => {
+          const seen = (await c.query('SELECT count(*)::int AS n FROM orders')).rows[0].n as number;
+          const path = (await c.query('SHOW search_path')).rows[0].search_path as string;
+          await c.query(`INSERT INTO orders (tenant, customer) VALUES ('acme', 'new')`);
+          await c.query(`UPDATE orders SET customer = 'changed' WHERE id = 1`);
+          const other = await c.query(`INSERT INTO orders (tenant, customer) VALUES ('other', 'x')`).then(
+            () => 'allowed',
+            (e: Error) => e.message,
+          );
+          return { seen, path, other };
+        },
+        'app_rw',
+      );
+    const onSource = await asApp(source);
+    // app_rw is a member of readers, whose policy shows every row; its own policy limits writes.
+    expect(onSource).toMatchObject({ seen: 300, path: 'app, "$user", public' });
+    expect(onSource.other).toMatch(/violates row-level security policy/);
+    expect(await asApp(target)).toEqual(onSource);
+    // The awkwardly named role reads the granted columns only, on both.
+    const asOdd = (cluster: EphemeralCluster) =>
+      withClient(
+        cluster,
+        'shop',
+        async (c) => {
+          await c.query(`SET ROLE ${q(ODD)}`);
+          const ok = (await c.query('SELECT count(customer)::int AS n FROM app.orders')).rows[0].n as number;
+          const secret = await c.query('SELECT secret FROM app.orders LIMIT 1').then(
+            () => 'allowed',
+            (e: Error) => e.message,
+          );
+          return { ok, secret };
+        },
+        'postgres',
+      );
+    expect(await asOdd(target)).toEqual(await asOdd(source));
+    expect((await asOdd(target)).secret).toMatch(/permission denied/);
+  });
+
+  it('roles that exist are left as they are, and what differs is reported', async () => {
+    await withClient(target, 'postgres', async (c) => {
+      await c.query('ALTER ROLE readers CONNECTION LIMIT 3');
+      await c.query('CREATE DATABASE shop2');
+    });
+
+    const report = await runRestore({
+      repository,
+      ref: manifest.id,
+      target: target.connection('shop2'),
+      createRoles: true,
+    });
+
+    expect(report.roles!.created).toEqual([]);
+    expect(report.roles!.existing.find((e) => e.role === 'readers')).toEqual({
+      role: 'readers',
+      differences: ['connectionLimit: -1 on the source, 3 here'],
+    });
+    const limit = await withClient(target, 'postgres', (c) =>
+      c.query(`SELECT rolconnlimit FROM pg_roles WHERE rolname = 'readers'`),
+    );
+    expect(limit.rows[0].rolconnlimit).toBe(3);
+    expect(report.passed).toBe(true);
+  });
+});
