@@ -21,8 +21,12 @@ import type { Repository } from './repository/types.ts';
  * database-level settings pg_dumpall leaves out with --roles-only, come from the catalogs.
  */
 
-export class RolesCaptureFailed extends LifeboatError {}
-export class RolesArtifactInvalid extends LifeboatError {}
+export class RolesCaptureFailed extends LifeboatError {
+  override readonly name = 'RolesCaptureFailed';
+}
+export class RolesArtifactInvalid extends LifeboatError {
+  override readonly name = 'RolesArtifactInvalid';
+}
 
 const Attributes = z.object({
   superuser: z.boolean(),

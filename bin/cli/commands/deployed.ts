@@ -37,7 +37,9 @@ export const defaultDeployedClients: DeployedClients = {
     new LambdaClient({ region, maxAttempts: 1, requestHandler: { requestTimeout: 16 * 60_000 } }),
 };
 
-export class TargetNotDeployed extends LifeboatError {}
+export class TargetNotDeployed extends LifeboatError {
+  override readonly name = 'TargetNotDeployed';
+}
 
 /** The ARN an SSM parameter of the stacks holds, or a clear error saying what to deploy. */
 async function targetArn(
