@@ -1,4 +1,5 @@
 import type { BackupSummary } from '#core/catalog.ts';
+import type { ObjectStorage } from '#core/repository/types.ts';
 
 export function bytes(n: number | null): string {
   if (n === null) return '-';
@@ -42,9 +43,25 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
-export function backupTable(backups: readonly BackupSummary[], now = new Date()): string {
+/** Where a backup's artifact is stored, for people: its storage class and whether it reads now. */
+export function tierText(s: ObjectStorage | undefined): string {
+  if (!s) return '-';
+  if (!s.archived) return s.storageClass;
+  if (s.restore === 'in-progress') return `${s.storageClass} (restoring)`;
+  if (s.restore === 'available')
+    return `${s.storageClass} (restored${s.restoredUntil ? ` until ${s.restoredUntil.slice(0, 10)}` : ''})`;
+  return `${s.storageClass} (archived)`;
+}
+
+/** The catalog as a table; with `tiers` (by backup id) a TIER column says where each artifact is. */
+export function backupTable(
+  backups: readonly BackupSummary[],
+  now = new Date(),
+  tiers?: ReadonlyMap<string, ObjectStorage>,
+): string {
+  const headers = ['ID', 'DATABASE', 'KIND', 'STATE', 'VERIFIED', 'STARTED', 'SIZE', 'NOTE'];
   return table(
-    ['ID', 'DATABASE', 'KIND', 'STATE', 'VERIFIED', 'STARTED', 'SIZE', 'NOTE'],
+    tiers ? [...headers.slice(0, 7), 'TIER', 'NOTE'] : headers,
     backups.map((b) => [
       b.id,
       b.database,
@@ -57,6 +74,7 @@ export function backupTable(backups: readonly BackupSummary[], now = new Date())
           : 'no',
       `${b.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z')} (${age(b.startedAt, now)})`,
       bytes(b.bytes),
+      ...(tiers ? [tierText(tiers.get(b.id))] : []),
       b.problems?.length
         ? `${b.problems[0]!.problem}: ${b.problems[0]!.key.split('/').slice(3).join('/')}`.slice(0, 80)
         : b.error

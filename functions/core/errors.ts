@@ -53,6 +53,16 @@ export class RepositoryNotFound extends LifeboatError {
 export class RepositoryAccessDenied extends LifeboatError {
   override readonly name = 'RepositoryAccessDenied';
 }
+/**
+ * An artifact sits in an archive storage class (GLACIER, DEEP_ARCHIVE) and cannot be read until
+ * an S3 restore makes a temporary copy: never "access denied".
+ */
+export class ArchivedObject extends LifeboatError {
+  override readonly name = 'ArchivedObject';
+  /** The object's storage class, when S3 said it. */
+  storageClass: string | null = null;
+  key: string | null = null;
+}
 export class RepositoryError extends LifeboatError {
   override readonly name = 'RepositoryError';
 }

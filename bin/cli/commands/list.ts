@@ -1,7 +1,9 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { Catalog } from '#core/catalog.ts';
+import { type BackupSummary, Catalog } from '#core/catalog.ts';
+import type { DumpManifest } from '#core/manifest.ts';
 import { InvalidArgument } from '#core/errors.ts';
 import { openRepository, type Repository } from '#core/repository/index.ts';
+import type { ObjectStorage } from '#core/repository/types.ts';
 import { bool, parse, required, str, type Syntax } from '../args.ts';
 import { environmentRepository } from '../aws/repository.ts';
 import { regionRoleOption } from '../env.ts';
@@ -58,8 +60,12 @@ export async function listCommand(
     await repository.check();
   }
   const backups = await new Catalog(repository).list({ database });
+  const tiers = await artifactTiers(repository, backups);
   if (bool(p, 'json')) {
-    const out = backups.map(({ records: _records, ...rest }) => rest);
+    const out = backups.map(({ records: _records, ...rest }) => ({
+      ...rest,
+      ...(tiers?.has(rest.id) ? { storage: tiers.get(rest.id) } : {}),
+    }));
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } else if (backups.length === 0) {
     // Databases found by tag are cataloged too, so an unconfigured name is not refused; but a typo is named.
@@ -69,7 +75,31 @@ export async function listCommand(
         : '';
     process.stdout.write(`no backups in ${repository.url}${database ? ` for ${database}` : ''}${hint}\n`);
   } else {
-    process.stdout.write(`${backupTable(backups)}\n`);
+    process.stdout.write(`${backupTable(backups, new Date(), tiers ?? undefined)}\n`);
   }
   return 0;
+}
+
+/**
+ * Where each completed dump's artifact is stored (S3 storage class, archived or restored), read
+ * with HeadObject a few at a time; null where the repository has no tiers. An artifact that
+ * cannot be looked up is left out (the NOTE column and `verify` say why it cannot be read).
+ */
+async function artifactTiers(
+  repository: Repository,
+  backups: readonly BackupSummary[],
+): Promise<Map<string, ObjectStorage> | null> {
+  if (!repository.storage) return null;
+  const dumps = backups.filter((b) => b.state === 'completed' && b.manifest?.kind === 'logical-dump');
+  const out = new Map<string, ObjectStorage>();
+  for (let i = 0; i < dumps.length; i += 8) {
+    await Promise.all(
+      dumps.slice(i, i + 8).map(async (b) => {
+        const key = (b.manifest as DumpManifest).artifact.key;
+        const found = await repository.storage!(key).catch(() => null);
+        if (found) out.set(b.id, found);
+      }),
+    );
+  }
+  return out;
 }

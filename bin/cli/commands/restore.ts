@@ -3,13 +3,15 @@ import { parseDatabaseUrl } from '#core/pg.ts';
 import { openRepository } from '#core/repository/index.ts';
 import { runRestore } from '#core/restore.ts';
 import { type CreateRolesReport, quoteIdent } from '#core/roles.ts';
+import { ARCHIVE_USAGE, archiveHelp, archiveOptions, archivePreflight } from '../archived.ts';
 import { bool, parse, positiveInt, required, str, type Syntax } from '../args.ts';
 import { checkLine } from '../checklist.ts';
 import { duration } from '../format.ts';
 import { parseTime, sizeTolerance, withInterrupt } from './shared.ts';
 
 const USAGE =
-  'lifeboat restore <id|latest> --repo URL --target-url URL [--database NAME] [--before TIME] [--jobs N] [--clean] [--create-roles] [--no-owner] [--no-privileges] [--s3-endpoint URL] [--json]';
+  'lifeboat restore <id|latest> --repo URL --target-url URL [--database NAME] [--before TIME] [--jobs N] [--clean] [--create-roles] [--no-owner] [--no-privileges] ' +
+  `${ARCHIVE_USAGE} [--s3-endpoint URL] [--json]`;
 
 export const restoreHelp = `Restores a logical backup into a database you name, then runs the same data checks on it.
 
@@ -23,11 +25,13 @@ usage: ${USAGE}
                        memberships, settings; no passwords), and give the target database the
                        source's owner, settings and grants; existing roles are left as they are
   --no-owner, --no-privileges   skip ownership / grants (when the target lacks the roles)
+${archiveHelp}
   --jobs N             parallel pg_restore jobs (default 2)
 
 Refuses, changing nothing, when the checksum does not match, the target has tables (without
 --clean), or roles the backup needs are missing.
-exit status: 0 restored and all checks passed, 1 restored but a check failed, 2 not restored`;
+exit status: 0 restored and all checks passed, 1 restored but a check failed, 2 not restored,
+3 the backup is archived and an S3 restore was requested (run the command it prints later)`;
 
 export const restoreSyntax = {
   usage: USAGE,
@@ -38,6 +42,8 @@ export const restoreSyntax = {
     before: { type: 'string' },
     jobs: { type: 'string' },
     clean: { type: 'boolean' },
+    'create-roles': { type: 'boolean' },
+    ...archiveOptions,
     'no-owner': { type: 'boolean' },
     'no-privileges': { type: 'boolean' },
     'size-tolerance': { type: 'string' },
@@ -57,6 +63,15 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     s3Endpoint: str(p, 's3-endpoint'),
   });
   const json = bool(p, 'json');
+  const database = str(p, 'database');
+  const archived = await archivePreflight(
+    p,
+    repository,
+    { ref, before, database, verifiedOnly: ref === 'latest' },
+    { name: 'restore', argv },
+    process.stdout,
+  );
+  if (archived !== null) return archived;
   const report = await withInterrupt((signal) =>
     runRestore({
       repository,

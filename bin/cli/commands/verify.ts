@@ -2,13 +2,15 @@ import { silentLogger, stderrLogger } from '#core/logger.ts';
 import { parseDatabaseUrl } from '#core/pg.ts';
 import { openRepository } from '#core/repository/index.ts';
 import { runVerify } from '#core/verify.ts';
+import { ARCHIVE_USAGE, archiveHelp, archiveOptions, archivePreflight } from '../archived.ts';
 import { bool, parse, positiveInt, required, str, type Syntax } from '../args.ts';
 import { checkLine } from '../checklist.ts';
 import { duration } from '../format.ts';
 import { sizeTolerance, withInterrupt } from './shared.ts';
 
 const USAGE =
-  'lifeboat verify <id|latest> --repo URL [--database NAME] [--scratch-url URL] [--jobs N] [--size-tolerance F] [--s3-endpoint URL] [--json]';
+  'lifeboat verify <id|latest> --repo URL [--database NAME] [--scratch-url URL] [--jobs N] [--size-tolerance F] ' +
+  `${ARCHIVE_USAGE} [--s3-endpoint URL] [--json]`;
 
 export const verifyHelp = `Proves a logical backup restores and equals what was dumped: checksum, table of contents,
 restore into an ephemeral PostgreSQL (or --scratch-url, an empty database), data checks against
@@ -20,8 +22,10 @@ usage: ${USAGE}
   --scratch-url URL    restore into this empty database instead of an ephemeral cluster
   --jobs N             parallel pg_restore jobs (default 2)
   --size-tolerance F   allowed relative difference of database size (default 0.5)
+${archiveHelp}
 
-exit status: 0 all checks passed, 1 a check failed, 2 an error prevented checking`;
+exit status: 0 all checks passed, 1 a check failed, 2 an error prevented checking, 3 the backup is
+archived and an S3 restore was requested (run the command it prints later)`;
 
 export const verifySyntax = {
   usage: USAGE,
@@ -34,6 +38,7 @@ export const verifySyntax = {
     's3-endpoint': { type: 'string' },
     json: { type: 'boolean' },
     verbose: { type: 'boolean' },
+    ...archiveOptions,
   },
   positionals: 1,
 } satisfies Syntax;
@@ -45,6 +50,14 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     s3Endpoint: str(p, 's3-endpoint'),
   });
   const json = bool(p, 'json');
+  const archived = await archivePreflight(
+    p,
+    repository,
+    { ref, database: str(p, 'database') },
+    { name: 'verify', argv },
+    process.stdout,
+  );
+  if (archived !== null) return archived;
   const scratch = str(p, 'scratch-url');
   const report = await withInterrupt((signal) =>
     runVerify({

@@ -10,11 +10,13 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  RestoreObjectCommand,
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import {
   AlreadyExists,
+  ArchivedObject,
   BackupNotFound,
   LifeboatError,
   RepositoryAccessDenied,
@@ -22,7 +24,13 @@ import {
   RepositoryNotFound,
 } from '../errors.ts';
 import type { Encryption } from '../manifest.ts';
-import type { Repository, UploadOptions } from './types.ts';
+import type {
+  ObjectStorage,
+  Repository,
+  RestoreRequest,
+  RestoreRequestOutcome,
+  UploadOptions,
+} from './types.ts';
 
 export interface S3RepositoryOptions {
   readonly client: S3Client;
@@ -171,7 +179,35 @@ export class S3Repository implements Repository {
         throw new RepositoryError(`reading ${key}: no body in the response`);
       return out.Body;
     } catch (err) {
-      throw this.mapError(err, `reading ${key}`);
+      throw this.mapError(err, `reading ${key}`, key);
+    }
+  }
+
+  async storage(key: string): Promise<ObjectStorage> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      return objectStorage(key, out.StorageClass, out.Restore, out.ArchiveStatus);
+    } catch (err) {
+      throw this.mapError(err, `reading the storage class of ${key}`, key);
+    }
+  }
+
+  async requestRestore(key: string, request: RestoreRequest): Promise<RestoreRequestOutcome> {
+    try {
+      await this.client.send(
+        new RestoreObjectCommand({
+          Bucket: this.bucket,
+          Key: this.key(key),
+          RestoreRequest: { Days: request.days, GlacierJobParameters: { Tier: request.tier } },
+        }),
+      );
+      return 'requested';
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      // Asking again while S3 restores is harmless: the first request stands.
+      if (name === 'RestoreAlreadyInProgress') return 'in-progress';
+      if (name === 'ObjectAlreadyInActiveTierError') return 'not-archived';
+      throw this.mapError(err, `requesting a restore of ${key}`, key);
     }
   }
 
@@ -232,7 +268,7 @@ export class S3Repository implements Repository {
     }
   }
 
-  private mapError(err: unknown, doing: string): LifeboatError {
+  private mapError(err: unknown, doing: string, key?: string): LifeboatError {
     if (err instanceof LifeboatError) return err;
     const e = err as {
       name?: string;
@@ -248,6 +284,17 @@ export class S3Repository implements Repository {
     }
     if (name === 'NoSuchKey' || status === 404) {
       return new BackupNotFound(`${doing}: no such object in ${where}`, { cause: err });
+    }
+    // GetObject of an archived object is a 403 too: it says so, and which tier it is in.
+    if (name === 'InvalidObjectState') {
+      const storageClass = (err as { StorageClass?: string }).StorageClass ?? null;
+      const archived = new ArchivedObject(
+        `${key ?? 'the object'} in ${where} is archived${storageClass ? ` (${storageClass})` : ''} and cannot be read until it is restored (${doing}); pass --request-restore to start an S3 restore`,
+        { cause: err },
+      );
+      archived.storageClass = storageClass;
+      archived.key = key ?? null;
+      return archived;
     }
     if (name === 'AccessDenied' || name === 'Forbidden' || status === 403) {
       return new RepositoryAccessDenied(`access denied to ${where} while ${doing}: ${e.message ?? name}`, {
@@ -419,4 +466,35 @@ class PooledUpload {
   private async drain(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.race(this.inFlight);
   }
+}
+
+const ARCHIVE_CLASSES = new Set(['GLACIER', 'DEEP_ARCHIVE']);
+
+/**
+ * What HeadObject says of an object's tier: its StorageClass (absent means STANDARD), for
+ * INTELLIGENT_TIERING its ArchiveStatus, and `x-amz-restore` (ongoing-request, expiry-date).
+ */
+export function objectStorage(
+  key: string,
+  storageClass: string | undefined,
+  restoreHeader: string | undefined,
+  archiveStatus?: string | undefined,
+): ObjectStorage {
+  const cls = storageClass ?? 'STANDARD';
+  const archived =
+    ARCHIVE_CLASSES.has(cls) ||
+    (cls === 'INTELLIGENT_TIERING' &&
+      (archiveStatus === 'ARCHIVE_ACCESS' || archiveStatus === 'DEEP_ARCHIVE_ACCESS'));
+  const ongoing = /ongoing-request="true"/.test(restoreHeader ?? '');
+  const expiry = /expiry-date="([^"]+)"/.exec(restoreHeader ?? '')?.[1];
+  const restore = !restoreHeader ? 'none' : ongoing ? 'in-progress' : 'available';
+  const displayClass = cls === 'INTELLIGENT_TIERING' && archiveStatus ? `${cls}/${archiveStatus}` : cls;
+  return {
+    key,
+    storageClass: displayClass,
+    archived,
+    restore: archived ? restore : 'none',
+    restoredUntil: expiry && !Number.isNaN(Date.parse(expiry)) ? new Date(expiry).toISOString() : null,
+    readable: !archived || restore === 'available',
+  };
 }

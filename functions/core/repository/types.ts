@@ -34,6 +34,34 @@ export interface Repository {
   remove(key: string): Promise<void>;
   /** A local file holding the object, when the repository is a directory (lets pg_restore -j read it). */
   localPath?(key: string): string;
+  /** Storage class and restore state of an object, where the store has archive tiers (S3). */
+  storage?(key: string): Promise<ObjectStorage>;
+  /** Asks the store to make a readable copy of an archived object for `days` (S3 RestoreObject). */
+  requestRestore?(key: string, options: RestoreRequest): Promise<RestoreRequestOutcome>;
+}
+
+export type RestoreTier = 'Standard' | 'Bulk' | 'Expedited';
+
+export interface RestoreRequest {
+  readonly tier: RestoreTier;
+  readonly days: number;
+}
+
+/** `requested` (now, or a restored copy's days extended), `in-progress` (asked before), `not-archived`. */
+export type RestoreRequestOutcome = 'requested' | 'in-progress' | 'not-archived';
+
+export interface ObjectStorage {
+  readonly key: string;
+  /** STANDARD, STANDARD_IA, GLACIER_IR, GLACIER, DEEP_ARCHIVE, INTELLIGENT_TIERING ... */
+  readonly storageClass: string;
+  /** In a tier that must be restored before it can be read. */
+  readonly archived: boolean;
+  /** For an archived object: none asked, a restore running, or a restored copy readable. */
+  readonly restore: 'none' | 'in-progress' | 'available';
+  /** When the restored copy goes away (ISO 8601), if there is one. */
+  readonly restoredUntil: string | null;
+  /** Can be read now. */
+  readonly readable: boolean;
 }
 
 export interface UploadOptions {
