@@ -314,6 +314,13 @@ export class RestoreWorkflows extends Construct {
       keyVariable: null,
     });
     grantRepository(this.restoreDumpFunction.role!, bucket, 'append', [CATALOG_PREFIX]);
+    // A dump the lifecycle moved to an archive tier must be restored (a temporary copy) to be read.
+    this.restoreDumpFunction.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:RestoreObject'],
+        resources: [bucket.arnForObjects(`${ARTIFACT_PREFIX}*`)],
+      }),
+    );
     this.restoreDumpFunction.addToRolePolicy(describeInstances);
     grantSecrets(this.restoreDumpFunction.role!, secrets, region);
     acknowledgeSynchronous(this.restoreDumpFunction);

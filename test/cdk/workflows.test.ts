@@ -179,6 +179,25 @@ describe.each(['dev', 'staging', 'prod'])('workflows of environment %s', (name) 
     expect(verify.Properties.VpcConfig).toBeUndefined();
   });
 
+  it('lets the dump restore ask S3 for a copy of an archived artifact, under artifacts/ only, in both regions', () => {
+    for (const template of [primary, dr]) {
+      const [, restoreDump] = functionOf(template, 'wf-restore-dump');
+      const statements = statementsOfRole(template, restoreDump.Properties.Role['Fn::GetAtt'][0]);
+      const restoring = statements.filter((s) => actionsOf(s).includes('s3:RestoreObject'));
+      expect(restoring).toHaveLength(1);
+      expect(actionsOf(restoring[0]!)).toEqual(['s3:RestoreObject']);
+      const [resource] = resourcesOf(restoring[0]!) as [{ 'Fn::Join': [string, unknown[]] }];
+      expect(resource['Fn::Join'][1].at(-1)).toBe('/artifacts/*');
+    }
+    // Nothing else in the application may start restores.
+    for (const template of [primary, dr]) {
+      const roles = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+        JSON.stringify(p).includes('s3:RestoreObject'),
+      );
+      expect(roles).toHaveLength(1);
+    }
+  });
+
   it('places the functions that connect to databases in the workflow network of their region', () => {
     for (const [template, network] of [
       [primary, config.workflowNetwork!.primary],
