@@ -19,8 +19,9 @@ export interface RestoreCommandOptions extends BackupSelector {
   /**
    * Create the roles the backup needs that the target lacks (from its roles artifact), and give
    * the target database the source's owner, settings and grants, before restoring.
+   * `when-captured` does so only for a backup that has a roles artifact (older ones restore as before).
    */
-  readonly createRoles?: boolean;
+  readonly createRoles?: boolean | 'when-captured';
   readonly sizeTolerance?: number;
   readonly logger?: Logger;
   readonly signal?: AbortSignal | undefined;
@@ -95,7 +96,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
       );
     }
     let roles: CreateRolesReport | undefined;
-    if (options.createRoles) {
+    if (options.createRoles === true || (options.createRoles === 'when-captured' && manifest.roles)) {
       const doc = await readRoles(options.repository, manifest);
       roles = await createRoles(options.target, doc);
       log.info('roles', { ...roles });

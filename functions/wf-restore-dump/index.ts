@@ -73,6 +73,8 @@ export const handler = taskHandler<RestoreDumpEvent, RestoreDumpResult>(
           ref: event.backupId,
           database: event.database,
           target: { ...admin, database: name },
+          // Onto a new server: the roles the dump needs come with it (existing roles are left alone).
+          createRoles: 'when-captured',
           logger,
         }),
     });

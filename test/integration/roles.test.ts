@@ -257,4 +257,16 @@ describe('restore onto a brand-new server: --create-roles', () => {
     expect(limit.rows[0].rolconnlimit).toBe(3);
     expect(report.passed).toBe(true);
   });
+
+  it("the restore workflow's mode: roles from the backup when it has them", async () => {
+    await withClient(target, 'postgres', (c) => c.query('CREATE DATABASE shop3'));
+    const report = await runRestore({
+      repository,
+      ref: manifest.id,
+      target: target.connection('shop3'),
+      createRoles: 'when-captured',
+    });
+    expect(report.roles).toMatchObject({ created: [], needPassword: [] });
+    expect(await shape(target, 'shop3')).toMatchObject({ database: (await shape(source, 'shop')).database });
+  });
 });
