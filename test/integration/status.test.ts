@@ -11,6 +11,7 @@ import type { DumpManifest } from '#core/manifest.ts';
 import { parseDatabaseUrl } from '#core/pg.ts';
 import { openRepository, S3Repository } from '#core/repository/index.ts';
 import { runVerify } from '#core/verify.ts';
+import { listCommand } from '../../bin/cli/commands/list.ts';
 import { statusCommand } from '../../bin/cli/commands/status.ts';
 import { createDatabase, databaseUrl, dropDatabase, query } from '../support/postgres.ts';
 import { s3Client } from '../support/s3.ts';
@@ -228,6 +229,44 @@ describe("lifeboat status --env (catalog in the environment's bucket, through th
       /note: the primary region's bucket cannot be read .*; reading the DR replica in eu-central-1/,
     );
     expect((JSON.parse(out) as Array<{ newestBackup: unknown }>)[0]?.newestBackup).not.toBeNull();
+  });
+
+  it('lifeboat list --env reads the same catalog without being told the bucket; --region dr reads the replica', async () => {
+    const list = async (argv: string[], unreachable: string[] = []) => {
+      let out = '';
+      let err = '';
+      vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+        out += String(c);
+        return true;
+      });
+      vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+        err += String(c);
+        return true;
+      });
+      try {
+        const code = await listCommand(argv, (region) =>
+          unreachable.includes(region) ? s3Client('http://127.0.0.1:1') : s3Client(inject('s3Endpoint')),
+        );
+        return { code, out, err };
+      } finally {
+        vi.restoreAllMocks();
+      }
+    };
+    const primary = await list(['--env', 'dev', '--database', 'orders']);
+    expect(primary.code).toBe(0);
+    expect(primary.err).toMatch(`s3://${PRIMARY}/ (eu-west-1)`);
+    expect(primary.out).toMatch(
+      /^ID +DATABASE +KIND +STATE +VERIFIED +STARTED +SIZE +TIER +NOTE\n\S+ +orders +logical-dump +completed/,
+    );
+    const dr = await list(['--env', 'dev', '--region', 'dr', '--json']);
+    expect(dr.err).toBe('');
+    const rows = JSON.parse(dr.out) as Array<{ database: string; storage?: { storageClass: string } }>;
+    expect(rows.map((r) => r.database)).toEqual(['orders']);
+    expect(rows[0]!.storage).toMatchObject({ storageClass: 'STANDARD', readable: true });
+    const fallback = await list(['--env', 'dev'], ['eu-west-1']);
+    expect(fallback.err).toMatch(/reading the DR replica in eu-central-1/);
+    const typo = await list(['--env', 'dev', '--database', 'order']);
+    expect(typo.out).toMatch(/no backups in .* for order \(configured databases: orders\)/);
   });
 
   it('refuses --env with --repo', async () => {
