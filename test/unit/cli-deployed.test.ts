@@ -6,6 +6,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
+import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -31,6 +32,7 @@ function clients(): DeployedClients & { regions: string[] } {
     sfn: (region) => (regions.push(`sfn:${region}`), new SFNClient({ region })),
     ssm: (region) => (regions.push(`ssm:${region}`), new SSMClient({ region })),
     lambda: (region) => (regions.push(`lambda:${region}`), new LambdaClient({ region })),
+    s3: (region) => (regions.push(`s3:${region}`), new S3Client({ region })),
   };
 }
 
@@ -227,6 +229,24 @@ describe('lifeboat verify --env', () => {
     await expect(
       verifyEnvCommand(['--env', 'dev', '--database', 'orders', 'yesterday'], clients(), output().stream),
     ).rejects.toThrow(/expected a backup id such as 20261122T020000Z-ab12cd, or latest; got "yesterday"/);
+  });
+});
+
+describe('lifeboat verify --env of an archived dump', () => {
+  it('--tier and --days go with --request-restore, refused before anything is called', async () => {
+    const c = clients();
+    await expect(
+      verifyEnvCommand(['--env', 'dev', '--database', 'orders', '--tier', 'Bulk'], c, output().stream),
+    ).rejects.toThrow('--tier and --days go with --request-restore');
+    await expect(
+      verifyEnvCommand(
+        ['--env', 'dev', '--database', 'orders', '--request-restore', '--tier', 'Fast'],
+        c,
+        output().stream,
+      ),
+    ).rejects.toThrow('--tier expects Standard, Bulk, Expedited, got "Fast"');
+    expect(c.regions).toEqual(['s3:eu-west-1', 's3:eu-west-1']);
+    expect(lambda).not.toHaveReceivedCommand(InvokeCommand);
   });
 });
 

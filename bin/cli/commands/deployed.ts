@@ -1,8 +1,11 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { CheckResult } from '#core/catalog.ts';
 import { InvalidArgument, LifeboatError } from '#core/errors.ts';
-import { bool, parse, required, type Syntax } from '../args.ts';
+import { S3Repository } from '#core/repository/s3.ts';
+import { ARCHIVE_USAGE, archiveHelp, archiveOptions, archivePreflight } from '../archived.ts';
+import { bool, parse, required, str, type Syntax } from '../args.ts';
 import { checkLine } from '../checklist.ts';
 import { executionName, type FollowResult, followExecution, startExecution } from '../aws/workflows.ts';
 import {
@@ -26,6 +29,8 @@ import { withInterrupt } from './shared.ts';
 
 export interface DeployedClients extends AwsClients {
   lambda(region: string): LambdaClient;
+  /** The environment's bucket, for --request-restore of an archived dump. */
+  s3(region: string): S3Client;
   /** Between progress lines while a function runs. @default 30000 */
   readonly tickMs?: number;
 }
@@ -33,6 +38,7 @@ export interface DeployedClients extends AwsClients {
 export const defaultDeployedClients: DeployedClients = {
   ...defaultClients,
   // A synchronous invocation lasts as long as the function (up to 15 minutes): no earlier timeout.
+  s3: (region) => new S3Client({ region, maxAttempts: 3 }),
   lambda: (region) =>
     new LambdaClient({ region, maxAttempts: 1, requestHandler: { requestTimeout: 16 * 60_000 } }),
 };
@@ -232,14 +238,17 @@ function requireDumps(env: DeployedEnvironment, db: DeployedDatabase): void {
   }
 }
 
-const VERIFY_USAGE = 'lifeboat verify --env NAME --database NAME [ID|latest] [--json]';
+const VERIFY_USAGE = `lifeboat verify --env NAME --database NAME [ID|latest] ${ARCHIVE_USAGE} [--json]`;
 
 export const verifyEnvHelp = `Verifies a logical dump of a deployed environment now: starts the deployed verification (the
 verify-backup function, or the Fargate verification workflow of a large database, which verifies
 the newest dump) in the primary region, follows it, and prints each check. The outcome is
-recorded in the catalog as a scheduled verification is.
+recorded in the catalog as a scheduled verification is. For a dump in an archive tier, first
+--request-restore (with your credentials, on the primary region's bucket).
 
 usage: ${VERIFY_USAGE}
+
+${archiveHelp}
 
 exit status: 0 all checks passed, 1 a check failed, 2 an error prevented checking`;
 
@@ -249,6 +258,7 @@ export const verifyEnvSyntax = {
     env: { type: 'string' },
     database: { type: 'string' },
     json: { type: 'boolean' },
+    ...archiveOptions,
   },
   positionals: 1,
 } satisfies Syntax;
@@ -270,6 +280,21 @@ export async function verifyEnvCommand(
   }
   const json = bool(p, 'json');
   const region = env.regions.primary;
+  if (bool(p, 'request-restore') || str(p, 'tier') || str(p, 'days')) {
+    const repository = new S3Repository({
+      client: clients.s3(region),
+      bucket: env.buckets.primary,
+      prefix: '',
+    });
+    const archived = await archivePreflight(
+      p,
+      repository,
+      { ref, database: db.name },
+      { name: 'verify', argv },
+      out,
+    );
+    if (archived !== null) return archived;
+  }
   const arn = await targetArn(
     clients.ssm(region),
     verifyTargetParameter(env, db.name),
