@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '#core/backup.ts';
@@ -256,6 +257,40 @@ describe('restore onto a brand-new server: --create-roles', () => {
     );
     expect(limit.rows[0].rolconnlimit).toBe(3);
     expect(report.passed).toBe(true);
+  });
+
+  it('lifeboat restore --create-roles says what it created and which roles need a password', async () => {
+    const fresh = await EphemeralCluster.start();
+    try {
+      await withClient(fresh, 'postgres', (c) => c.query('CREATE DATABASE shop'));
+      const cli = fileURLToPath(new URL('../../bin/lifeboat.mjs', import.meta.url));
+      const run = spawnSync(
+        process.execPath,
+        [
+          cli,
+          'restore',
+          manifest.id,
+          '--repo',
+          pathToFileURL(path.join(dir, 'repo')).href,
+          '--target-url',
+          fresh.url('shop'),
+          '--create-roles',
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      expect(run.stdout).toMatch(/^roles created: Odd "Role" ; x, app_owner, app_rw, readers, report_bot$/m);
+      expect(run.stdout).toMatch(
+        /^memberships granted: app_rw in readers \(with admin option\), report_bot in readers$/m,
+      );
+      expect(run.stdout).toMatch(
+        /^set a password before app_rw can log in: ALTER ROLE "app_rw" PASSWORD '…'/m,
+      );
+      expect(run.stdout).toMatch(/^restored backup .* of "shop"/m);
+    } finally {
+      await fresh.stop();
+    }
   });
 
   it("the restore workflow's mode: roles from the backup when it has them", async () => {
