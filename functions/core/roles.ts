@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { z } from 'zod';
+import type { CheckResult } from './catalog.ts';
 import { errorMessage, LifeboatError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { type ConnectionInfo, connect, libpqConnString, libpqEnv } from './pg.ts';
@@ -513,4 +514,64 @@ export async function readRoles(
     );
   }
   return RolesDocument.parse(JSON.parse(body.toString('utf8')));
+}
+
+/**
+ * Verification: the roles artifact covers every role the archive names, and replayed on a fresh
+ * cluster it gives the roles, memberships and settings the source had (attributes, memberships,
+ * database owner, settings and grants, as read back from the restored database).
+ */
+export async function checkRoles(
+  target: ConnectionInfo,
+  doc: RolesDocument,
+  namedByArchive: readonly string[],
+  /** Roles the cluster had before (its bootstrap superuser): left as they were, so not compared. */
+  preexisting: readonly string[] = [],
+): Promise<CheckResult> {
+  const skip = new Set(preexisting);
+  const failures: string[] = [];
+  const captured = new Set(doc.roles.map((r) => r.name));
+  for (const name of namedByArchive)
+    if (!captured.has(name)) failures.push(`the dump names role ${name}, which the roles artifact lacks`);
+  const client = await connect(target);
+  try {
+    const attributes = await readRoleAttributes(
+      client,
+      doc.roles.map((r) => r.name),
+    );
+    for (const role of doc.roles) {
+      if (skip.has(role.name)) continue;
+      const have = attributes.get(role.name);
+      if (!have) failures.push(`role ${role.name} was not created`);
+      else
+        for (const d of describeAttributes(role.attributes, have)) failures.push(`role ${role.name}: ${d}`);
+    }
+    const members = await client.query<{ role: string; member: string; admin: boolean }>(
+      `SELECT pg_get_userbyid(roleid) AS role, pg_get_userbyid(member) AS member, admin_option AS admin FROM pg_auth_members`,
+    );
+    const have = new Set(members.rows.map((m) => `${m.role}\0${m.member}\0${m.admin}`));
+    for (const m of doc.memberships)
+      if ((!skip.has(m.role) || !skip.has(m.member)) && !have.has(`${m.role}\0${m.member}\0${m.admin}`))
+        failures.push(`membership of ${m.member} in ${m.role}${m.admin ? ' with admin option' : ''} missing`);
+    const db = await client.query<{ owner: string; settings: string[] | null }>(
+      `SELECT pg_get_userbyid(d.datdba) AS owner,
+              (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0) AS settings
+         FROM pg_database d WHERE d.datname = current_database()`,
+    );
+    const row = db.rows[0]!;
+    if (row.owner !== doc.databaseSettings.owner)
+      failures.push(`database owner ${row.owner}, source ${doc.databaseSettings.owner}`);
+    const want = doc.databaseSettings.settings.map((s) => `${s.name}=${s.value}`).sort();
+    const got = [...(row.settings ?? [])].sort();
+    if (JSON.stringify(want) !== JSON.stringify(got))
+      failures.push(`database settings ${got.join(', ') || '(none)'}, source ${want.join(', ') || '(none)'}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  return {
+    name: 'roles',
+    passed: failures.length === 0,
+    detail: `${doc.roles.length} roles, ${doc.memberships.length} memberships, ${doc.databaseSettings.settings.length} database settings${failures.length ? `: ${failures.length} differ` : ' match the source'}`,
+    failures,
+  };
 }

@@ -8,6 +8,7 @@ import type { DumpManifest, SourceStatistics } from './manifest.ts';
 import { type ConnectionInfo, connect, describeConnection, quoteIdent } from './pg.ts';
 import { majorOf, toolForServer } from './pgtools.ts';
 import type { Repository } from './repository/types.ts';
+import { checkRoles, createRoles, readRoles, type RolesDocument } from './roles.ts';
 import type pg from 'pg';
 import { captureStatistics } from './stats.ts';
 
@@ -133,7 +134,9 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
 
     if (add(archive.checksum) && add(await readTableOfContents(pgRestoreTool.path, archive.path))) {
       const roles = await rolesNeeded(pgRestoreTool.path, archive.path, manifest.statistics);
-      const target = await prepareTarget(cluster, options.scratch, roles);
+      // In an ephemeral cluster the backup's own roles artifact is replayed first, then checked.
+      const rolesDoc = cluster && manifest.roles ? await readRoles(options.repository, manifest) : null;
+      const target = await prepareTarget(cluster, options.scratch, roles, rolesDoc);
       try {
         const { durationMs } = await pgRestore(pgRestoreTool.path, archive.path, target.connection, {
           jobs: options.jobs ?? 2,
@@ -160,6 +163,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       if (restoreDurationMs !== null) {
         for (const c of await checkRestored(target.connection, manifest.statistics, options.sizeTolerance))
           add(c);
+        if (rolesDoc) add(await checkRoles(target.connection, rolesDoc, roles, target.preexisting));
       }
     }
   } catch (err) {
@@ -200,6 +204,8 @@ interface Target {
   readonly connection: ConnectionInfo;
   readonly description: string;
   readonly noOwner: boolean;
+  /** Roles the ephemeral cluster had before the backup's roles were replayed. */
+  readonly preexisting?: string[];
 }
 
 /**
@@ -211,7 +217,9 @@ async function prepareTarget(
   cluster: EphemeralCluster | undefined,
   scratch: ConnectionInfo | undefined,
   roles: string[],
+  rolesDoc: RolesDocument | null = null,
 ): Promise<Target> {
+  let preexisting: string[] = [];
   if (scratch) {
     await assertEmpty(scratch);
     return {
@@ -223,12 +231,18 @@ async function prepareTarget(
   const c = cluster!;
   const admin = await connect(c.connection());
   try {
+    if (rolesDoc) {
+      await admin.query('CREATE DATABASE lifeboat_verify');
+      preexisting = (await createRoles(c.connection('lifeboat_verify'), rolesDoc)).existing.map(
+        (e) => e.role,
+      );
+    }
     for (const role of roles) {
       await admin.query(
         `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${literal(role)}) THEN CREATE ROLE ${quoteIdent(role)} NOLOGIN; END IF; END $$`,
       );
     }
-    await admin.query('CREATE DATABASE lifeboat_verify');
+    if (!rolesDoc) await admin.query('CREATE DATABASE lifeboat_verify');
   } finally {
     await admin.end();
   }
@@ -236,6 +250,7 @@ async function prepareTarget(
     connection: c.connection('lifeboat_verify'),
     description: `an ephemeral PostgreSQL ${c.version}`,
     noOwner: false,
+    preexisting,
   };
 }
 

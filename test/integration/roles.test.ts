@@ -10,7 +10,8 @@ import type { DumpManifest } from '#core/manifest.ts';
 import { EphemeralCluster } from '#core/ephemeral.ts';
 import { openRepository, type Repository } from '#core/repository/index.ts';
 import { runRestore } from '#core/restore.ts';
-import { readRoles } from '#core/roles.ts';
+import { checkRoles, readRoles } from '#core/roles.ts';
+import { runVerify } from '#core/verify.ts';
 
 /**
  * The moment lifeboat exists for: a dump restored onto a brand-new server that has none of the
@@ -163,6 +164,14 @@ describe('restore onto a brand-new server: --create-roles', () => {
     expect(doc.roleSettingsInDatabase).toEqual([{ role: 'report_bot', name: 'work_mem', value: '16MB' }]);
   });
 
+  it('verification replays the roles in its ephemeral cluster and checks them against the source', async () => {
+    const report = await runVerify({ repository, ref: manifest.id, database: 'shop' });
+    const roles = report.checks.find((c) => c.name === 'roles');
+    expect(roles).toMatchObject({ passed: true, failures: [] });
+    expect(roles!.detail).toBe('5 roles, 2 memberships, 1 database settings match the source');
+    expect(report.passed).toBe(true);
+  });
+
   it('without --create-roles the restore refuses, naming the missing roles, and changes nothing', async () => {
     await withClient(target, 'postgres', (c) => c.query('CREATE DATABASE refused'));
     await expect(
@@ -232,6 +241,22 @@ describe('restore onto a brand-new server: --create-roles', () => {
       );
     expect(await asOdd(target)).toEqual(await asOdd(source));
     expect((await asOdd(target)).secret).toMatch(/permission denied/);
+  });
+
+  it('the roles check fails when a role the dump names is missing from the artifact, or differs', async () => {
+    const doc = await readRoles(repository, manifest);
+    const check = await checkRoles(target.connection('shop'), doc, ['app_rw', 'ghost']);
+    expect(check.passed).toBe(false);
+    expect(check.failures).toEqual(['the dump names role ghost, which the roles artifact lacks']);
+    const changed = {
+      ...doc,
+      roles: doc.roles.map((r) =>
+        r.name === 'readers' ? { ...r, attributes: { ...r.attributes, createDb: true } } : r,
+      ),
+    };
+    expect((await checkRoles(target.connection('shop'), changed, [])).failures).toEqual([
+      'role readers: createDb: true on the source, false here',
+    ]);
   });
 
   it('roles that exist are left as they are, and what differs is reported', async () => {

@@ -109,12 +109,13 @@ describe('verify and restore', () => {
       'views-and-sequences',
       'large-objects',
       'database-size',
+      'roles',
       'amcheck',
     ]) {
       expect(stdout).toMatch(new RegExp(`^✓ ${check} `, 'm'));
     }
     expect(stdout).toMatch(/11 tables, 13,958 rows, exact/);
-    expect(stdout).toMatch(/verified: backup .* all 13 checks passed/);
+    expect(stdout).toMatch(/verified: backup .* all 14 checks passed/);
     const [summary] = await new Catalog(repository).list();
     expect(summary?.verification).toBe('verified');
     expect(summary?.lastVerification?.restoreDurationMs).toBeGreaterThan(0);
