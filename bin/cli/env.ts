@@ -1,6 +1,7 @@
 import { InvalidArgument } from '#core/errors.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';
 import type { EnvironmentConfigInput } from '../../lib/config/schema.ts';
+import { dumpEvent } from '../../lib/events.ts';
 import {
   backupBucketName,
   dumpTargetParameterName,
@@ -31,7 +32,7 @@ export interface DeployedDatabase {
   /** It has a DR replica the failover and failback workflows act on. */
   readonly failover: boolean;
   /** The event its dump function (or Fargate task) takes: the same as lib/events.ts dumpEvent. */
-  readonly dumpEvent: { readonly database: string; readonly secretArn: string; readonly dbname?: string };
+  readonly dumpEvent: ReturnType<typeof dumpEvent>;
 }
 
 export interface DeployedEnvironment {
@@ -72,7 +73,7 @@ export function resolveEnvironment(
       large: db.large,
       dumps: config.policies[db.policy]?.dump !== undefined,
       failover: db.failover !== undefined,
-      dumpEvent: { database: db.name, secretArn: db.secretArn, ...(db.dbname ? { dbname: db.dbname } : {}) },
+      dumpEvent: dumpEvent(db, config.policies[db.policy]),
     })),
     alarms: {
       backupAgeWarnHours: config.alarms.backupAgeWarnHours,

@@ -12,6 +12,7 @@ import { backupEnvSyntax, isEnvInvocation, verifyEnvSyntax } from './commands/de
 import { drillSyntax } from './commands/drill.ts';
 import { listSyntax } from './commands/list.ts';
 import { pruneSyntax } from './commands/prune.ts';
+import { reportSyntax } from './commands/report.ts';
 import { restoreSyntax } from './commands/restore.ts';
 import { statusSyntax } from './commands/status.ts';
 import { verifySyntax } from './commands/verify.ts';
@@ -37,6 +38,7 @@ export const SYNTAX: Readonly<Record<string, readonly Variant[]>> = {
   restore: [{ syntax: restoreAwsSyntax, when: isEnvInvocation }, { syntax: restoreSyntax }],
   prune: [{ syntax: pruneSyntax }],
   status: [{ syntax: statusSyntax }],
+  report: [{ syntax: reportSyntax }],
   failover: [{ syntax: failoverSyntax }],
   failback: [{ syntax: failbackSyntax }],
   approve: [{ syntax: gateSyntax('approve') }],

@@ -96,7 +96,7 @@ const INLINE = SHOWN.flatMap((s) => s.inline);
 
 /** Usage notation or placeholders: only names and options can be checked. */
 const isUsage = (text: string) =>
-  /[[<…]|\.\.\.|\\\||\s\|\s|\b[A-Z][A-Z_]+\b|\s--[a-z0-9-]+$/.test(text) ||
+  /[[<…]|\.\.\.|\\\||\s\|\s|(?:^|\s)[A-Z][A-Z_]*(?=\s|$)|\s--[a-z0-9-]+$/.test(text) ||
   !/\s--/.test(text) ||
   /^lifeboat [a-z]+\|/.test(text);
 const FULL = [...BLOCKS, ...INLINE.filter((s) => !isUsage(s.text))];

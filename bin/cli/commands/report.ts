@@ -17,7 +17,7 @@ import { openRepository, type Repository, S3Repository } from '#core/repository/
 import { UnionRepository } from '#core/repository/union.ts';
 import { loadEnvironmentConfig } from '../../../lib/config/load.ts';
 import { reportSettings } from '../../../lib/config/report.ts';
-import { type OptionSpec, type Parsed, parse, required, str } from '../args.ts';
+import { type OptionSpec, type Parsed, parse, required, str, type Syntax } from '../args.ts';
 import { type RegionRole, resolveEnvironment } from '../env.ts';
 import { parseTime } from './shared.ts';
 
@@ -256,3 +256,6 @@ export async function reportCommand(
   } else out.write(text);
   return 0;
 }
+
+/** The command line as the docs test checks it (bin/cli/syntax.ts). */
+export const reportSyntax = { usage: USAGE, options: OPTIONS, positionals: 0 } satisfies Syntax;
