@@ -12,7 +12,9 @@ export const RESTORE_TIERS: readonly RestoreTier[] = ['Standard', 'Bulk', 'Exped
 
 /** Every object a restore or verification of the backup reads: the dump and its roles. */
 export function backupArtifacts(manifest: Pick<DumpManifest, 'artifact' | 'roles'>): string[] {
-  return [manifest.artifact.key, ...(manifest.roles ? [manifest.roles.key] : [])];
+  // A directory dump is stored as one object per file: each must be readable.
+  const dump = manifest.artifact.files?.map((f) => f.key) ?? [manifest.artifact.key];
+  return [...dump, ...(manifest.roles ? [manifest.roles.key] : [])];
 }
 
 /** Storage of each artifact of the backup, or null where the repository has no tiers (a directory). */
