@@ -9,6 +9,7 @@ import {
 } from './commands/aws.ts';
 import { backupSyntax } from './commands/backup.ts';
 import { backupEnvSyntax, isEnvInvocation, verifyEnvSyntax } from './commands/deployed.ts';
+import { doctorSyntax } from './commands/doctor.ts';
 import { drillSyntax } from './commands/drill.ts';
 import { listSyntax } from './commands/list.ts';
 import { pruneSyntax } from './commands/prune.ts';
@@ -44,6 +45,7 @@ export const SYNTAX: Readonly<Record<string, readonly Variant[]>> = {
   approve: [{ syntax: gateSyntax('approve') }],
   abort: [{ syntax: gateSyntax('abort') }],
   executions: [{ syntax: executionsSyntax }],
+  doctor: [{ syntax: doctorSyntax }],
 };
 
 /** The usage line without its optional parts (`[...]`, nested too). */

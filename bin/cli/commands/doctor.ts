@@ -20,7 +20,7 @@ import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { type AuthzRequest, authzTable, isService } from '../../../lib/authz/requests.ts';
 import { failoverDatabases } from '../../../lib/recovery.ts';
 import { type WorkflowName } from '../../../state-machines/common.ts';
-import { bool, parse, required } from '../args.ts';
+import { bool, parse, required, type Syntax } from '../args.ts';
 import { workflowArn } from '../aws/workflows.ts';
 import { loadEnvironmentConfig } from '../../../lib/config/load.ts';
 import type { EnvironmentConfig } from '../../../lib/config/schema.ts';
@@ -664,7 +664,7 @@ export async function doctorCommand(
   clients: DoctorClients = defaultDoctorClients,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  const p = parse(USAGE, argv, { env: { type: 'string' }, json: { type: 'boolean' } });
+  const p = parse(USAGE, argv, doctorSyntax.options);
   const envName = required(p, 'env', USAGE);
   const report = await runDoctor(envName, clients);
   if (bool(p, 'json')) {
@@ -691,3 +691,10 @@ export async function doctorCommand(
   }
   return report.findings.length > 0 ? 1 : 0;
 }
+
+/** The command line as the docs test checks it (bin/cli/syntax.ts). */
+export const doctorSyntax = {
+  usage: USAGE,
+  options: { env: { type: 'string' }, json: { type: 'boolean' } },
+  positionals: 0,
+} satisfies Syntax;
