@@ -46,4 +46,18 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // Handlers are bundled one by one: zod's named export drags its locales and JSON-schema code
+    // into every bundle (test/unit/bundle-size.test.ts), its namespace import lets esbuild drop them.
+    files: ['functions/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier",
+          message: "import * as z from 'zod' keeps handler bundles under 1 MB",
+        },
+      ],
+    },
+  },
 );

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, errorMessage, LifeboatError } from './errors.ts';
 import { type Heartbeat, heartbeatStateKey, writeHeartbeat } from './heartbeat.ts';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CheckResult } from './catalog.ts';
 import { errorMessage, LifeboatError } from './errors.ts';
 import type { Logger } from './logger.ts';
