@@ -734,12 +734,14 @@ function futureTest(records: readonly { at: string }[], now: Date): string | und
 }
 
 /**
- * The objects a dump's manifest names, kept to the backup's own names (`<id>.dump`, `<id>.dump.zst`,
- * `<id>.dir/…`): a manifest can never make prune delete another backup's objects.
+ * The objects a dump's manifest names (its artifact and the roles beside it), kept to the backup's
+ * own names (`<id>.dump`, `<id>.dump.zst`, `<id>.dir/…`, `<id>.roles.json`): a manifest can never
+ * make prune delete another backup's objects.
  */
 function ownKeys(database: string, id: string, manifest: DumpManifest): string[] {
   const base = artifactKey(database, id).replace(/\.dump$/, '.');
-  const keys = artifactKeysOf(manifest).filter((k) => k.startsWith(base) && !k.includes('/../'));
+  const named = [...artifactKeysOf(manifest), ...(manifest.roles ? [manifest.roles.key] : [])];
+  const keys = named.filter((k) => k.startsWith(base) && !k.includes('/../'));
   return keys.length > 0 ? keys : [artifactKey(database, id)];
 }
 
