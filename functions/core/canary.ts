@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import * as z from 'zod';
 import { ConfigError, errorMessage, LifeboatError } from './errors.ts';
-import { type Heartbeat, heartbeatStateKey, writeHeartbeat } from './heartbeat.ts';
+import { type Heartbeat, heartbeatStateKey, parseStoredHeartbeat, writeHeartbeat } from './heartbeat.ts';
 
 /**
  * The primary canary: the failover trigger's eyes. Every minute, from the DR region, it connects
@@ -97,26 +97,7 @@ export function heartbeatToItem(database: string, heartbeat: Heartbeat, recorded
 
 /** The heartbeat of a lock-table item written by `heartbeatToItem`; null when it is not one. */
 export function heartbeatFromItem(item: Record<string, unknown> | undefined | null): Heartbeat | null {
-  const raw = (item?.heartbeat as { S?: string } | undefined)?.S;
-  if (!raw) return null;
-  let h: Partial<Heartbeat>;
-  try {
-    h = JSON.parse(raw) as Partial<Heartbeat>;
-  } catch {
-    return null;
-  }
-  if (
-    typeof h.writer !== 'string' ||
-    typeof h.seq !== 'number' ||
-    typeof h.writtenAt !== 'string' ||
-    Number.isNaN(Date.parse(h.writtenAt)) ||
-    typeof h.walLsn !== 'string' ||
-    typeof h.xactCommit !== 'number' ||
-    typeof h.rowsChanged !== 'number'
-  ) {
-    return null;
-  }
-  return h as Heartbeat;
+  return parseStoredHeartbeat((item?.heartbeat as { S?: string } | undefined)?.S);
 }
 
 /** Why the primary counts as not writable. */

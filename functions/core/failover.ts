@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { LifeboatError } from './errors.ts';
-import type { Heartbeat } from './heartbeat.ts';
+import { type Heartbeat, parseStoredHeartbeat } from './heartbeat.ts';
 
 /**
  * The pure part of the failover workflow (state-machines/failover.ts): what a failover request is,
@@ -834,23 +834,5 @@ export async function waitForCatchUp(
  */
 export function heartbeatFromItem(getItemResult: unknown): Heartbeat | null {
   const item = (getItemResult as { Item?: Record<string, { S?: string }> } | null)?.Item;
-  const raw = item?.heartbeat?.S;
-  if (!raw) return null;
-  try {
-    const h = JSON.parse(raw) as Partial<Heartbeat>;
-    if (
-      typeof h.writer !== 'string' ||
-      typeof h.seq !== 'number' ||
-      typeof h.writtenAt !== 'string' ||
-      Number.isNaN(Date.parse(h.writtenAt)) ||
-      typeof h.walLsn !== 'string' ||
-      typeof h.xactCommit !== 'number' ||
-      typeof h.rowsChanged !== 'number'
-    ) {
-      return null;
-    }
-    return h as Heartbeat;
-  } catch {
-    return null;
-  }
+  return parseStoredHeartbeat(item?.heartbeat?.S);
 }

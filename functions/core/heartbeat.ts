@@ -204,3 +204,29 @@ export function estimateRpo(
 function secondsBetween(fromIso: string, to: Date): number {
   return Math.max(0, (to.getTime() - Date.parse(fromIso)) / 1000);
 }
+
+/**
+ * A heartbeat as the lock table keeps it (item `heartbeat#<db>`, attribute `heartbeat`, the
+ * Heartbeat as JSON); null when absent or not a whole heartbeat.
+ */
+export function parseStoredHeartbeat(raw: string | undefined): Heartbeat | null {
+  if (!raw) return null;
+  let h: Partial<Heartbeat>;
+  try {
+    h = JSON.parse(raw) as Partial<Heartbeat>;
+  } catch {
+    return null;
+  }
+  if (
+    typeof h.writer !== 'string' ||
+    typeof h.seq !== 'number' ||
+    typeof h.writtenAt !== 'string' ||
+    Number.isNaN(Date.parse(h.writtenAt)) ||
+    typeof h.walLsn !== 'string' ||
+    typeof h.xactCommit !== 'number' ||
+    typeof h.rowsChanged !== 'number'
+  ) {
+    return null;
+  }
+  return h as Heartbeat;
+}
