@@ -67,6 +67,38 @@ function finish(result: FollowResult, json: boolean, out: NodeJS.WritableStream)
   return result.status === 'SUCCEEDED' ? 0 : 1;
 }
 
+/**
+ * Starts a deployed workflow and, unless `--no-follow`, follows it to its end: the one path every
+ * workflow command (failover, restore, failback) takes after its own checks.
+ */
+async function startAndFollow(
+  clients: AwsClients,
+  envName: string,
+  workflow: WorkflowName,
+  region: string,
+  name: string,
+  input: unknown,
+  flags: { json: boolean; noFollow: boolean },
+  out: NodeJS.WritableStream,
+  hint?: (p: Progress) => string | null,
+): Promise<number> {
+  const arn = await workflowArn(clients.ssm(region), envName, workflow, region);
+  const sfn = clients.sfn(region);
+  const executionArn = await startExecution(sfn, arn, name, input);
+  if (!flags.json) out.write(`started ${name} in ${region}\n  ${executionArn}\n`);
+  if (flags.noFollow) {
+    if (flags.json) out.write(`${JSON.stringify({ executionArn, name, region }, null, 2)}\n`);
+    return 0;
+  }
+  const result = await withInterrupt((signal) =>
+    followExecution(sfn, executionArn, flags.json ? () => undefined : (pr) => printProgress(pr, out, hint), {
+      signal,
+      pollMs: clients.pollMs,
+    }),
+  );
+  return finish(result, flags.json, out);
+}
+
 const FAILOVER_USAGE =
   'lifeboat failover --env NAME --database NAME --reason TEXT [--mode planned|unplanned] [--force] [--dry-run] [--no-follow] [--json]';
 
@@ -115,30 +147,23 @@ export async function failoverCommand(
     throw new InvalidArgument(`--mode expects planned or unplanned, got "${mode}"`);
   const env = resolveEnvironment(envName);
   const region = regionOf(env, 'failover');
-  const arn = await workflowArn(clients.ssm(region), envName, 'failover', region);
-  const sfn = clients.sfn(region);
   const name = executionName(`${dryRun ? 'dryrun' : 'failover'}-${database}`);
   const input = { database, mode, reason, force: bool(p, 'force'), dryRun, trigger: 'manual' };
-  const executionArn = await startExecution(sfn, arn, name, input);
-  const json = bool(p, 'json');
-  if (!json) out.write(`started ${name} in ${region}\n  ${executionArn}\n`);
-  if (bool(p, 'no-follow')) {
-    if (json) out.write(`${JSON.stringify({ executionArn, name, region }, null, 2)}\n`);
-    return 0;
-  }
   const approvalHint = (pr: Progress) =>
     pr.state === 'RequestApproval'
       ? `waiting for approval: lifeboat approve --env ${envName} --database ${database}   (or: lifeboat abort ... --reason TEXT)`
       : null;
-  const result = await withInterrupt((signal) =>
-    followExecution(
-      sfn,
-      executionArn,
-      json ? () => undefined : (pr) => printProgress(pr, out, approvalHint),
-      { signal, pollMs: clients.pollMs },
-    ),
+  return startAndFollow(
+    clients,
+    envName,
+    'failover',
+    region,
+    name,
+    input,
+    { json: bool(p, 'json'), noFollow: bool(p, 'no-follow') },
+    out,
+    approvalHint,
   );
-  return finish(result, json, out);
 }
 
 const RESTORE_USAGE =
@@ -238,23 +263,17 @@ export async function restoreAwsCommand(
   }
   const env = resolveEnvironment(envName);
   const region = regionOf(env, 'restore', regionChoice);
-  const arn = await workflowArn(clients.ssm(region), envName, 'restore', region);
-  const sfn = clients.sfn(region);
   const name = executionName(`restore-${request.database}`);
-  const executionArn = await startExecution(sfn, arn, name, request);
-  const json = bool(p, 'json');
-  if (!json) out.write(`started ${name} in ${region}\n  ${executionArn}\n`);
-  if (bool(p, 'no-follow')) {
-    if (json) out.write(`${JSON.stringify({ executionArn, name, region }, null, 2)}\n`);
-    return 0;
-  }
-  const result = await withInterrupt((signal) =>
-    followExecution(sfn, executionArn, json ? () => undefined : (pr) => printProgress(pr, out), {
-      signal,
-      pollMs: clients.pollMs,
-    }),
+  return startAndFollow(
+    clients,
+    envName,
+    'restore',
+    region,
+    name,
+    request,
+    { json: bool(p, 'json'), noFollow: bool(p, 'no-follow') },
+    out,
   );
-  return finish(result, json, out);
 }
 
 const GATE_USAGE = (verb: string) =>
@@ -429,21 +448,15 @@ export async function failbackCommand(
   const reason = required(p, 'reason', FAILBACK_USAGE);
   const env = resolveEnvironment(envName);
   const region = regionOf(env, 'failback');
-  const arn = await workflowArn(clients.ssm(region), envName, 'failback', region);
-  const sfn = clients.sfn(region);
   const name = executionName(`failback-${database}`);
-  const executionArn = await startExecution(sfn, arn, name, { database, reason });
-  const json = bool(p, 'json');
-  if (!json) out.write(`started ${name} in ${region}\n  ${executionArn}\n`);
-  if (bool(p, 'no-follow')) {
-    if (json) out.write(`${JSON.stringify({ executionArn, name, region }, null, 2)}\n`);
-    return 0;
-  }
-  const result = await withInterrupt((signal) =>
-    followExecution(sfn, executionArn, json ? () => undefined : (pr) => printProgress(pr, out), {
-      signal,
-      pollMs: clients.pollMs,
-    }),
+  return startAndFollow(
+    clients,
+    envName,
+    'failback',
+    region,
+    name,
+    { database, reason },
+    { json: bool(p, 'json'), noFollow: bool(p, 'no-follow') },
+    out,
   );
-  return finish(result, json, out);
 }
