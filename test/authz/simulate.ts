@@ -1,5 +1,5 @@
 import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { type AuthzRequest, isService } from '../../lib/authz/requests.ts';
+import { type AuthzRequest, isService } from '../../lib/authz/requests/index.ts';
 import type { PolicyDocument, StackWorld } from './world.ts';
 
 /** The two stacks of one environment, as AWS would hold them. */

@@ -30,7 +30,7 @@ import {
   doctorCommand,
   doctorTarget,
 } from '../../bin/cli/commands/doctor.ts';
-import { authzTable } from '../../lib/authz/requests.ts';
+import { authzTable } from '../../lib/authz/requests/index.ts';
 import { readDoc, shownCommands } from '../support/docs.ts';
 
 const mocks = {

@@ -17,7 +17,7 @@ import { GetBucketReplicationCommand, HeadBucketCommand, S3Client } from '@aws-s
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeStateMachineCommand, ValidateStateMachineDefinitionCommand } from '@aws-sdk/client-sfn';
 import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
-import { type AuthzRequest, authzTable, isService } from '../../../lib/authz/requests.ts';
+import { type AuthzRequest, authzTable, isService } from '../../../lib/authz/requests/index.ts';
 import { failoverDatabases } from '../../../lib/recovery.ts';
 import { type WorkflowName } from '../../../state-machines/common.ts';
 import { bool, parse, required, type Syntax } from '../args.ts';
