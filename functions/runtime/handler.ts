@@ -1,0 +1,96 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import middy from '@middy/core';
+import type * as z from 'zod';
+import {
+  environmentDimension,
+  flushMetrics,
+  type InvalidEventError,
+  type LifeboatContext,
+  type OutcomeHooks,
+  outcome,
+  timeoutSignal,
+  validateEvent,
+} from './middleware.ts';
+import { powertools } from './powertools.ts';
+
+/**
+ * Every Lambda handler of lifeboat is `lambdaHandler(options, core)`: parse → core → result.
+ * The middlewares, outermost first:
+ *
+ *   logger context → metrics flush → [Environment dimension] → outcome hooks (in the order given)
+ *   → timeout signal → event validation → core
+ *
+ * so a refused event still counts and announces its failure, and the metrics the hooks add are
+ * flushed after them.
+ */
+
+export interface HandlerTools {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly context: LifeboatContext;
+  /** Aborted `timeoutMarginMs` before Lambda's timeout; never without that option or outside Lambda. */
+  readonly signal: AbortSignal;
+  /** Milliseconds Lambda leaves the invocation, or undefined outside Lambda (a Fargate task, a test). */
+  readonly remainingMs: (() => number) | undefined;
+}
+
+export interface HandlerOptions<S extends z.ZodType, R> {
+  /** The function's service name (logs, the Powertools `service`). */
+  readonly service: string;
+  /** The event's schema: a mismatch fails before the core runs, naming the field. */
+  readonly event: S;
+  /** What the error messages call the event. @default `${service} event` */
+  readonly eventLabel?: string;
+  /** The error a bad event is reported with. @default InvalidArgument */
+  readonly invalidEvent?: InvalidEventError;
+  /**
+   * Abort `signal` this long before Lambda's timeout, leaving time to stop and record the failure.
+   * @default - no timeout signal
+   */
+  readonly timeoutMarginMs?: number;
+  /**
+   * The variable naming the environment when every metric of the function carries exactly that
+   * dimension (`required`: the invocation fails without it).
+   * @default - metrics add their own dimensions
+   */
+  readonly environmentDimension?: { readonly variable: string; readonly required: boolean };
+  /** What happens with the outcome (metrics, announcements), in this order. */
+  readonly outcomes?: readonly OutcomeHooks<z.output<S>, R>[];
+}
+
+export type LambdaHandler<R> = middy.MiddyfiedHandler<unknown, R, Error, LifeboatContext>;
+
+export function lambdaHandler<S extends z.ZodType, R>(
+  options: HandlerOptions<S, R>,
+  core: (event: z.output<S>, tools: HandlerTools) => Promise<R>,
+): LambdaHandler<R> {
+  const { logger, metrics } = powertools(options.service);
+  const handler = middy<unknown, R, Error, LifeboatContext>()
+    .use(injectLambdaContext(logger, { clearState: true }))
+    .use(flushMetrics(metrics));
+  if (options.environmentDimension) {
+    const { variable, required } = options.environmentDimension;
+    handler.use(environmentDimension(metrics, variable, required));
+  }
+  for (const hooks of options.outcomes ?? []) handler.use(outcome(hooks));
+  if (options.timeoutMarginMs !== undefined) handler.use(timeoutSignal(options.timeoutMarginMs));
+  handler.use(
+    validateEvent(options.event, options.eventLabel ?? `${options.service} event`, options.invalidEvent),
+  );
+  return handler.handler((event, context) =>
+    core(event as z.output<S>, {
+      logger,
+      metrics,
+      context,
+      signal: context.signal ?? NEVER,
+      remainingMs:
+        typeof context.getRemainingTimeInMillis === 'function'
+          ? () => context.getRemainingTimeInMillis()
+          : undefined,
+    }),
+  );
+}
+
+const NEVER = new AbortController().signal;
