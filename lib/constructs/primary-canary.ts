@@ -26,7 +26,7 @@ import { canaryAlarmName, primaryUnwritableAlarmName } from '../naming.ts';
 import { failoverDatabases, regionalSecrets } from '../recovery.ts';
 import { LifeboatFunction } from './lifeboat-function.ts';
 import { importNetwork } from './logical-dump.ts';
-import { grantSecrets } from './workflows.ts';
+import { grantSecrets } from './workflows/secrets.ts';
 import { lifeboatMetric } from './monitoring.ts';
 import type { OperationsKey } from './operations-key.ts';
 

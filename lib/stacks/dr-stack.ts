@@ -12,7 +12,7 @@ import { encryptedQueue } from '../constructs/queues.ts';
 import { BackupSchedules } from '../constructs/schedules.ts';
 import { pruneEvent } from '../events.ts';
 import { VerifyImage } from '../constructs/verify-backup.ts';
-import { FailoverWorkflows, RestoreWorkflows } from '../constructs/workflows.ts';
+import { FailoverWorkflows, RestoreWorkflows } from '../constructs/workflows/index.ts';
 import { failoverDatabases } from '../recovery.ts';
 import { regionAlerting, replicaLagSources } from './alerting.ts';
 import { applyFeatureFlags } from './feature-flags.ts';

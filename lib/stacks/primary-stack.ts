@@ -18,7 +18,7 @@ import { encryptedQueue } from '../constructs/queues.ts';
 import { BackupSchedules } from '../constructs/schedules.ts';
 import { TakeSnapshot } from '../constructs/take-snapshot.ts';
 import { VerifyBackupFunction, VerifyImage, VerifyTask } from '../constructs/verify-backup.ts';
-import { addVerificationSchedules, RestoreWorkflows } from '../constructs/workflows.ts';
+import { addVerificationSchedules, RestoreWorkflows } from '../constructs/workflows/index.ts';
 import { discoverEvent, dumpEvent, pruneEvent, snapshotEvent } from '../events.ts';
 import { dumpTargetParameterName, verifyTargetParameterName } from '../naming.ts';
 import { regionAlerting, replicaLagSources } from './alerting.ts';
