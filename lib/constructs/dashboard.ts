@@ -22,7 +22,7 @@ import {
   type Monitoring,
   type ReplicaLagSource,
   replicaLagMetric,
-} from './monitoring.ts';
+} from './monitoring/index.ts';
 
 /** The alarms one alarm status widget shows at most; more are cut (the title says how many). */
 export const ALARM_STATUS_LIMIT = 100;

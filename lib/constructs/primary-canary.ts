@@ -27,7 +27,7 @@ import { failoverDatabases, regionalSecrets } from '../recovery.ts';
 import { LifeboatFunction } from './lifeboat-function.ts';
 import { importNetwork } from './logical-dump.ts';
 import { grantSecrets } from './workflows/secrets.ts';
-import { lifeboatMetric } from './monitoring.ts';
+import { lifeboatMetric } from './monitoring/index.ts';
 import type { OperationsKey } from './operations-key.ts';
 
 /** LIFEBOAT_CANARY_TARGETS: where the canary of each database with `failover` connects. */

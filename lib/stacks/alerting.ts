@@ -3,7 +3,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { Database, EnvironmentConfig } from '../config/schema.ts';
-import { Monitoring, type ReplicaLagSource } from '../constructs/monitoring.ts';
+import { Monitoring, type ReplicaLagSource } from '../constructs/monitoring/index.ts';
 import { Notifications } from '../constructs/notifications.ts';
 import type { OperationsKey } from '../constructs/operations-key.ts';
 

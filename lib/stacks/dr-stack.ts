@@ -3,7 +3,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { BackupVault } from '../constructs/backup-vault.ts';
 import { LifeboatDashboard } from '../constructs/dashboard.ts';
-import type { Monitoring } from '../constructs/monitoring.ts';
+import type { Monitoring } from '../constructs/monitoring/index.ts';
 import type { Notifications } from '../constructs/notifications.ts';
 import { OperationsKey } from '../constructs/operations-key.ts';
 import { PrimaryCanary } from '../constructs/primary-canary.ts';

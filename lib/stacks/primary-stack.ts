@@ -9,7 +9,7 @@ import { CopySnapshot } from '../constructs/copy-snapshot.ts';
 import { DumpTask } from '../constructs/dump-task.ts';
 import { DumpImage, LogicalDumpFunction } from '../constructs/logical-dump.ts';
 import { LifeboatDashboard } from '../constructs/dashboard.ts';
-import type { Monitoring } from '../constructs/monitoring.ts';
+import type { Monitoring } from '../constructs/monitoring/index.ts';
 import type { Notifications } from '../constructs/notifications.ts';
 import { OperationsKey } from '../constructs/operations-key.ts';
 import { Prune } from '../constructs/prune.ts';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';
 import { ALARM_STATUS_LIMIT } from '../../lib/constructs/dashboard.ts';
 import { LifeboatFunction } from '../../lib/constructs/lifeboat-function.ts';
-import { Monitoring, REPLICA_LAG_EVALUATION } from '../../lib/constructs/monitoring.ts';
+import { Monitoring, REPLICA_LAG_EVALUATION } from '../../lib/constructs/monitoring/index.ts';
 import { OperationsKey } from '../../lib/constructs/operations-key.ts';
 import { replicaLagCriticalAlarmName } from '../../lib/naming.ts';
 import { PROJECT_ROOT } from '../../lib/paths.ts';

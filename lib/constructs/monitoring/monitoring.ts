@@ -1,123 +1,26 @@
 import { AspectPriority, Aspects, Duration, Stack } from 'aws-cdk-lib';
-import {
-  Alarm,
-  ComparisonOperator,
-  type IAlarm,
-  type IMetric,
-  Metric,
-  TreatMissingData,
-} from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, type IAlarm, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { DockerImageFunction, type IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
-import { type IStateMachine, StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
-import { DIMENSION, ENVIRONMENT_METRIC, METRIC, METRICS_NAMESPACE } from '../../functions/core/metrics.ts';
-import type { AlarmSettings, NotificationSettings } from '../config/schema.ts';
-import { QUOTA_METRIC } from '../function-env.ts';
-import { type AlarmSeverity, replicaLagAlarmName } from '../naming.ts';
-import { LifeboatFunction } from './lifeboat-function.ts';
-import { allowAlarmsToPublish } from './notifications.ts';
-import type { OperationsKey } from './operations-key.ts';
-
-// Metric definitions first (cdk-monitoring-constructs' habit): alarms and the dashboard share them.
-
-/** One of lifeboat's own metrics (functions/core/metrics.ts) of one database. */
-export function lifeboatMetric(
-  environment: string,
-  database: string,
-  metricName: (typeof METRIC)[keyof typeof METRIC],
-  options: { statistic?: string; period?: Duration; label?: string; region?: string } = {},
-): Metric {
-  return new Metric({
-    namespace: METRICS_NAMESPACE,
-    metricName,
-    dimensionsMap: { [DIMENSION.environment]: environment, [DIMENSION.database]: database },
-    statistic: options.statistic ?? 'Sum',
-    period: options.period ?? Duration.hours(1),
-    label: options.label,
-    region: options.region,
-  });
-}
-
-/** One of lifeboat's environment-wide metrics (dimension Environment only), summed per hour. */
-export function environmentMetric(
-  environment: string,
-  metricName: (typeof ENVIRONMENT_METRIC)[keyof typeof ENVIRONMENT_METRIC],
-): Metric {
-  return new Metric({
-    namespace: METRICS_NAMESPACE,
-    metricName,
-    dimensionsMap: { [DIMENSION.environment]: environment },
-    statistic: 'Sum',
-    period: Duration.hours(1),
-  });
-}
-
-/** The manual snapshot quota figure take-snapshot publishes (EMF), per environment. */
-export function manualSnapshotQuotaMetric(environment: string): Metric {
-  return new Metric({
-    namespace: QUOTA_METRIC.namespace,
-    metricName: QUOTA_METRIC.metricName,
-    dimensionsMap: { [QUOTA_METRIC.dimension]: environment },
-    statistic: 'Maximum',
-    period: Duration.hours(1),
-  });
-}
-
-/** A database's replica in the DR region: what its lag is published about. */
-export interface ReplicaLagSource {
-  /** The database's name in the configuration. */
-  readonly database: string;
-  /** `instance`: an RDS cross-region read replica; `cluster`: an Aurora global database's secondary. */
-  readonly kind: 'instance' | 'cluster';
-  /** DB instance identifier of the replica, or DB cluster identifier of the secondary cluster. */
-  readonly identifier: string;
-}
-
-/**
- * RDS's own lag figure of a replica, in the replica's region, and its unit: `ReplicaLag` of a DB
- * instance is in seconds; `AuroraGlobalDBReplicationLag` of a secondary cluster in milliseconds.
- */
-export function replicaLagMetric(
-  source: ReplicaLagSource,
-  options: { region?: string; period?: Duration } = {},
-): { readonly metric: Metric; readonly perSecond: number } {
-  const instance = source.kind === 'instance';
-  return {
-    metric: new Metric({
-      namespace: 'AWS/RDS',
-      metricName: instance ? 'ReplicaLag' : 'AuroraGlobalDBReplicationLag',
-      dimensionsMap: instance
-        ? { DBInstanceIdentifier: source.identifier }
-        : { DBClusterIdentifier: source.identifier },
-      statistic: 'Maximum',
-      period: options.period ?? Duration.minutes(1),
-      region: options.region,
-    }),
-    perSecond: instance ? 1 : 1000,
-  };
-}
-
-/**
- * Explicit names of the per-database alarms, `lifeboat-<env>-<database>-<what>-<severity>`: readable
- * in Slack and the console, and the critical replica-lag one is what the failover rule matches
- * (lib/naming.ts).
- */
-export function databaseAlarmName(
-  environment: string,
-  database: string,
-  what: 'backup-age' | 'verified-age' | 'copy-age' | 'replica-lag',
-  severity: AlarmSeverity,
-): string {
-  if (what === 'replica-lag') return replicaLagAlarmName(environment, database, severity);
-  return `lifeboat-${environment}-${database}-${what}-${severity}`;
-}
-
-/** Replica-lag alarms look at this many one-minute periods and fire when this many are above. */
-export const REPLICA_LAG_EVALUATION = { periods: 5, datapoints: 3 } as const;
+import { ENVIRONMENT_METRIC, METRIC } from '../../../functions/core/metrics.ts';
+import type { AlarmSettings, NotificationSettings } from '../../config/schema.ts';
+import type { AlarmSeverity } from '../../naming.ts';
+import { allowAlarmsToPublish } from '../notifications.ts';
+import type { OperationsKey } from '../operations-key.ts';
+import { absence, anyOccurrence, databaseAlarmName, REPLICA_LAG_EVALUATION } from './alarms.ts';
+import {
+  environmentMetric,
+  lifeboatMetric,
+  manualSnapshotQuotaMetric,
+  type ReplicaLagSource,
+  replicaLagMetric,
+} from './metrics.ts';
+import { WatchStack } from './watch-stack.ts';
 
 export interface MonitoringProps {
   readonly environment: string;
@@ -180,32 +83,24 @@ export class Monitoring extends Construct {
   }
 
   /**
-   * Alarms for every function and workflow of the stack, whenever it is added: an Aspect visits the
-   * tree at synthesis, so a construct created after this call is covered as well. Functions are
-   * lifeboat's own (`LifeboatFunction` and the container-image functions), not CDK's helpers.
-   * A workflow that already has an alarm on its failed executions (`addWorkflowAlarms`, or its own
-   * construct's) is not alarmed twice; alarms made elsewhere in the stack are listed (`include`).
+   * Alarms for every function and workflow of the stack, whenever it is added: an Aspect
+   * (`WatchStack`) visits the tree at synthesis, so a construct created after this call is covered
+   * as well.
    */
   watchStack(): void {
-    Aspects.of(Stack.of(this)).add(
-      {
-        visit: (node) => {
-          if (LifeboatFunction.isLifeboatFunction(node) || node instanceof DockerImageFunction) {
-            this.addFunctionAlarms(node);
-          } else if (node instanceof StateMachine && !this.seen.has(node)) {
-            if (hasFailedExecutionsAlarm(node)) {
-              this.seen.add(node);
-              this.workflows.push({ construct: node, label: this.labelOf(node) });
-            } else {
-              this.addWorkflowAlarms('Workflow', node, this.labelOf(node), node);
-            }
-          } else if (node instanceof Alarm && !this.seen.has(node)) {
-            this.include(node);
-          }
-        },
-      },
-      { priority: AspectPriority.MUTATING },
-    );
+    Aspects.of(Stack.of(this)).add(new WatchStack(this), { priority: AspectPriority.MUTATING });
+  }
+
+  /** Whether `construct` (a function, workflow or alarm) is already covered or listed. */
+  watches(construct: IConstruct): boolean {
+    return this.seen.has(construct);
+  }
+
+  /** Lists a workflow whose own construct already alarms on its failed executions. */
+  listWorkflow(stateMachine: IStateMachine, label: string): void {
+    if (this.seen.has(stateMachine)) return;
+    this.seen.add(stateMachine);
+    this.workflows.push({ construct: stateMachine, label });
   }
 
   /** Alarm when the account's manual snapshot quota is used beyond the configured share. */
@@ -432,27 +327,24 @@ export class Monitoring extends Construct {
       ['Warning', 'warning', spec.warning],
       ['Critical', 'critical', spec.critical],
     ];
-    return levels.flatMap(([id, severity, hours]) => {
-      if (hours === null) return [];
-      const periods = Math.ceil(hours);
-      return [
-        this.register(
-          new Alarm(this, `${spec.id}${id}-${database}`, {
-            alarmName: databaseAlarmName(this.props.environment, database, spec.name, severity),
-            alarmDescription: `lifeboat ${this.props.environment}: ${severity.toUpperCase()}: ${spec.what} of ${database} for ${hours} h (${spec.metricName})`,
-            metric,
-            threshold: 1,
-            comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
-            evaluationPeriods: periods,
-            datapointsToAlarm: periods,
-            treatMissingData: TreatMissingData.BREACHING,
-          }),
-        ),
-      ];
-    });
+    return levels.flatMap(([id, severity, hours]) =>
+      hours === null
+        ? []
+        : [
+            this.register(
+              absence(this, `${spec.id}${id}-${database}`, {
+                alarmName: databaseAlarmName(this.props.environment, database, spec.name, severity),
+                alarmDescription: `lifeboat ${this.props.environment}: ${severity.toUpperCase()}: ${spec.what} of ${database} for ${hours} h (${spec.metricName})`,
+                metric,
+                hours,
+              }),
+            ),
+          ],
+    );
   }
 
-  private labelOf(construct: IConstruct): string {
+  /** A construct's path in its stack, e.g. `TakeSnapshot/Function`: how alarms and graphs name it. */
+  labelOf(construct: IConstruct): string {
     const stackPath = Stack.of(construct).node.path;
     return construct.node.path.slice(stackPath.length + 1);
   }
@@ -464,38 +356,4 @@ export class Monitoring extends Construct {
     (group === 'data' ? this.alarms : this.componentAlarms).push(alarm);
     return alarm;
   }
-}
-
-/** An alarm on any occurrence of `metric` (≥ 1 in one period); no data is no occurrence. */
-function anyOccurrence(scope: Construct, id: string, description: string, metric: IMetric): Alarm {
-  return new Alarm(scope, id, {
-    alarmDescription: description,
-    metric,
-    threshold: 1,
-    comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    evaluationPeriods: 1,
-    treatMissingData: TreatMissingData.NOT_BREACHING,
-  });
-}
-
-/** Whether some alarm of the stack already watches the failed executions of `stateMachine`. */
-function hasFailedExecutionsAlarm(stateMachine: StateMachine): boolean {
-  return Stack.of(stateMachine)
-    .node.findAll()
-    .some(
-      (c) =>
-        c instanceof Alarm &&
-        c.metric instanceof Metric &&
-        c.metric.namespace === 'AWS/States' &&
-        c.metric.metricName === 'ExecutionsFailed' &&
-        c.metric.dimensions?.StateMachineArn === stateMachine.stateMachineArn,
-    );
-}
-
-/** The metrics a dashboard graphs for a watched function. */
-export function functionMetrics(fn: IFunction, label: string): { errors: IMetric; throttles: IMetric } {
-  return {
-    errors: fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum', label }),
-    throttles: fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum', label }),
-  };
 }
