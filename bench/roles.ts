@@ -9,12 +9,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { runBackup } from '#core/backup.ts';
-import { silentLogger } from '#core/logger.ts';
-import { connect, parseDatabaseUrl } from '#core/pg.ts';
-import { majorOf } from '#core/pgtools.ts';
+import { runBackup } from '#core/dumps/backup.ts';
+import { silentLogger } from '#core/shared/logger.ts';
+import { connect, parseDatabaseUrl } from '#core/shared/pg.ts';
+import { majorOf } from '#core/shared/pgtools.ts';
 import { openRepository } from '#core/repository/index.ts';
-import { storeRoles } from '#core/roles.ts';
+import { storeRoles } from '#core/dumps/roles.ts';
 import { option, summarize, table } from './lib/measure.ts';
 
 const argv = process.argv.slice(2);

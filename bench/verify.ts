@@ -11,10 +11,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { CheckResult } from '#core/catalog.ts';
-import type { EphemeralCluster as Cluster } from '#core/ephemeral.ts';
-import type { DumpManifest } from '#core/manifest.ts';
-import { connect, libpqConnString, libpqEnv } from '#core/pg.ts';
+import type { CheckResult } from '#core/catalog/catalog.ts';
+import type { EphemeralCluster as Cluster } from '#core/verify/ephemeral.ts';
+import type { DumpManifest } from '#core/catalog/manifest.ts';
+import { connect, libpqConnString, libpqEnv } from '#core/shared/pg.ts';
 import { type BenchDatabase, ensureBenchDatabase } from './lib/db.ts';
 import { flag, gib, measure, mib, option, summarize, table } from './lib/measure.ts';
 
@@ -62,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const db = await ensureBenchDatabase(size, { fresh: flag(argv, 'fresh') });
-  const { EphemeralCluster } = await import('#core/ephemeral.ts');
+  const { EphemeralCluster } = await import('#core/verify/ephemeral.ts');
 
   const work = await mkdtemp(path.join(tmpdir(), 'lifeboat-bench-'));
   const onSignal = () => {
@@ -181,7 +181,7 @@ async function rawVerify(
       libpqEnv(target),
     );
     t3 = performance.now();
-    const { captureStatistics } = await import('#core/stats.ts');
+    const { captureStatistics } = await import('#core/verify/stats.ts');
     const client = await connect(target);
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');

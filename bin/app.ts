@@ -1,5 +1,5 @@
 import { App } from 'aws-cdk-lib';
-import { ConfigError } from '#core/errors.ts';
+import { ConfigError } from '#core/shared/errors.ts';
 import { addChecks, addEnvironment } from '../lib/app.ts';
 import { loadEnvironmentConfig } from '../lib/config/load.ts';
 

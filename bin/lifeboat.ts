@@ -1,4 +1,4 @@
-import { LifeboatError } from '#core/errors.ts';
+import { LifeboatError } from '#core/shared/errors.ts';
 
 type Loaded = { run: (argv: string[]) => Promise<number>; help: string };
 /** Commands load on use: `lifeboat list` need not import the CDK, the drill or the AWS SDK clients. */

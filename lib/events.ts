@@ -1,5 +1,5 @@
 import { ContextAttribute } from 'aws-cdk-lib/aws-scheduler';
-import { formatCompression, resolveCompression } from '../functions/core/compression.ts';
+import { formatCompression, resolveCompression } from '../functions/core/dumps/compression.ts';
 import type { Database, Policy } from './config/schema.ts';
 
 /**

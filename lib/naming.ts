@@ -1,4 +1,4 @@
-import { primaryUnwritableAlarmName as coreAlarmName } from '../functions/core/canary.ts';
+import { primaryUnwritableAlarmName as coreAlarmName } from '../functions/core/failover/canary.ts';
 
 /**
  * Deterministic physical names. The primary stack must name resources of the DR stack (replication

@@ -1,4 +1,4 @@
-import type { FailoverTargetInput } from '../functions/core/failover.ts';
+import type { FailoverTargetInput } from '../functions/core/failover/failover.ts';
 import type { Database, EnvironmentConfig } from './config/schema.ts';
 
 /**
@@ -17,7 +17,7 @@ export function failoverDatabases(
 }
 
 /**
- * LIFEBOAT_FAILOVER_TARGETS: one FailoverTarget (functions/core/failover.ts) per database with a
+ * LIFEBOAT_FAILOVER_TARGETS: one FailoverTarget (functions/core/failover/failover.ts) per database with a
  * `failover` block. The replica is in the DR region; the write check connects with the DR secret.
  */
 export function failoverTargets(config: EnvironmentConfig): FailoverTargetInput[] {

@@ -1,7 +1,13 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { type ConnectionInfo, connect, libpqConnString, libpqEnv, parseDatabaseUrl } from '#core/pg.ts';
-import { type InstalledTool, majorOf, toolForServer } from '#core/pgtools.ts';
+import {
+  type ConnectionInfo,
+  connect,
+  libpqConnString,
+  libpqEnv,
+  parseDatabaseUrl,
+} from '#core/shared/pg.ts';
+import { type InstalledTool, majorOf, toolForServer } from '#core/shared/pgtools.ts';
 
 /**
  * Bumped whenever the contents the bench generates change, so an older database is not reused

@@ -1,8 +1,13 @@
-import { Catalog } from '#core/catalog.ts';
-import { backupStorage, RESTORE_TIERS, requestBackupRestore, requireReadable } from '#core/cold-storage.ts';
-import { InvalidArgument } from '#core/errors.ts';
+import { Catalog } from '#core/catalog/catalog.ts';
+import {
+  backupStorage,
+  RESTORE_TIERS,
+  requestBackupRestore,
+  requireReadable,
+} from '#core/dumps/cold-storage.ts';
+import { InvalidArgument } from '#core/shared/errors.ts';
 import type { Repository, RestoreTier } from '#core/repository/types.ts';
-import { type BackupSelector, selectBackup } from '#core/verify.ts';
+import { type BackupSelector, selectBackup } from '#core/verify/verify.ts';
 import { bool, type Parsed, positiveInt, str } from './args.ts';
 
 /** Options of the commands that read a backup's artifacts (restore, verify). */

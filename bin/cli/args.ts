@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { InvalidArgument } from '#core/errors.ts';
+import { InvalidArgument } from '#core/shared/errors.ts';
 
 export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
 

@@ -1,4 +1,4 @@
-import type { CheckResult } from '#core/catalog.ts';
+import type { CheckResult } from '#core/catalog/catalog.ts';
 
 const WIDTH = 20;
 

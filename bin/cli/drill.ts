@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import pg from 'pg';
-import { runBackup } from '#core/backup.ts';
+import { runBackup } from '#core/dumps/backup.ts';
 import {
   CANARY_WRITER,
   type CanaryResult,
@@ -14,9 +14,9 @@ import {
   heartbeatToItem,
   primaryUnwritableAlarmName,
   probePrimary,
-} from '#core/canary.ts';
-import { EphemeralCluster } from '#core/ephemeral.ts';
-import { errorMessage } from '#core/errors.ts';
+} from '#core/failover/canary.ts';
+import { EphemeralCluster } from '#core/verify/ephemeral.ts';
+import { errorMessage } from '#core/shared/errors.ts';
 import {
   buildFailoverRecord,
   FailoverTarget,
@@ -28,13 +28,19 @@ import {
   promotionAfterError,
   promotionCheckCommand,
   runPreflight,
-} from '#core/failover.ts';
-import { catchUp, estimateDataLoss, fencedPrimaryLsn, replayLsn, verifyWrite } from '#core/failover-pg.ts';
-import { type Heartbeat, type RpoEstimate, readHeartbeat } from '#core/heartbeat.ts';
-import { type ConnectionInfo, clientConfig, connect } from '#core/pg.ts';
+} from '#core/failover/failover.ts';
+import {
+  catchUp,
+  estimateDataLoss,
+  fencedPrimaryLsn,
+  replayLsn,
+  verifyWrite,
+} from '#core/failover/failover-pg.ts';
+import { type Heartbeat, type RpoEstimate, readHeartbeat } from '#core/failover/heartbeat.ts';
+import { type ConnectionInfo, clientConfig, connect } from '#core/shared/pg.ts';
 import { openRepository, type Repository } from '#core/repository/index.ts';
-import { runRestore } from '#core/restore.ts';
-import { runVerify } from '#core/verify.ts';
+import { runRestore } from '#core/restore/restore.ts';
+import { runVerify } from '#core/verify/verify.ts';
 import { canaryClient } from '../../functions/canary/index.ts';
 import { startFromAlarm } from '../../functions/wf-alarm-start/index.ts';
 import { type FenceEvent, fence } from '../../functions/wf-fence/index.ts';
@@ -77,7 +83,7 @@ export interface DrillReport {
   };
   /**
    * The RPO estimate shown to the person approving (last heartbeat acknowledged by the primary vs.
-   * the one the standby replayed, estimateRpo of core/heartbeat.ts), with its figures; primary-lost only.
+   * the one the standby replayed, estimateRpo of core/failover/heartbeat.ts), with its figures; primary-lost only.
    */
   readonly rpoEstimate: (RpoEstimate & { readonly at: string }) | null;
   /** The failover trigger: the canary's runs, and the event that started the workflow. */
@@ -309,7 +315,7 @@ const DR_REGION = 'eu-central-1';
 const DRILL_ENVIRONMENT = 'drill';
 
 /**
- * The primary canary on this machine: the deployed canary's core (probePrimary, core/canary.ts)
+ * The primary canary on this machine: the deployed canary's core (probePrimary, core/failover/canary.ts)
  * and connection (canaryClient, functions/canary), through the endpoint record, every
  * `intervalMs` (the drill's minute); its last acknowledged heartbeat in memory (the lock table's
  * stand-in). The trigger alarm is evaluated as CloudWatch evaluates `alarms.primaryUnwritableMinutes`:

@@ -1,4 +1,4 @@
-import { InvalidArgument } from '#core/errors.ts';
+import { InvalidArgument } from '#core/shared/errors.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';
 import type { EnvironmentConfigInput } from '../../lib/config/schema.ts';
 import { dumpEvent } from '../../lib/events.ts';

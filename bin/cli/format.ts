@@ -1,4 +1,4 @@
-import type { BackupSummary } from '#core/catalog.ts';
+import type { BackupSummary } from '#core/catalog/catalog.ts';
 import type { ObjectStorage } from '#core/repository/types.ts';
 
 export function bytes(n: number | null): string {

@@ -1,4 +1,4 @@
-import { InvalidArgument } from '#core/errors.ts';
+import { InvalidArgument } from '#core/shared/errors.ts';
 import { parse, type Syntax } from './args.ts';
 import {
   executionsSyntax,

@@ -5,7 +5,7 @@
 export const CANARY_ENV = {
   /** The lifeboat environment (dimension Environment of the metrics). */
   environment: 'LIFEBOAT_ENVIRONMENT',
-  /** JSON list of CanaryTarget (functions/core/canary.ts): endpoint record and secret per database. */
+  /** JSON list of CanaryTarget (functions/core/failover/canary.ts): endpoint record and secret per database. */
   targets: 'LIFEBOAT_CANARY_TARGETS',
   /** The DR region's lock table, which keeps each database's last acknowledged heartbeat. */
   lockTable: 'LIFEBOAT_LOCK_TABLE',

@@ -17,20 +17,20 @@ import {
   heartbeatToItem,
   parseCanaryTargets,
   probePrimary,
-} from '#core/canary.ts';
-import { InvalidArgument, requireEnv } from '#core/errors.ts';
-import { lifeboatMetrics } from '#core/emf.ts';
-import { heartbeatStateKey } from '#core/heartbeat.ts';
-import type { Logger as CoreLogger } from '#core/logger.ts';
-import { DIMENSION, METRIC } from '#core/metrics.ts';
-import { type ConnectionInfo, clientConfig } from '#core/pg.ts';
-import { connectionFromSecret } from '#core/secrets.ts';
+} from '#core/failover/canary.ts';
+import { InvalidArgument, requireEnv } from '#core/shared/errors.ts';
+import { lifeboatMetrics } from '#core/shared/emf.ts';
+import { heartbeatStateKey } from '#core/failover/heartbeat.ts';
+import type { Logger as CoreLogger } from '#core/shared/logger.ts';
+import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
+import { type ConnectionInfo, clientConfig } from '#core/shared/pg.ts';
+import { connectionFromSecret } from '#core/shared/secrets.ts';
 import { CANARY_ENV } from './env.ts';
 
 /**
  * The primary canary (DR region, every minute per database): writes and reads back a heartbeat
  * through the database's endpoint record and publishes PrimaryWritable and HeartbeatAgeSeconds,
- * which the "primary not accepting writes" alarm watches. See functions/core/canary.ts.
+ * which the "primary not accepting writes" alarm watches. See functions/core/failover/canary.ts.
  */
 
 export interface CanaryHandlerDeps {

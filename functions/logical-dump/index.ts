@@ -8,17 +8,17 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import * as z from 'zod';
-import { announce } from '#core/announce.ts';
-import { runBackup } from '#core/backup.ts';
-import { parseCompression } from '#core/compression.ts';
-import { manifestKey } from '#core/catalog.ts';
-import { InvalidArgument, requireEnv } from '#core/errors.ts';
-import type { Logger as CoreLogger } from '#core/logger.ts';
-import type { DumpManifest } from '#core/manifest.ts';
-import { lifeboatMetrics } from '#core/emf.ts';
-import { DIMENSION, METRIC } from '#core/metrics.ts';
+import { announce } from '#core/notify/announce.ts';
+import { runBackup } from '#core/dumps/backup.ts';
+import { parseCompression } from '#core/dumps/compression.ts';
+import { manifestKey } from '#core/catalog/catalog.ts';
+import { InvalidArgument, requireEnv } from '#core/shared/errors.ts';
+import type { Logger as CoreLogger } from '#core/shared/logger.ts';
+import type { DumpManifest } from '#core/catalog/manifest.ts';
+import { lifeboatMetrics } from '#core/shared/emf.ts';
+import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import { S3Repository } from '#core/repository/s3.ts';
-import { connectionFromSecret } from '#core/secrets.ts';
+import { connectionFromSecret } from '#core/shared/secrets.ts';
 import { ENV } from './env.ts';
 
 export const LogicalDumpEvent = z
@@ -31,7 +31,7 @@ export const LogicalDumpEvent = z
       .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'a Secrets Manager ARN'),
     /** The PostgreSQL database to dump, when it differs from the secret's dbname. */
     dbname: z.string().min(1).optional(),
-    /** `method[:level]` (see #core/compression.ts). @default zstd:3 */
+    /** `method[:level]` (see #core/dumps/compression.ts). @default zstd:3 */
     compression: z.string().min(1).max(40).optional(),
     /** pg_dump workers of a directory dump (Fargate task only). @default - one streamed archive */
     jobs: z.number().int().min(1).max(32).optional(),

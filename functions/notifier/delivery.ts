@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { LifeboatError } from '#core/errors.ts';
-import type { Logger } from '#core/logger.ts';
-import type { Route, SlackMessage } from '#core/slack.ts';
+import { LifeboatError } from '#core/shared/errors.ts';
+import type { Logger } from '#core/shared/logger.ts';
+import type { Route, SlackMessage } from '#core/notify/slack.ts';
 
 /** Slack did not take the message within the retry budget: the invocation fails, Lambda retries, then the DLQ. */
 export class SlackDeliveryFailed extends LifeboatError {

@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { LifeboatError } from '#core/errors.ts';
-import { SlackWebhooks } from '#core/slack.ts';
+import { LifeboatError } from '#core/shared/errors.ts';
+import { SlackWebhooks } from '#core/notify/slack.ts';
 
 /** The webhook secret cannot be read or is not what the notifier expects. Its value is never in the message. */
 export class SlackSecretUnavailable extends LifeboatError {

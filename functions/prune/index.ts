@@ -5,10 +5,10 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
-import { Catalog } from '#core/catalog.ts';
-import { ConfigError, requireEnv } from '#core/errors.ts';
-import type { Logger as CoreLogger } from '#core/logger.ts';
-import { ENVIRONMENT_METRIC, METRICS_NAMESPACE } from '#core/metrics.ts';
+import { Catalog } from '#core/catalog/catalog.ts';
+import { ConfigError, requireEnv } from '#core/shared/errors.ts';
+import type { Logger as CoreLogger } from '#core/shared/logger.ts';
+import { ENVIRONMENT_METRIC, METRICS_NAMESPACE } from '#core/shared/metrics.ts';
 import {
   DEFAULT_PRUNE_LIMITS,
   type PruneGauges,
@@ -17,7 +17,7 @@ import {
   parsePruneEvent,
   parseRetentionPolicies,
   prune,
-} from '#core/prune.ts';
+} from '#core/retention/prune.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
 import { ENV } from './env.ts';

@@ -6,7 +6,7 @@ export const ENV = {
   drBucket: 'LIFEBOAT_DR_BUCKET',
   /**
    * JSON: `{ environment, primaryRegion, drRegion, periodDays, linkExpiryDays, targets, retention,
-   * databases }` (see ScheduledReportSettings in functions/core/report-publish.ts).
+   * databases }` (see ScheduledReportSettings in functions/core/report/report-publish.ts).
    */
   settings: 'LIFEBOAT_REPORT_SETTINGS',
   /**

@@ -4,15 +4,15 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
-import { errorMessage, requireEnv } from '#core/errors.ts';
-import { EVENTS_TOPIC_ENV, makeEvent, publishEvent } from '#core/events.ts';
-import type { Logger as CoreLogger } from '#core/logger.ts';
+import { errorMessage, requireEnv } from '#core/shared/errors.ts';
+import { EVENTS_TOPIC_ENV, makeEvent, publishEvent } from '#core/notify/events.ts';
+import type { Logger as CoreLogger } from '#core/shared/logger.ts';
 import {
   keySigner,
   parseScheduledReportSettings,
   runScheduledReport,
   type ScheduledReportResult,
-} from '#core/report-publish.ts';
+} from '#core/report/report-publish.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import { ENV } from './env.ts';
 

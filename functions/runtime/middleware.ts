@@ -2,8 +2,8 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type * as z from 'zod';
-import { InvalidArgument, requireEnv } from '#core/errors.ts';
-import { DIMENSION } from '#core/metrics.ts';
+import { InvalidArgument, requireEnv } from '#core/shared/errors.ts';
+import { DIMENSION } from '#core/shared/metrics.ts';
 
 /**
  * The middy middlewares every handler is built from (functions/runtime/handler.ts puts them in

@@ -1,10 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { METRICS_NAMESPACE } from '#core/metrics.ts';
+import { METRICS_NAMESPACE } from '#core/shared/metrics.ts';
 
 /**
  * The one Powertools setup of every function: a Logger and a Metrics per service, the namespace
- * from #core/metrics.ts (the names the alarms watch).
+ * from #core/shared/metrics.ts (the names the alarms watch).
  *
  * Tracing: Lambda active tracing (LifeboatFunction) records each invocation in X-Ray; the
  * Powertools Tracer, which would add SDK subsegments, is left out: see docs/runtime.md.

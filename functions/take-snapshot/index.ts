@@ -5,17 +5,17 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
-import { Catalog } from '#core/catalog.ts';
+import { Catalog } from '#core/catalog/catalog.ts';
 import {
   type ConflictGauge,
   type DiscoveryResult,
   isDiscoverEvent,
   parseDiscoverEvent,
   takeDiscoveredSnapshots,
-} from '#core/discovery.ts';
-import { DatabaseBusy, requireEnv } from '#core/errors.ts';
-import type { Logger as CoreLogger } from '#core/logger.ts';
-import { ENVIRONMENT_METRIC } from '#core/metrics.ts';
+} from '#core/snapshots/discovery.ts';
+import { DatabaseBusy, requireEnv } from '#core/shared/errors.ts';
+import type { Logger as CoreLogger } from '#core/shared/logger.ts';
+import { ENVIRONMENT_METRIC } from '#core/shared/metrics.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
 import {
@@ -23,7 +23,7 @@ import {
   type QuotaGauge,
   type TakeSnapshotResult,
   takeSnapshot,
-} from '#core/take-snapshot.ts';
+} from '#core/snapshots/take-snapshot.ts';
 import { ENV } from './env.ts';
 
 export const METRIC_NAMESPACE = 'Lifeboat';

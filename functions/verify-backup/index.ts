@@ -7,14 +7,14 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import * as z from 'zod';
-import { announce } from '#core/announce.ts';
-import type { CheckResult } from '#core/catalog.ts';
-import { InvalidArgument, requireEnv } from '#core/errors.ts';
-import type { Logger as CoreLogger } from '#core/logger.ts';
-import { lifeboatMetrics } from '#core/emf.ts';
-import { DIMENSION, METRIC } from '#core/metrics.ts';
+import { announce } from '#core/notify/announce.ts';
+import type { CheckResult } from '#core/catalog/catalog.ts';
+import { InvalidArgument, requireEnv } from '#core/shared/errors.ts';
+import type { Logger as CoreLogger } from '#core/shared/logger.ts';
+import { lifeboatMetrics } from '#core/shared/emf.ts';
+import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import { S3Repository } from '#core/repository/s3.ts';
-import { runVerify } from '#core/verify.ts';
+import { runVerify } from '#core/verify/verify.ts';
 import { ENV } from './env.ts';
 
 export const VerifyBackupEvent = z

@@ -1,8 +1,12 @@
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import * as z from 'zod';
-import { primaryUnwritableAlarmName } from '#core/canary.ts';
-import { ConfigError, requireEnv } from '#core/errors.ts';
-import { ALARM_DEDUPE_WINDOW_MINUTES, alarmExecutionName, InvalidFailoverInput } from '#core/failover.ts';
+import { primaryUnwritableAlarmName } from '#core/failover/canary.ts';
+import { ConfigError, requireEnv } from '#core/shared/errors.ts';
+import {
+  ALARM_DEDUPE_WINDOW_MINUTES,
+  alarmExecutionName,
+  InvalidFailoverInput,
+} from '#core/failover/failover.ts';
 import { taskHandler, WF_ENV } from '../wf-common/index.ts';
 
 /**

@@ -4,7 +4,7 @@ import {
   DescribeGlobalClustersCommand,
   type RDSClient,
 } from '@aws-sdk/client-rds';
-import { errorMessage } from '#core/errors.ts';
+import { errorMessage } from '#core/shared/errors.ts';
 import {
   type FailoverTarget,
   nextPollWaitSeconds,
@@ -12,7 +12,7 @@ import {
   promotionAfterError,
   promotionCheckCommand,
   type ReplicaRole,
-} from '#core/failover.ts';
+} from '#core/failover/failover.ts';
 import { rdsIn, taskHandler } from '../wf-common/index.ts';
 
 /**

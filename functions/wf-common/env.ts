@@ -5,7 +5,7 @@
 export const WF_ENV = {
   /** The backup bucket holding artifacts and the catalog. */
   bucket: 'LIFEBOAT_BUCKET',
-  /** JSON list of FailoverTarget (functions/core/failover.ts), one per protected database. */
+  /** JSON list of FailoverTarget (functions/core/failover/failover.ts), one per protected database. */
   failoverTargets: 'LIFEBOAT_FAILOVER_TARGETS',
   /** JSON object database name → Secrets Manager ARN (in this region) of its credentials. */
   databaseSecrets: 'LIFEBOAT_DATABASE_SECRETS',

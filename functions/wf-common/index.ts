@@ -4,12 +4,12 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
-import { Catalog } from '#core/catalog.ts';
-import { requireEnv } from '#core/errors.ts';
-import type { ConnectionInfo } from '#core/pg.ts';
+import { Catalog } from '#core/catalog/catalog.ts';
+import { requireEnv } from '#core/shared/errors.ts';
+import type { ConnectionInfo } from '#core/shared/pg.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
-import { connectionFromSecret } from '#core/secrets.ts';
+import { connectionFromSecret } from '#core/shared/secrets.ts';
 import { WF_ENV } from './env.ts';
 
 /**

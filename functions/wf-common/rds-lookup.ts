@@ -1,6 +1,6 @@
 import { DescribeDBClustersCommand, DescribeDBInstancesCommand, type RDSClient } from '@aws-sdk/client-rds';
-import { DatabaseNotFound } from '#core/errors.ts';
-import { isRdsNotFound } from '#core/rds.ts';
+import { DatabaseNotFound } from '#core/shared/errors.ts';
+import { isRdsNotFound } from '#core/snapshots/rds.ts';
 
 export async function instanceOrNull(rds: RDSClient, id: string) {
   try {

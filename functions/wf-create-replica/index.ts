@@ -5,9 +5,9 @@ import {
   DeleteDBClusterCommand,
   type RDSClient,
 } from '@aws-sdk/client-rds';
-import { LifeboatError } from '#core/errors.ts';
-import type { FailbackPlan } from '#core/failover.ts';
-import { isRdsError } from '#core/rds.ts';
+import { LifeboatError } from '#core/shared/errors.ts';
+import type { FailbackPlan } from '#core/failover/failover.ts';
+import { isRdsError } from '#core/snapshots/rds.ts';
 import { rdsIn, taskHandler } from '../wf-common/index.ts';
 import { clusterOrNull, instanceOrNull } from '../wf-common/rds-lookup.ts';
 import { REPLICA_ENV } from './env.ts';

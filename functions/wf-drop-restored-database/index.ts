@@ -1,5 +1,5 @@
-import type { PlannedRestore } from '#core/restore-plan.ts';
-import { type DropResult, dropOwnedDatabase, pgServer } from '#core/restore-target.ts';
+import type { PlannedRestore } from '#core/restore/restore-plan.ts';
+import { type DropResult, dropOwnedDatabase, pgServer } from '#core/restore/restore-target.ts';
 import { connectionAt, rdsIn, taskHandler } from '../wf-common/index.ts';
 import { instanceEndpoint } from '../wf-common/rds-lookup.ts';
 

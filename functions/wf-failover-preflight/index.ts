@@ -5,7 +5,7 @@ import {
   DescribeGlobalClustersCommand,
   type RDSClient,
 } from '@aws-sdk/client-rds';
-import { requireEnv } from '#core/errors.ts';
+import { requireEnv } from '#core/shared/errors.ts';
 import {
   type FailoverTarget,
   type GatherFacts,
@@ -14,9 +14,9 @@ import {
   type PreflightOutput,
   parseFailoverTargets,
   runPreflight,
-} from '#core/failover.ts';
-import { errorMessage } from '#core/errors.ts';
-import { classifyRegionError, isRdsNotFound, rdsErrorName } from '#core/rds.ts';
+} from '#core/failover/failover.ts';
+import { errorMessage } from '#core/shared/errors.ts';
+import { classifyRegionError, isRdsNotFound, rdsErrorName } from '#core/snapshots/rds.ts';
 import { rdsIn, taskHandler, WF_ENV } from '../wf-common/index.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { ModifyDBClusterCommand, ModifyDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
-import { errorMessage } from '#core/errors.ts';
-import { type FailoverTarget, fenceCheckCommand } from '#core/failover.ts';
-import { classifyRegionError, rdsErrorName } from '#core/rds.ts';
+import { errorMessage } from '#core/shared/errors.ts';
+import { type FailoverTarget, fenceCheckCommand } from '#core/failover/failover.ts';
+import { classifyRegionError, rdsErrorName } from '#core/snapshots/rds.ts';
 import { rdsIn, taskHandler } from '../wf-common/index.ts';
 
 /**

@@ -1,5 +1,5 @@
-import type { Catalog, CheckResult } from '#core/catalog.ts';
-import { elapsedMs, type PlannedRestore, type RestorePoint } from '#core/restore-plan.ts';
+import type { Catalog, CheckResult } from '#core/catalog/catalog.ts';
+import { elapsedMs, type PlannedRestore, type RestorePoint } from '#core/restore/restore-plan.ts';
 import { catalogFromEnv, taskHandler } from '../wf-common/index.ts';
 
 /**

@@ -1,12 +1,12 @@
 import { DescribeGlobalClustersCommand, type RDSClient } from '@aws-sdk/client-rds';
-import { requireEnv } from '#core/errors.ts';
+import { requireEnv } from '#core/shared/errors.ts';
 import {
   type FailbackPlan,
   FailbackRequest,
   findTarget,
   parseFailoverTargets,
   planFailback,
-} from '#core/failover.ts';
+} from '#core/failover/failover.ts';
 import { rdsIn, taskHandler, WF_ENV } from '../wf-common/index.ts';
 import { clusterOrNull, instanceOrNull } from '../wf-common/rds-lookup.ts';
 

@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { ConfigError, requireEnv } from '#core/errors.ts';
-import { planRestoreTest, type RestoreTestPlan } from '#core/restore-plan.ts';
+import { ConfigError, requireEnv } from '#core/shared/errors.ts';
+import { planRestoreTest, type RestoreTestPlan } from '#core/restore/restore-plan.ts';
 import { catalogFromEnv, taskHandler, WF_ENV } from '../wf-common/index.ts';
 
 /** PlanRestoreTest: newest snapshot of the database in this region, the matching dump, temporary names. */

@@ -5,9 +5,9 @@ import {
   type FailoverRequest,
   type FailoverTarget,
   failoverRecordKey,
-} from '#core/failover.ts';
-import { lifeboatMetrics } from '#core/emf.ts';
-import { DIMENSION, METRIC } from '#core/metrics.ts';
+} from '#core/failover/failover.ts';
+import { lifeboatMetrics } from '#core/shared/emf.ts';
+import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import type { Repository } from '#core/repository/types.ts';
 import { repositoryFromEnv, taskHandler } from '../wf-common/index.ts';
 

@@ -1,9 +1,9 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Catalog, CheckResult, VerificationRecord } from '#core/catalog.ts';
-import { lifeboatMetrics } from '#core/emf.ts';
-import { DIMENSION, METRIC } from '#core/metrics.ts';
-import { type RestoreTestPlan, restoreTestRecord } from '#core/restore-plan.ts';
+import type { Catalog, CheckResult, VerificationRecord } from '#core/catalog/catalog.ts';
+import { lifeboatMetrics } from '#core/shared/emf.ts';
+import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
+import { type RestoreTestPlan, restoreTestRecord } from '#core/restore/restore-plan.ts';
 import { catalogFromEnv, taskHandler } from '../wf-common/index.ts';
 
 /** RecordRestoreTest / RecordFailedRestoreTest: the verification record, with durations. */

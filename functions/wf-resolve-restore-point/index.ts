@@ -1,13 +1,13 @@
 import type { RDSClient } from '@aws-sdk/client-rds';
-import type { Catalog } from '#core/catalog.ts';
-import { requireEnv } from '#core/errors.ts';
-import { connect } from '#core/pg.ts';
+import type { Catalog } from '#core/catalog/catalog.ts';
+import { requireEnv } from '#core/shared/errors.ts';
+import { connect } from '#core/shared/pg.ts';
 import {
   chooseRestorePoint,
   type PlannedRestore,
   type RestorePoint,
   TargetAlreadyExists,
-} from '#core/restore-plan.ts';
+} from '#core/restore/restore-plan.ts';
 import { catalogFromEnv, connectionAt, rdsIn, taskHandler } from '../wf-common/index.ts';
 import { clusterOrNull, instanceEndpoint, instanceOrNull } from '../wf-common/rds-lookup.ts';
 

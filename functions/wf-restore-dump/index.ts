@@ -1,14 +1,14 @@
-import type { CheckResult } from '#core/catalog.ts';
-import { runRestore } from '#core/restore.ts';
-import type { PlannedRestore } from '#core/restore-plan.ts';
-import { VerificationFailed } from '#core/restore-plan.ts';
-import { createOwnedDatabase, type DatabaseServer, pgServer } from '#core/restore-target.ts';
+import type { CheckResult } from '#core/catalog/catalog.ts';
+import { runRestore } from '#core/restore/restore.ts';
+import type { PlannedRestore } from '#core/restore/restore-plan.ts';
+import { VerificationFailed } from '#core/restore/restore-plan.ts';
+import { createOwnedDatabase, type DatabaseServer, pgServer } from '#core/restore/restore-target.ts';
 import { connectionAt, rdsIn, repositoryFromEnv, taskHandler } from '../wf-common/index.ts';
 import { instanceEndpoint } from '../wf-common/rds-lookup.ts';
 
 /**
  * RestoreDump: creates the target database on the target server and marks it as this execution's
- * (functions/core/restore-target.ts), restores the dump into it with the same code as `lifeboat
+ * (functions/core/restore/restore-target.ts), restores the dump into it with the same code as `lifeboat
  * restore` (checksum, pg_restore, data checks, catalog record), and fails with VerificationFailed
  * when the checks do not pass. In AWS this runs in the verify-backup container image (it needs
  * pg_restore). A database already there is refused (TargetAlreadyExists) unless this execution's

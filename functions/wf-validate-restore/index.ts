@@ -1,4 +1,4 @@
-import { type PlannedRestore, planRestore } from '#core/restore-plan.ts';
+import { type PlannedRestore, planRestore } from '#core/restore/restore-plan.ts';
 import { taskHandler } from '../wf-common/index.ts';
 
 /** ValidateInput: the restore request, validated (InvalidRestoreInput names the field) and routed. */

@@ -1,8 +1,13 @@
-import type { BackupSummary, Catalog, CheckResult } from '#core/catalog.ts';
-import { BackupNotFound } from '#core/errors.ts';
-import type { DumpManifest } from '#core/manifest.ts';
-import { matchingDump, type RestorePoint, relaxRowCounts, VerificationFailed } from '#core/restore-plan.ts';
-import { checkRestored } from '#core/verify.ts';
+import type { BackupSummary, Catalog, CheckResult } from '#core/catalog/catalog.ts';
+import { BackupNotFound } from '#core/shared/errors.ts';
+import type { DumpManifest } from '#core/catalog/manifest.ts';
+import {
+  matchingDump,
+  type RestorePoint,
+  relaxRowCounts,
+  VerificationFailed,
+} from '#core/restore/restore-plan.ts';
+import { checkRestored } from '#core/verify/verify.ts';
 import { catalogFromEnv, connectionAt, taskHandler } from '../wf-common/index.ts';
 
 /**

@@ -1,5 +1,11 @@
-import { type FailoverTarget, ReplicaNotCaughtUp, WriteVerificationFailed } from '#core/failover.ts';
-import { catchUp, estimateDataLoss, fencedPrimaryLsn, replayLsn, verifyWrite } from '#core/failover-pg.ts';
+import { type FailoverTarget, ReplicaNotCaughtUp, WriteVerificationFailed } from '#core/failover/failover.ts';
+import {
+  catchUp,
+  estimateDataLoss,
+  fencedPrimaryLsn,
+  replayLsn,
+  verifyWrite,
+} from '#core/failover/failover-pg.ts';
 import { connectionAt, taskHandler } from '../wf-common/index.ts';
 
 /**
@@ -46,8 +52,8 @@ export interface EstimateRpoEvent {
   readonly now?: string;
 }
 
-export type { VerifyWriteResult } from '#core/failover-pg.ts';
-export { verifyWrite } from '#core/failover-pg.ts';
+export type { VerifyWriteResult } from '#core/failover/failover-pg.ts';
+export { verifyWrite } from '#core/failover/failover-pg.ts';
 
 type Event = VerifyWriteEvent | CatchUpEvent | EstimateRpoEvent;
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ConfigError } from '#core/errors.ts';
+import { ConfigError } from '#core/shared/errors.ts';
 import { ENVIRONMENTS } from './environments.ts';
 import { type EnvironmentConfig, type EnvironmentConfigInput, EnvironmentConfigSchema } from './schema.ts';
 

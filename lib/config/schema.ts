@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CompressionSetting } from '../../functions/core/compression.ts';
+import { CompressionSetting } from '../../functions/core/dumps/compression.ts';
 
 /**
  * The configuration of one lifeboat environment (dev, staging, prod ...). Every object is strict:

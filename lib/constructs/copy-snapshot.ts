@@ -8,7 +8,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { SNAPSHOT_DETAIL_TYPES } from '../../functions/core/copy-snapshot.ts';
+import { SNAPSHOT_DETAIL_TYPES } from '../../functions/core/snapshots/copy-snapshot.ts';
 import type { Database, SnapshotCopySettings } from '../config/schema.ts';
 import { COPY_SNAPSHOT_ENV } from '../function-env.ts';
 import { aliasArn, backupKeyAlias, SNAPSHOT_PREFIX } from '../naming.ts';

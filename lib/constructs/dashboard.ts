@@ -13,7 +13,7 @@ import {
   TextWidget,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import { METRIC } from '../../functions/core/metrics.ts';
+import { METRIC } from '../../functions/core/shared/metrics.ts';
 import type { AlarmSettings } from '../config/schema.ts';
 import {
   functionMetrics,

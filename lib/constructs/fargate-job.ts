@@ -29,7 +29,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { CallAwsService, EcsFargateLaunchTarget, EcsRunTask } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { DIMENSION, type METRIC, METRICS_NAMESPACE } from '../../functions/core/metrics.ts';
+import { DIMENSION, type METRIC, METRICS_NAMESPACE } from '../../functions/core/shared/metrics.ts';
 import type { Database } from '../config/schema.ts';
 import { acknowledgeOwnPolicy, acknowledgeWildcardResources } from './lifeboat-function.ts';
 import { DUMP_ARCHITECTURE, importNetwork } from './logical-dump.ts';

@@ -8,7 +8,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
-import { CATALOG_PREFIX } from '../../functions/core/catalog.ts';
+import { CATALOG_PREFIX } from '../../functions/core/catalog/catalog.ts';
 import { REPOSITORY_PREFIXES } from '../naming.ts';
 import { functionPath, PROJECT_ROOT } from '../paths.ts';
 
@@ -81,7 +81,7 @@ export class LifeboatFunction extends NodejsFunction {
         mainFields: ['module', 'main'],
         minify: true,
         // Minifying renames classes and functions; keep their names for stack traces and for any
-        // code that reads them. Error names do not depend on this (see functions/core/errors.ts).
+        // code that reads them. Error names do not depend on this (see functions/core/shared/errors.ts).
         keepNames: true,
         sourceMap: true,
         // The SDK versions tested here are the ones that run, not whatever the runtime ships.

@@ -19,7 +19,7 @@ import type { IRule } from 'aws-cdk-lib/aws-events';
 import { EmailSubscription, LambdaSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { EVENTS_TOPIC_ENV } from '../../functions/core/events.ts';
+import { EVENTS_TOPIC_ENV } from '../../functions/core/notify/events.ts';
 import { ENV as NOTIFIER_ENV } from '../../functions/notifier/env.ts';
 import { acknowledgeOwnPolicy, LifeboatFunction } from './lifeboat-function.ts';
 import { encryptedQueue } from './queues.ts';

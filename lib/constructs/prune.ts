@@ -5,7 +5,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ARTIFACT_PREFIX, CATALOG_PREFIX } from '../../functions/core/catalog.ts';
+import { ARTIFACT_PREFIX, CATALOG_PREFIX } from '../../functions/core/catalog/catalog.ts';
 import type { Database, Retention } from '../config/schema.ts';
 import { PRUNE_ENV } from '../function-env.ts';
 import { bindBucket, LifeboatFunction, nagResource } from './lifeboat-function.ts';

@@ -6,7 +6,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV as VERIFY_BACKUP_ENV } from '../../functions/verify-backup/env.ts';
-import { ARTIFACT_PREFIX, CATALOG_PREFIX } from '../../functions/core/catalog.ts';
+import { ARTIFACT_PREFIX, CATALOG_PREFIX } from '../../functions/core/catalog/catalog.ts';
 import {
   acknowledgeTracing,
   bindBucket,
@@ -19,8 +19,8 @@ import type { Notifications } from './notifications.ts';
 import { FargateJob } from './fargate-job.ts';
 import type { Database } from '../config/schema.ts';
 import { verifyBackupEvent } from '../events.ts';
-import { EVENTS_TOPIC_ENV } from '../../functions/core/events.ts';
-import { METRIC } from '../../functions/core/metrics.ts';
+import { EVENTS_TOPIC_ENV } from '../../functions/core/notify/events.ts';
+import { METRIC } from '../../functions/core/shared/metrics.ts';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 
 /**

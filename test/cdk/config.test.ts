@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '#core/errors.ts';
+import { ConfigError } from '#core/shared/errors.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { formatPath, loadEnvironmentConfig } from '../../lib/config/load.ts';
 import type { EnvironmentConfigInput } from '../../lib/config/schema.ts';

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { formatCompression, parseCompression, resolveCompression } from '../../functions/core/compression.ts';
-import { parsePruneEvent } from '../../functions/core/prune.ts';
-import { parseTakeSnapshotEvent } from '../../functions/core/take-snapshot.ts';
+import {
+  formatCompression,
+  parseCompression,
+  resolveCompression,
+} from '../../functions/core/dumps/compression.ts';
+import { parsePruneEvent } from '../../functions/core/retention/prune.ts';
+import { parseTakeSnapshotEvent } from '../../functions/core/snapshots/take-snapshot.ts';
 import { LogicalDumpEvent } from '../../functions/logical-dump/index.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';

@@ -1,8 +1,8 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CANARY_ENV } from '../../functions/canary/env.ts';
-import { CanaryEvent, parseCanaryTargets } from '../../functions/core/canary.ts';
-import { heartbeatStateKey } from '../../functions/core/heartbeat.ts';
+import { CanaryEvent, parseCanaryTargets } from '../../functions/core/failover/canary.ts';
+import { heartbeatStateKey } from '../../functions/core/failover/heartbeat.ts';
 import { WF_ENV } from '../../functions/wf-common/env.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '#core/errors.ts';
-import { parseFailoverTargets } from '../../functions/core/failover.ts';
+import { ConfigError } from '#core/shared/errors.ts';
+import { parseFailoverTargets } from '../../functions/core/failover/failover.ts';
 import { VerifyBackupEvent } from '../../functions/verify-backup/index.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';

@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ScheduledReportSettings } from '../../functions/core/report-publish.ts';
+import type { ScheduledReportSettings } from '../../functions/core/report/report-publish.ts';
 import { ENV } from '../../functions/report/env.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';

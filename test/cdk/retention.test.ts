@@ -1,6 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENVIRONMENT_METRIC, METRICS_NAMESPACE } from '../../functions/core/metrics.ts';
+import { ENVIRONMENT_METRIC, METRICS_NAMESPACE } from '../../functions/core/shared/metrics.ts';
 import { ENV as PRUNE_ENV } from '../../functions/prune/env.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';

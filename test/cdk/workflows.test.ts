@@ -1,6 +1,6 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseFailoverTargets } from '../../functions/core/failover.ts';
+import { parseFailoverTargets } from '../../functions/core/failover/failover.ts';
 import { WF_ENV } from '../../functions/wf-common/env.ts';
 import { REPLICA_ENV } from '../../functions/wf-create-replica/env.ts';
 import type { EnvironmentConfig } from '../../lib/config/schema.ts';

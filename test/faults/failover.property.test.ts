@@ -6,7 +6,7 @@ import {
   type FailoverTargetInput,
   type PreflightEvent,
   runPreflight,
-} from '../../functions/core/failover.ts';
+} from '../../functions/core/failover/failover.ts';
 import {
   type CheckWritableEvent,
   checkWritable,

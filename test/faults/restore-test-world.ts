@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import type { Catalog, VerificationRecord } from '../../functions/core/catalog.ts';
-import { DatabaseUnreachable } from '../../functions/core/errors.ts';
-import { planRestoreTest, restoreTestIdentifier } from '../../functions/core/restore-plan.ts';
+import type { Catalog, VerificationRecord } from '../../functions/core/catalog/catalog.ts';
+import { DatabaseUnreachable } from '../../functions/core/shared/errors.ts';
+import { planRestoreTest, restoreTestIdentifier } from '../../functions/core/restore/restore-plan.ts';
 import { recordRestoreTest } from '../../functions/wf-record-restore-test/index.ts';
 import { dumpBackup, REGION, snapshotBackup } from '../state-machines/catalog-fixtures.ts';
 import { type FaultSchedule, faultScheduleArb, singleTransientArb } from './faults.ts';

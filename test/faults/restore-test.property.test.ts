@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { VerificationRecord } from '../../functions/core/catalog.ts';
+import type { VerificationRecord } from '../../functions/core/catalog/catalog.ts';
 import { propertySettings } from './faults.ts';
 import {
   anyRestoreTestScenario,

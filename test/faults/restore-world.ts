@@ -1,13 +1,13 @@
 import fc from 'fast-check';
-import type { Catalog } from '../../functions/core/catalog.ts';
-import { DatabaseUnreachable } from '../../functions/core/errors.ts';
+import type { Catalog } from '../../functions/core/catalog/catalog.ts';
+import { DatabaseUnreachable } from '../../functions/core/shared/errors.ts';
 import {
   type PlannedRestore,
   planRestore,
   type RestoreRoute,
   VerificationFailed,
-} from '../../functions/core/restore-plan.ts';
-import { dropOwnedDatabase } from '../../functions/core/restore-target.ts';
+} from '../../functions/core/restore/restore-plan.ts';
+import { dropOwnedDatabase } from '../../functions/core/restore/restore-target.ts';
 import { finishRestore } from '../../functions/wf-finish-restore/index.ts';
 import { type RestoreDumpEvent, restoreDump } from '../../functions/wf-restore-dump/index.ts';
 import { resolveRestorePoint } from '../../functions/wf-resolve-restore-point/index.ts';

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { VerificationRecord } from '../../functions/core/catalog.ts';
-import { DatabaseUnreachable } from '../../functions/core/errors.ts';
+import type { VerificationRecord } from '../../functions/core/catalog/catalog.ts';
+import { DatabaseUnreachable } from '../../functions/core/shared/errors.ts';
 import type { Fault, FaultKind } from './faults.ts';
 import {
   DNS_NAME,

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { VerificationRecord } from '../../functions/core/catalog.ts';
+import type { VerificationRecord } from '../../functions/core/catalog/catalog.ts';
 import { type RestoreScenario, restoreInput, restoreLambdas, restoreWorld } from './restore-world.ts';
 import { restoreTestLambdas, restoreTestWorld } from './restore-test-world.ts';
 import { type PreparedWorkflow, pinnedAsl, prepare, runInWorld } from './runner.ts';

@@ -1,4 +1,4 @@
-import type { DatabaseServer } from '../../functions/core/restore-target.ts';
+import type { DatabaseServer } from '../../functions/core/restore/restore-target.ts';
 
 /**
  * A stateful fake AWS for the workflows: RDS instances, clusters and global clusters that move
@@ -327,7 +327,7 @@ export class FakeAws {
     };
   }
 
-  /** The PostgreSQL server behind `identifier`, as core/restore-target.ts sees it. */
+  /** The PostgreSQL server behind `identifier`, as core/restore/restore-target.ts sees it. */
   server(identifier: string, actor: string): DatabaseServer {
     const dbs = () => {
       const found = this.servers.get(identifier);

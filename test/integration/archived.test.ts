@@ -13,13 +13,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { parse } from '../../bin/cli/args.ts';
 import { archiveOptions, archivePreflight, EXIT_ARCHIVED } from '../../bin/cli/archived.ts';
 import { tierText } from '../../bin/cli/format.ts';
-import { runBackup } from '#core/backup.ts';
-import { requestBackupRestore } from '#core/cold-storage.ts';
-import { ArchivedObject, RepositoryAccessDenied } from '#core/errors.ts';
-import type { DumpManifest } from '#core/manifest.ts';
-import { parseDatabaseUrl } from '#core/pg.ts';
+import { runBackup } from '#core/dumps/backup.ts';
+import { requestBackupRestore } from '#core/dumps/cold-storage.ts';
+import { ArchivedObject, RepositoryAccessDenied } from '#core/shared/errors.ts';
+import type { DumpManifest } from '#core/catalog/manifest.ts';
+import { parseDatabaseUrl } from '#core/shared/pg.ts';
 import { objectStorage, S3Repository } from '#core/repository/s3.ts';
-import { runVerify } from '#core/verify.ts';
+import { runVerify } from '#core/verify/verify.ts';
 import { createDatabase, databaseUrl, dropDatabase, query } from '../support/postgres.ts';
 import { createBucket, s3Client } from '../support/s3.ts';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Catalog } from '#core/catalog.ts';
+import { Catalog } from '#core/catalog/catalog.ts';
 import { openRepository } from '#core/repository/index.ts';
 import { runDrill } from '../../bin/cli/drill.ts';
 

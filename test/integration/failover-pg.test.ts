@@ -1,9 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EphemeralCluster } from '#core/ephemeral.ts';
-import { ReplicaNotCaughtUp, WriteVerificationFailed } from '#core/failover.ts';
-import { catchUp, estimateDataLoss, fencedPrimaryLsn, replayLsn, verifyWrite } from '#core/failover-pg.ts';
-import { writeHeartbeat } from '#core/heartbeat.ts';
-import { type ConnectionInfo, connect } from '#core/pg.ts';
+import { EphemeralCluster } from '#core/verify/ephemeral.ts';
+import { ReplicaNotCaughtUp, WriteVerificationFailed } from '#core/failover/failover.ts';
+import {
+  catchUp,
+  estimateDataLoss,
+  fencedPrimaryLsn,
+  replayLsn,
+  verifyWrite,
+} from '#core/failover/failover-pg.ts';
+import { writeHeartbeat } from '#core/failover/heartbeat.ts';
+import { type ConnectionInfo, connect } from '#core/shared/pg.ts';
 
 /**
  * The failover's SQL on real servers: a primary and a streaming standby whose replay is delayed

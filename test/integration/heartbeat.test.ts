@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readHeartbeat, writeHeartbeat } from '#core/heartbeat.ts';
+import { readHeartbeat, writeHeartbeat } from '#core/failover/heartbeat.ts';
 import { createDatabase, databaseUrl, dropDatabase } from '../support/postgres.ts';
 
 describe('heartbeat on a real PostgreSQL', () => {

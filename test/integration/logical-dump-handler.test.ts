@@ -1,8 +1,8 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { Catalog } from '#core/catalog.ts';
-import { silentLogger } from '#core/logger.ts';
+import { Catalog } from '#core/catalog/catalog.ts';
+import { silentLogger } from '#core/shared/logger.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import { logicalDump } from '../../functions/logical-dump/index.ts';
 import { createDatabase, dropDatabase, query } from '../support/postgres.ts';

@@ -5,8 +5,8 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { EVENT_TYPES, type LifeboatEvent, type Severity } from '#core/events.ts';
-import { TITLES } from '#core/slack.ts';
+import { EVENT_TYPES, type LifeboatEvent, type Severity } from '#core/notify/events.ts';
+import { TITLES } from '#core/notify/slack.ts';
 import {
   handler,
   type NotifierDeps,

@@ -4,11 +4,11 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
-import { EVENTS_TOPIC_ENV, LifeboatEvent } from '#core/events.ts';
-import { DEFAULT_REPORT_TARGETS, type EvidenceReport } from '#core/report.ts';
-import type { ScheduledReportSettings } from '#core/report-publish.ts';
+import { EVENTS_TOPIC_ENV, LifeboatEvent } from '#core/notify/events.ts';
+import { DEFAULT_REPORT_TARGETS, type EvidenceReport } from '#core/report/report.ts';
+import type { ScheduledReportSettings } from '#core/report/report-publish.ts';
 import { S3Repository } from '#core/repository/index.ts';
-import { renderEvent } from '#core/slack.ts';
+import { renderEvent } from '#core/notify/slack.ts';
 import { runReport } from '../../functions/report/index.ts';
 import { ENV } from '../../functions/report/env.ts';
 import { failoverDoc, KNOWN, PERIOD, writeKnownHistory } from '../support/report-history.ts';

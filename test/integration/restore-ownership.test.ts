@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgRestoreFailed } from '#core/errors.ts';
-import { parseDatabaseUrl } from '#core/pg.ts';
-import { chooseRestorePoint, type PlannedRestore, planRestore } from '#core/restore-plan.ts';
-import { dropOwnedDatabase, ownerMark, pgServer } from '#core/restore-target.ts';
+import { PgRestoreFailed } from '#core/shared/errors.ts';
+import { parseDatabaseUrl } from '#core/shared/pg.ts';
+import { chooseRestorePoint, type PlannedRestore, planRestore } from '#core/restore/restore-plan.ts';
+import { dropOwnedDatabase, ownerMark, pgServer } from '#core/restore/restore-target.ts';
 import { type RestoreDumpEvent, restoreDump } from '../../functions/wf-restore-dump/index.ts';
 import { backups, SECRET } from '../faults/restore-world.ts';
 import {
@@ -18,7 +18,7 @@ import { ADMIN_URL, createDatabase, dropDatabase, query, withAdmin } from '../su
 
 /**
  * The restore workflow's dump route against the machine's real PostgreSQL: RestoreDump and
- * DropCreatedDatabase run their shipped core (functions/core/restore-target.ts) on a real server;
+ * DropCreatedDatabase run their shipped core (functions/core/restore/restore-target.ts) on a real server;
  * the other tasks are the fault world's. A database that existed before the restore survives
  * every path, rows included; a database the execution created is dropped on failure.
  */

@@ -5,13 +5,13 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBackup } from '#core/backup.ts';
-import type { DumpManifest } from '#core/manifest.ts';
-import { EphemeralCluster } from '#core/ephemeral.ts';
+import { runBackup } from '#core/dumps/backup.ts';
+import type { DumpManifest } from '#core/catalog/manifest.ts';
+import { EphemeralCluster } from '#core/verify/ephemeral.ts';
 import { openRepository, type Repository } from '#core/repository/index.ts';
-import { runRestore } from '#core/restore.ts';
-import { checkRoles, readRoles } from '#core/roles.ts';
-import { runVerify } from '#core/verify.ts';
+import { runRestore } from '#core/restore/restore.ts';
+import { checkRoles, readRoles } from '#core/dumps/roles.ts';
+import { runVerify } from '#core/verify/verify.ts';
 
 /**
  * The moment lifeboat exists for: a dump restored onto a brand-new server that has none of the

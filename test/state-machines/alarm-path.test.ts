@@ -9,14 +9,14 @@ import {
   heartbeatToItem,
   primaryUnwritableAlarmName,
   probePrimary,
-} from '../../functions/core/canary.ts';
+} from '../../functions/core/failover/canary.ts';
 import {
   FailoverTarget,
   type FailoverTargetInput,
   type PreflightEvent,
   runPreflight,
-} from '../../functions/core/failover.ts';
-import { estimateRpo, type Heartbeat } from '../../functions/core/heartbeat.ts';
+} from '../../functions/core/failover/failover.ts';
+import { estimateRpo, type Heartbeat } from '../../functions/core/failover/heartbeat.ts';
 import { recordCanaryMetrics } from '../../functions/canary/index.ts';
 import { startFromAlarm } from '../../functions/wf-alarm-start/index.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';

@@ -1,5 +1,9 @@
-import type { BackupSummary } from '../../functions/core/catalog.ts';
-import type { DumpManifest, SnapshotManifest, SourceStatistics } from '../../functions/core/manifest.ts';
+import type { BackupSummary } from '../../functions/core/catalog/catalog.ts';
+import type {
+  DumpManifest,
+  SnapshotManifest,
+  SourceStatistics,
+} from '../../functions/core/catalog/manifest.ts';
 
 /** Catalog summaries as Catalog.list returns them (newest first), without touching a repository. */
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type FailbackPlan, FailoverTarget, planFailback } from '../../functions/core/failover.ts';
+import { type FailbackPlan, FailoverTarget, planFailback } from '../../functions/core/failover/failover.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
 import { failWith, type Handlers, namedError, runWorkflow } from './harness.ts';
 

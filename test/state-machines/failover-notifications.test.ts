@@ -1,13 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { eventFromSnsRecord } from '../../functions/core/events.ts';
-import { FailoverTarget, type PreflightEvent, runPreflight } from '../../functions/core/failover.ts';
+import { eventFromSnsRecord } from '../../functions/core/notify/events.ts';
+import { FailoverTarget, type PreflightEvent, runPreflight } from '../../functions/core/failover/failover.ts';
 import { type AslDefinition, renderAsl, TASK_STATES } from '../../state-machines/render.ts';
 import { snsEvent } from '../unit/events-samples.ts';
 import { failWith, type Handlers, namedError, runWorkflow } from './harness.ts';
 
 /**
  * What on-call reads: the messages the failover workflow publishes, rendered by the notifier's
- * reader (functions/core/events.ts) exactly as the topic delivers them.
+ * reader (functions/core/notify/events.ts) exactly as the topic delivers them.
  */
 
 const target = FailoverTarget.parse({

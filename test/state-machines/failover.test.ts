@@ -5,8 +5,8 @@ import {
   type PreflightEvent,
   type PreflightFacts,
   runPreflight,
-} from '../../functions/core/failover.ts';
-import { nextPollWaitSeconds } from '../../functions/core/failover.ts';
+} from '../../functions/core/failover/failover.ts';
+import { nextPollWaitSeconds } from '../../functions/core/failover/failover.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
 import { failWith, type Handlers, namedError, runWorkflow } from './harness.ts';
 

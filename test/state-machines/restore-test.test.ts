@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { planRestoreTest } from '../../functions/core/restore-plan.ts';
+import { planRestoreTest } from '../../functions/core/restore/restore-plan.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
 import { dumpBackup, REGION, snapshotBackup } from './catalog-fixtures.ts';
 import { failWith, type Handlers, runWorkflow } from './harness.ts';

@@ -1,5 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { chooseRestorePoint, type PlannedRestore, planRestore } from '../../functions/core/restore-plan.ts';
+import {
+  chooseRestorePoint,
+  type PlannedRestore,
+  planRestore,
+} from '../../functions/core/restore/restore-plan.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
 import { backoffSchedule } from '../../state-machines/resilience.ts';
 import { CUTOVER_POLL, RESTORE_POLL } from '../../state-machines/restore.ts';

@@ -2,9 +2,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Catalog, type CheckResult, manifestKey } from '../../functions/core/catalog.ts';
-import { buildFailoverRecord, FailoverTarget, failoverRecordKey } from '../../functions/core/failover.ts';
-import type { DumpManifest, SnapshotManifest, SourceStatistics } from '../../functions/core/manifest.ts';
+import { Catalog, type CheckResult, manifestKey } from '../../functions/core/catalog/catalog.ts';
+import {
+  buildFailoverRecord,
+  FailoverTarget,
+  failoverRecordKey,
+} from '../../functions/core/failover/failover.ts';
+import type {
+  DumpManifest,
+  SnapshotManifest,
+  SourceStatistics,
+} from '../../functions/core/catalog/manifest.ts';
 import { FileRepository } from '../../functions/core/repository/file.ts';
 import type { Repository } from '../../functions/core/repository/types.ts';
 

@@ -1,7 +1,7 @@
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { primaryUnwritableAlarmName } from '../../functions/core/canary.ts';
+import { primaryUnwritableAlarmName } from '../../functions/core/failover/canary.ts';
 import { startFromAlarm } from '../../functions/wf-alarm-start/index.ts';
 
 function namedError(name: string, message = name): Error {

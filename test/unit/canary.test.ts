@@ -12,9 +12,9 @@ import {
   heartbeatFromItem,
   heartbeatToItem,
   parseCanaryTargets,
-} from '#core/canary.ts';
-import type { Heartbeat } from '#core/heartbeat.ts';
-import type { ConnectionInfo } from '#core/pg.ts';
+} from '#core/failover/canary.ts';
+import type { Heartbeat } from '#core/failover/heartbeat.ts';
+import type { ConnectionInfo } from '#core/shared/pg.ts';
 import { CANARY_ENV } from '../../functions/canary/env.ts';
 import { runCanary } from '../../functions/canary/index.ts';
 import { spyLogger } from './handlers/support.ts';
@@ -40,7 +40,7 @@ const beat = (seq: number, writtenAt: string): Heartbeat => ({
 });
 
 /**
- * A node-postgres stand-in that answers the heartbeat's statements (core/heartbeat.ts) like a
+ * A node-postgres stand-in that answers the heartbeat's statements (core/failover/heartbeat.ts) like a
  * writable primary, or fails where a test says. It records the connection it was opened with.
  */
 function fakeServer(behaviour: { connect?: Error; write?: Error; beat?: Heartbeat }) {

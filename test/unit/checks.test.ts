@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { Catalog } from '#core/catalog.ts';
+import { Catalog } from '#core/catalog/catalog.ts';
 import {
   checkConstraints,
   checkDatabaseSize,
   checkRowLevelSecurity,
   checkTables,
   dataChecks,
-} from '#core/checks.ts';
-import type { SourceStatistics } from '#core/manifest.ts';
+} from '#core/verify/checks.ts';
+import type { SourceStatistics } from '#core/catalog/manifest.ts';
 
 const base: SourceStatistics = {
   databaseSizeBytes: 100 * 1048576,

@@ -13,10 +13,10 @@ import {
   resolveCompression,
   startCompressor,
   startDecompressor,
-} from '#core/compression.ts';
-import { fileListDigest } from '#core/dump-directory.ts';
-import { artifactKeysOf, DumpManifest } from '#core/manifest.ts';
-import { ConfigError, InvalidArgument } from '#core/errors.ts';
+} from '#core/dumps/compression.ts';
+import { fileListDigest } from '#core/dumps/dump-directory.ts';
+import { artifactKeysOf, DumpManifest } from '#core/catalog/manifest.ts';
+import { ConfigError, InvalidArgument } from '#core/shared/errors.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';
 import type { EnvironmentConfigInput } from '../../lib/config/schema.ts';

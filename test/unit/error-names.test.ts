@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { LifeboatError } from '../../functions/core/errors.ts';
+import { LifeboatError } from '../../functions/core/shared/errors.ts';
 
 /**
  * Step Functions Catch/Retry and the CLI match errors by `name`. Deployed code is minified, so a
@@ -46,8 +46,8 @@ function literalNames(file: string): Map<string, string> {
 
 describe('error names are literals, not derived from the class', () => {
   it('finds the modules that declare error classes', () => {
-    expect(declaring).toContain('functions/core/errors.ts');
-    expect(declaring).toContain('functions/core/restore-plan.ts');
+    expect(declaring).toContain('functions/core/shared/errors.ts');
+    expect(declaring).toContain('functions/core/restore/restore-plan.ts');
     expect(declaring.length).toBeGreaterThanOrEqual(7);
   });
 
@@ -104,7 +104,7 @@ describe('names survive minifying (without keepNames too)', () => {
 
   it('the error classes, minified, keep their names', async () => {
     const mod = await minified(
-      "export { TargetAlreadyExists, VerificationFailed } from './functions/core/restore-plan.ts';",
+      "export { TargetAlreadyExists, VerificationFailed } from './functions/core/restore/restore-plan.ts';",
       'a.mjs',
     );
     const Target = mod.TargetAlreadyExists as ErrorClass;

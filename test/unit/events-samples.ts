@@ -4,7 +4,7 @@ import {
   executionConsoleUrl,
   type LifeboatEvent,
   makeEvent,
-} from '#core/events.ts';
+} from '#core/notify/events.ts';
 
 /** Test data shared by the event, Slack and notifier tests: one realistic event per type. */
 

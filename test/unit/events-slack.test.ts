@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_TYPES, type LifeboatEvent, logGroupConsoleUrl } from '#core/events.ts';
+import { EVENT_TYPES, type LifeboatEvent, logGroupConsoleUrl } from '#core/notify/events.ts';
 import {
   escapeMrkdwn,
   formatBytes,
@@ -12,7 +12,7 @@ import {
   type SlackBlock,
   SlackWebhooks,
   TITLES,
-} from '#core/slack.ts';
+} from '#core/notify/slack.ts';
 import { EXECUTION_URL, sampleEvent } from './events-samples.ts';
 
 type Section = Extract<SlackBlock, { type: 'section' }>;

@@ -16,7 +16,7 @@ import {
   logGroupConsoleUrlFromArn,
   makeEvent,
   publishEvent,
-} from '#core/events.ts';
+} from '#core/notify/events.ts';
 import { PROJECT_ROOT } from '../../lib/paths.ts';
 import { EXECUTION_ARN, EXECUTION_URL, sampleEvent, snsEvent } from './events-samples.ts';
 import { spyLogger } from './handlers/support.ts';

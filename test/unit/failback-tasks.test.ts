@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { FailbackPlan } from '../../functions/core/failover.ts';
+import type { FailbackPlan } from '../../functions/core/failover/failover.ts';
 import { createReplica } from '../../functions/wf-create-replica/index.ts';
 
 function rdsError(name: string): Error {

@@ -6,8 +6,8 @@ import {
   pollAttemptsFor,
   promotionAfterError,
   waitForCatchUp,
-} from '../../functions/core/failover.ts';
-import { classifyRegionError, isRdsError, isRdsNotFound } from '../../functions/core/rds.ts';
+} from '../../functions/core/failover/failover.ts';
+import { classifyRegionError, isRdsError, isRdsNotFound } from '../../functions/core/snapshots/rds.ts';
 
 function named(name: string, extra: object = {}): Error {
   return Object.assign(new Error(name), { name }, extra);

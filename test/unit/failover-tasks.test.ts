@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { FailoverTarget, type FailoverTargetInput } from '../../functions/core/failover.ts';
+import { FailoverTarget, type FailoverTargetInput } from '../../functions/core/failover/failover.ts';
 import type { Repository } from '../../functions/core/repository/types.ts';
 import { checkWritable, confirmPromotion } from '../../functions/wf-check-writable/index.ts';
 import { runPreflightTask } from '../../functions/wf-failover-preflight/index.ts';

@@ -12,7 +12,7 @@ import {
   runPreflight,
   sameEngineVersion,
   UnknownDatabase,
-} from '../../functions/core/failover.ts';
+} from '../../functions/core/failover/failover.ts';
 
 const target = FailoverTarget.parse({
   database: 'orders',

@@ -1,9 +1,9 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Catalog } from '#core/catalog.ts';
-import { lifeboatMetrics } from '#core/emf.ts';
-import { silentLogger } from '#core/logger.ts';
+import type { Catalog } from '#core/catalog/catalog.ts';
+import { lifeboatMetrics } from '#core/shared/emf.ts';
+import { silentLogger } from '#core/shared/logger.ts';
 import {
   announceBackup,
   type LogicalDumpResult,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimateRpo, type Heartbeat, heartbeatStateKey } from '#core/heartbeat.ts';
+import { estimateRpo, type Heartbeat, heartbeatStateKey } from '#core/failover/heartbeat.ts';
 
 const beat = (seq: number, writtenAt: string, xactCommit: number, rowsChanged: number): Heartbeat => ({
   writer: 'dr-canary',

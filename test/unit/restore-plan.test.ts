@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CheckResult } from '../../functions/core/catalog.ts';
+import type { CheckResult } from '../../functions/core/catalog/catalog.ts';
 import {
   chooseRestorePoint,
   elapsedMs,
@@ -11,7 +11,7 @@ import {
   relaxRowCounts,
   restoreTestIdentifier,
   restoreTestRecord,
-} from '../../functions/core/restore-plan.ts';
+} from '../../functions/core/restore/restore-plan.ts';
 import { dumpBackup, REGION, snapshotBackup } from '../state-machines/catalog-fixtures.ts';
 
 const SECRET = 'arn:aws:secretsmanager:eu-central-1:111111111111:secret:orders-AbCdEf';

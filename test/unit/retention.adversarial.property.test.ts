@@ -12,12 +12,12 @@ import {
 } from '@aws-sdk/client-rds';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { artifactKey, CATALOG_PREFIX, Catalog, manifestKey } from '../../functions/core/catalog.ts';
-import { AlreadyExists, BackupNotFound, RepositoryError } from '../../functions/core/errors.ts';
-import { silentLogger } from '../../functions/core/logger.ts';
-import { prune, type PruneLimits, type RetentionPolicies } from '../../functions/core/prune.ts';
+import { artifactKey, CATALOG_PREFIX, Catalog, manifestKey } from '../../functions/core/catalog/catalog.ts';
+import { AlreadyExists, BackupNotFound, RepositoryError } from '../../functions/core/shared/errors.ts';
+import { silentLogger } from '../../functions/core/shared/logger.ts';
+import { prune, type PruneLimits, type RetentionPolicies } from '../../functions/core/retention/prune.ts';
 import type { Repository } from '../../functions/core/repository/types.ts';
-import { snapshotIdentifier } from '../../functions/core/snapshot-naming.ts';
+import { snapshotIdentifier } from '../../functions/core/snapshots/snapshot-naming.ts';
 import { dumpManifest } from './handlers/prune-world.ts';
 
 /**

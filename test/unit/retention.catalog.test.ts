@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Catalog, manifestKey } from '../../functions/core/catalog.ts';
-import { DOCUMENT_SCHEMA, declaredSchema, Manifest } from '../../functions/core/manifest.ts';
+import { Catalog, manifestKey } from '../../functions/core/catalog/catalog.ts';
+import { DOCUMENT_SCHEMA, declaredSchema, Manifest } from '../../functions/core/catalog/manifest.ts';
 import type { FileRepository } from '../../functions/core/repository/file.ts';
 import { dumpManifest, NOW, verificationRecord } from './handlers/prune-world.ts';
 import { tempRepository } from './handlers/support.ts';

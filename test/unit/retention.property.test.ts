@@ -6,7 +6,7 @@ import {
   type RetentionDecision,
   type RetentionPolicy,
   type RetentionState,
-} from '../../functions/core/retention.ts';
+} from '../../functions/core/retention/retention.ts';
 
 /**
  * Property tests of the retention policy over random histories. The expected outcome is computed

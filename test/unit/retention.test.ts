@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgument } from '../../functions/core/errors.ts';
+import { InvalidArgument } from '../../functions/core/shared/errors.ts';
 import {
   isoWeek,
   LocalCalendar,
@@ -8,7 +8,7 @@ import {
   type RetentionBackup,
   type RetentionDecision,
   type RetentionPolicy,
-} from '../../functions/core/retention.ts';
+} from '../../functions/core/retention/retention.ts';
 
 const policy: RetentionPolicy = {
   daily: 7,

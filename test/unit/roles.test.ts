@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRoleStatements, readIdentifier, settingClause, splitStatements } from '#core/roles.ts';
+import { parseRoleStatements, readIdentifier, settingClause, splitStatements } from '#core/dumps/roles.ts';
 
 /** pg_dumpall --roles-only --no-role-passwords output of PostgreSQL 15, with awkward names. */
 const DUMPALL = `--

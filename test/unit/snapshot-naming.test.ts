@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isBackupId } from '../../functions/core/catalog.ts';
+import { isBackupId } from '../../functions/core/catalog/catalog.ts';
 import {
   arnRegion,
   isValidSnapshotIdentifier,
@@ -10,7 +10,7 @@ import {
   snapshotBackupId,
   snapshotIdentifier,
   snapshotTags,
-} from '../../functions/core/snapshot-naming.ts';
+} from '../../functions/core/snapshots/snapshot-naming.ts';
 
 const slot = new Date('2026-11-23T09:15:00Z');
 

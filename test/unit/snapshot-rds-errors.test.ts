@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { CreateDBSnapshotCommand, RDSClient } from '@aws-sdk/client-rds';
 import { describe, expect, it } from 'vitest';
-import { mapRdsError } from '../../functions/core/rds.ts';
+import { mapRdsError } from '../../functions/core/snapshots/rds.ts';
 
 /**
  * The error names mapRdsError matches are the ones the real SDK produces from RDS's XML error

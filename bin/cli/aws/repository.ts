@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { LifeboatError, RepositoryNotFound } from '#core/errors.ts';
+import { LifeboatError, RepositoryNotFound } from '#core/shared/errors.ts';
 import { type Repository, S3Repository } from '#core/repository/index.ts';
-import type { DEFAULT_TARGETS } from '#core/status.ts';
+import type { DEFAULT_TARGETS } from '#core/catalog/status.ts';
 import { type DeployedEnvironment, type RegionRole, resolveEnvironment } from '../env.ts';
 
 export interface EnvironmentRepository {

@@ -10,7 +10,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { InvalidArgument, LifeboatError } from '#core/errors.ts';
+import { InvalidArgument, LifeboatError } from '#core/shared/errors.ts';
 import { type WorkflowName, workflowParameterName } from '../../../lib/naming.ts';
 
 export class WorkflowNotDeployed extends LifeboatError {

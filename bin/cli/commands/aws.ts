@@ -1,7 +1,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { InvalidArgument } from '#core/errors.ts';
-import { planRestore } from '#core/restore-plan.ts';
+import { InvalidArgument } from '#core/shared/errors.ts';
+import { planRestore } from '#core/restore/restore-plan.ts';
 import type { WorkflowName } from '../../../lib/naming.ts';
 import { bool, parse, required, str, type Syntax } from '../args.ts';
 import {

@@ -1,12 +1,12 @@
-import { runBackup } from '#core/backup.ts';
+import { runBackup } from '#core/dumps/backup.ts';
 import {
   COMPRESSION_METHODS,
   DEFAULT_COMPRESSION,
   formatCompression,
   parseCompression,
-} from '#core/compression.ts';
-import { silentLogger, stderrLogger } from '#core/logger.ts';
-import { parseDatabaseUrl } from '#core/pg.ts';
+} from '#core/dumps/compression.ts';
+import { silentLogger, stderrLogger } from '#core/shared/logger.ts';
+import { parseDatabaseUrl } from '#core/shared/pg.ts';
 import { openRepository } from '#core/repository/index.ts';
 import { bool, parse, positiveInt, required, str, type Syntax } from '../args.ts';
 import { progressReporter } from '../progress.ts';

@@ -1,8 +1,8 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import type { CheckResult } from '#core/catalog.ts';
-import { InvalidArgument, LifeboatError } from '#core/errors.ts';
+import type { CheckResult } from '#core/catalog/catalog.ts';
+import { InvalidArgument, LifeboatError } from '#core/shared/errors.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import { ARCHIVE_USAGE, archiveHelp, archiveOptions, archivePreflight } from '../archived.ts';
 import { bool, parse, required, str, type Syntax } from '../args.ts';

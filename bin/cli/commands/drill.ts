@@ -1,4 +1,4 @@
-import { InvalidArgument } from '#core/errors.ts';
+import { InvalidArgument } from '#core/shared/errors.ts';
 import { bool, parse, positiveInt, str, type Syntax } from '../args.ts';
 import { type DrillReport, type DrillScenario, type DrillStep, runDrill } from '../drill.ts';
 import { withInterrupt } from './shared.ts';

@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { type BackupSummary, Catalog } from '#core/catalog.ts';
-import type { DumpManifest } from '#core/manifest.ts';
-import { InvalidArgument } from '#core/errors.ts';
+import { type BackupSummary, Catalog } from '#core/catalog/catalog.ts';
+import type { DumpManifest } from '#core/catalog/manifest.ts';
+import { InvalidArgument } from '#core/shared/errors.ts';
 import { openRepository, type Repository } from '#core/repository/index.ts';
 import type { ObjectStorage } from '#core/repository/types.ts';
 import { bool, parse, required, str, type Syntax } from '../args.ts';

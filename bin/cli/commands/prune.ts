@@ -1,7 +1,7 @@
-import { Catalog } from '#core/catalog.ts';
-import { InvalidArgument } from '#core/errors.ts';
-import { silentLogger } from '#core/logger.ts';
-import { type DatabaseRetention, type PruneItem, type PruneReport, prune } from '#core/prune.ts';
+import { Catalog } from '#core/catalog/catalog.ts';
+import { InvalidArgument } from '#core/shared/errors.ts';
+import { silentLogger } from '#core/shared/logger.ts';
+import { type DatabaseRetention, type PruneItem, type PruneReport, prune } from '#core/retention/prune.ts';
 import { openRepository } from '#core/repository/index.ts';
 import { bool, parse, required, str, type Syntax } from '../args.ts';
 import { table } from '../format.ts';

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { S3Client } from '@aws-sdk/client-s3';
-import { InvalidArgument } from '#core/errors.ts';
-import type { DatabaseRetention } from '#core/prune.ts';
+import { InvalidArgument } from '#core/shared/errors.ts';
+import type { DatabaseRetention } from '#core/retention/prune.ts';
 import {
   buildReport,
   DEFAULT_REPORT_TARGETS,
@@ -10,9 +10,9 @@ import {
   type ReportFormat,
   type ReportTargets,
   reportJson,
-} from '#core/report.ts';
-import { renderHtml } from '#core/report-html.ts';
-import { renderMarkdown } from '#core/report-md.ts';
+} from '#core/report/report.ts';
+import { renderHtml } from '#core/report/report-html.ts';
+import { renderMarkdown } from '#core/report/report-md.ts';
 import { openRepository, type Repository, S3Repository } from '#core/repository/index.ts';
 import { UnionRepository } from '#core/repository/union.ts';
 import { loadEnvironmentConfig } from '../../../lib/config/load.ts';

@@ -1,8 +1,8 @@
-import { silentLogger, stderrLogger } from '#core/logger.ts';
-import { parseDatabaseUrl } from '#core/pg.ts';
+import { silentLogger, stderrLogger } from '#core/shared/logger.ts';
+import { parseDatabaseUrl } from '#core/shared/pg.ts';
 import { openRepository } from '#core/repository/index.ts';
-import { runRestore } from '#core/restore.ts';
-import { type CreateRolesReport, quoteIdent } from '#core/roles.ts';
+import { runRestore } from '#core/restore/restore.ts';
+import { type CreateRolesReport, quoteIdent } from '#core/dumps/roles.ts';
 import { ARCHIVE_USAGE, archiveHelp, archiveOptions, archivePreflight } from '../archived.ts';
 import { bool, parse, positiveInt, required, str, type Syntax } from '../args.ts';
 import { checkLine } from '../checklist.ts';

@@ -1,4 +1,4 @@
-import { InvalidArgument } from '#core/errors.ts';
+import { InvalidArgument } from '#core/shared/errors.ts';
 import { type Parsed, str } from '../args.ts';
 
 /** Runs `fn` with an AbortSignal that Ctrl-C (SIGINT) and SIGTERM trigger, so work stops cleanly. */

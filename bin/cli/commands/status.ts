@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { InvalidArgument } from '#core/errors.ts';
+import { InvalidArgument } from '#core/shared/errors.ts';
 import { openRepository, type Repository } from '#core/repository/index.ts';
 import {
   type DatabaseStatus,
@@ -7,7 +7,7 @@ import {
   type Health,
   overallHealth,
   repositoryStatus,
-} from '#core/status.ts';
+} from '#core/catalog/status.ts';
 import { bool, parse, required, str, type Syntax } from '../args.ts';
 import { environmentRepository } from '../aws/repository.ts';
 import { regionRoleOption } from '../env.ts';

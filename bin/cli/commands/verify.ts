@@ -1,7 +1,7 @@
-import { silentLogger, stderrLogger } from '#core/logger.ts';
-import { parseDatabaseUrl } from '#core/pg.ts';
+import { silentLogger, stderrLogger } from '#core/shared/logger.ts';
+import { parseDatabaseUrl } from '#core/shared/pg.ts';
 import { openRepository } from '#core/repository/index.ts';
-import { runVerify } from '#core/verify.ts';
+import { runVerify } from '#core/verify/verify.ts';
 import { ARCHIVE_USAGE, archiveHelp, archiveOptions, archivePreflight } from '../archived.ts';
 import { bool, parse, positiveInt, required, str, type Syntax } from '../args.ts';
 import { checkLine } from '../checklist.ts';

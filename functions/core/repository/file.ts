@@ -13,8 +13,8 @@ import {
   RepositoryError,
   RepositoryNotFound,
   RepositoryUrlInvalid,
-} from '../errors.ts';
-import type { Encryption } from '../manifest.ts';
+} from '../shared/errors.ts';
+import type { Encryption } from '../catalog/manifest.ts';
 import type { Repository, UploadOptions } from './types.ts';
 
 /** In-flight files carry this marker; they are never listed and never mistaken for artifacts. */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
-import { RepositoryUrlInvalid } from '../errors.ts';
+import { RepositoryUrlInvalid } from '../shared/errors.ts';
 import { FileRepository } from './file.ts';
 import { S3Repository } from './s3.ts';
 import type { Repository } from './types.ts';

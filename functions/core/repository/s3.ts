@@ -22,8 +22,8 @@ import {
   RepositoryAccessDenied,
   RepositoryError,
   RepositoryNotFound,
-} from '../errors.ts';
-import type { Encryption } from '../manifest.ts';
+} from '../shared/errors.ts';
+import type { Encryption } from '../catalog/manifest.ts';
 import type {
   ObjectStorage,
   Repository,

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Encryption } from '../manifest.ts';
+import type { Encryption } from '../catalog/manifest.ts';
 
 /**
  * Where backups and the catalog live: a local directory or an S3 bucket (with a prefix).

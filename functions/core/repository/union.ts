@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import { errorMessage, InvalidArgument, LifeboatError } from '../errors.ts';
-import type { Encryption } from '../manifest.ts';
+import { errorMessage, InvalidArgument, LifeboatError } from '../shared/errors.ts';
+import type { Encryption } from '../catalog/manifest.ts';
 import type { Repository } from './types.ts';
 
 /**

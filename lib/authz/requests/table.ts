@@ -1,5 +1,5 @@
-import { artifactKey, manifestKey } from '../../../functions/core/catalog.ts';
-import { snapshotIdentifier } from '../../../functions/core/snapshot-naming.ts';
+import { artifactKey, manifestKey } from '../../../functions/core/catalog/catalog.ts';
+import { snapshotIdentifier } from '../../../functions/core/snapshots/snapshot-naming.ts';
 import type { Database, EnvironmentConfig } from '../../config/schema.ts';
 import { backupBucketName } from '../../naming.ts';
 

@@ -1,14 +1,14 @@
 import { Duration } from 'aws-cdk-lib';
 import { type IMetric, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import type { ENVIRONMENT_METRIC, METRIC } from '../../../functions/core/metrics.ts';
-import { DIMENSION, METRICS_NAMESPACE } from '../../../functions/core/metrics.ts';
+import type { ENVIRONMENT_METRIC, METRIC } from '../../../functions/core/shared/metrics.ts';
+import { DIMENSION, METRICS_NAMESPACE } from '../../../functions/core/shared/metrics.ts';
 import { QUOTA_METRIC } from '../../function-env.ts';
 
 // Metric definitions apart from alarms (cdk-monitoring-constructs' habit): alarms and the
 // dashboard share them.
 
-/** One of lifeboat's own metrics (functions/core/metrics.ts) of one database. */
+/** One of lifeboat's own metrics (functions/core/shared/metrics.ts) of one database. */
 export function lifeboatMetric(
   environment: string,
   database: string,

@@ -7,7 +7,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
-import { ENVIRONMENT_METRIC, METRIC } from '../../../functions/core/metrics.ts';
+import { ENVIRONMENT_METRIC, METRIC } from '../../../functions/core/shared/metrics.ts';
 import type { AlarmSettings, NotificationSettings } from '../../config/schema.ts';
 import type { AlarmSeverity } from '../../naming.ts';
 import { allowAlarmsToPublish } from '../notifications.ts';

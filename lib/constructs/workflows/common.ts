@@ -5,7 +5,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { CATALOG_PREFIX } from '../../../functions/core/catalog.ts';
+import { CATALOG_PREFIX } from '../../../functions/core/catalog/catalog.ts';
 import { WF_ENV } from '../../../functions/wf-common/env.ts';
 import type { EnvironmentConfig } from '../../config/schema.ts';
 import { bindBucket, LifeboatFunction } from '../lifeboat-function.ts';

@@ -2,7 +2,7 @@ import { Duration, Size, Validations } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
-import { ARTIFACT_PREFIX, CATALOG_PREFIX } from '../../../functions/core/catalog.ts';
+import { ARTIFACT_PREFIX, CATALOG_PREFIX } from '../../../functions/core/catalog/catalog.ts';
 import { WF_ENV } from '../../../functions/wf-common/env.ts';
 import { rdsArn } from '../../../state-machines/common.ts';
 import { RestoreWorkflow } from '../../../state-machines/restore.ts';

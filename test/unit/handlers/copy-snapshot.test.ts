@@ -16,8 +16,8 @@ import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readConfig, runCopySnapshot } from '../../../functions/copy-snapshot/index.ts';
-import { lifeboatMetrics } from '../../../functions/core/emf.ts';
-import { Catalog } from '../../../functions/core/catalog.ts';
+import { lifeboatMetrics } from '../../../functions/core/shared/emf.ts';
+import { Catalog } from '../../../functions/core/catalog/catalog.ts';
 import type { FileRepository } from '../../../functions/core/repository/file.ts';
 import { awsError, spyLogger, tempRepository } from './support.ts';
 

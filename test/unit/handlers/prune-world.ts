@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import type { DBClusterSnapshot, DBSnapshot } from '@aws-sdk/client-rds';
-import { artifactKey, type Catalog } from '../../../functions/core/catalog.ts';
-import { snapshotManifest } from '../../../functions/core/copy-snapshot.ts';
-import type { DumpManifest } from '../../../functions/core/manifest.ts';
-import { fromDbSnapshot } from '../../../functions/core/rds.ts';
+import { artifactKey, type Catalog } from '../../../functions/core/catalog/catalog.ts';
+import { snapshotManifest } from '../../../functions/core/snapshots/copy-snapshot.ts';
+import type { DumpManifest } from '../../../functions/core/catalog/manifest.ts';
+import { fromDbSnapshot } from '../../../functions/core/snapshots/rds.ts';
 import type { Repository } from '../../../functions/core/repository/types.ts';
 
 /** Prune tests run at this instant: Monday 23 November 2026, noon UTC. */

@@ -14,12 +14,12 @@ import {
 import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { artifactKey, Catalog } from '../../../functions/core/catalog.ts';
-import { snapshotManifest } from '../../../functions/core/copy-snapshot.ts';
-import { RepositoryAccessDenied } from '../../../functions/core/errors.ts';
-import type { DumpManifest } from '../../../functions/core/manifest.ts';
-import { COPY_IN_FLIGHT, NO_POLICY } from '../../../functions/core/prune.ts';
-import { fromDbSnapshot } from '../../../functions/core/rds.ts';
+import { artifactKey, Catalog } from '../../../functions/core/catalog/catalog.ts';
+import { snapshotManifest } from '../../../functions/core/snapshots/copy-snapshot.ts';
+import { RepositoryAccessDenied } from '../../../functions/core/shared/errors.ts';
+import type { DumpManifest } from '../../../functions/core/catalog/manifest.ts';
+import { COPY_IN_FLIGHT, NO_POLICY } from '../../../functions/core/retention/prune.ts';
+import { fromDbSnapshot } from '../../../functions/core/snapshots/rds.ts';
 import type { FileRepository } from '../../../functions/core/repository/file.ts';
 import { runPrune } from '../../../functions/prune/index.ts';
 import { awsError, spyLogger, tempRepository } from './support.ts';

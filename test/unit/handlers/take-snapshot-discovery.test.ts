@@ -15,8 +15,8 @@ import {
 import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Catalog } from '../../../functions/core/catalog.ts';
-import type { DiscoveryResult } from '../../../functions/core/discovery.ts';
+import { Catalog } from '../../../functions/core/catalog/catalog.ts';
+import type { DiscoveryResult } from '../../../functions/core/snapshots/discovery.ts';
 import type { FileRepository } from '../../../functions/core/repository/file.ts';
 import { runTakeSnapshot } from '../../../functions/take-snapshot/index.ts';
 import { spyLogger, tempRepository } from './support.ts';

@@ -16,9 +16,9 @@ import {
 import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Catalog } from '../../../functions/core/catalog.ts';
+import { Catalog } from '../../../functions/core/catalog/catalog.ts';
 import type { FileRepository } from '../../../functions/core/repository/file.ts';
-import type { TakeSnapshotResult } from '../../../functions/core/take-snapshot.ts';
+import type { TakeSnapshotResult } from '../../../functions/core/snapshots/take-snapshot.ts';
 import { runTakeSnapshot } from '../../../functions/take-snapshot/index.ts';
 
 /** A configured database's event always gives a single snapshot's result. */

@@ -1,0 +1,353 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pgToolMessage } from './backup.ts';
+import type { CheckResult } from '../catalog/catalog.ts';
+import { isPipelineCompressed, startDecompressor } from './compression.ts';
+import { PgRestoreFailed } from '../shared/errors.ts';
+import { fileListDigest } from './dump-directory.ts';
+import type { DumpFile, DumpManifest } from '../catalog/manifest.ts';
+import { type ConnectionInfo, libpqConnString, libpqEnv } from '../shared/pg.ts';
+import type { Repository } from '../repository/types.ts';
+
+/** A dump artifact as a local file pg_restore can read (and seek, for -j), checksummed on the way. */
+export interface LocalArchive {
+  readonly path: string;
+  readonly checksum: CheckResult;
+  /** Removes the temporary copy, if one was made. */
+  release(): Promise<void>;
+}
+
+/**
+ * Makes the artifact readable as a file and checks its SHA-256 and size against the manifest in
+ * the same pass: a directory repository's file is hashed in place; an S3 object is streamed into
+ * a temporary file (parallel pg_restore needs a seekable file) while being hashed. An artifact
+ * compressed beside pg_dump (zstd, gzip) is decompressed into the temporary file on the way.
+ */
+export async function materialize(
+  repository: Repository,
+  manifest: DumpManifest,
+  workDir?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LocalArchive> {
+  if (manifest.artifact.files)
+    return materializeDirectory(repository, manifest, manifest.artifact.files, workDir, env);
+  const key = manifest.artifact.key;
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const check = (): CheckResult => checksumResult(manifest, hash.digest('hex'), bytes);
+
+  const compression = manifest.artifact.compression;
+  const local = isPipelineCompressed(compression) ? undefined : repository.localPath?.(key);
+  if (local) {
+    for await (const chunk of await repository.readStream(key)) {
+      hash.update(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+    }
+    return { path: local, checksum: check(), release: async () => undefined };
+  }
+  const dir = await mkdtemp(path.join(workDir ?? tmpdir(), 'lifeboat-archive-'));
+  // Compressed beside pg_dump: decompressed on the way, hashed as stored.
+  const file = path.join(dir, path.basename(key).replace(/\.(zst|gz)$/, ''));
+  try {
+    const stored = (await repository.readStream(key)).pipe(counter);
+    if (isPipelineCompressed(compression)) {
+      const stage = await startDecompressor(compression, stored, env);
+      const failed = await Promise.all([pipeline(stage.output, createWriteStream(file)), stage.done]).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      if (failed) {
+        stage.kill();
+        // Damaged bytes fail decompression: then the stored object is hashed on its own, so the
+        // report says "checksum" (the artifact changed) rather than only that zstd/gunzip failed.
+        const rehash = await hashStored(repository, key);
+        if (rehash.sha256 !== manifest.artifact.sha256 || rehash.bytes !== manifest.artifact.bytes) {
+          const damaged = checksumResult(manifest, rehash.sha256, rehash.bytes);
+          return { path: file, checksum: damaged, release: () => rm(dir, { recursive: true, force: true }) };
+        }
+        throw failed;
+      }
+    } else {
+      await pipeline(stored, createWriteStream(file));
+    }
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return { path: file, checksum: check(), release: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A directory dump's files, each read, hashed against its own SHA-256 and decompressed into a
+ * temporary dump directory (two at a time), for `pg_restore -j`.
+ */
+async function materializeDirectory(
+  repository: Repository,
+  manifest: DumpManifest,
+  files: readonly DumpFile[],
+  workDir: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<LocalArchive> {
+  const dir = await mkdtemp(path.join(workDir ?? tmpdir(), 'lifeboat-archive-'));
+  const out = path.join(dir, 'dump');
+  const release = () => rm(dir, { recursive: true, force: true });
+  const failures: string[] = [];
+  let bytes = 0;
+  try {
+    await mkdir(out);
+    const queue = [...files];
+    const worker = async () => {
+      for (let f = queue.shift(); f; f = queue.shift()) {
+        const got = await fetchFile(
+          repository,
+          f,
+          path.join(out, f.name),
+          manifest.artifact.compression,
+          env,
+        );
+        bytes += got.bytes;
+        if (got.bytes !== f.bytes)
+          failures.push(`${f.name}: stored ${got.bytes} bytes, manifest says ${f.bytes}`);
+        if (got.sha256 !== f.sha256)
+          failures.push(`${f.name}: SHA-256 ${got.sha256} differs from the manifest's ${f.sha256}`);
+      }
+    };
+    await Promise.all([worker(), worker()]);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  if (fileListDigest(files) !== manifest.artifact.sha256)
+    failures.push('the file list differs from the manifest');
+  if (files.reduce((n, f) => n + f.bytes, 0) !== manifest.artifact.bytes)
+    failures.push(`the files add up to a size other than the manifest's ${manifest.artifact.bytes} bytes`);
+  return {
+    path: out,
+    checksum: {
+      name: 'checksum',
+      passed: failures.length === 0,
+      detail:
+        failures.length === 0
+          ? `SHA-256 of ${files.length} files, ${bytes.toLocaleString('en-US')} bytes`
+          : failures.slice(0, 5).join('; '),
+      failures,
+    },
+    release,
+  };
+}
+
+async function fetchFile(
+  repository: Repository,
+  file: DumpFile,
+  dest: string,
+  compression: DumpManifest['artifact']['compression'],
+  env: NodeJS.ProcessEnv,
+): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const stored = (await repository.readStream(file.key)).pipe(counter);
+  if (!isPipelineCompressed(compression)) {
+    await pipeline(stored, createWriteStream(dest));
+    return { bytes, sha256: hash.digest('hex') };
+  }
+  const stage = await startDecompressor(compression, stored, env);
+  const failed = await Promise.all([pipeline(stage.output, createWriteStream(dest)), stage.done]).then(
+    () => null,
+    (err: unknown) => err,
+  );
+  if (!failed) return { bytes, sha256: hash.digest('hex') };
+  stage.kill();
+  // A damaged file fails decompression: hash it on its own so the check names the change.
+  const rehash = await hashStored(repository, file.key);
+  if (rehash.sha256 !== file.sha256 || rehash.bytes !== file.bytes) return rehash;
+  throw failed;
+}
+
+function checksumResult(manifest: DumpManifest, sha: string, bytes: number): CheckResult {
+  const failures: string[] = [];
+
+  if (bytes !== manifest.artifact.bytes)
+    failures.push(`stored artifact has ${bytes} bytes, manifest says ${manifest.artifact.bytes}`);
+  if (sha !== manifest.artifact.sha256)
+    failures.push(`SHA-256 ${sha} differs from the manifest's ${manifest.artifact.sha256}`);
+  return {
+    name: 'checksum',
+    passed: failures.length === 0,
+    detail:
+      failures.length === 0
+        ? `SHA-256 ${sha.slice(0, 12)}…, ${bytes.toLocaleString('en-US')} bytes`
+        : failures.join('; '),
+    failures,
+  };
+}
+
+async function hashStored(repository: Repository, key: string): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of await repository.readStream(key)) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+interface RunResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a pg tool; stdout kept up to `maxStdout` characters (the rest is counted, not kept). */
+export function runTool(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { signal?: AbortSignal | undefined; onStdout?: (chunk: string) => void } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      const text = c.toString();
+      if (options.onStdout) options.onStdout(text);
+      else if (stdout.length < 4 * 1024 * 1024) stdout += text;
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr = (stderr + c.toString()).slice(-64 * 1024);
+    });
+    const abort = () => child.kill('SIGTERM');
+    options.signal?.addEventListener('abort', abort, { once: true });
+    child.once('error', (err) => reject(new PgRestoreFailed(`could not run ${file}: ${err.message}`)));
+    child.once('close', (code, signal) => {
+      options.signal?.removeEventListener('abort', abort);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** `pg_restore --list`: the whole table of contents must read. */
+export async function readTableOfContents(pgRestore: string, archive: string): Promise<CheckResult> {
+  let entries = 0;
+  let dataEntries = 0;
+  let partial = '';
+  const result = await runTool(pgRestore, ['--list', archive], process.env, {
+    onStdout: (chunk) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line || line.startsWith(';')) continue;
+        entries++;
+        if (/ (TABLE DATA|BLOBS|BLOB DATA|LARGE OBJECTS) /.test(line)) dataEntries++;
+      }
+    },
+  });
+  if (result.code !== 0) {
+    const message = pgToolMessage(result.stderr) || `exit code ${result.code}`;
+    return {
+      name: 'archive-toc',
+      passed: false,
+      detail: `pg_restore --list failed: ${message}`,
+      failures: [message],
+    };
+  }
+  return {
+    name: 'archive-toc',
+    passed: entries > 0,
+    detail: `${entries.toLocaleString('en-US')} entries (${dataEntries.toLocaleString('en-US')} with data) read`,
+    failures: entries > 0 ? [] : ['the table of contents is empty'],
+  };
+}
+
+/**
+ * Roles the archive assigns ownership or privileges to, read from the schema part of the
+ * archive: a restore needs them to exist on the target (or --no-owner / --no-privileges).
+ */
+export async function referencedRoles(pgRestore: string, archive: string): Promise<string[]> {
+  const roles = new Set<string>();
+  let partial = '';
+  const ident = '("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)';
+  const owner = new RegExp(`OWNER TO ${ident};`);
+  const grant = new RegExp(`^(?:GRANT|REVOKE) .* (?:TO|FROM) ${ident}(?: WITH GRANT OPTION)?;$`);
+  const unquote = (s: string) => (s.startsWith('"') ? s.slice(1, -1).replaceAll('""', '"') : s.toLowerCase());
+  const result = await runTool(pgRestore, ['--schema-only', '--file=-', archive], process.env, {
+    onStdout: (chunk) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = owner.exec(line) ?? grant.exec(line);
+        if (m?.[1]) roles.add(unquote(m[1]));
+      }
+    },
+  });
+  if (result.code !== 0) {
+    throw new PgRestoreFailed(
+      `pg_restore could not read the archive's schema: ${pgToolMessage(result.stderr)}`,
+    );
+  }
+  roles.delete('public');
+  return [...roles].sort();
+}
+
+export interface RestoreOptions {
+  readonly jobs?: number;
+  readonly clean?: boolean;
+  readonly noOwner?: boolean;
+  readonly noPrivileges?: boolean;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** pg_restore into `target`; throws PgRestoreFailed with pg_restore's own messages on any error. */
+export async function pgRestore(
+  pgRestorePath: string,
+  archive: string,
+  target: ConnectionInfo,
+  options: RestoreOptions = {},
+): Promise<{ durationMs: number }> {
+  const args = ['--no-password', `--dbname=${libpqConnString(target)}`, `--jobs=${options.jobs ?? 1}`];
+  if (options.clean) args.push('--clean', '--if-exists');
+  if (options.noOwner) args.push('--no-owner');
+  if (options.noPrivileges) args.push('--no-privileges');
+  args.push(archive);
+  const started = performance.now();
+  const result = await runTool(pgRestorePath, args, libpqEnv(target), { signal: options.signal });
+  const durationMs = Math.round(performance.now() - started);
+  if (options.signal?.aborted) throw new PgRestoreFailed('interrupted: pg_restore was stopped');
+  if (result.code !== 0 && !(options.clean && onlyHarmlessCleanErrors(result.stderr))) {
+    const ignored = /errors ignored on restore: (\d+)/.exec(result.stderr)?.[1];
+    const message = pgToolMessage(result.stderr) || `exit code ${result.code}`;
+    throw new PgRestoreFailed(`pg_restore failed${ignored ? ` with ${ignored} errors` : ''}: ${message}`);
+  }
+  return { durationMs };
+}
+
+/**
+ * pg_restore --clean drops a partition's inherited constraints before the parent table, which
+ * PostgreSQL refuses; dropping the parent then removes them anyway. Errors of only that kind are
+ * not failures (the data checks that follow every restore would show anything missing).
+ */
+function onlyHarmlessCleanErrors(stderr: string): boolean {
+  const errors = stderr.split('\n').filter((l) => /^pg_restore: error: /.test(l));
+  return errors.length > 0 && errors.every((l) => /cannot drop inherited constraint/.test(l));
+}

@@ -1,0 +1,345 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { Socket } from 'node:net';
+import path from 'node:path';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import zlib from 'node:zlib';
+import * as z from 'zod';
+import { InvalidArgument, LifeboatError } from '../shared/errors.ts';
+
+/**
+ * How a dump is compressed. `zstd` and `gzip` run pg_dump with `-Z0` and compress its output on
+ * other cores (the `zstd` program with its threads where installed, otherwise zlib on Node's thread
+ * pool, block by block); `pg_dump-*` leave compression to pg_dump's one thread (what stock
+ * pg_restore reads directly; lz4 and zstd need pg_dump 16 or newer); `none` stores pg_dump -Z0.
+ */
+export const COMPRESSION_METHODS = [
+  'zstd',
+  'gzip',
+  'none',
+  'pg_dump-gzip',
+  'pg_dump-lz4',
+  'pg_dump-zstd',
+] as const;
+export type CompressionMethod = (typeof COMPRESSION_METHODS)[number];
+
+/** Allowed and default level of each method. */
+export const COMPRESSION_LEVELS: Record<CompressionMethod, { min: number; max: number; default: number }> = {
+  zstd: { min: 1, max: 19, default: 3 },
+  gzip: { min: 1, max: 9, default: 1 },
+  none: { min: 0, max: 0, default: 0 },
+  // pg_dump's own default is zlib's 6 (-Z absent on a custom-format dump).
+  'pg_dump-gzip': { min: 1, max: 9, default: 6 },
+  'pg_dump-lz4': { min: 1, max: 12, default: 1 },
+  'pg_dump-zstd': { min: 1, max: 22, default: 3 },
+};
+
+/**
+ * The default, chosen from bench:backup (bench/README.md): zstd level 3 off pg_dump's thread
+ * was the fastest setting and gave the smallest artifact of those measured.
+ */
+export const DEFAULT_COMPRESSION: Compression = { method: 'zstd', level: 3 };
+
+/** What a manifest records (artifact.compression); a manifest without it holds a pg_dump default archive. */
+export const Compression = z.object({
+  method: z.enum(COMPRESSION_METHODS),
+  level: z.number().int().nonnegative(),
+});
+export type Compression = z.infer<typeof Compression>;
+
+/** The setting as configured: the level is optional (the method's default). */
+export const CompressionSetting = z
+  .object({
+    method: z.enum(COMPRESSION_METHODS, {
+      error: `expected one of ${COMPRESSION_METHODS.join(', ')}`,
+    }),
+    level: z.number().int().optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.level === undefined) return;
+    const { min, max } = COMPRESSION_LEVELS[c.method];
+    if (c.level < min || c.level > max) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['level'],
+        message: `${c.method} takes a level from ${min} to ${max}, not ${c.level}`,
+      });
+    }
+  });
+export type CompressionSetting = z.infer<typeof CompressionSetting>;
+
+/** A setting with its level settled. */
+export function resolveCompression(setting: CompressionSetting | undefined): Compression {
+  if (!setting) return DEFAULT_COMPRESSION;
+  return { method: setting.method, level: setting.level ?? COMPRESSION_LEVELS[setting.method].default };
+}
+
+/**
+ * Reads `method[:level]` (`zstd`, `zstd:6`, `pg_dump-gzip:6`, `none`): the CLI's and the event's
+ * spelling. `what` names the field in the error.
+ */
+export function parseCompression(spec: string, what = 'compression'): Compression {
+  const [method, level, ...rest] = spec.split(':');
+  const parsed = CompressionSetting.safeParse({
+    method,
+    ...(level === undefined ? {} : { level: /^\d+$/.test(level) ? Number(level) : NaN }),
+  });
+  if (rest.length > 0 || !parsed.success) {
+    const issue = parsed.success ? null : parsed.error.issues[0];
+    throw new InvalidArgument(
+      `${what} "${spec}": ${issue && issue.path[0] === 'level' && !Number.isNaN(Number(level)) ? issue.message : `expected method[:level] with method one of ${COMPRESSION_METHODS.join(', ')}`}`,
+    );
+  }
+  return resolveCompression(parsed.data);
+}
+
+export const formatCompression = (c: Compression): string =>
+  c.method === 'none' ? 'none' : `${c.method}:${c.level}`;
+
+/** Whether pg_dump compresses (the artifact is a stock custom-format archive). */
+export const compressedByPgDump = (c: Compression | undefined): boolean =>
+  c === undefined || c.method === 'none' || c.method.startsWith('pg_dump-');
+
+/** The compression an archive in a manifest has: absent means pg_dump's own (every manifest before 1.2). */
+export const isPipelineCompressed = (
+  c: Compression | undefined,
+): c is Compression & { method: 'zstd' | 'gzip' } => c?.method === 'zstd' || c?.method === 'gzip';
+
+/** A compression method this pg_dump or this machine cannot run. */
+export class CompressionUnavailable extends LifeboatError {
+  override readonly name = 'CompressionUnavailable';
+}
+
+/** pg_dump's `--compress` argument for a setting; lz4 and zstd need pg_dump 16 or newer. */
+export function pgDumpCompressArgs(c: Compression, pgDumpMajor: number): string[] {
+  switch (c.method) {
+    case 'zstd':
+    case 'gzip':
+    case 'none':
+      return ['--compress=0'];
+    case 'pg_dump-gzip':
+      return [`--compress=${c.level}`];
+    case 'pg_dump-lz4':
+    case 'pg_dump-zstd': {
+      if (pgDumpMajor < 16) {
+        throw new CompressionUnavailable(
+          `compression ${formatCompression(c)} needs pg_dump 16 or newer; the pg_dump for this server is ${pgDumpMajor}: use zstd (compressed beside pg_dump) or pg_dump-gzip`,
+        );
+      }
+      return [`--compress=${c.method.slice('pg_dump-'.length)}:${c.level}`];
+    }
+  }
+}
+
+/** The `zstd` program, if installed (LIFEBOAT_ZSTD names it explicitly; otherwise PATH). */
+export async function findZstd(env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
+  const candidates = env.LIFEBOAT_ZSTD
+    ? [env.LIFEBOAT_ZSTD]
+    : // An env given for PostgreSQL tools may carry no PATH: the process's own then applies.
+      (env.PATH ?? process.env.PATH ?? '')
+        .split(':')
+        .filter(Boolean)
+        .map((d) => path.join(d, 'zstd'));
+  for (const file of candidates) {
+    try {
+      await access(file, constants.X_OK);
+      return file;
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
+/** zlib's zstd (Node 22.15+, the Lambda runtime), if this Node has it. */
+const nodeZstd = zlib as unknown as {
+  zstdCompress?: (buf: Buffer, opts: object, cb: (err: Error | null, out: Buffer) => void) => void;
+  createZstdDecompress?: () => Transform;
+  constants: Record<string, number>;
+};
+export const nodeHasZstd = (): boolean => typeof nodeZstd.zstdCompress === 'function';
+
+/** A running compression stage: write into `input`, read from `output`; `done` settles when it has finished. */
+export interface Stage {
+  readonly input: NodeJS.WritableStream;
+  readonly output: Readable;
+  readonly done: Promise<void>;
+  /** What ran, for logs and the bench: `zstd -3 -T2`, `zlib gzip level 1 × 4 blocks`. */
+  readonly description: string;
+  kill(): void;
+}
+
+/**
+ * A compressor for a pipeline method. `source` is piped in; when `source` is a child process's
+ * stdout and the `zstd` program runs, the bytes go from pg_dump to zstd without passing through Node.
+ */
+export async function startCompressor(
+  c: Compression & { method: 'zstd' | 'gzip' },
+  source: Readable,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Stage> {
+  const threads = Math.max(1, availableParallelism());
+  if (c.method === 'zstd') {
+    const zstd = await findZstd(env);
+    if (zstd) return programStage(zstd, ['-q', '-c', `-${c.level}`, `-T${threads}`], source);
+    if (!nodeHasZstd()) {
+      throw new CompressionUnavailable(
+        `compression ${formatCompression(c)}: neither the zstd program (PATH or LIFEBOAT_ZSTD) nor zlib zstd (Node 22.15+) is available here; use gzip or pg_dump-gzip`,
+      );
+    }
+    const compress = nodeZstd.zstdCompress!;
+    const level = nodeZstd.constants.ZSTD_c_compressionLevel!;
+    return blockStage(
+      source,
+      (block, cb) => compress(block, { params: { [level]: c.level } }, cb),
+      `zlib zstd level ${c.level}`,
+      threads,
+    );
+  }
+  return blockStage(
+    source,
+    (block, cb) => zlib.gzip(block, { level: c.level }, cb),
+    `zlib gzip level ${c.level}`,
+    threads,
+  );
+}
+
+/** A decompressor for an artifact compressed by the pipeline (concatenated frames or members). */
+export async function startDecompressor(
+  c: Compression & { method: 'zstd' | 'gzip' },
+  source: Readable,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Stage> {
+  if (c.method === 'gzip') return transformStage(source, zlib.createGunzip(), 'zlib gunzip');
+  const zstd = await findZstd(env);
+  if (zstd) return programStage(zstd, ['-q', '-d', '-c'], source);
+  if (nodeZstd.createZstdDecompress)
+    return transformStage(source, nodeZstd.createZstdDecompress(), 'zlib zstd');
+  throw new CompressionUnavailable(
+    'the artifact is zstd-compressed and neither the zstd program (PATH or LIFEBOAT_ZSTD) nor zlib zstd (Node 22.15+) is available here',
+  );
+}
+
+function programStage(program: string, args: string[], source: Readable): Stage {
+  // A child's stdout (a pipe) is handed to the program itself: the bytes never pass through Node.
+  const viaFd = source instanceof Socket;
+  const child: ChildProcess = spawn(program, args, {
+    stdio: [viaFd ? source : 'pipe', 'pipe', 'pipe'],
+  });
+  // The program has its own copy of the pipe: closing ours lets the writer's 'close' event come.
+  if (viaFd) source.destroy();
+  else {
+    source.on('error', (err) => child.stdin!.destroy(err));
+    child.stdin!.on('error', () => undefined);
+    source.pipe(child.stdin!);
+  }
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4096);
+  });
+  const name = path.basename(program);
+  const done = new Promise<void>((resolve, reject) => {
+    child.once('error', (err) =>
+      reject(new CompressionUnavailable(`could not run ${program}: ${err.message}`)),
+    );
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve();
+      else
+        reject(
+          new LifeboatError(
+            `${name} failed: ${stderr.trim() || (signal ? `killed by ${signal}` : `exit code ${code}`)}`,
+          ),
+        );
+    });
+  });
+  done.catch(() => undefined);
+  return {
+    input: child.stdin ?? (source as unknown as NodeJS.WritableStream),
+    output: child.stdout!,
+    done,
+    description: `${name} ${args.join(' ')}`,
+    kill: () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+function transformStage(source: Readable, transform: Transform, description: string): Stage {
+  const done = new Promise<void>((resolve, reject) => {
+    transform.once('end', resolve);
+    transform.once('error', reject);
+    source.once('error', (err) => transform.destroy(err));
+  });
+  done.catch(() => undefined);
+  source.pipe(transform);
+  return { input: transform, output: transform, done, description, kill: () => transform.destroy() };
+}
+
+type BlockCodec = (block: Buffer, cb: (err: Error | null, out: Buffer) => void) => void;
+
+/** Block size of the thread-pool compressor: big enough for the ratio, small enough for memory. */
+export const BLOCK_BYTES = 2 * 1024 * 1024;
+
+function blockStage(source: Readable, codec: BlockCodec, description: string, threads: number): Stage {
+  const transform = new BlockCompressor(codec, Math.max(2, threads));
+  return transformStage(
+    source,
+    transform,
+    `${description}, ${BLOCK_BYTES / 1048576} MiB blocks, ${Math.max(2, threads)} at a time`,
+  );
+}
+
+/**
+ * Cuts the stream into blocks and compresses each on Node's thread pool, several at a time, emitting
+ * them in order: each block is a complete gzip member / zstd frame, and a concatenation of those is
+ * what gunzip and zstd -d read. Memory is bounded by `parallel` blocks in and out.
+ */
+export class BlockCompressor extends Transform {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private readonly inFlight: Array<Promise<Buffer>> = [];
+  private dispatched = false;
+
+  constructor(
+    private readonly codec: BlockCodec,
+    private readonly parallel: number,
+  ) {
+    super({ highWaterMark: BLOCK_BYTES });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes < BLOCK_BYTES) return callback();
+    this.dispatch();
+    this.drain(this.parallel - 1).then(() => callback(), callback);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    // An empty input still gives one (empty) member, which decompresses to nothing.
+    if (this.pendingBytes > 0 || !this.dispatched) this.dispatch();
+    this.drain(0).then(() => callback(), callback);
+  }
+
+  private dispatch(): void {
+    this.dispatched = true;
+    const block = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    const p = new Promise<Buffer>((resolve, reject) =>
+      this.codec(block, (err, out) => (err ? reject(err) : resolve(out))),
+    );
+    p.catch(() => undefined);
+    this.inFlight.push(p);
+  }
+
+  /** Emits finished blocks, in order, until at most `keep` are in flight. */
+  private async drain(keep: number): Promise<void> {
+    while (this.inFlight.length > keep) {
+      const out = await this.inFlight.shift()!;
+      this.push(out);
+    }
+  }
+}
