@@ -11,10 +11,15 @@ import {
   CANARY_WRITER,
   type CanaryResult,
   type HeartbeatStore,
-  heartbeatToItem,
   primaryUnwritableAlarmName,
   probePrimary,
 } from '#core/failover/canary.ts';
+import {
+  type Heartbeat,
+  heartbeatToItem,
+  readHeartbeat,
+  type RpoEstimate,
+} from '#core/failover/heartbeat.ts';
 import { EphemeralCluster } from '#core/verify/ephemeral.ts';
 import { errorMessage } from '#core/shared/errors.ts';
 import {
@@ -36,7 +41,6 @@ import {
   replayLsn,
   verifyWrite,
 } from '#core/failover/failover-pg.ts';
-import { type Heartbeat, type RpoEstimate, readHeartbeat } from '#core/failover/heartbeat.ts';
 import { type ConnectionInfo, clientConfig, connect } from '#core/shared/pg.ts';
 import { openRepository, type Repository } from '#core/repository/index.ts';
 import { runRestore } from '#core/restore/restore.ts';

@@ -13,14 +13,12 @@ import {
   type CanaryResult,
   type CanaryTarget,
   type HeartbeatStore,
-  heartbeatFromItem,
-  heartbeatToItem,
   parseCanaryTargets,
   probePrimary,
 } from '#core/failover/canary.ts';
+import { heartbeatFromItem, heartbeatStateKey, heartbeatToItem } from '#core/failover/heartbeat.ts';
 import { InvalidArgument, requireEnv } from '#core/shared/errors.ts';
 import { lifeboatMetrics } from '#core/shared/emf.ts';
-import { heartbeatStateKey } from '#core/failover/heartbeat.ts';
 import type { Logger as CoreLogger } from '#core/shared/logger.ts';
 import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import { type ConnectionInfo, clientConfig } from '#core/shared/pg.ts';

@@ -5,18 +5,21 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   type CanaryResult,
   type HeartbeatStore,
-  heartbeatFromItem,
-  heartbeatToItem,
   primaryUnwritableAlarmName,
   probePrimary,
 } from '../../functions/core/failover/canary.ts';
+import {
+  estimateRpo,
+  type Heartbeat,
+  heartbeatFromItem,
+  heartbeatToItem,
+} from '../../functions/core/failover/heartbeat.ts';
 import {
   FailoverTarget,
   type FailoverTargetInput,
   type PreflightEvent,
   runPreflight,
 } from '../../functions/core/failover/failover.ts';
-import { estimateRpo, type Heartbeat } from '../../functions/core/failover/heartbeat.ts';
 import { recordCanaryMetrics } from '../../functions/canary/index.ts';
 import { startFromAlarm } from '../../functions/wf-alarm-start/index.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';

@@ -9,10 +9,9 @@ import {
   CANARY_WRITER,
   CanaryFailed,
   classifyHeartbeatFailure,
-  heartbeatFromItem,
-  heartbeatToItem,
   parseCanaryTargets,
 } from '#core/failover/canary.ts';
+import { heartbeatFromItem, heartbeatToItem } from '#core/failover/heartbeat.ts';
 import type { Heartbeat } from '#core/failover/heartbeat.ts';
 import type { ConnectionInfo } from '#core/shared/pg.ts';
 import { CANARY_ENV } from '../../functions/canary/env.ts';

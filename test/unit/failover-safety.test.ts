@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  heartbeatFromItem,
   nextPollWaitSeconds,
   parseLsn,
   pollAttemptsFor,
   promotionAfterError,
   waitForCatchUp,
 } from '../../functions/core/failover/failover.ts';
+import { heartbeatFromGetItem } from '../../functions/core/failover/heartbeat.ts';
 import { classifyRegionError, isRdsError, isRdsNotFound } from '../../functions/core/snapshots/rds.ts';
 
 function named(name: string, extra: object = {}): Error {
@@ -174,7 +174,7 @@ describe('waitForCatchUp (planned mode)', () => {
   });
 });
 
-describe('heartbeatFromItem', () => {
+describe('heartbeatFromGetItem', () => {
   const hb = {
     writer: 'dr-canary',
     seq: 41,
@@ -186,7 +186,7 @@ describe('heartbeatFromItem', () => {
 
   it("reads the canary's item from a GetItem result", () => {
     expect(
-      heartbeatFromItem({
+      heartbeatFromGetItem({
         Item: { lockId: { S: 'heartbeat#orders' }, heartbeat: { S: JSON.stringify(hb) } },
       }),
     ).toEqual(hb);
@@ -198,6 +198,6 @@ describe('heartbeatFromItem', () => {
     [{ Item: { heartbeat: { S: '{' } } }],
     [{ Item: { heartbeat: { S: JSON.stringify({ ...hb, seq: 'x' }) } } }],
   ])('is null for %j', (result) => {
-    expect(heartbeatFromItem(result)).toBeNull();
+    expect(heartbeatFromGetItem(result)).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import * as z from 'zod';
 import { ConfigError, errorMessage, LifeboatError } from '../shared/errors.ts';
-import { type Heartbeat, heartbeatStateKey, parseStoredHeartbeat, writeHeartbeat } from './heartbeat.ts';
+import { type Heartbeat, writeHeartbeat } from './heartbeat.ts';
 
 /**
  * The primary canary: the failover trigger's eyes. Every minute, from the DR region, it connects
@@ -75,29 +75,6 @@ export const CanaryEvent = z.object({ database: z.string().min(1, { error: 'expe
 export interface HeartbeatStore {
   load(database: string): Promise<Heartbeat | null>;
   save(database: string, heartbeat: Heartbeat): Promise<void>;
-}
-
-/** A DynamoDB item (attribute values) of the lock table holding a database's last acknowledged heartbeat. */
-export type HeartbeatItem = Record<string, { S: string }>;
-
-/**
- * The lock-table item of `database`'s last acknowledged heartbeat: partition key `lockId =
- * heartbeat#<database>`, attribute `heartbeat` the Heartbeat as JSON (what the failover workflow's
- * GetLastHeartbeat reads for its estimate), `writtenAt` apart for the write's condition.
- */
-export function heartbeatToItem(database: string, heartbeat: Heartbeat, recordedAt: Date): HeartbeatItem {
-  return {
-    lockId: { S: heartbeatStateKey(database) },
-    kind: { S: 'heartbeat' },
-    heartbeat: { S: JSON.stringify(heartbeat) },
-    writtenAt: { S: heartbeat.writtenAt },
-    recordedAt: { S: recordedAt.toISOString() },
-  };
-}
-
-/** The heartbeat of a lock-table item written by `heartbeatToItem`; null when it is not one. */
-export function heartbeatFromItem(item: Record<string, unknown> | undefined | null): Heartbeat | null {
-  return parseStoredHeartbeat((item?.heartbeat as { S?: string } | undefined)?.S);
 }
 
 /** Why the primary counts as not writable. */

@@ -1,12 +1,11 @@
 import { errorMessage } from '../shared/errors.ts';
 import {
   type CatchUpResult,
-  heartbeatFromItem,
   ReplicaNotCaughtUp,
   WriteVerificationFailed,
   waitForCatchUp,
 } from './failover.ts';
-import { estimateRpo, type RpoEstimate, readHeartbeat } from './heartbeat.ts';
+import { estimateRpo, heartbeatFromGetItem, type RpoEstimate, readHeartbeat } from './heartbeat.ts';
 import { type ConnectionInfo, connect } from '../shared/pg.ts';
 
 /**
@@ -86,7 +85,7 @@ export async function estimateDataLoss(
   acknowledgedItem: unknown,
   now: Date,
 ): Promise<RpoEstimate & { readonly lastReplayedHeartbeat: string | null }> {
-  const acknowledged = heartbeatFromItem(acknowledgedItem);
+  const acknowledged = heartbeatFromGetItem(acknowledgedItem);
   let replayed = null;
   let readError = '';
   if (acknowledged && replica) {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { LifeboatError } from '../shared/errors.ts';
-import { type Heartbeat, parseStoredHeartbeat } from './heartbeat.ts';
 
 /**
  * The pure part of the failover workflow (state-machines/failover.ts): what a failover request is,
@@ -823,16 +822,4 @@ export async function waitForCatchUp(
     }
     await ports.sleep(options.intervalMs);
   }
-}
-
-// --- alarm-started: what a failover would lose, from the heartbeat -------------------------------
-
-/**
- * The canary's last acknowledged heartbeat as it keeps it in the DR region's lock table (item
- * `heartbeat#<database>`, attribute `heartbeat`: the Heartbeat as JSON), from a DynamoDB GetItem
- * result. Null when there is none or it cannot be read.
- */
-export function heartbeatFromItem(getItemResult: unknown): Heartbeat | null {
-  const item = (getItemResult as { Item?: Record<string, { S?: string }> } | null)?.Item;
-  return parseStoredHeartbeat(item?.heartbeat?.S);
 }

@@ -230,3 +230,35 @@ export function parseStoredHeartbeat(raw: string | undefined): Heartbeat | null 
   }
   return h as Heartbeat;
 }
+
+/** A DynamoDB item (attribute values) of the lock table holding a database's last acknowledged heartbeat. */
+export type HeartbeatItem = Record<string, { S: string }>;
+
+/**
+ * The lock-table item of `database`'s last acknowledged heartbeat: partition key `lockId =
+ * heartbeat#<database>`, attribute `heartbeat` the Heartbeat as JSON (what the failover workflow's
+ * GetLastHeartbeat reads for its estimate), `writtenAt` apart for the write's condition.
+ */
+export function heartbeatToItem(database: string, heartbeat: Heartbeat, recordedAt: Date): HeartbeatItem {
+  return {
+    lockId: { S: heartbeatStateKey(database) },
+    kind: { S: 'heartbeat' },
+    heartbeat: { S: JSON.stringify(heartbeat) },
+    writtenAt: { S: heartbeat.writtenAt },
+    recordedAt: { S: recordedAt.toISOString() },
+  };
+}
+
+/** The heartbeat of a lock-table item written by `heartbeatToItem`; null when it is not one. */
+export function heartbeatFromItem(item: Record<string, unknown> | undefined | null): Heartbeat | null {
+  return parseStoredHeartbeat((item?.heartbeat as { S?: string } | undefined)?.S);
+}
+
+/**
+ * The canary's last acknowledged heartbeat as it keeps it in the DR region's lock table (item
+ * `heartbeat#<database>`, attribute `heartbeat`: the Heartbeat as JSON), from a DynamoDB GetItem
+ * result. Null when there is none or it cannot be read.
+ */
+export function heartbeatFromGetItem(getItemResult: unknown): Heartbeat | null {
+  return heartbeatFromItem((getItemResult as { Item?: Record<string, unknown> } | null)?.Item);
+}
