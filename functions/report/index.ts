@@ -5,7 +5,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import { errorMessage, requireEnv } from '#core/shared/errors.ts';
-import { EVENTS_TOPIC_ENV, makeEvent, publishEvent } from '#core/notify/events.ts';
+import { EVENTS_TOPIC_ENV, makeEvent } from '#core/notify/events.ts';
+import { publishEvent } from '#core/notify/publish.ts';
 import type { Logger as CoreLogger } from '#core/shared/logger.ts';
 import {
   keySigner,

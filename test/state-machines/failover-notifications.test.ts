@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { eventFromSnsRecord } from '../../functions/core/notify/events.ts';
+import { eventFromSnsRecord } from '../../functions/core/notify/decode.ts';
 import { FailoverTarget, type PreflightEvent, runPreflight } from '../../functions/core/failover/failover.ts';
 import { type AslDefinition, renderAsl, TASK_STATES } from '../../state-machines/render.ts';
 import { snsEvent } from '../unit/events-samples.ts';

@@ -1,10 +1,5 @@
-import {
-  EVENT_TYPES,
-  type EventType,
-  executionConsoleUrl,
-  type LifeboatEvent,
-  makeEvent,
-} from '#core/notify/events.ts';
+import { EVENT_TYPES, type EventType, type LifeboatEvent, makeEvent } from '#core/notify/events.ts';
+import { executionConsoleUrl } from '#core/notify/links.ts';
 
 /** Test data shared by the event, Slack and notifier tests: one realistic event per type. */
 

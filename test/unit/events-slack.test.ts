@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_TYPES, type LifeboatEvent, logGroupConsoleUrl } from '#core/notify/events.ts';
+import { EVENT_TYPES, type LifeboatEvent } from '#core/notify/events.ts';
+import { logGroupConsoleUrl } from '#core/notify/links.ts';
 import {
   escapeMrkdwn,
   formatBytes,

@@ -4,19 +4,16 @@ import path from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_SEVERITY, EVENT_TYPES, LifeboatEvent, makeEvent } from '#core/notify/events.ts';
+import { eventFromSnsRecord } from '#core/notify/decode.ts';
+import { publishEvent } from '#core/notify/publish.ts';
 import {
   alarmConsoleUrl,
-  DEFAULT_SEVERITY,
-  EVENT_TYPES,
-  eventFromSnsRecord,
   executionConsoleUrl,
-  LifeboatEvent,
   lambdaLogConsoleUrl,
   logGroupConsoleUrl,
   logGroupConsoleUrlFromArn,
-  makeEvent,
-  publishEvent,
-} from '#core/notify/events.ts';
+} from '#core/notify/links.ts';
 import { PROJECT_ROOT } from '../../lib/paths.ts';
 import { EXECUTION_ARN, EXECUTION_URL, sampleEvent, snsEvent } from './events-samples.ts';
 import { spyLogger } from './handlers/support.ts';

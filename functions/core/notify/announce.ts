@@ -1,13 +1,8 @@
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { errorMessage } from '../shared/errors.ts';
-import {
-  EVENTS_TOPIC_ENV,
-  type LifeboatEventInput,
-  lambdaLogConsoleUrl,
-  makeEvent,
-  type PublishResult,
-  publishEvent,
-} from './events.ts';
+import { EVENTS_TOPIC_ENV, type LifeboatEventInput, makeEvent } from './events.ts';
+import { type PublishResult, publishEvent } from './publish.ts';
+import { lambdaLogConsoleUrl } from './links.ts';
 import type { Logger } from '../shared/logger.ts';
 
 /**
