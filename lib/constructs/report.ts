@@ -81,11 +81,15 @@ export class Report extends Construct {
       // Writes the report; reads it back only through the link it signs (GET with its credentials).
       new PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [reportObjects] }),
       // The DR bucket's key: KMS authorizes against key ARNs, never aliases, so the key is matched by
-      // lifeboat's alias (its id is not known at synth). Decrypt only: nothing is written there.
+      // lifeboat's alias (its id is not known at synth). Decrypt only (nothing is written there),
+      // and only as S3 of that region asks it for an object's data key, never a direct Decrypt.
       new PolicyStatement({
         actions: ['kms:Decrypt'],
         resources: [drKeys],
-        conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': backupKeyAlias(environment) } },
+        conditions: {
+          'ForAnyValue:StringEquals': { 'kms:ResourceAliases': backupKeyAlias(environment) },
+          StringEquals: { 'kms:ViaService': `s3.${config.drRegion}.amazonaws.com` },
+        },
       }),
     ];
     if (config.report.linkSignerSecretArn) {

@@ -31,6 +31,25 @@ export function worldOf(env: SynthesizedEnvironment): EnvironmentWorld {
   };
 }
 
+/**
+ * `stack:logicalId` of every AWS::IAM::Role that no expected request names as its principal. No
+ * role is exempt: every role the stacks create belongs to a function, task, workflow or service
+ * path that makes calls (lifeboat deploys no CDK custom-resource provider, the usual role without
+ * calls of its own; one would need an exemption here, with its reason).
+ */
+export function rolesWithoutRows(world: EnvironmentWorld, expected: readonly AuthzRequest[]): string[] {
+  const missing: string[] = [];
+  for (const side of ['primary', 'dr'] as const) {
+    const principals = new Set(expected.filter((r) => r.stack === side).map((r) => r.principal));
+    for (const [id, resource] of Object.entries(world[side].resources)) {
+      if (resource.Type !== 'AWS::IAM::Role') continue;
+      const prefix = /^(.+)[0-9A-F]{8}$/.exec(id)?.[1];
+      if (!prefix || !principals.has(prefix)) missing.push(`${side}:${id}`);
+    }
+  }
+  return missing;
+}
+
 describe.each(Object.keys(ENVIRONMENTS))('environment %s under AWS authorization rules', (name) => {
   let env: SynthesizedEnvironment;
   let world: EnvironmentWorld;
@@ -61,6 +80,11 @@ describe.each(Object.keys(ENVIRONMENTS))('environment %s under AWS authorization
     );
     expect(allowed.map(describeOutcome)).toEqual([]);
     expect(table.forbidden.length).toBeGreaterThan(10);
+  });
+
+  it('has expected requests for every IAM role of both stacks (a new role cannot slip past)', () => {
+    const missing = rolesWithoutRows(world, table.expected);
+    expect(missing).toEqual([]);
   });
 
   it('names only IAM actions that exist (iam-data)', async () => {
@@ -106,6 +130,14 @@ describe('the layer can fail', () => {
       expect((await evaluate(bad, r)).result, r.why).toBe('ImplicitlyDenied');
       expect((await evaluate(world, r)).result, r.why).toBe('Allowed');
     }
+  });
+
+  it('names a role that has no expected request (the report, its rows left out)', () => {
+    const withoutReport = table.expected.filter((r) => r.principal !== 'ReportFunctionRole');
+    expect(rolesWithoutRows(world, table.expected)).toEqual([]);
+    expect(rolesWithoutRows(world, withoutReport)).toEqual([
+      `primary:${world.primary.logicalIdOf('ReportFunctionRole')}`,
+    ]);
   });
 
   it('refuses the snapshot copies when the copy role lacks kms:CreateGrant', async () => {

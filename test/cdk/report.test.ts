@@ -105,6 +105,10 @@ describe.each(Object.keys(ENVIRONMENTS))('the scheduled report (%s)', (environme
     );
     expect(actionsOf(drKey!)).toEqual(['kms:Decrypt']);
     expect(JSON.stringify(drKey!.Condition)).toContain(`alias/lifeboat-${environment}`);
+    // Through S3 of the DR region only: the role cannot decrypt a data key it holds directly.
+    expect(drKey!.Condition).toMatchObject({
+      StringEquals: { 'kms:ViaService': `s3.${config.drRegion}.amazonaws.com` },
+    });
     // No report-link key configured: no secret to read.
     expect(all).not.toContain('secretsmanager:GetSecretValue');
   });

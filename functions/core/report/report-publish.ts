@@ -128,6 +128,12 @@ function stamp(at: Date): string {
     .slice(0, 13);
 }
 
+/** Where the report of `environment` made at `at` is written: `reports/<day>/dr-evidence-<env>-<stamp>Z.*`. */
+export function reportKeys(environment: string, at: Date): { htmlKey: string; jsonKey: string } {
+  const base = `${REPORTS_PREFIX}${at.toISOString().slice(0, 10)}/dr-evidence-${environment}-${stamp(at)}Z`;
+  return { htmlKey: `${base}.html`, jsonKey: `${base}.json` };
+}
+
 export async function runScheduledReport(deps: ScheduledReportDeps): Promise<ScheduledReportResult> {
   const { settings, now } = deps;
   const union = new UnionRepository(deps.repositories);
@@ -143,9 +149,7 @@ export async function runScheduledReport(deps: ScheduledReportDeps): Promise<Sch
     region: settings.primaryRegion,
     subject: `environment ${settings.environment}`,
   });
-  const base = `${REPORTS_PREFIX}${now.toISOString().slice(0, 10)}/dr-evidence-${settings.environment}-${stamp(now)}Z`;
-  const htmlKey = `${base}.html`;
-  const jsonKey = `${base}.json`;
+  const { htmlKey, jsonKey } = reportKeys(settings.environment, now);
   // The JSON first: the HTML, which the link points at, appears only once its data is stored too.
   // A rerun of the same minute writes a new version of each (the bucket keeps versions).
   await deps.s3.send(

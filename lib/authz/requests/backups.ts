@@ -30,8 +30,7 @@ function scheduleDeadLetters(t: TableBuilder): void {
 }
 
 function takeSnapshot(t: TableBuilder): void {
-  const ts = t.caller('primary', 'TakeSnapshotFunctionRole', 'take-snapshot');
-  t.logs(ts, 'TakeSnapshotFunctionLogGroup');
+  const ts = t.fn('primary', 'TakeSnapshotFunctionRole', 'take-snapshot');
   t.deadLetter(ts, 'DeadLetterQueue');
   ts.allow('rds:DescribeAccountAttributes', '*', 'reads the manual snapshot quota');
   for (const db of t.config.databases) {
@@ -68,8 +67,7 @@ function takeSnapshot(t: TableBuilder): void {
 /** SQS event source → cross-region copy with the DR key → catalog in both regions. */
 function copySnapshot(t: TableBuilder): void {
   const { environment, account, regions } = t;
-  const cs = t.caller('primary', 'CopySnapshotFunctionRole', 'copy-snapshot');
-  t.logs(cs, 'CopySnapshotFunctionLogGroup');
+  const cs = t.fn('primary', 'CopySnapshotFunctionRole', 'copy-snapshot');
   cs.allow(
     ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
     '{{primary:CopySnapshotQueue}}',
@@ -128,7 +126,7 @@ function copySnapshot(t: TableBuilder): void {
 
 /** Logical dumps: a Lambda function per database, or a Fargate task (and its workflow) for `large` ones. */
 function dumps(t: TableBuilder): void {
-  const { config, regions, account } = t;
+  const { config } = t;
   for (const db of config.databases) {
     const policy = config.policies[db.policy];
     if (!policy?.dump) continue;
@@ -141,6 +139,8 @@ function dumps(t: TableBuilder): void {
     if (!db.large) {
       t.logs(dump, `Dump${db.name}LogGroup`);
       t.deadLetter(dump, 'DeadLetterQueue');
+      // In the database's network (whatever the workflow network).
+      t.vpc(dump, true);
     }
     const c = dump.of(db.name);
     t.secret(c, db.secretArn, db.secretKmsKeyArn, 'reads the database credentials');
@@ -165,29 +165,7 @@ function dumps(t: TableBuilder): void {
       db.name,
       'dump schedule → Fargate dump workflow',
     );
-    const sm = t.caller('primary', `${job}StateMachineRole`, 'dump task workflow');
-    sm.of(db.name).allow('ecs:RunTask', `{{primary:${job}TaskDefinition}}`, 'ecs:runTask.sync');
-    for (const role of [`${job}TaskDefinitionTaskRole`, `${job}TaskDefinitionExecutionRole`]) {
-      sm.of(db.name).allow(
-        'iam:PassRole',
-        `{{primary:${role}}}`,
-        'RunTask passes the task and execution roles',
-        { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
-      );
-    }
-    sm.allow(
-      ['events:PutRule', 'events:PutTargets', 'events:DescribeRule'],
-      `arn:aws:events:${regions.primary}:${account}:rule/StepFunctionsGetEventsForECSTaskRule`,
-      '.sync waits through the ECS events rule Step Functions manages',
-    );
-    sm.allow('ecs:DescribeTasks', '*', '.sync polls the task');
-    const ex = t.caller(
-      'primary',
-      `${job}TaskDefinitionExecutionRole`,
-      `dump task of ${db.name} (awslogs driver)`,
-    );
-    t.logs(ex, `${job}LogGroup`);
-    ex.as(undefined).allow('ecr:GetAuthorizationToken', '*', 'Fargate pulls the dump image');
+    t.fargateJob(job, db.name, 'dump task');
   }
 }
 

@@ -17,11 +17,34 @@ export function failbackRequests(t: TableBuilder): void {
   }
   t.publish(fb);
   const tag = { 'aws:RequestTag/lifeboat:workflow': 'failback' };
+  const created = { 'aws:ResourceTag/lifeboat:workflow': 'failback' };
+  const plan = t.fn('dr', 'FailoverPlanFailbackRole', 'wf-plan-failback');
+  const create = t.fn('dr', 'FailoverCreateReplicaRole', 'wf-create-replica');
+  const describe = t.fn('dr', 'FailoverDescribeReplicaRole', 'wf-describe-replica');
+  const remove = t.fn('dr', 'FailoverDeleteReplicaRole', 'wf-delete-replica');
   const replicaOf = (identifier: string) => `${identifier.slice(0, 52)}-rp-1a2b3c`;
   for (const db of fdbs) {
     const inst = db.kind === 'instance';
     const replica = replicaOf(db.identifier);
-    const cr = t.caller('dr', 'FailoverCreateReplicaRole', 'wf-create-replica').of(db.name);
+    const cr = create.of(db.name);
+    const global = inst ? undefined : t.rds('dr', 'global-cluster', db.failover.globalClusterIdentifier!);
+    // wf-plan-failback: the DR side (now the primary) is the source of the new replica.
+    const source = t.rdsDatabase('dr', db, db.failover.replicaIdentifier);
+    plan
+      .of(db.name)
+      .allow(
+        inst ? 'rds:DescribeDBInstances' : 'rds:DescribeDBClusters',
+        source,
+        'the source (the promoted side)',
+      );
+    if (global) plan.of(db.name).allow('rds:DescribeGlobalClusters', global, 'the global database');
+    // The replica (an Aurora secondary: its cluster and its instance) in the recovered region.
+    const newReplica = t.rdsDatabase('primary', db, replica);
+    const instance = t.rds('primary', 'db', inst ? replica : `${replica}-1`);
+    cr.allow('rds:DescribeDBInstances', instance, 'finds a replica an earlier attempt created');
+    if (!inst) cr.allow('rds:DescribeDBClusters', newReplica, 'finds a cluster an earlier attempt created');
+    describe.of(db.name).allow('rds:DescribeDBInstances', instance, "the new replica's status");
+    if (!inst) describe.of(db.name).allow('rds:DescribeDBClusters', newReplica, "the new secondary's status");
     if (inst) {
       cr.allow(
         'rds:CreateDBInstanceReadReplica',
@@ -66,14 +89,24 @@ export function failbackRequests(t: TableBuilder): void {
         ...grant,
       });
     }
-    t.caller('dr', 'FailoverDeleteReplicaRole', 'wf-delete-replica')
-      .of(db.name)
-      .allow(
-        inst ? 'rds:DeleteDBInstance' : 'rds:DeleteDBCluster',
-        t.rdsDatabase('primary', db, replica),
-        "removes a failed failback's replica (tagged)",
-        { 'aws:ResourceTag/lifeboat:workflow': 'failback' },
+    const rm = remove.of(db.name);
+    rm.allow(
+      inst ? 'rds:DeleteDBInstance' : 'rds:DeleteDBCluster',
+      newReplica,
+      "removes a failed failback's replica (tagged)",
+      created,
+    );
+    if (global) {
+      cr.allow(
+        'rds:DeleteDBCluster',
+        newReplica,
+        'removes the half-made secondary it created (tagged)',
+        created,
       );
+      rm.allow('rds:DeleteDBInstance', instance, "removes the secondary's instance (tagged)", created);
+      rm.allow(['rds:RemoveFromGlobalCluster'], global, 'detaches the secondary from the global database');
+      rm.allow('rds:RemoveFromGlobalCluster', newReplica, 'the secondary it detaches');
+    }
   }
   t.caller('dr', 'FailoverDeleteReplicaRole').never(
     'rds:DeleteDBInstance',

@@ -1,4 +1,5 @@
-import { lockTableName, replicaLagCriticalAlarmName } from '../../naming.ts';
+import { heartbeatStateKey } from '../../../functions/core/heartbeat.ts';
+import { replicaLagCriticalAlarmName } from '../../naming.ts';
 import { failoverDatabases } from '../../recovery.ts';
 import { TLS, type TableBuilder } from './table.ts';
 
@@ -23,7 +24,7 @@ export function failoverRequests(t: TableBuilder): void {
   t.publish(sm);
   sm.allow(
     ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-    `arn:aws:dynamodb:${regions.dr}:${account}:table/${lockTableName(environment)}`,
+    t.lockTable(),
     'the lock (and the approval token, waitForTaskToken)',
   );
   sm.allow(
@@ -32,7 +33,12 @@ export function failoverRequests(t: TableBuilder): void {
     'the lock table is KMS-encrypted',
     t.via('dynamodb', 'dr'),
   );
-  const preflight = t.caller('dr', 'FailoverPreflightRole', 'wf-failover-preflight');
+  const preflight = t.fn('dr', 'FailoverPreflightRole', 'wf-failover-preflight');
+  const fence = t.fn('dr', 'FailoverFenceRole', 'wf-fence');
+  const checkWritable = t.fn('dr', 'FailoverCheckWritableRole', 'wf-check-writable');
+  const verifyWrite = t.fn('dr', 'FailoverVerifyWriteRole', 'wf-verify-write');
+  const record = t.fn('dr', 'FailoverRecordFailoverRole', 'wf-record-failover');
+  t.vpc(verifyWrite);
   for (const db of fdbs) {
     const inst = db.kind === 'instance';
     const c = sm.of(db.name);
@@ -63,7 +69,23 @@ export function failoverRequests(t: TableBuilder): void {
       );
       c.allow('route53:GetChange', 'arn:aws:route53:::change/C0123456789', 'waits for the DNS change');
     }
+    c.allow(
+      'dynamodb:GetItem',
+      t.lockTable(),
+      "GetLastHeartbeat reads the canary's last acknowledged heartbeat (RPO estimate)",
+      { 'dynamodb:LeadingKeys': [heartbeatStateKey(db.name)] },
+    );
     const describe = inst ? 'rds:DescribeDBInstances' : 'rds:DescribeDBClusters';
+    // wf-check-writable: the replica (and its global database) until it takes writes.
+    const cw = checkWritable.of(db.name);
+    cw.allow(describe, t.rdsDatabase('dr', db, db.failover.replicaIdentifier), 'the promoted replica');
+    if (!inst) {
+      cw.allow(
+        'rds:DescribeGlobalClusters',
+        t.rds('dr', 'global-cluster', db.failover.globalClusterIdentifier!),
+        'the global database',
+      );
+    }
     const pf = preflight.of(db.name);
     pf.allow(describe, t.rdsDatabase('dr', db, db.failover.replicaIdentifier), 'the replica');
     pf.allow(describe, t.rdsDatabase('primary', db, db.identifier), 'the old primary where reachable');
@@ -76,7 +98,7 @@ export function failoverRequests(t: TableBuilder): void {
     }
     pf.allow('cloudwatch:GetMetricStatistics', '*', 'replica lag');
     if (db.failover.fenceSecurityGroupId) {
-      t.caller('dr', 'FailoverFenceRole', 'wf-fence')
+      fence
         .of(db.name)
         .allow(
           inst ? 'rds:ModifyDBInstance' : 'rds:ModifyDBCluster',
@@ -85,16 +107,9 @@ export function failoverRequests(t: TableBuilder): void {
         );
     }
     if (db.drSecretArn) {
-      t.secret(
-        t.caller('dr', 'FailoverVerifyWriteRole', 'wf-verify-write').of(db.name),
-        db.drSecretArn,
-        db.drSecretKmsKeyArn,
-        'connects to the new primary',
-      );
+      t.secret(verifyWrite.of(db.name), db.drSecretArn, db.drSecretKmsKeyArn, 'connects to the new primary');
     }
-    t.repo(t.caller('dr', 'FailoverRecordFailoverRole', 'wf-record-failover').of(db.name), {
-      catalogAppend: true,
-    });
+    t.repo(record.of(db.name), { catalogAppend: true });
 
     // alarm → rule → starter → failover
     const rule = t.source(`{{dr:FailoverAlarmRule${db.name}}}`);
@@ -102,7 +117,7 @@ export function failoverRequests(t: TableBuilder): void {
     events.allow(
       'lambda:InvokeFunction',
       '{{dr:FailoverAlarmStart}}',
-      'EventBridge rule (critical replica-lag alarm) → wf-alarm-start',
+      'EventBridge rule (the primary-unwritable alarm) → wf-alarm-start',
       rule,
     );
     events.allow(
@@ -136,7 +151,7 @@ export function failoverRequests(t: TableBuilder): void {
       alarm,
     );
   }
-  const start = t.caller('dr', 'FailoverAlarmStartRole', 'wf-alarm-start');
+  const start = t.fn('dr', 'FailoverAlarmStartRole', 'wf-alarm-start');
   start.allow('states:StartExecution', '{{dr:FailoverStateMachine}}', 'starts the failover workflow');
   t.deadLetter(start, 'FailoverDeadLetterQueue');
 

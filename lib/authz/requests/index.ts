@@ -1,8 +1,10 @@
 import type { EnvironmentConfig } from '../../config/schema.ts';
 import { backupRequests } from './backups.ts';
+import { canaryRequests } from './canary.ts';
 import { failbackRequests } from './failback.ts';
 import { failoverRequests } from './failover.ts';
 import { notificationRequests } from './notifications.ts';
+import { reportRequests } from './report.ts';
 import { restoreRequests } from './restore.ts';
 import { retentionRequests } from './retention.ts';
 import { type AuthzTable, TableBuilder } from './table.ts';
@@ -21,6 +23,8 @@ export function authzTable(environment: string, config: EnvironmentConfig): Auth
     failoverRequests,
     failbackRequests,
     notificationRequests,
+    reportRequests,
+    canaryRequests,
   ]) {
     domain(t);
   }

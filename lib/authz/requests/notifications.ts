@@ -55,8 +55,7 @@ export function notificationRequests(t: TableBuilder): void {
     sns.allow('kms:GenerateDataKey', t.opsKey(side), 'SNS → the encrypted dead-letter queue', {
       'aws:SourceAccount': account,
     });
-    const n = t.caller(side, 'NotificationsNotifierRole', 'notifier');
-    t.logs(n, 'NotificationsNotifierLogGroup');
+    const n = t.fn(side, 'NotificationsNotifierRole', 'notifier');
     t.secret(n, slack, undefined, 'reads the Slack webhook URLs');
     n.allow('sqs:SendMessage', `{{${side}:NotificationsDeadLetterQueue}}`, 'on-failure destination', TLS);
     n.allow(

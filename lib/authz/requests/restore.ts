@@ -1,4 +1,4 @@
-import { TLS, type Side, type TableBuilder } from './table.ts';
+import { type Caller, type Context, TLS, type Side, type TableBuilder } from './table.ts';
 
 /** The restore workflow (both regions) with its task functions, and the restore test (primary). */
 export function restoreRequests(t: TableBuilder): void {
@@ -40,21 +40,15 @@ function restoreWorkflow(t: TableBuilder, side: Side): void {
     c.allow(pitr, target, 'point-in-time restore, tagged', tag);
     c.allow(pitr, t.rdsDatabase(side, db, pitrSource), 'the point-in-time source', tag);
     c.allow('rds:AddTagsToResource', target, 'the create carries tags', tag);
-    if (!inst) {
-      c.allow(
-        'rds:CreateDBInstance',
-        t.rds(side, 'db', `${db.identifier}-restored-1`),
-        "the restored cluster's instance",
-        tag,
-      );
-    }
     c.allow(inst ? 'rds:DescribeDBInstances' : 'rds:DescribeDBClusters', target, 'polls until available');
+    const created = { 'aws:ResourceTag/lifeboat:workflow': 'restore' };
     c.allow(
       inst ? 'rds:DeleteDBInstance' : 'rds:DeleteDBCluster',
       target,
       'cleanup of what it created (tagged)',
-      { 'aws:ResourceTag/lifeboat:workflow': 'restore' },
+      created,
     );
+    if (!inst) clusterInstance(c, t.rds(side, 'db', `${db.identifier}-restored-1`), tag, created);
   }
   const keys =
     side === 'primary'
@@ -72,6 +66,9 @@ function restoreWorkflow(t: TableBuilder, side: Side): void {
     config.databases.flatMap((db) => (db.failover?.dns ? [db.failover.dns.hostedZoneId] : [])),
   )) {
     sm.allow('route53:ChangeResourceRecordSets', `arn:aws:route53:::hostedzone/${zone}`, 'optional cutover');
+  }
+  if (config.databases.some((db) => db.failover?.dns)) {
+    sm.allow('route53:GetChange', 'arn:aws:route53:::change/C0123456789', 'waits for the cutover');
   }
 
   const never = t.caller(side, 'WorkflowsRestoreStateMachineRole');
@@ -107,33 +104,62 @@ function restoreWorkflow(t: TableBuilder, side: Side): void {
   );
 }
 
-/** The restore workflow's task functions. */
+/** A restored cluster's instance: created (tagged), polled until available, deleted in cleanup. */
+function clusterInstance(c: Caller, instance: string, tag: Context, created: Context): void {
+  c.allow('rds:CreateDBInstance', instance, "the restored cluster's instance", tag);
+  c.allow('rds:AddTagsToResource', instance, "the instance's create carries tags", tag);
+  c.allow('rds:DescribeDBInstances', instance, 'polls the instance until available');
+  c.allow('rds:DeleteDBInstance', instance, 'cleanup of the instance it created (tagged)', created);
+}
+
+/** The restore workflow's task functions (the restore test's VerifyRestore among them). */
 function restoreTasks(t: TableBuilder, side: Side): void {
-  const resolve = t.caller(side, 'WorkflowsResolveRestorePointRole', 'wf-resolve-restore-point');
-  const restoreDump = t.caller(side, 'WorkflowsRestoreDumpRole', 'wf-restore-dump');
-  const verify = t.caller(side, 'WorkflowsVerifyRestoreRole', 'wf-verify-restore');
-  const finish = t.caller(side, 'WorkflowsFinishRestoreRole', 'wf-finish-restore');
-  t.logs(resolve, 'WorkflowsResolveRestorePointLogGroup');
+  const resolve = t.fn(side, 'WorkflowsResolveRestorePointRole', 'wf-resolve-restore-point');
+  const restoreDump = t.fn(side, 'WorkflowsRestoreDumpRole', 'wf-restore-dump');
+  const verify = t.fn(side, 'WorkflowsVerifyRestoreRole', 'wf-verify-restore');
+  const drop = t.fn(side, 'WorkflowsDropCreatedDatabaseRole', 'wf-drop-restored-database');
+  const finish = t.fn(side, 'WorkflowsFinishRestoreRole', 'wf-finish-restore');
+  t.fn(side, 'WorkflowsValidateInputRole', 'wf-validate-restore'); // validates its input: no AWS call
   for (const db of t.config.databases) {
+    const inst = db.kind === 'instance';
+    const target = `${db.identifier}-restored`;
+    // The server a dump is restored onto (a restore of a cluster's dump: its instance).
+    const server = t.rds(side, 'db', inst ? target : `${target}-1`);
     t.repo(resolve.of(db.name), { catalogRead: true });
     resolve
       .of(db.name)
       .allow(
-        db.kind === 'instance' ? 'rds:DescribeDBInstances' : 'rds:DescribeDBClusters',
-        t.rdsDatabase(side, db, `${db.identifier}-restored`),
+        inst ? 'rds:DescribeDBInstances' : 'rds:DescribeDBClusters',
+        t.rdsDatabase(side, db, target),
         'refuses an existing target',
       );
+    if (!inst)
+      resolve.of(db.name).allow('rds:DescribeDBInstances', server, "refuses an existing target's instance");
     const secret = side === 'primary' ? db.secretArn : db.drSecretArn;
     const key = side === 'primary' ? db.secretKmsKeyArn : db.drSecretKmsKeyArn;
     if (secret) {
       t.secret(verify.of(db.name), secret, key, 'connects to the restored database');
       t.secret(restoreDump.of(db.name), secret, key, 'connects to the target server');
+      t.secret(resolve.of(db.name), secret, key, 'refuses a database that exists on the target server');
+      t.secret(drop.of(db.name), secret, key, 'connects to the target server');
     }
+    for (const c of [restoreDump, drop])
+      c.of(db.name).allow('rds:DescribeDBInstances', server, "the target server's endpoint");
     t.repo(restoreDump.of(db.name), { catalogAppend: true, artifactRead: true });
+    // A dump the lifecycle archived is read after S3 restores a copy (every artifact of the backup).
+    for (const object of [
+      t.artifactObject(side, db.name),
+      t.artifactObject(side, db.name).replace(/\.dump$/, '.roles.json'),
+    ]) {
+      restoreDump
+        .of(db.name)
+        .allow('s3:RestoreObject', object, 'asks S3 for a readable copy of an archived artifact', TLS);
+    }
+    t.repo(verify.of(db.name), { catalogRead: true });
     t.repo(finish.of(db.name), { catalogAppend: true });
   }
-  for (const vpc of [resolve, restoreDump, verify, t.caller(side, 'WorkflowsDropCreatedDatabaseRole')]) {
-    t.vpc(vpc);
+  for (const vpc of [resolve, restoreDump, verify, drop]) {
+    t.vpc(t.caller(side, vpc.principal));
   }
   t.appendOnly(finish);
   restoreDump.never(
@@ -142,6 +168,27 @@ function restoreTasks(t: TableBuilder, side: Side): void {
     'the backup key decrypts only through its services (no direct kms:Decrypt of a dump)',
     {},
   );
+  // S3 restores of archived objects: of artifacts only, by the dump restore only.
+  restoreDump.never(
+    's3:RestoreObject',
+    t.catalogObject(side, 'orders'),
+    'an archive restore is of artifacts/ only (the catalog never leaves the standard tier)',
+    TLS,
+  );
+  restoreDump.never(
+    's3:RestoreObject',
+    `${t.bucketArn(side)}/reports/x.html`,
+    'an archive restore is of artifacts/ only',
+    TLS,
+  );
+  for (const other of [resolve, verify, finish]) {
+    other.never(
+      's3:RestoreObject',
+      t.artifactObject(side, 'orders'),
+      'only the dump restore asks S3 to restore an archived artifact',
+      TLS,
+    );
+  }
 }
 
 /** The restore test (primary): a temporary isolated instance from the newest snapshot, checked, deleted. */
@@ -154,6 +201,8 @@ function restoreTest(t: TableBuilder): void {
   }
   t.publish(sm);
   const tag = { 'aws:RequestTag/lifeboat:workflow': 'restore-test' };
+  const plan = t.fn('primary', 'WorkflowsPlanRestoreTestRole', 'wf-plan-restore-test');
+  const record = t.fn('primary', 'WorkflowsRecordRestoreTestRole', 'wf-record-restore-test');
   for (const db of config.databases) {
     const inst = db.kind === 'instance';
     const target = t.rdsDatabase('primary', db, `lifeboat-rt-${db.name}-abc123`);
@@ -168,24 +217,25 @@ function restoreTest(t: TableBuilder): void {
       tag,
     );
     c.allow('rds:AddTagsToResource', target, 'the create carries tags', tag);
+    const created = { 'aws:ResourceTag/lifeboat:workflow': 'restore-test' };
     c.allow(
       inst ? 'rds:DeleteDBInstance' : 'rds:DeleteDBCluster',
       target,
       'deletes its temporary resources',
-      { 'aws:ResourceTag/lifeboat:workflow': 'restore-test' },
+      created,
     );
+    if (inst) c.allow('rds:DescribeDBInstances', target, 'polls until available');
+    else clusterInstance(c, t.rds('primary', 'db', `lifeboat-rt-${db.name}-abc123-1`), tag, created);
     if (db.storageKmsKeyArn) {
+      const viaRds = t.via('rds', 'primary');
       c.allow('kms:CreateGrant', db.storageKmsKeyArn, "RDS decrypts the snapshot on the caller's behalf", {
-        ...t.via('rds', 'primary'),
+        ...viaRds,
         'kms:GrantIsForAWSResource': 'true',
       });
+      c.allow('kms:DescribeKey', db.storageKmsKeyArn, "RDS checks the snapshot's key", viaRds);
     }
-    t.repo(t.caller('primary', 'WorkflowsPlanRestoreTestRole', 'wf-plan-restore-test').of(db.name), {
-      catalogRead: true,
-    });
-    t.repo(t.caller('primary', 'WorkflowsRecordRestoreTestRole', 'wf-record-restore-test').of(db.name), {
-      catalogAppend: true,
-    });
+    t.repo(plan.of(db.name), { catalogRead: true });
+    t.repo(record.of(db.name), { catalogAppend: true });
     if (config.policies[db.policy]?.verification) {
       t.schedule(
         'primary',

@@ -6,8 +6,7 @@ import { TLS, type TableBuilder } from './table.ts';
  */
 export function retentionRequests(t: TableBuilder): void {
   for (const side of ['primary', 'dr'] as const) {
-    const pr = t.caller(side, 'PruneFunctionRole', `prune (${side})`);
-    t.logs(pr, 'PruneFunctionLogGroup');
+    const pr = t.fn(side, 'PruneFunctionRole', `prune (${side})`);
     t.deadLetter(pr, 'DeadLetterQueue');
     const prune = pr.as('prune');
     if (side === 'primary') prune.allow('rds:DescribeAccountAttributes', '*', 'manual snapshot quota');

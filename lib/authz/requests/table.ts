@@ -1,7 +1,7 @@
 import { artifactKey, manifestKey } from '../../../functions/core/catalog/catalog.ts';
 import { snapshotIdentifier } from '../../../functions/core/snapshots/snapshot-naming.ts';
 import type { Database, EnvironmentConfig } from '../../config/schema.ts';
-import { backupBucketName } from '../../naming.ts';
+import { backupBucketName, lockTableName } from '../../naming.ts';
 
 /**
  * Every AWS request the deployed system makes — by its functions, Fargate tasks and workflows,
@@ -130,6 +130,16 @@ export class TableBuilder {
     return new Caller(this, side, principal, label);
   }
 
+  /**
+   * The role of a Lambda function (`<Function>Role`), which writes the function's own log group
+   * (`<Function>LogGroup`). Once per function and region.
+   */
+  fn(side: Side, principal: string, label: string): Caller {
+    const c = this.caller(side, principal, label);
+    this.logs(c, principal.replace(/Role$/, 'LogGroup'));
+    return c;
+  }
+
   // --- names ------------------------------------------------------------------------------------
   bucketArn(side: Side): string {
     const name = backupBucketName({
@@ -176,6 +186,10 @@ export class TableBuilder {
   }
   vaultKey(side: Side): string {
     return `{{${side}:VaultKey}}`;
+  }
+  /** The DR region's lock table (failover locks and the canary's heartbeats). */
+  lockTable(): string {
+    return `arn:aws:dynamodb:${this.regions.dr}:${this.account}:table/${lockTableName(this.environment)}`;
   }
   alarmArn(side: Side, name: string): string {
     return `arn:aws:cloudwatch:${this.regions[side]}:${this.account}:alarm:${name}`;
@@ -290,15 +304,59 @@ export class TableBuilder {
     }
   }
 
-  /** Lambda attaches a function of the workflow network with its role. */
-  vpc(c: Caller): void {
-    if (this.config.workflowNetwork) {
+  /** Lambda attaches a function in a VPC (by default: of the workflow network) with its role. */
+  vpc(c: Caller, attached = this.config.workflowNetwork !== undefined): void {
+    if (attached) {
       this.caller(c.side, c.principal).allow(
         'ec2:CreateNetworkInterface',
         '*',
         'Lambda attaches the function to the workflow network with its role',
       );
     }
+  }
+
+  /**
+   * A Fargate job (lib/constructs/fargate-job.ts) of the primary region, `job` its construct path
+   * (`DumpTask<db>Job`): its workflow runs the task (.sync) and counts a success; Fargate pulls
+   * the image and ships the logs with the execution role.
+   */
+  fargateJob(job: string, database: string, what: string): void {
+    const { account, regions } = this;
+    const region = regions.primary;
+    const sm = this.caller('primary', `${job}StateMachineRole`, `${what} workflow`);
+    sm.of(database).allow('ecs:RunTask', `{{primary:${job}TaskDefinition}}`, 'ecs:runTask.sync');
+    for (const role of [`${job}TaskDefinitionTaskRole`, `${job}TaskDefinitionExecutionRole`]) {
+      sm.of(database).allow(
+        'iam:PassRole',
+        `{{primary:${role}}}`,
+        'RunTask passes the task and execution roles',
+        { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+      );
+    }
+    sm.allow(
+      ['events:PutRule', 'events:PutTargets', 'events:DescribeRule'],
+      `arn:aws:events:${region}:${account}:rule/StepFunctionsGetEventsForECSTaskRule`,
+      '.sync waits through the ECS events rule Step Functions manages',
+    );
+    sm.allow('ecs:DescribeTasks', '*', '.sync polls the task');
+    sm.allow('ecs:StopTask', '*', '.sync stops the task when the execution stops');
+    sm.of(database).allow('cloudwatch:PutMetricData', '*', 'CountSuccess (the Lifeboat namespace only)', {
+      'cloudwatch:namespace': 'Lifeboat',
+    });
+    const ex = this.caller(
+      'primary',
+      `${job}TaskDefinitionExecutionRole`,
+      `${what} of ${database} (awslogs driver)`,
+    );
+    this.logs(ex, `${job}LogGroup`);
+    const pull = ex.as(undefined);
+    pull.allow('ecr:GetAuthorizationToken', '*', `Fargate pulls the ${what} image`);
+    pull.allow(
+      ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+      // The image asset's repository (CDK's default bootstrap qualifier).
+      `arn:aws:ecr:${region}:${account}:repository/cdk-hnb659fds-container-assets-${account}-${region}`,
+      `Fargate pulls the ${what} image's layers`,
+    );
   }
 
   /** A Scheduler schedule (the schedules role) → its target. */

@@ -2,7 +2,8 @@ import type { TableBuilder } from './table.ts';
 
 /** Verification of each dump: verify-backup (Lambda) or a Fargate verify task for `large` databases. */
 export function verificationRequests(t: TableBuilder): void {
-  const vb = t.caller('primary', 'VerifyBackupFunctionRole', 'verify-backup');
+  const vb = t.fn('primary', 'VerifyBackupFunctionRole', 'verify-backup');
+  t.deadLetter(vb, 'DeadLetterQueue');
   for (const db of t.config.databases) {
     const policy = t.config.policies[db.policy];
     if (!policy?.dump) continue;
@@ -11,6 +12,7 @@ export function verificationRequests(t: TableBuilder): void {
       : vb;
     t.repo(verifier.of(db.name), { catalogAppend: true, artifactRead: true });
     if (t.slackSecret('primary')) t.publish(verifier);
+    if (db.large) t.fargateJob(`VerifyTask${db.name}Job`, db.name, 'verify task');
     if (!policy.verification) continue;
     if (db.large) {
       t.schedule(
