@@ -1,4 +1,4 @@
-import { heartbeatStateKey } from '../../../functions/core/heartbeat.ts';
+import { heartbeatStateKey } from '../../../functions/core/failover/heartbeat.ts';
 import { canaryAlarmName, primaryUnwritableAlarmName } from '../../naming.ts';
 import { failoverDatabases } from '../../recovery.ts';
 import { TLS, type TableBuilder } from './table.ts';

@@ -1,4 +1,4 @@
-import { heartbeatStateKey } from '../../../functions/core/heartbeat.ts';
+import { heartbeatStateKey } from '../../../functions/core/failover/heartbeat.ts';
 import { replicaLagCriticalAlarmName } from '../../naming.ts';
 import { failoverDatabases } from '../../recovery.ts';
 import { TLS, type TableBuilder } from './table.ts';

@@ -1,4 +1,4 @@
-import { reportKeys } from '../../../functions/core/report-publish.ts';
+import { reportKeys } from '../../../functions/core/report/report-publish.ts';
 import { backupKeyAlias } from '../../naming.ts';
 import { TLS, type TableBuilder } from './table.ts';
 
