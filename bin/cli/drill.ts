@@ -42,7 +42,8 @@ import {
   verifyWrite,
 } from '#core/failover/failover-pg.ts';
 import { type ConnectionInfo, clientConfig, connect } from '#core/shared/pg.ts';
-import { openRepository, type Repository } from '#core/repository/index.ts';
+import { type Repository } from '#core/repository/index.ts';
+import { openRepository } from './repository.ts';
 import { runRestore } from '#core/restore/restore.ts';
 import { runVerify } from '#core/verify/verify.ts';
 import { canaryClient } from '../../functions/canary/index.ts';

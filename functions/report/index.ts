@@ -43,7 +43,7 @@ export async function runReport(deps: ReportHandlerDeps): Promise<ScheduledRepor
         deps.secrets ?? new SecretsManagerClient({ region: settings.primaryRegion, maxAttempts: 5 }),
         signerArn,
         bucket,
-        settings.primaryRegion,
+        (credentials) => new S3Client({ region: settings.primaryRegion, credentials }),
       );
       signedBy = 'key';
     } catch (err) {

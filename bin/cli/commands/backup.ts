@@ -7,7 +7,7 @@ import {
 } from '#core/dumps/compression.ts';
 import { silentLogger, stderrLogger } from '#core/shared/logger.ts';
 import { parseDatabaseUrl } from '#core/shared/pg.ts';
-import { openRepository } from '#core/repository/index.ts';
+import { openRepository } from '../repository.ts';
 import { bool, parse, positiveInt, required, str, type Syntax } from '../args.ts';
 import { progressReporter } from '../progress.ts';
 

@@ -2,7 +2,7 @@ import { Catalog } from '#core/catalog/catalog.ts';
 import { InvalidArgument } from '#core/shared/errors.ts';
 import { silentLogger } from '#core/shared/logger.ts';
 import { type DatabaseRetention, type PruneItem, type PruneReport, prune } from '#core/retention/prune.ts';
-import { openRepository } from '#core/repository/index.ts';
+import { openRepository } from '../repository.ts';
 import { bool, parse, required, str, type Syntax } from '../args.ts';
 import { table } from '../format.ts';
 

@@ -13,7 +13,8 @@ import {
 } from '#core/report/report.ts';
 import { renderHtml } from '#core/report/report-html.ts';
 import { renderMarkdown } from '#core/report/report-md.ts';
-import { openRepository, type Repository, S3Repository } from '#core/repository/index.ts';
+import { type Repository, S3Repository } from '#core/repository/index.ts';
+import { openRepository } from '../repository.ts';
 import { UnionRepository } from '#core/repository/union.ts';
 import { loadEnvironmentConfig } from '../../../lib/config/load.ts';
 import { reportSettings } from '../../../lib/config/report.ts';

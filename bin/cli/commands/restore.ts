@@ -1,6 +1,6 @@
 import { silentLogger, stderrLogger } from '#core/shared/logger.ts';
 import { parseDatabaseUrl } from '#core/shared/pg.ts';
-import { openRepository } from '#core/repository/index.ts';
+import { openRepository } from '../repository.ts';
 import { runRestore } from '#core/restore/restore.ts';
 import { type CreateRolesReport, quoteIdent } from '#core/dumps/roles.ts';
 import { ARCHIVE_USAGE, archiveHelp, archiveOptions, archivePreflight } from '../archived.ts';

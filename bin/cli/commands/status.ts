@@ -1,6 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { InvalidArgument } from '#core/shared/errors.ts';
-import { openRepository, type Repository } from '#core/repository/index.ts';
+import { type Repository } from '#core/repository/index.ts';
+import { openRepository } from '../repository.ts';
 import {
   type DatabaseStatus,
   DEFAULT_TARGETS,

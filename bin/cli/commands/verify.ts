@@ -1,6 +1,6 @@
 import { silentLogger, stderrLogger } from '#core/shared/logger.ts';
 import { parseDatabaseUrl } from '#core/shared/pg.ts';
-import { openRepository } from '#core/repository/index.ts';
+import { openRepository } from '../repository.ts';
 import { runVerify } from '#core/verify/verify.ts';
 import { ARCHIVE_USAGE, archiveHelp, archiveOptions, archivePreflight } from '../archived.ts';
 import { bool, parse, positiveInt, required, str, type Syntax } from '../args.ts';

@@ -1,4 +1,4 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import * as z from 'zod';
@@ -85,6 +85,12 @@ export interface ScheduledReportDeps {
 
 const SignerSecret = z.object({ accessKeyId: z.string().min(16), secretAccessKey: z.string().min(16) });
 
+/** The long-lived access key a link signer signs with. */
+export interface SignerCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
 /**
  * A signer with the long-lived access key kept in a secret (`{"accessKeyId", "secretAccessKey"}`),
  * so the link lasts its days. The key never leaves this function's memory: not logged, not returned.
@@ -93,7 +99,8 @@ export async function keySigner(
   secrets: SecretsManagerClient,
   secretArn: string,
   bucket: string,
-  region: string,
+  /** The S3 client that signs with the key (the caller builds it in the bucket's region). */
+  clientFor: (credentials: SignerCredentials) => S3Client,
 ): Promise<(key: string, expiresInSeconds: number) => Promise<string>> {
   const text = (await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString;
   let parsed: z.infer<typeof SignerSecret>;
@@ -103,10 +110,7 @@ export async function keySigner(
     // Never the secret's content in a message.
     throw new ConfigError(`secret ${secretArn}: expected {"accessKeyId": "...", "secretAccessKey": "..."}`);
   }
-  const client = new S3Client({
-    region,
-    credentials: { accessKeyId: parsed.accessKeyId, secretAccessKey: parsed.secretAccessKey },
-  });
+  const client = clientFor({ accessKeyId: parsed.accessKeyId, secretAccessKey: parsed.secretAccessKey });
   return (key, seconds) =>
     getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: seconds });
 }

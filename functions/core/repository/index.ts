@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { S3Client } from '@aws-sdk/client-s3';
-import { RepositoryUrlInvalid } from '../shared/errors.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { ConfigError, RepositoryUrlInvalid } from '../shared/errors.ts';
 import { FileRepository } from './file.ts';
 import { S3Repository } from './s3.ts';
 import type { Repository } from './types.ts';
@@ -14,9 +14,11 @@ export interface OpenRepositoryOptions {
   /** An S3-compatible endpoint (path-style addressing), e.g. http://127.0.0.1:4568. */
   readonly s3Endpoint?: string | undefined;
   readonly kmsKeyId?: string | undefined;
-  readonly region?: string | undefined;
-  /** Injected client (tests, Lambda); built from the default credential chain otherwise. */
-  readonly s3Client?: S3Client | undefined;
+  /**
+   * The client of an s3:// repository, or what builds it (called only for s3:// URLs). The caller
+   * builds clients, the core does not: the CLI's is bin/cli/repository.ts.
+   */
+  readonly s3Client?: S3Client | (() => S3Client) | undefined;
 }
 
 const EXPECTED = 'expected file:///absolute/dir or s3://bucket[/prefix]';
@@ -47,13 +49,10 @@ export function openRepository(url: string, options: OpenRepositoryOptions = {})
       );
     }
     const prefix = decodeURIComponent(parsed.pathname).replace(/^\/+|\/+$/g, '');
-    const client =
-      options.s3Client ??
-      new S3Client({
-        ...(options.s3Endpoint ? { endpoint: options.s3Endpoint, forcePathStyle: true } : {}),
-        region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-        maxAttempts: 3,
-      });
+    const client = typeof options.s3Client === 'function' ? options.s3Client() : options.s3Client;
+    if (!client) {
+      throw new ConfigError(`repository URL "${url}": an s3:// repository needs an S3 client (s3Client)`);
+    }
     return new S3Repository({
       client,
       bucket,
