@@ -2,6 +2,58 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The core is the pure heart the CLI, the drill and every function share: it knows nothing of the
+ * infrastructure (CDK), of Lambda plumbing (middy, functions/runtime, the handlers) or of the CLI,
+ * and it receives the AWS SDK clients it uses, it never builds one. `depth`: how many `../` leave
+ * functions/core from the files matched.
+ */
+function coreBoundary(files, depth) {
+  const infrastructure = 'functions/core knows nothing of the infrastructure';
+  return {
+    files: [files],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'aws-cdk-lib', message: infrastructure },
+            { name: 'constructs', message: infrastructure },
+          ],
+          patterns: [
+            { group: ['aws-cdk-lib/*', 'constructs/*'], message: infrastructure },
+            {
+              group: ['@middy/*'],
+              message: 'Lambda middlewares belong to the handlers and functions/runtime',
+            },
+            {
+              regex: `^(\\.\\./){${depth},}(?!core/)`,
+              message:
+                'functions/core imports nothing from outside it: not lib/, bin/, state-machines/, functions/runtime or a handler',
+            },
+          ],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        ZOD_NAMESPACE,
+        {
+          selector: 'NewExpression[callee.name=/Client$/]',
+          message:
+            'functions/core receives AWS SDK clients from its caller (handler or CLI); it does not build them',
+        },
+      ],
+    },
+  };
+}
+
+// Handlers are bundled one by one: zod's named export drags its locales and JSON-schema code into
+// every bundle (test/unit/bundle-size.test.ts), its namespace import lets esbuild drop them.
+const ZOD_NAMESPACE = {
+  selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier",
+  message: "import * as z from 'zod' keeps handler bundles under 1 MB",
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -47,17 +99,11 @@ export default tseslint.config(
     },
   },
   {
-    // Handlers are bundled one by one: zod's named export drags its locales and JSON-schema code
-    // into every bundle (test/unit/bundle-size.test.ts), its namespace import lets esbuild drop them.
     files: ['functions/**/*.ts'],
-    rules: {
-      'no-restricted-syntax': [
-        'error',
-        {
-          selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier",
-          message: "import * as z from 'zod' keeps handler bundles under 1 MB",
-        },
-      ],
-    },
+    rules: { 'no-restricted-syntax': ['error', ZOD_NAMESPACE] },
   },
+  // The core boundary, for the domain folders (functions/core/<domain>/) and for any file directly
+  // in functions/core/ (one folder less to climb out of the core).
+  coreBoundary('functions/core/*/**/*.ts', 2),
+  coreBoundary('functions/core/*.ts', 1),
 );
