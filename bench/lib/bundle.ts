@@ -2,18 +2,20 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { HANDLER_FILE, handlerBuild, initialFiles } from '../../lib/constructs/handler-bundle.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
- * Every handler that ships: each folder of functions/ (but core) with an index.ts. logical-dump is
- * bundled into its container image the same way (its Dockerfile runs esbuild with these options).
+ * Every handler that ships: each folder of functions/ (but core and runtime) with an index.ts.
+ * logical-dump and verify-backup are bundled into their container images the same way (their
+ * Dockerfiles run esbuild with the same flags).
  */
 export async function handlerNames(): Promise<string[]> {
   const entries = await readdir(path.join(ROOT, 'functions'), { withFileTypes: true });
   const names: string[] = [];
   for (const e of entries) {
-    if (!e.isDirectory() || e.name === 'core') continue;
+    if (!e.isDirectory() || e.name === 'core' || e.name === 'runtime') continue;
     const has = await stat(path.join(ROOT, 'functions', e.name, 'index.ts')).then(
       () => true,
       () => false,
@@ -23,28 +25,35 @@ export async function handlerNames(): Promise<string[]> {
   return names.sort();
 }
 
+export interface Bundle {
+  /** The file Lambda loads. */
+  readonly file: string;
+  /** Every JavaScript file of the bundle (entry and chunks): what the function's package carries. */
+  readonly bytes: number;
+  /** The entry and the chunks it imports statically: what a cold start reads and compiles. */
+  readonly initBytes: number;
+}
+
 /**
- * Bundles one handler as LifeboatFunction (lib/constructs/lifeboat-function.ts) has NodejsFunction
- * bundle it: ESM for node22, minified, names kept, the AWS SDK inside. Returns the file and its size.
+ * Bundles one handler exactly as LifeboatFunction does (lib/constructs/handler-bundle.ts) into
+ * `outdir/<name>/`. Source maps are not counted: they are read only when an error is mapped.
  */
-export async function bundleHandler(name: string, outdir: string): Promise<{ file: string; bytes: number }> {
-  const file = path.join(outdir, name, 'index.mjs');
-  await build({
-    entryPoints: [path.join(ROOT, 'functions', name, 'index.ts')],
-    outfile: file,
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    minify: true,
-    keepNames: true,
+export async function bundleHandler(name: string, outdir: string): Promise<Bundle> {
+  const dir = path.join(outdir, name);
+  const result = await build({
+    ...handlerBuild(path.join(ROOT, 'functions', name, 'index.ts'), dir),
+    metafile: true,
     logLevel: 'silent',
-    banner: {
-      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-    },
   });
-  return { file, bytes: (await stat(file)).size };
+  const outputs = Object.entries(result.metafile.outputs).filter(([f]) => f.endsWith('.mjs'));
+  const entry = path.relative(ROOT, path.join(dir, HANDLER_FILE));
+  const init = initialFiles(result.metafile, entry);
+  if (init.size === 0) throw new Error(`${name}: esbuild wrote no ${entry}`);
+  return {
+    file: path.join(dir, HANDLER_FILE),
+    bytes: outputs.reduce((sum, [, o]) => sum + o.bytes, 0),
+    initBytes: [...init.values()].reduce((a, b) => a + b, 0),
+  };
 }
 
 /** The size every handler bundle stays within. */

@@ -1,8 +1,9 @@
+import path from 'node:path';
 import { Annotations, Duration, type IAspect, Stack, Validations } from 'aws-cdk-lib';
 import { type IRole, type Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, type Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -10,13 +11,24 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
 import { CATALOG_PREFIX } from '../../functions/core/catalog/catalog.ts';
 import { REPOSITORY_PREFIXES } from '../naming.ts';
-import { functionPath, PROJECT_ROOT } from '../paths.ts';
+import { functionPath } from '../paths.ts';
+import { HANDLER_FILE, HANDLER_NODE_OPTIONS, handlerCode } from './handler-bundle.ts';
 
 const BRAND = Symbol.for('lifeboat.LifeboatFunction');
 
 export interface LifeboatFunctionProps extends Omit<
   NodejsFunctionProps,
-  'entry' | 'runtime' | 'architecture' | 'bundling' | 'logGroup' | 'logRetention' | 'tracing' | 'handler'
+  | 'entry'
+  | 'runtime'
+  | 'architecture'
+  | 'bundling'
+  | 'code'
+  | 'projectRoot'
+  | 'depsLockFilePath'
+  | 'logGroup'
+  | 'logRetention'
+  | 'tracing'
+  | 'handler'
 > {
   /** Handler module under functions/, e.g. `prune/index.ts`; it exports `handler`. */
   readonly entry: string;
@@ -34,7 +46,8 @@ export interface LifeboatFunctionProps extends Omit<
 
 /**
  * The one way lifeboat defines a Node.js Lambda function: Node 22 on arm64, its own log group with
- * a retention, X-Ray tracing, bundled by the local esbuild as ESM (no Docker at synth).
+ * a retention, X-Ray tracing, bundled by the local esbuild as every handler is (handler-bundle.ts;
+ * no Docker at synth).
  * `NodejsFunctionGuard` fails synthesis for any NodejsFunction created another way.
  */
 export class LifeboatFunction extends NodejsFunction {
@@ -63,35 +76,16 @@ export class LifeboatFunction extends NodejsFunction {
       timeout: Duration.seconds(60),
       memorySize: 512,
       ...rest,
-      entry: functionPath(entry),
-      handler: 'handler',
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       tracing: Tracing.ACTIVE,
       logGroup,
       role,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: `${PROJECT_ROOT}/package-lock.json`,
+      code: handlerCode(functionPath(entry)),
+      handler: `${path.basename(HANDLER_FILE, '.mjs')}.handler`,
       awsSdkConnectionReuse: false,
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: 'node22',
-        platform: 'node',
-        mainFields: ['module', 'main'],
-        minify: true,
-        // Minifying renames classes and functions; keep their names for stack traces and for any
-        // code that reads them. Error names do not depend on this (see functions/core/shared/errors.ts).
-        keepNames: true,
-        sourceMap: true,
-        // The SDK versions tested here are the ones that run, not whatever the runtime ships.
-        bundleAwsSDK: true,
-        // Some CommonJS dependencies call require(); an ESM bundle needs one.
-        banner:
-          "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-      },
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        ...(HANDLER_NODE_OPTIONS ? { NODE_OPTIONS: HANDLER_NODE_OPTIONS } : {}),
         ...rest.environment,
       },
     });

@@ -79,3 +79,17 @@ describe('LifeboatFunction', () => {
     expect(errors.map((e) => e.id)).toEqual(['/Test/Raw']);
   });
 });
+
+describe('LifeboatFunction bundles', () => {
+  it('each function its own entry: two functions of one stack get two different bundles', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Bundled', { env: { account: '111111111111', region: 'eu-west-1' } });
+    new LifeboatFunction(stack, 'One', { entry });
+    new LifeboatFunction(stack, 'Two', { entry: path.join(PROJECT_ROOT, 'test/fixtures/bundle/entry.ts') });
+    const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
+    const keys = Object.values(functions).map((f) => (f.Properties.Code as { S3Key: string }).S3Key);
+
+    expect(keys).toHaveLength(2);
+    expect(new Set(keys).size).toBe(2);
+  });
+});

@@ -1,0 +1,112 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { AssetHashType, DockerImage } from 'aws-cdk-lib';
+import { Code } from 'aws-cdk-lib/aws-lambda';
+import type * as esbuild from 'esbuild';
+import type { BuildOptions, Metafile } from 'esbuild';
+import { PROJECT_ROOT } from '../paths.ts';
+
+/**
+ * How every handler is bundled: by LifeboatFunction for Lambda, by the container images'
+ * Dockerfiles (their `npx esbuild` lines carry the same flags, test/unit/handler-bundle.test.ts),
+ * and by `npm run bench:bundles` and the bundle-size test, so that what is measured is what ships.
+ *
+ * - ESM for node22 (the Lambda runtime), minified, the AWS SDK inside (the SDK versions tested
+ *   here are the ones that run, not whatever the runtime ships).
+ * - Names kept: minifying renames classes and functions; stack traces and any code that reads a
+ *   name keep the real one. Error names do not depend on this (see functions/core/shared/errors.ts).
+ * - Some CommonJS dependencies call require(); an ESM bundle needs one (the banner).
+ */
+export const HANDLER_BUILD_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'esm',
+  mainFields: ['module', 'main'],
+  minify: true,
+  keepNames: true,
+  sourcemap: true,
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
+} as const satisfies BuildOptions;
+
+/** The file Lambda loads (`index.handler`) in the bundle's directory. */
+export const HANDLER_FILE = 'index.mjs';
+
+/** NODE_OPTIONS every bundled function runs with (Lambda environment; the bench imports with it). */
+export const HANDLER_NODE_OPTIONS = '--enable-source-maps';
+
+/** esbuild options for bundling `entry` into the directory `outdir` (entry file: HANDLER_FILE). */
+export function handlerBuild(entry: string, outdir: string): BuildOptions {
+  return {
+    ...HANDLER_BUILD_OPTIONS,
+    mainFields: [...HANDLER_BUILD_OPTIONS.mainFields],
+    entryPoints: { index: entry },
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    absWorkingDir: PROJECT_ROOT,
+    logLevel: 'warning',
+  };
+}
+
+/**
+ * The command-line flags of HANDLER_BUILD_OPTIONS, as a Dockerfile's `npx esbuild` line spells them.
+ */
+export function handlerCliFlags(): string[] {
+  const o = HANDLER_BUILD_OPTIONS as BuildOptions;
+  const flags = [
+    '--bundle',
+    `--platform=${o.platform}`,
+    `--target=${String(o.target)}`,
+    `--format=${o.format}`,
+  ];
+  flags.push(`--main-fields=${o.mainFields!.join(',')}`);
+  if (o.sourcemap) flags.push('--sourcemap');
+  if (o.minify) flags.push('--minify');
+  if (o.keepNames) flags.push('--keep-names');
+  if (o.splitting) flags.push('--splitting');
+  return flags;
+}
+
+/**
+ * The files of a bundle a cold start reads before the handler runs: the entry and every chunk it
+ * imports statically, transitively (chunks only reached through `import()` are read when a code
+ * path needs them). Bytes of each output, from esbuild's metafile.
+ */
+export function initialFiles(metafile: Metafile, entryFile: string): Map<string, number> {
+  const files = new Map<string, number>();
+  const visit = (file: string) => {
+    const out = metafile.outputs[file];
+    if (!out || files.has(file)) return;
+    files.set(file, out.bytes);
+    for (const i of out.imports) if (i.kind === 'import-statement' && !i.external) visit(i.path);
+  };
+  visit(entryFile);
+  return files;
+}
+
+/**
+ * The Lambda code of a handler module under functions/: bundled at synthesis by the local esbuild
+ * (no Docker), into an asset hashed by its output.
+ */
+export function handlerCode(entry: string): Code {
+  return Code.fromAsset(PROJECT_ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Never run: local bundling always succeeds or throws. The command still says what is
+      // bundled: the asset cache of a synthesis is keyed on these options (not on `local`), so
+      // without the entry in them every function would get the first one's bundle.
+      image: DockerImage.fromRegistry('dummy'),
+      command: ['esbuild', path.relative(PROJECT_ROOT, entry), ...handlerCliFlags()],
+      local: {
+        tryBundle(outputDir) {
+          // Synthesis is synchronous; esbuild's buildSync is loaded only when a bundle is made.
+          const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof esbuild;
+          buildSync(handlerBuild(entry, outputDir));
+          return true;
+        },
+      },
+    },
+  });
+}
