@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -7,20 +7,18 @@ import { HANDLER_FILE, handlerBuild, initialFiles } from '../../lib/constructs/h
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
- * Every handler that ships: each folder of functions/ (but core and runtime) with an index.ts.
- * logical-dump and verify-backup are bundled into their container images the same way (their
- * Dockerfiles run esbuild with the same flags).
+ * Every handler that ships: each folder of functions/ whose index.ts exports `handler` (wf-common
+ * is code the workflow tasks share, not a function). logical-dump, verify-backup and
+ * wf-restore-dump are bundled into container images the same way (their Dockerfiles run esbuild
+ * with the same flags).
  */
 export async function handlerNames(): Promise<string[]> {
   const entries = await readdir(path.join(ROOT, 'functions'), { withFileTypes: true });
   const names: string[] = [];
   for (const e of entries) {
-    if (!e.isDirectory() || e.name === 'core' || e.name === 'runtime') continue;
-    const has = await stat(path.join(ROOT, 'functions', e.name, 'index.ts')).then(
-      () => true,
-      () => false,
-    );
-    if (has) names.push(e.name);
+    if (!e.isDirectory()) continue;
+    const source = await readFile(path.join(ROOT, 'functions', e.name, 'index.ts'), 'utf8').catch(() => '');
+    if (/^export (const|async function|function) handler\b/m.test(source)) names.push(e.name);
   }
   return names.sort();
 }

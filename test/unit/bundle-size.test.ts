@@ -21,6 +21,8 @@ describe('handler bundles stay lean', async () => {
     expect(names).toEqual(
       expect.arrayContaining(['logical-dump', 'prune', 'verify-backup', 'wf-restore-dump']),
     );
+    // Shared code of the workflow tasks, not a function.
+    expect(names).not.toContain('wf-common');
   });
 
   it.each(names)(
@@ -31,5 +33,7 @@ describe('handler bundles stay lean', async () => {
       expect(initBytes).toBeLessThanOrEqual(bytes);
       expect(bytes).toBeLessThanOrEqual(BUNDLE_LIMIT_BYTES);
     },
+    // Bundling is CPU work: seconds on a loaded machine. Sizes, not times, are what is checked.
+    60_000,
   );
 });
