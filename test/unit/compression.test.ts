@@ -1,4 +1,5 @@
-import { Readable } from 'node:stream';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { Duplex, Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
@@ -13,6 +14,8 @@ import {
   resolveCompression,
   startCompressor,
   startDecompressor,
+  type ZlibZstd,
+  zlibZstd,
 } from '#core/dumps/compression.ts';
 import { fileListDigest } from '#core/dumps/dump-directory.ts';
 import { artifactKeysOf, DumpManifest } from '#core/catalog/manifest.ts';
@@ -88,13 +91,123 @@ describe('compression beside pg_dump round-trips', () => {
     expect((await buffer(d.output)).equals(input)).toBe(true);
   });
 
-  it('zstd with no program and no zlib zstd says what is missing', async () => {
+  it('zstd with no program and no zlib zstd says what is missing, both ways', async () => {
     const env = { PATH: '/nonexistent' };
-    const hasZlibZstd =
-      typeof ((await import('node:zlib')) as { zstdCompress?: unknown }).zstdCompress === 'function';
-    const attempt = startCompressor({ method: 'zstd', level: 3 }, Readable.from([Buffer.from('x')]), env);
-    if (hasZlibZstd) await expect(attempt).resolves.toBeDefined();
-    else await expect(attempt).rejects.toThrow(/neither the zstd program .* nor zlib zstd \(Node 22\.15\+\)/);
+    const x = () => Readable.from([Buffer.from('x')]);
+
+    await expect(startCompressor({ method: 'zstd', level: 3 }, x(), env, null)).rejects.toThrow(
+      /neither the zstd program .* nor zlib zstd \(Node 22\.15\+\)/,
+    );
+    await expect(startDecompressor({ method: 'zstd', level: 3 }, x(), env, null)).rejects.toThrow(
+      /neither the zstd program .* nor zlib zstd \(Node 22\.15\+\)/,
+    );
+  });
+});
+
+/**
+ * zlib's zstd API (Node 22.15+, what Lambda's Node 22 has) implemented by the zstd program, so the
+ * in-process path runs here on Node 20 on real zstd frames: each call compresses one block with
+ * the level in `params`; the decompressor is a `zstd -d` stream. Records the levels asked for.
+ */
+function zlibZstdByProgram(): ZlibZstd & { levels: number[] } {
+  const LEVEL = 100;
+  const levels: number[] = [];
+  return {
+    levels,
+    constants: { ZSTD_c_compressionLevel: LEVEL },
+    zstdCompress(buf, options, callback) {
+      const level = options.params[LEVEL]!;
+      levels.push(level);
+      const child = execFile(
+        'zstd',
+        ['-q', '-c', `-${level}`],
+        { encoding: 'buffer', maxBuffer: 4 * BLOCK_BYTES },
+        (err, out) => callback(err, out),
+      );
+      child.stdin!.end(buf);
+    },
+    createZstdDecompress() {
+      const child = spawn('zstd', ['-q', '-d', '-c'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      return Duplex.from({ writable: child.stdin, readable: child.stdout });
+    },
+  };
+}
+
+describe('zstd in process (zlib zstd: the path Lambda runs, where no zstd program is installed)', () => {
+  // No zstd program on this PATH: the in-process implementation is the only one.
+  const noProgram = { PATH: '/nonexistent' };
+  const input = Buffer.concat(
+    Array.from({ length: 5 }, (_, i) => Buffer.from(`block ${i} `.repeat(BLOCK_BYTES / 16))),
+  ).subarray(0, 2 * BLOCK_BYTES + 12345);
+
+  it('compresses block by block with the level asked; the zstd program reads the frames back', async () => {
+    const zstd = zlibZstdByProgram();
+    // As a pipe delivers it: 64 KiB at a time, cut into blocks of 2 MiB.
+    const pieces = Array.from({ length: Math.ceil(input.length / 65536) }, (_, i) =>
+      input.subarray(i * 65536, (i + 1) * 65536),
+    );
+    const c = await startCompressor({ method: 'zstd', level: 7 }, Readable.from(pieces), noProgram, zstd);
+    const compressed = await buffer(c.output);
+    await c.done;
+
+    expect(c.description).toMatch(/^zlib zstd level 7, 2 MiB blocks/);
+    expect(zstd.levels).toEqual([7, 7, 7]);
+    expect(compressed.subarray(0, 4).toString('hex')).toBe('28b52ffd');
+    const back = execFileSync('zstd', ['-q', '-d', '-c'], { input: compressed, maxBuffer: 4 * BLOCK_BYTES });
+    expect(back.equals(input)).toBe(true);
+  });
+
+  it('reads frames written by the zstd program, with zlib zstd', async () => {
+    const zstd = zlibZstdByProgram();
+    const compressed = execFileSync('zstd', ['-q', '-c', '-3'], { input, maxBuffer: 4 * BLOCK_BYTES });
+    const d = await startDecompressor(
+      { method: 'zstd', level: 3 },
+      Readable.from([compressed]),
+      noProgram,
+      zstd,
+    );
+    const out = await buffer(d.output);
+    await d.done;
+
+    expect(d.description).toBe('zlib zstd');
+    expect(out.equals(input)).toBe(true);
+  });
+
+  it('prefers the zstd program where there is one (its threads), and never calls zlib then', async () => {
+    const untouchable: ZlibZstd = {
+      constants: { ZSTD_c_compressionLevel: 100 },
+      zstdCompress: () => expect.fail('zlib zstd called although the zstd program is installed'),
+      createZstdDecompress: () => expect.fail('zlib zstd called although the zstd program is installed'),
+    };
+    const c = await startCompressor(
+      { method: 'zstd', level: 3 },
+      Readable.from([input]),
+      process.env,
+      untouchable,
+    );
+    const compressed = await buffer(c.output);
+    await c.done;
+    const d = await startDecompressor(
+      { method: 'zstd', level: 3 },
+      Readable.from([compressed]),
+      process.env,
+      untouchable,
+    );
+
+    expect(c.description).toMatch(/^zstd -q -c -3 -T\d+$/);
+    expect((await buffer(d.output)).equals(input)).toBe(true);
+  });
+
+  it('finds zlib zstd on a zlib that has it, and none on one that does not', () => {
+    const withZstd = {
+      zstdCompress: () => undefined,
+      createZstdDecompress: () => undefined,
+      constants: { ZSTD_c_compressionLevel: 100 },
+    };
+
+    expect(zlibZstd(withZstd)).toBe(withZstd);
+    expect(zlibZstd({ ...withZstd, createZstdDecompress: undefined })).toBeNull();
+    expect(zlibZstd({ gzip: () => undefined, constants: {} })).toBeNull();
   });
 });
 

@@ -3,7 +3,7 @@ import { access, constants } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Socket } from 'node:net';
 import path from 'node:path';
-import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { type Duplex, type Readable, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import * as z from 'zod';
 import { InvalidArgument, LifeboatError } from '../shared/errors.ts';
@@ -153,13 +153,29 @@ export async function findZstd(env: NodeJS.ProcessEnv = process.env): Promise<st
   return null;
 }
 
-/** zlib's zstd (Node 22.15+, the Lambda runtime), if this Node has it. */
-const nodeZstd = zlib as unknown as {
-  zstdCompress?: (buf: Buffer, opts: object, cb: (err: Error | null, out: Buffer) => void) => void;
-  createZstdDecompress?: () => Transform;
-  constants: Record<string, number>;
-};
-export const nodeHasZstd = (): boolean => typeof nodeZstd.zstdCompress === 'function';
+/**
+ * zlib's zstd as Node 22.15+ has it (the Lambda runtime; not Node 20): the part lifeboat uses. Where
+ * no `zstd` program is installed (Lambda's images have none), dumps are compressed and read with it.
+ */
+export interface ZlibZstd {
+  zstdCompress(
+    buf: Buffer,
+    options: { params: Record<number, number> },
+    callback: (err: Error | null, out: Buffer) => void,
+  ): void;
+  createZstdDecompress(): Duplex;
+  readonly constants: { readonly ZSTD_c_compressionLevel: number };
+}
+
+/** `zlibModule`'s zstd (default: this Node's zlib), or null where it has none. */
+export function zlibZstd(zlibModule: object = zlib): ZlibZstd | null {
+  const z = zlibModule as Partial<ZlibZstd> & { constants?: Record<string, number> };
+  return typeof z.zstdCompress === 'function' &&
+    typeof z.createZstdDecompress === 'function' &&
+    typeof z.constants?.ZSTD_c_compressionLevel === 'number'
+    ? (z as ZlibZstd)
+    : null;
+}
 
 /** A running compression stage: write into `input`, read from `output`; `done` settles when it has finished. */
 export interface Stage {
@@ -179,21 +195,21 @@ export async function startCompressor(
   c: Compression & { method: 'zstd' | 'gzip' },
   source: Readable,
   env: NodeJS.ProcessEnv = process.env,
+  inProcess: ZlibZstd | null = zlibZstd(),
 ): Promise<Stage> {
   const threads = Math.max(1, availableParallelism());
   if (c.method === 'zstd') {
     const zstd = await findZstd(env);
     if (zstd) return programStage(zstd, ['-q', '-c', `-${c.level}`, `-T${threads}`], source);
-    if (!nodeHasZstd()) {
+    if (!inProcess) {
       throw new CompressionUnavailable(
         `compression ${formatCompression(c)}: neither the zstd program (PATH or LIFEBOAT_ZSTD) nor zlib zstd (Node 22.15+) is available here; use gzip or pg_dump-gzip`,
       );
     }
-    const compress = nodeZstd.zstdCompress!;
-    const level = nodeZstd.constants.ZSTD_c_compressionLevel!;
+    const level = inProcess.constants.ZSTD_c_compressionLevel;
     return blockStage(
       source,
-      (block, cb) => compress(block, { params: { [level]: c.level } }, cb),
+      (block, cb) => inProcess.zstdCompress(block, { params: { [level]: c.level } }, cb),
       `zlib zstd level ${c.level}`,
       threads,
     );
@@ -211,12 +227,12 @@ export async function startDecompressor(
   c: Compression & { method: 'zstd' | 'gzip' },
   source: Readable,
   env: NodeJS.ProcessEnv = process.env,
+  inProcess: ZlibZstd | null = zlibZstd(),
 ): Promise<Stage> {
   if (c.method === 'gzip') return transformStage(source, zlib.createGunzip(), 'zlib gunzip');
   const zstd = await findZstd(env);
   if (zstd) return programStage(zstd, ['-q', '-d', '-c'], source);
-  if (nodeZstd.createZstdDecompress)
-    return transformStage(source, nodeZstd.createZstdDecompress(), 'zlib zstd');
+  if (inProcess) return transformStage(source, inProcess.createZstdDecompress(), 'zlib zstd');
   throw new CompressionUnavailable(
     'the artifact is zstd-compressed and neither the zstd program (PATH or LIFEBOAT_ZSTD) nor zlib zstd (Node 22.15+) is available here',
   );
@@ -266,7 +282,7 @@ function programStage(program: string, args: string[], source: Readable): Stage 
   };
 }
 
-function transformStage(source: Readable, transform: Transform, description: string): Stage {
+function transformStage(source: Readable, transform: Duplex, description: string): Stage {
   const done = new Promise<void>((resolve, reject) => {
     transform.once('end', resolve);
     transform.once('error', reject);
