@@ -31,6 +31,7 @@ import {
   restoreInstanceFromSnapshot,
   restoreInstanceToPointInTime,
 } from './rds-steps.ts';
+import { ARCHIVE_WAIT_MAX_HOURS } from '../functions/core/dumps/cold-storage.ts';
 import {
   adoptOwnResource,
   ownerTag,
@@ -67,6 +68,8 @@ export interface RestoreWorkflowProps extends WorkflowBaseProps {
   readonly resolveFunction: IFunction;
   /** wf-restore-dump: restores a logical dump into a new database on the target server. */
   readonly restoreDumpFunction: IFunction;
+  /** wf-archived-dump: whether the dump's artifacts can be read now; S3 restores of archived ones. */
+  readonly archivedDumpFunction: IFunction;
   /** wf-verify-restore: the data checks on the restored database. */
   readonly verifyFunction: IFunction;
   /** wf-drop-restored-database: cleanup of a dump restore (drops only the database it created). */
@@ -87,7 +90,9 @@ export interface RestoreWorkflowProps extends WorkflowBaseProps {
    * @default - every hosted zone of the account
    */
   readonly hostedZoneIds?: readonly string[];
-  /** @default Duration.hours(8) */
+  /**
+   * @default 8 hours plus the longest wait for an archived dump (DEEP_ARCHIVE Bulk: 48 h and a margin)
+   */
   readonly timeout?: Duration;
 }
 
@@ -164,6 +169,7 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
         cleanupErrors: {},
         verification: { skipped: true },
         cutover: { skipped: true },
+        archive: { waited: false },
       },
     });
     const validate = lambdaTask(
@@ -290,6 +296,7 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
             verification: JsonPath.objectAt('$.verification'),
             cutover: JsonPath.objectAt('$.cutover'),
             report: JsonPath.objectAt('$.report'),
+            archive: JsonPath.objectAt('$.archive'),
           },
         }).next(new Succeed(this, 'RestoreSucceeded')),
       ),
@@ -513,6 +520,136 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       resultPath: '$.created.database',
     }).next(cleanup);
     restoreDump.addCatch(forgetDumpDatabase, { errors: ['TargetAlreadyExists'], resultPath: '$.error' });
+
+    // An archived dump (the lifecycle moves artifacts to GLACIER, then DEEP_ARCHIVE): S3 restores of
+    // its artifacts at the request's tier, on-call told how long, then a long, cheap loop (a check
+    // every 15 min; every minute for Expedited) bounded by the tier's published worst case plus a
+    // margin (wf-archived-dump, functions/core/cold-storage.ts archiveWaitPlan). Nothing is created
+    // before the artifacts are readable, so a failure here has nothing to clean up.
+    const dumpRef = {
+      database,
+      backupId: JsonPath.stringAt('$.restorePoint.backupId'),
+    };
+    const checkDump = lambdaTask(
+      this,
+      'CheckDumpArtifacts',
+      props.archivedDumpFunction,
+      { action: 'check', ...dumpRef },
+      { resultPath: '$.archive.storage', timeout: Duration.minutes(2) },
+    );
+    retryLambda(checkDump, { errors: ['RepositoryError'] });
+    checkDump.addCatch(cleanup, { resultPath: '$.error' });
+    const requestArchive = lambdaTask(
+      this,
+      'RequestArchiveRestore',
+      props.archivedDumpFunction,
+      {
+        action: 'request',
+        ...dumpRef,
+        tier: JsonPath.stringAt('$.request.archive.tier'),
+        days: JsonPath.numberAt('$.request.archive.days'),
+      },
+      { resultPath: '$.archive.request', timeout: Duration.minutes(5) },
+    );
+    // Asking again is harmless (a running restore answers RestoreAlreadyInProgress).
+    retryLambda(requestArchive, { errors: ['RepositoryError'] });
+    requestArchive.addRetry({
+      errors: ['ExpeditedRetrievalUnavailable'],
+      maxAttempts: 2,
+      interval: Duration.seconds(30),
+      backoffRate: 2,
+    });
+    // No Expedited capacity (it is not guaranteed): Standard rather than no restore at all; the
+    // notification that follows tells the wait at that tier.
+    const standardInstead = new Pass(this, 'ArchiveTierStandard', {
+      parameters: {
+        tier: 'Standard',
+        days: JsonPath.numberAt('$.request.archive.days'),
+        insteadOf: JsonPath.stringAt('$.request.archive.tier'),
+      },
+      resultPath: '$.request.archive',
+    }).next(requestArchive);
+    requestArchive.addCatch(standardInstead, {
+      errors: ['ExpeditedRetrievalUnavailable'],
+      resultPath: '$.archive.expeditedError',
+    });
+    requestArchive.addCatch(cleanup, { resultPath: '$.error' });
+
+    const waitForArchive = new Wait(this, 'WaitForArchiveRestore', {
+      time: WaitTime.secondsPath('$.archive.request.waitSeconds'),
+    });
+    const checkArchive = lambdaTask(
+      this,
+      'CheckArchiveRestore',
+      props.archivedDumpFunction,
+      { action: 'check', ...dumpRef },
+      { resultPath: '$.archive.storage', timeout: Duration.minutes(2) },
+    );
+    retryLambda(checkArchive, { errors: ['RepositoryError'] });
+    checkArchive.addCatch(cleanup, { resultPath: '$.error' });
+    const archiveTimedOut = new Pass(this, 'ArchiveRestoreTimedOut', {
+      parameters: {
+        Error: 'ArchiveRestoreTimedOut',
+        Cause: JsonPath.format(
+          'backup {} is still archived after {} checks ({} h, S3 restore at {} tier): {} of {} artifacts readable, {} still restoring (e.g. {}). Nothing was created. The S3 restore goes on: start this restore again once the artifacts are readable (lifeboat list --env shows their tier).',
+          JsonPath.stringAt('$.restorePoint.backupId'),
+          JsonPath.stringAt('$.archive.poll.attempts'),
+          JsonPath.stringAt('$.archive.request.boundHours'),
+          JsonPath.stringAt('$.archive.request.tier'),
+          JsonPath.stringAt('$.archive.storage.readableNow'),
+          JsonPath.stringAt('$.archive.storage.artifacts'),
+          JsonPath.stringAt('$.archive.storage.restoring'),
+          JsonPath.stringAt('$.archive.storage.waitingFor[0]'),
+        ),
+      },
+      resultPath: '$.error',
+    }).next(cleanup);
+    const archiveReady = new Pass(this, 'ArchiveReadable', {
+      result: Result.fromBoolean(true),
+      resultPath: '$.archive.waited',
+    }).next(trackDumpDatabase);
+    const notifyArchived = notifyThen(
+      this,
+      'NotifyArchiveRestore',
+      topic,
+      notification(env, 'restore.waiting-for-archive', 'warning', {
+        database,
+        backupId: JsonPath.stringAt('$.restorePoint.backupId'),
+        storage: JsonPath.objectAt('$.archive.storage'),
+        restore: JsonPath.objectAt('$.archive.request'),
+        asked: JsonPath.objectAt('$.request.archive'),
+      }),
+      new Pass(this, 'InitArchivePoll', {
+        result: Result.fromObject({ attempts: 0 }),
+        resultPath: '$.archive.poll',
+      }).next(waitForArchive),
+    );
+    requestArchive.next(notifyArchived);
+    waitForArchive
+      .next(checkArchive)
+      .next(
+        new Pass(this, 'CountArchivePoll', {
+          parameters: { attempts: JsonPath.mathAdd(JsonPath.numberAt('$.archive.poll.attempts'), 1) },
+          resultPath: '$.archive.poll',
+        }),
+      )
+      .next(
+        new Choice(this, 'IsArchiveReadable')
+          .when(Condition.booleanEquals('$.archive.storage.readable', true), archiveReady)
+          .when(
+            Condition.numberGreaterThanEqualsJsonPath(
+              '$.archive.poll.attempts',
+              '$.archive.request.maxChecks',
+            ),
+            archiveTimedOut,
+          )
+          .otherwise(waitForArchive),
+      );
+    checkDump.next(
+      new Choice(this, 'IsDumpReadable')
+        .when(Condition.booleanEquals('$.archive.storage.readable', true), trackDumpDatabase)
+        .otherwise(requestArchive),
+    );
     restoreDump.addCatch(cleanup, { resultPath: '$.error' });
     trackDumpDatabase.next(restoreDump);
     restoreDump
@@ -558,7 +695,7 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
           .when(Condition.stringEquals(route, 'instance-pitr'), toPointInTime)
           .when(Condition.stringEquals(route, 'cluster-snapshot'), clusterFromSnapshot)
           .when(Condition.stringEquals(route, 'cluster-pitr'), clusterToPointInTime)
-          .when(Condition.stringEquals(route, 'dump'), trackDumpDatabase)
+          .when(Condition.stringEquals(route, 'dump'), checkDump)
           .otherwise(
             new Pass(this, 'UnknownRoute', {
               parameters: {
@@ -574,9 +711,9 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       ...props,
       name: 'restore',
       definition,
-      timeout: props.timeout ?? Duration.hours(8),
+      timeout: props.timeout ?? Duration.hours(8 + ARCHIVE_WAIT_MAX_HOURS),
       comment:
-        'lifeboat restore: validate, resolve, restore, poll, verify, cutover, notify; cleanup of what it created',
+        'lifeboat restore: validate, resolve, (archived dump: S3 restore, wait), restore, poll, verify, cutover, notify; cleanup of what it created',
     });
     this.stateMachine = built.stateMachine;
     this.logGroup = built.logGroup;

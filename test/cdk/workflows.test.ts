@@ -179,10 +179,10 @@ describe.each(['dev', 'staging', 'prod'])('workflows of environment %s', (name) 
     expect(verify.Properties.VpcConfig).toBeUndefined();
   });
 
-  it('lets the dump restore ask S3 for a copy of an archived artifact, under artifacts/ only, in both regions', () => {
+  it('lets the archived-dump step ask S3 for a copy of an archived artifact, under artifacts/ only, in both regions', () => {
     for (const template of [primary, dr]) {
-      const [, restoreDump] = functionOf(template, 'wf-restore-dump');
-      const statements = statementsOfRole(template, restoreDump.Properties.Role['Fn::GetAtt'][0]);
+      const [, archived] = functionOf(template, 'wf-archived-dump');
+      const statements = statementsOfRole(template, archived.Properties.Role['Fn::GetAtt'][0]);
       const restoring = statements.filter((s) => actionsOf(s).includes('s3:RestoreObject'));
       expect(restoring).toHaveLength(1);
       expect(actionsOf(restoring[0]!)).toEqual(['s3:RestoreObject']);

@@ -134,6 +134,16 @@ const catalog = {
   record: async () => 'catalog/orders/records/x.json',
 } as unknown as Catalog;
 
+const readableDump = {
+  readable: true,
+  artifacts: 1,
+  readableNow: 1,
+  archived: 0,
+  restoring: 0,
+  storageClasses: ['STANDARD'],
+  waitingFor: [],
+};
+
 /** The task functions' core logic, bound to the world. */
 export function restoreLambdas(
   world: FakeAws,
@@ -165,6 +175,12 @@ export function restoreLambdas(
       }
       return point;
     }) as LambdaHandler,
+    // The world's dumps are in STANDARD: readable at once (the archive path: restore-archived.test.ts).
+    CheckDumpArtifacts: (() => readableDump) as LambdaHandler,
+    RequestArchiveRestore: (() => {
+      throw new Error('a readable dump is never restored from an archive tier');
+    }) as LambdaHandler,
+    CheckArchiveRestore: (() => readableDump) as LambdaHandler,
     RestoreDump: ((e: RestoreDumpEvent) =>
       restoreDump(e, {
         server: world.server(e.target.identifier, e.executionName),
@@ -205,6 +221,7 @@ export const RESTORE_FAULT_TASKS = [
   'RestoreClusterFromSnapshot',
   'RestoreClusterToPointInTime',
   'CreateClusterInstance',
+  'CheckDumpArtifacts',
   'RestoreDump',
   'DescribeRestoredInstance',
   'DescribeRestoredCluster',

@@ -43,6 +43,16 @@ function input(databaseName: string) {
   };
 }
 
+const readableDump = {
+  readable: true,
+  artifacts: 1,
+  readableNow: 1,
+  archived: 0,
+  restoring: 0,
+  storageClasses: ['STANDARD'],
+  waitingFor: [],
+};
+
 /** The tasks of a dump restore; RestoreDump and DropCreatedDatabase on the real server. */
 function lambdas(
   opts: { mangle?: boolean; restore?: () => Promise<never> } = {},
@@ -53,6 +63,10 @@ function lambdas(
     // The check found no database (it appears afterwards: the race the drop must survive).
     ResolveRestorePoint: ((e: { request: PlannedRestore }) =>
       chooseRestorePoint(e.request, backups, REGION)) as LambdaHandler,
+    // The dump is in STANDARD storage: readable at once.
+    CheckDumpArtifacts: (() => readableDump) as LambdaHandler,
+    RequestArchiveRestore: (() => Promise.reject(new Error('not archived'))) as LambdaHandler,
+    CheckArchiveRestore: (() => readableDump) as LambdaHandler,
     RestoreDump: (async (e: RestoreDumpEvent) => {
       try {
         return await restoreDump(e, {

@@ -214,21 +214,22 @@ describe('workflows run through the shipped bundles', () => {
   it('restore: a dump target created concurrently makes the shipped RestoreDump throw TargetAlreadyExists, and the pre-existing database is not dropped', async () => {
     const { stack, asl } = stackWith('restore');
     const bucket = await bucketFor(stack, 'ResolveRestorePoint', asl);
-    const catalog = new Catalog(
-      new S3Repository({
-        client: new S3Client({
-          endpoint: s3.endpoint,
-          forcePathStyle: true,
-          region: stack.region,
-          credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-        }),
-        bucket,
-        prefix: '',
+    const repository = new S3Repository({
+      client: new S3Client({
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        region: stack.region,
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
       }),
-      { region: stack.region },
-    );
+      bucket,
+      prefix: '',
+    });
+    const catalog = new Catalog(repository, { region: stack.region });
     const backupId = '20261122T020000Z-bundled';
     const at = '2026-11-22T02:00:00.000Z';
+    // The artifact is there (in s3rver's only storage class): the shipped archived-dump step reads
+    // its tier with HeadObject and finds it readable.
+    await repository.putOnce(`artifacts/orders/${backupId}.dump`, 'not read: the restore stops before');
     await catalog.record({
       kind: 'started',
       backupId,
@@ -293,6 +294,8 @@ describe('workflows run through the shipped bundles', () => {
     expect(result.error).toBe('TargetAlreadyExists');
     expect(result.cause).toContain(`database "${name}" already exists on reports-db`);
     expect(result.calls.ResolveRestorePoint).toHaveLength(1);
+    expect(result.calls.CheckDumpArtifacts).toHaveLength(1);
+    expect(result.calls.RequestArchiveRestore).toHaveLength(0);
     expect(result.calls.RestoreDump).toHaveLength(1);
     expect(result.calls.DropCreatedDatabase).toHaveLength(0);
     expect((await marker('SELECT id FROM precious')).rows).toEqual([{ id: 42 }]);

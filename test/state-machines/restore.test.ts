@@ -50,6 +50,16 @@ const someoneElsesCluster = (p: { DbClusterIdentifier: string }) => ({
   DbClusters: [{ DbClusterIdentifier: p.DbClusterIdentifier, Status: 'available', TagList: [] }],
 });
 
+const readableDump = {
+  readable: true,
+  artifacts: 2,
+  readableNow: 2,
+  archived: 0,
+  restoring: 0,
+  storageClasses: ['STANDARD'],
+  waitingFor: [],
+};
+
 function handlers(overrides: Handlers = {}): Handlers {
   const published = () => ({ MessageId: 'm' });
   return {
@@ -93,6 +103,11 @@ function handlers(overrides: Handlers = {}): Handlers {
         },
       ],
     }),
+    // The dump's artifacts are readable (not archived) unless a test says otherwise.
+    CheckDumpArtifacts: () => readableDump,
+    RequestArchiveRestore: failWith('Unexpected', 'no restore request for a readable dump'),
+    NotifyArchiveRestore: published,
+    CheckArchiveRestore: () => readableDump,
     RestoreDump: (e: { target: { databaseName: string } }) => ({
       database: e.target.databaseName,
       endpoint: 'reports-db.abc.rds.amazonaws.com',

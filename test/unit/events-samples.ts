@@ -16,6 +16,12 @@ const FIGURES: Partial<Record<EventType, LifeboatEvent['figures']>> = {
   'snapshot.created': { snapshotId: 'lifeboat-orders-gold-20261123t0915z' },
   'snapshot.copied': { durationMs: 1_820_000, sizeBytes: 107_374_182_400 },
   'snapshot.copy-failed': { error: 'KmsKeyNotAccessible' },
+  'restore.waiting-for-archive': {
+    tier: 'Standard',
+    worstCaseHours: 12,
+    readyBy: '2026-11-23T21:15:00.000Z',
+    storageClass: 'DEEP_ARCHIVE',
+  },
   'restore.completed': { durationMs: 1_260_000, endpoint: 'orders-restore.abc.eu-west-1.rds.amazonaws.com' },
   'failover.approval-needed': { lagSeconds: 4.2, rpoSeconds: 4.2 },
   'failover.completed': { rtoSeconds: 187.4, rpoSeconds: 3, to: 'orders-dr (eu-central-1)' },

@@ -40,12 +40,15 @@ function classOf(storageClass: string): 'GLACIER' | 'DEEP_ARCHIVE' {
   return /DEEP_ARCHIVE/.test(storageClass) ? 'DEEP_ARCHIVE' : 'GLACIER';
 }
 
-/** Upper bound, in hours, of a restore of `storageClass` at `tier`; InvalidArgument if S3 has no such tier. */
-export function expectedRestoreHours(storageClass: string, tier: RestoreTier): number {
+/**
+ * Upper bound, in hours, of a restore of `storageClass` at `tier`; InvalidArgument if S3 has no such
+ * tier (`option` names where the tier came from in the message).
+ */
+export function expectedRestoreHours(storageClass: string, tier: RestoreTier, option = '--tier'): number {
   const hours = HOURS[classOf(storageClass)]![tier];
   if (hours === undefined) {
     throw new InvalidArgument(
-      `--tier ${tier} is not available for ${classOf(storageClass)}: use ${Object.keys(HOURS[classOf(storageClass)]!).join(' or ')}`,
+      `${option} ${tier} is not available for ${classOf(storageClass)}: use ${Object.keys(HOURS[classOf(storageClass)]!).join(' or ')}`,
     );
   }
   return hours;
@@ -57,6 +60,8 @@ export interface RestoreRequestReport {
   readonly artifacts: Array<ObjectStorage & { outcome: RestoreRequestOutcome | 'readable' }>;
   /** Upper bound of when every artifact is readable (ISO 8601); null when all are readable now. */
   readonly readyBy: string | null;
+  /** S3's published worst case, in hours, of the slowest restore asked for or running (0: none). */
+  readonly hours: number;
 }
 
 /**
@@ -66,7 +71,7 @@ export interface RestoreRequestReport {
 export async function requestBackupRestore(
   repository: Repository,
   manifest: Pick<DumpManifest, 'artifact' | 'roles'>,
-  options: { tier: RestoreTier; days: number; now?: Date },
+  options: { tier: RestoreTier; days: number; now?: Date; option?: string },
 ): Promise<RestoreRequestReport> {
   if (!repository.requestRestore || !repository.storage) {
     throw new InvalidArgument(`${repository.url} has no archive tiers: nothing to restore`);
@@ -76,7 +81,8 @@ export async function requestBackupRestore(
   }
   const storage = (await backupStorage(repository, manifest))!;
   for (const s of storage)
-    if (s.archived && s.restore === 'none') expectedRestoreHours(s.storageClass, options.tier);
+    if (s.archived && s.restore === 'none')
+      expectedRestoreHours(s.storageClass, options.tier, options.option);
   const now = options.now ?? new Date();
   let hours = 0;
   const artifacts: RestoreRequestReport['artifacts'] = [];
@@ -100,8 +106,66 @@ export async function requestBackupRestore(
     days: options.days,
     artifacts,
     readyBy: pending ? new Date(now.getTime() + hours * 3600_000).toISOString() : null,
+    hours: pending ? hours : 0,
   };
 }
+
+/** Where a backup's artifacts stand, in the few figures a workflow branches on and reports. */
+export interface StorageSummary {
+  /** Every artifact can be read now. */
+  readonly readable: boolean;
+  readonly artifacts: number;
+  readonly readableNow: number;
+  /** Archived, and no S3 restore asked for. */
+  readonly archived: number;
+  /** An S3 restore is running. */
+  readonly restoring: number;
+  /** Storage classes of the artifacts, each once. */
+  readonly storageClasses: string[];
+  /** Up to five keys that cannot be read now (a directory dump may have thousands of files). */
+  readonly waitingFor: string[];
+}
+
+export function summarizeStorage(storage: readonly ObjectStorage[] | null): StorageSummary {
+  const all = storage ?? [];
+  const unreadable = all.filter((s) => !s.readable);
+  return {
+    readable: unreadable.length === 0,
+    artifacts: all.length,
+    readableNow: all.length - unreadable.length,
+    archived: unreadable.filter((s) => s.restore === 'none').length,
+    restoring: unreadable.filter((s) => s.restore === 'in-progress').length,
+    storageClasses: [...new Set(all.map((s) => s.storageClass))].sort(),
+    waitingFor: unreadable.slice(0, 5).map((s) => s.key),
+  };
+}
+
+/** How a workflow waits for an S3 restore: a check every `waitSeconds`, at most `maxChecks` times. */
+export interface ArchiveWaitPlan {
+  readonly waitSeconds: number;
+  readonly maxChecks: number;
+  /** S3's published worst case plus the margin: after this the wait gives up. */
+  readonly boundHours: number;
+}
+
+/**
+ * The wait loop for a restore whose published worst case is `hours`: a check every 15 minutes
+ * (every minute for an Expedited restore of minutes), until the worst case plus a margin (one hour;
+ * a quarter of an hour for Expedited) has passed. Long waits, few checks: a 48-hour Bulk restore
+ * costs 196 checks.
+ */
+export function archiveWaitPlan(hours: number): ArchiveWaitPlan {
+  const quick = hours <= 1;
+  const waitSeconds = quick ? 60 : 900;
+  const boundSeconds = Math.round(hours * 3600) + (quick ? 900 : 3600);
+  const maxChecks = Math.ceil(boundSeconds / waitSeconds);
+  return { waitSeconds, maxChecks, boundHours: (maxChecks * waitSeconds) / 3600 };
+}
+
+/** The longest any restore can take (DEEP_ARCHIVE Bulk) with its margin: what a workflow's timeout must allow. */
+export const ARCHIVE_WAIT_MAX_HOURS = archiveWaitPlan(
+  Math.max(...Object.values(HOURS).flatMap((t) => Object.values(t))),
+).boundHours;
 
 /** Throws ArchivedObject naming the tier when an artifact cannot be read now. */
 export function requireReadable(backupId: string, storage: readonly ObjectStorage[] | null): void {

@@ -192,6 +192,22 @@ function fromWorkflowMessage(m: WorkflowMessage, context: ReadContext): Lifeboat
   if (room()) put('estimatedRpoSeconds', num(estimate.rpoSeconds));
   if (room()) put('lastReplayedHeartbeat', str(estimate.lastReplayedHeartbeat));
 
+  // Restore of an archived dump: the S3 restore asked for, and when it is readable at the latest.
+  const archive = isRecord(m.restore) ? m.restore : {};
+  const storage = isRecord(m.storage) ? m.storage : {};
+  if (m.type === 'restore.waiting-for-archive') {
+    put('tier', str(archive.tier));
+    // Expedited had no capacity: the Standard tier instead.
+    put('insteadOf', str(isRecord(m.asked) ? m.asked.insteadOf : undefined));
+    put('worstCaseHours', num(archive.hours));
+    put('readyBy', str(archive.readyBy));
+    const wait = num(archive.waitSeconds);
+    put('checkEveryMinutes', wait === undefined ? undefined : wait / 60);
+    put('giveUpAfterHours', num(archive.boundHours));
+    put('artifacts', num(storage.artifacts));
+    if (Array.isArray(storage.storageClasses)) put('storageClass', storage.storageClasses.join(', '));
+  }
+
   const who = m.database ? ` of ${m.database}` : '';
   const what = m.type.replace(/[.-]/g, ' ');
   let summary: string;
@@ -204,6 +220,9 @@ function fromWorkflowMessage(m: WorkflowMessage, context: ReadContext): Lifeboat
       break;
     case 'failover.approval-needed':
       summary = `Failover${who} is waiting for a person to approve or abort it${str(m.approve) ? `: ${str(m.approve)}` : ''}${str(estimate.summary) ? ` — ${str(estimate.summary)}` : ''}`;
+      break;
+    case 'restore.waiting-for-archive':
+      summary = `Restore${who} waits for S3 to restore its archived dump${figures.backupId ? ` ${figures.backupId}` : ''}${figures.storageClass ? ` (${figures.storageClass}, ${figures.tier ?? 'Standard'} tier)` : ''}: readable by ${figures.readyBy ?? 'an unknown time'} at the latest`;
       break;
     case 'failover.completed':
       summary = `Failover${who} completed${figures.to ? `: ${figures.to} is the primary` : ''}`;

@@ -35,6 +35,7 @@ export const TITLES: Readonly<Record<EventType, string>> = {
   'snapshot.copied': 'Snapshot copied to the DR region',
   'snapshot.copy-failed': 'Snapshot copy failed',
   'restore.started': 'Restore started',
+  'restore.waiting-for-archive': 'Restore waiting for an archived dump',
   'restore.completed': 'Restore completed',
   'restore.failed': 'Restore failed',
   'restore-test.passed': 'Restore test passed',

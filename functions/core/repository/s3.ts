@@ -18,6 +18,7 @@ import {
   AlreadyExists,
   ArchivedObject,
   BackupNotFound,
+  ExpeditedRetrievalUnavailable,
   LifeboatError,
   RepositoryAccessDenied,
   RepositoryError,
@@ -207,6 +208,12 @@ export class S3Repository implements Repository {
       // Asking again while S3 restores is harmless: the first request stands.
       if (name === 'RestoreAlreadyInProgress') return 'in-progress';
       if (name === 'ObjectAlreadyInActiveTierError') return 'not-archived';
+      if (name === 'GlacierExpeditedRetrievalNotAvailable') {
+        throw new ExpeditedRetrievalUnavailable(
+          `S3 has no Expedited retrieval capacity now for ${key}: ask again later or use the Standard tier`,
+          { cause: err },
+        );
+      }
       throw this.mapError(err, `requesting a restore of ${key}`, key);
     }
   }

@@ -84,6 +84,22 @@ export const RestoreRequest = z
       })
       .optional(),
     verify: z.boolean().default(true),
+    /**
+     * Dump only: when the dump's artifacts are archived (GLACIER, DEEP_ARCHIVE), the S3 restore the
+     * workflow asks for: its tier (Expedited: GLACIER only) and how many days the copy stays.
+     * @default { tier: 'Standard', days: 7 }
+     */
+    archive: z
+      .strictObject({
+        tier: z.enum(['Standard', 'Bulk', 'Expedited']).default('Standard'),
+        days: z
+          .number()
+          .int({ error: 'expected a whole number of days' })
+          .min(1, { error: 'at least 1 day' })
+          .max(30, { error: 'at most 30 days' })
+          .default(7),
+      })
+      .optional(),
     requestedBy: z.string().max(200).optional(),
   })
   .superRefine((r, ctx) => {
@@ -101,6 +117,7 @@ export const RestoreRequest = z
       if (!r.target.secretArn)
         issue(['target', 'secretArn'], 'a dump restore needs a secret to connect with');
     } else {
+      if (r.archive) issue(['archive'], 'applies to dump restores only (snapshots are never archived)');
       if (!r.target.instanceClass) issue(['target', 'instanceClass'], 'required to create an instance');
       if (!r.target.subnetGroupName) issue(['target', 'subnetGroupName'], 'required to create an instance');
       if (r.target.securityGroupIds.length === 0)
@@ -120,6 +137,8 @@ export type RestoreRoute =
 /** The validated request with what the workflow's Choice states branch on. */
 export interface PlannedRestore extends RestoreRequest {
   readonly route: RestoreRoute;
+  /** Dump only: the S3 restore asked for when its artifacts are archived (defaults filled in). */
+  readonly archive?: { readonly tier: 'Standard' | 'Bulk' | 'Expedited'; readonly days: number };
   readonly target: RestoreRequest['target'] & { readonly instanceIdentifier: string };
 }
 
@@ -134,7 +153,12 @@ export function planRestore(input: unknown): PlannedRestore {
     r.target.kind === 'cluster' && r.source !== 'dump'
       ? (r.target.instanceIdentifier ?? `${r.target.identifier}-1`.slice(0, 63))
       : r.target.identifier;
-  return { ...r, route, target: { ...r.target, instanceIdentifier } };
+  return {
+    ...r,
+    route,
+    target: { ...r.target, instanceIdentifier },
+    ...(route === 'dump' && { archive: r.archive ?? { tier: 'Standard', days: 7 } }),
+  };
 }
 
 /** Where the restore comes from; the workflow keeps it at `$.restorePoint`. */

@@ -63,6 +63,17 @@ export class ArchivedObject extends LifeboatError {
   storageClass: string | null = null;
   key: string | null = null;
 }
+/**
+ * S3 has no Expedited retrieval capacity at the moment (503 GlacierExpeditedRetrievalNotAvailable):
+ * ask again later, or at the Standard tier.
+ */
+export class ExpeditedRetrievalUnavailable extends LifeboatError {
+  override readonly name = 'ExpeditedRetrievalUnavailable';
+}
+/** Archived artifacts were not readable within the tier's published worst case (and a margin). */
+export class ArchiveRestoreTimedOut extends LifeboatError {
+  override readonly name = 'ArchiveRestoreTimedOut';
+}
 export class RepositoryError extends LifeboatError {
   override readonly name = 'RepositoryError';
 }

@@ -16,6 +16,7 @@ function restoreWorkflow(t: TableBuilder, side: Side): void {
     'WorkflowsValidateInput',
     'WorkflowsResolveRestorePoint',
     'WorkflowsRestoreDump',
+    'WorkflowsArchivedDump',
     'WorkflowsVerifyRestore',
     'WorkflowsDropCreatedDatabase',
     'WorkflowsFinishRestore',
@@ -120,6 +121,7 @@ function restoreTasks(t: TableBuilder, side: Side): void {
   const drop = t.fn(side, 'WorkflowsDropCreatedDatabaseRole', 'wf-drop-restored-database');
   const finish = t.fn(side, 'WorkflowsFinishRestoreRole', 'wf-finish-restore');
   t.fn(side, 'WorkflowsValidateInputRole', 'wf-validate-restore'); // validates its input: no AWS call
+  const archived = t.fn(side, 'WorkflowsArchivedDumpRole', 'wf-archived-dump');
   for (const db of t.config.databases) {
     const inst = db.kind === 'instance';
     const target = `${db.identifier}-restored`;
@@ -146,17 +148,29 @@ function restoreTasks(t: TableBuilder, side: Side): void {
     for (const c of [restoreDump, drop])
       c.of(db.name).allow('rds:DescribeDBInstances', server, "the target server's endpoint");
     t.repo(restoreDump.of(db.name), { catalogAppend: true, artifactRead: true });
-    // A dump the lifecycle archived is read after S3 restores a copy (every artifact of the backup).
-    for (const object of [
-      t.artifactObject(side, db.name),
-      t.artifactObject(side, db.name).replace(/\.dump$/, '.roles.json'),
-    ]) {
-      restoreDump
-        .of(db.name)
-        .allow('s3:RestoreObject', object, 'asks S3 for a readable copy of an archived artifact', TLS);
-    }
     t.repo(verify.of(db.name), { catalogRead: true });
     t.repo(finish.of(db.name), { catalogAppend: true });
+    // An archived dump: its manifest, each artifact's tier (HeadObject is s3:GetObject), restores.
+    t.repo(archived.of(db.name), { catalogRead: true, artifactRead: true });
+    for (const key of [
+      t.artifactObject(side, db.name),
+      t.artifactObject(side, db.name).replace(/\.dump$/, '.roles.json'),
+    ])
+      archived
+        .of(db.name)
+        .allow('s3:RestoreObject', key, 'asks S3 for a readable copy of an archived artifact', TLS);
+    archived.never(
+      's3:RestoreObject',
+      t.catalogObject(side, db.name),
+      'restores are asked for artifacts only (the catalog is never archived)',
+      TLS,
+    );
+    restoreDump.never(
+      's3:RestoreObject',
+      t.artifactObject(side, db.name),
+      'only the archived-dump step asks for S3 restores',
+      TLS,
+    );
   }
   for (const vpc of [resolve, restoreDump, verify, drop]) {
     t.vpc(t.caller(side, vpc.principal));

@@ -39,6 +39,7 @@ export class RestoreWorkflows extends Construct {
   public readonly validateFunction: LifeboatFunction;
   public readonly resolveFunction: LifeboatFunction;
   public readonly restoreDumpFunction: LambdaFunction;
+  public readonly archivedDumpFunction: LifeboatFunction;
   public readonly verifyFunction: LifeboatFunction;
   public readonly dropDatabaseFunction: LifeboatFunction;
   public readonly finishFunction: LifeboatFunction;
@@ -61,6 +62,7 @@ export class RestoreWorkflows extends Construct {
     this.validateFunction = restore.validateFunction;
     this.resolveFunction = restore.resolveFunction;
     this.restoreDumpFunction = restore.restoreDumpFunction;
+    this.archivedDumpFunction = restore.archivedDumpFunction;
     this.verifyFunction = restore.verifyFunction;
     this.dropDatabaseFunction = restore.dropDatabaseFunction;
     this.finishFunction = restore.finishFunction;

@@ -45,6 +45,7 @@ export interface RestoreWorkflowParts {
   readonly validateFunction: LifeboatFunction;
   readonly resolveFunction: LifeboatFunction;
   readonly restoreDumpFunction: LambdaFunction;
+  readonly archivedDumpFunction: LifeboatFunction;
   readonly verifyFunction: LifeboatFunction;
   readonly dropDatabaseFunction: LifeboatFunction;
   readonly finishFunction: LifeboatFunction;
@@ -108,13 +109,6 @@ export function restoreWorkflow(scope: Construct, props: RestoreWorkflowProps): 
     keyVariable: null,
   });
   grantRepository(restoreDumpFunction.role!, bucket, 'append', [CATALOG_PREFIX]);
-  // A dump the lifecycle moved to an archive tier must be restored (a temporary copy) to be read.
-  restoreDumpFunction.addToRolePolicy(
-    new PolicyStatement({
-      actions: ['s3:RestoreObject'],
-      resources: [bucket.arnForObjects(`${ARTIFACT_PREFIX}*`)],
-    }),
-  );
   restoreDumpFunction.addToRolePolicy(describeInstances);
   grantSecrets(restoreDumpFunction.role!, secrets, region);
   acknowledgeSynchronous(restoreDumpFunction);
@@ -125,6 +119,25 @@ export function restoreWorkflow(scope: Construct, props: RestoreWorkflowProps): 
       reason: 'No databases are configured, so there is no network to place it in (workflowNetwork).',
     });
   }
+
+  // A dump the lifecycle moved to an archive tier must be restored (a temporary copy) to be read:
+  // this function reads each artifact's tier (HeadObject is s3:GetObject) and asks for the restores.
+  const archivedDumpFunction = taskFunction(scope, 'ArchivedDump', {
+    entry: 'wf-archived-dump/index.ts',
+    description: "restore workflow: tiers of an archived dump's artifacts, S3 restores of them",
+    base,
+  });
+  bindBucket(archivedDumpFunction, bucket, 'read', {
+    prefixes: [ARTIFACT_PREFIX, CATALOG_PREFIX],
+    bucketVariable: WF_ENV.bucket,
+    keyVariable: null,
+  });
+  archivedDumpFunction.addToRolePolicy(
+    new PolicyStatement({
+      actions: ['s3:RestoreObject'],
+      resources: [bucket.arnForObjects(`${ARTIFACT_PREFIX}*`)],
+    }),
+  );
 
   const verifyFunction = taskFunction(scope, 'VerifyRestore', {
     entry: 'wf-verify-restore/index.ts',
@@ -161,6 +174,7 @@ export function restoreWorkflow(scope: Construct, props: RestoreWorkflowProps): 
     validateFunction,
     resolveFunction,
     restoreDumpFunction,
+    archivedDumpFunction,
     verifyFunction,
     dropDatabaseFunction,
     finishFunction,
@@ -173,6 +187,7 @@ export function restoreWorkflow(scope: Construct, props: RestoreWorkflowProps): 
     validateFunction,
     resolveFunction,
     restoreDumpFunction,
+    archivedDumpFunction,
     verifyFunction,
     dropDatabaseFunction,
     finishFunction,
