@@ -299,6 +299,9 @@ describe('RestoreWorkflow: a dump in an archive tier', () => {
       'RestoreDump',
     ]);
     expect(result.calls.RestoreDump).toHaveLength(1);
+    console.info(
+      `archived dump restore: ${result.path.length} states entered in all, ${archivePath(result).length - 2} for the archive (3 checks); each further check adds 4`,
+    );
     expect(result.output).toMatchObject({
       result: 'restored',
       created: { database: { name: 'orders_restored' } },
@@ -411,6 +414,7 @@ describe('RestoreWorkflow: a dump in an archive tier', () => {
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('ArchiveRestoreTimedOut');
     expect(result.calls.CheckArchiveRestore).toHaveLength(52);
+    console.info(`archived dump never readable (DEEP_ARCHIVE Standard): ${result.path.length} states entered`);
     expect(result.cause).toBe(
       `backup ${ID} is still archived after 52 checks (13 h, S3 restore at Standard tier): 0 of 2 artifacts readable, 2 still restoring (e.g. ${KEYS[0]}). Nothing was created. The S3 restore goes on: start this restore again once the artifacts are readable (lifeboat list --env shows their tier).`,
     );

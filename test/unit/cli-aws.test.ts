@@ -304,6 +304,39 @@ describe('lifeboat restore --env', () => {
     });
   });
 
+  it('a dump restore carries the archive tier and days the workflow asks S3 for; wrong ones are named before anything starts', async () => {
+    const dump = [
+      '--env',
+      'dev',
+      '--database',
+      'orders',
+      '--source',
+      'dump',
+      '--target-id',
+      'reports-db',
+      '--target-database',
+      'orders_restored',
+      '--target-secret-arn',
+      'arn:aws:secretsmanager:eu-central-1:111111111111:secret:lifeboat/dev/orders-AbCdEf',
+    ];
+    expect(
+      await restoreAwsCommand([...dump, '--tier', 'Bulk', '--days', '3'], clients(), output().stream),
+    ).toBe(0);
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!);
+    expect(input.archive).toEqual({ tier: 'Bulk', days: 3 });
+
+    await expect(restoreAwsCommand([...dump, '--tier', 'Fast'], clients(), output().stream)).rejects.toThrow(
+      /restore request: .*archive\.tier/,
+    );
+    await expect(restoreAwsCommand([...dump, '--days', '31'], clients(), output().stream)).rejects.toThrow(
+      /restore request: .*archive\.days: at most 30 days/,
+    );
+    await expect(restoreAwsCommand([...dump, '--days', 'two'], clients(), output().stream)).rejects.toThrow(
+      '--days expects a whole number of days, got "two"',
+    );
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
   it('names a bad field before starting anything', async () => {
     await expect(
       restoreAwsCommand(

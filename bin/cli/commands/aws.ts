@@ -167,7 +167,7 @@ export async function failoverCommand(
 }
 
 const RESTORE_USAGE =
-  'lifeboat restore --env NAME --database NAME --source snapshot|point-in-time|dump [--backup-id ID | --time ISO] --target-id ID [--target-kind instance|cluster] [--instance-class C] [--subnet-group G] [--security-group sg-...]... [--source-identifier ID] [--target-database NAME] [--target-secret-arn ARN] [--cutover-zone Z --cutover-record NAME [--cutover-ttl S]] [--no-verify] [--region primary|dr] [--no-follow] [--json]';
+  'lifeboat restore --env NAME --database NAME --source snapshot|point-in-time|dump [--backup-id ID | --time ISO] --target-id ID [--target-kind instance|cluster] [--instance-class C] [--subnet-group G] [--security-group sg-...]... [--source-identifier ID] [--target-database NAME] [--target-secret-arn ARN] [--cutover-zone Z --cutover-record NAME [--cutover-ttl S]] [--no-verify] [--tier Standard|Bulk|Expedited] [--days N] [--region primary|dr] [--no-follow] [--json]';
 
 export const restoreAwsHelp = `Starts the restore workflow of an environment (in the primary region, or --region dr when the
 primary region is down) and follows it step by step. The request is checked here first with the
@@ -181,6 +181,9 @@ usage: ${RESTORE_USAGE}
   --target-id ID        the instance or cluster to create (for a dump: the existing instance)
   --cutover-zone/--cutover-record   switch this Route 53 record to the restored database when verified
   --no-verify           skip the data checks (not recommended)
+  --tier T, --days N    a dump only: if it is archived (GLACIER, DEEP_ARCHIVE), the workflow asks S3 to
+                        restore it at tier T (Standard, the default; Bulk; Expedited, GLACIER only),
+                        readable for N days (default 7), tells on-call the wait, and waits for it
 
 exit status: 0 the workflow succeeded, 1 it failed, 2 it could not be started`;
 
@@ -204,6 +207,8 @@ export const restoreAwsSyntax = {
     'cutover-record': { type: 'string' },
     'cutover-ttl': { type: 'string' },
     'no-verify': { type: 'boolean' },
+    tier: { type: 'string' },
+    days: { type: 'string' },
     region: { type: 'string' },
     'no-follow': { type: 'boolean' },
     json: { type: 'boolean' },
@@ -228,6 +233,10 @@ export async function restoreAwsCommand(
     throw new InvalidArgument('--cutover-zone and --cutover-record go together');
   }
   const ttl = str(p, 'cutover-ttl');
+  const tier = str(p, 'tier');
+  const days = str(p, 'days');
+  if (days !== undefined && !/^\d+$/.test(days))
+    throw new InvalidArgument(`--days expects a whole number of days, got "${days}"`);
   const request = {
     database: required(p, 'database', RESTORE_USAGE),
     source: required(p, 'source', RESTORE_USAGE),
@@ -254,6 +263,9 @@ export async function restoreAwsCommand(
       },
     }),
     verify: !bool(p, 'no-verify'),
+    ...((tier !== undefined || days !== undefined) && {
+      archive: { ...(tier !== undefined && { tier }), ...(days !== undefined && { days: Number(days) }) },
+    }),
     requestedBy: process.env.USER ?? 'cli',
   };
   try {
