@@ -414,7 +414,9 @@ describe('RestoreWorkflow: a dump in an archive tier', () => {
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('ArchiveRestoreTimedOut');
     expect(result.calls.CheckArchiveRestore).toHaveLength(52);
-    console.info(`archived dump never readable (DEEP_ARCHIVE Standard): ${result.path.length} states entered`);
+    console.info(
+      `archived dump never readable (DEEP_ARCHIVE Standard): ${result.path.length} states entered`,
+    );
     expect(result.cause).toBe(
       `backup ${ID} is still archived after 52 checks (13 h, S3 restore at Standard tier): 0 of 2 artifacts readable, 2 still restoring (e.g. ${KEYS[0]}). Nothing was created. The S3 restore goes on: start this restore again once the artifacts are readable (lifeboat list --env shows their tier).`,
     );
