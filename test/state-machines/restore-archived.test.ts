@@ -11,7 +11,11 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BackupSummary, Catalog } from '../../functions/core/catalog/catalog.ts';
 import type { DumpManifest } from '../../functions/core/catalog/manifest.ts';
 import { S3Repository } from '../../functions/core/repository/s3.ts';
-import { chooseRestorePoint, type PlannedRestore, planRestore } from '../../functions/core/restore/restore-plan.ts';
+import {
+  chooseRestorePoint,
+  type PlannedRestore,
+  planRestore,
+} from '../../functions/core/restore/restore-plan.ts';
 import { type ArchivedDumpEvent, archivedDump } from '../../functions/wf-archived-dump/index.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
 import { dumpBackup, REGION } from './catalog-fixtures.ts';
