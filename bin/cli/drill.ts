@@ -50,7 +50,7 @@ import { canaryClient } from '../../functions/canary/index.ts';
 import { startFromAlarm } from '../../functions/wf-alarm-start/index.ts';
 import { type FenceEvent, fence } from '../../functions/wf-fence/index.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
-import { type LocalRun, prepareLocalWorkflow, runLocalWorkflow } from './local-workflow.ts';
+import { type LocalRun, prepareLocalWorkflow, runLocalWorkflow } from '../../state-machines/local-run.ts';
 
 export interface DrillStep {
   readonly name: string;
@@ -1090,13 +1090,11 @@ async function failover(
     waitMs: 50,
   });
   if (run.status !== 'SUCCEEDED') {
-    throw new Error(
-      `failover workflow ${run.error}: ${run.cause} (path: ${run.path.map((p) => p.state).join(' → ')})`,
-    );
+    throw new Error(`failover workflow ${run.error}: ${run.cause} (path: ${run.path.join(' → ')})`);
   }
   const verifiedAt = verifiedWriteAt === null ? null : Date.parse(verifiedWriteAt);
   return {
-    path: run.path.map((p) => `${p.state}@${Math.round(p.atMs)}`),
+    path: run.entered.map((p) => `${p.state}@${Math.round(p.atMs)}`),
     events,
     verifiedAt,
     executionName: start.executionName,

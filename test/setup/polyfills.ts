@@ -1,2 +1,2 @@
 // The same polyfill the CLI loads before running ASL locally.
-import '../../bin/cli/promise-with-resolvers.ts';
+import '../../state-machines/promise-with-resolvers.ts';

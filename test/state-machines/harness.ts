@@ -1,36 +1,19 @@
 import { pathToFileURL } from 'node:url';
-import { StateMachine } from 'aws-local-stepfunctions';
-import {
-  type AslDefinition,
-  executionContext,
-  taskStateNames,
-  type WorkflowName,
-  waitStateNames,
-} from '../../state-machines/render.ts';
+import { type LocalRun, runLocalWorkflow, type TaskOverride } from '../../state-machines/local-run.ts';
+import type { AslDefinition, WorkflowName } from '../../state-machines/render.ts';
 import { functionOf } from '../support/environment-asl.ts';
 
 /**
- * Runs rendered ASL with aws-local-stepfunctions. Every Task state must have a handler (a task
- * without one would call real AWS), every Wait lasts 0 ms, every Retry pauses 0 ms. Records the
- * input each task received and the states visited, in order.
+ * Runs rendered ASL with the one local runner (state-machines/local-run.ts, the drill's too): every
+ * Task state must have a handler (a task without one would call real AWS), every Wait lasts 0 ms,
+ * every Retry pauses 0 ms. Records the input each task received and the states visited, in order.
  */
 
 /** Receives the task's effective input (after Parameters); typed by each test, hence `never`. */
-export type TaskHandler = (input: never) => unknown;
+export type TaskHandler = TaskOverride;
 export type Handlers = Record<string, TaskHandler>;
 
-export interface RunResult {
-  readonly status: 'SUCCEEDED' | 'FAILED';
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary workflow output
-  readonly output: any;
-  /** Error name of a failed execution (the Fail state's Error, or the uncaught error). */
-  readonly error: string | null;
-  readonly cause: string | null;
-  /** Inputs each task state received, in call order (retries included). */
-  readonly calls: Record<string, unknown[]>;
-  /** Names of the states entered, in order. */
-  readonly path: string[];
-}
+export type RunResult = LocalRun;
 
 /** An Error whose name becomes the ASL error name, as a Lambda's errorType does in AWS. */
 export function namedError(name: string, message = name): Error {
@@ -45,68 +28,17 @@ export function failWith(name: string, message = name): TaskHandler {
   };
 }
 
-const machines = new WeakMap<AslDefinition, StateMachine>();
-
-export async function runWorkflow(
+export function runWorkflow(
   workflow: WorkflowName,
   asl: AslDefinition,
   input: unknown,
   handlers: Handlers,
   options: { readonly executionName?: string; readonly startTime?: Date } = {},
 ): Promise<RunResult> {
-  const tasks = taskStateNames(asl);
-  const missing = tasks.filter((t) => !(t in handlers));
-  if (missing.length) throw new Error(`no local handler for task state(s): ${missing.join(', ')}`);
-  const unknown = Object.keys(handlers).filter((h) => !tasks.includes(h));
-  if (unknown.length) throw new Error(`handlers for states that are not tasks: ${unknown.join(', ')}`);
-
-  const calls: Record<string, unknown[]> = {};
-  const wrapped: Record<string, (input: unknown) => Promise<unknown>> = {};
-  for (const name of tasks) {
-    calls[name] = [];
-    wrapped[name] = async (taskInput: unknown) => {
-      calls[name]!.push(structuredClone(taskInput));
-      return handlers[name]!(taskInput as never);
-    };
-  }
-  const retryIntervalOverrides: Record<string, number> = {};
-  for (const [name, state] of Object.entries(asl.States))
-    if ('Retry' in state) retryIntervalOverrides[name] = 0;
-
-  let machine = machines.get(asl);
-  if (!machine) {
-    // Validating the definition is the costly part: once per rendered ASL.
-    machine = new StateMachine(asl as never, { validationOptions: { checkPaths: true, checkArn: false } });
-    machines.set(asl, machine);
-  }
-  const execution = machine.run(input as never, {
-    overrides: {
-      taskResourceLocalHandlers: wrapped as never,
-      waitTimeOverrides: Object.fromEntries(waitStateNames(asl).map((w) => [w, 0])),
-      retryIntervalOverrides,
-    },
-    context: executionContext({
-      workflow,
-      input,
-      executionName: options.executionName ?? 'test-execution',
-      startTime: options.startTime,
-    }) as never,
+  return runLocalWorkflow(workflow, asl, input, handlers, {
+    executionName: options.executionName ?? 'test-execution',
+    startTime: options.startTime,
   });
-  const path: string[] = [];
-  const logs = (async () => {
-    for await (const event of execution.eventLogs) {
-      if (event.type === 'StateEntered') path.push(event.state.name);
-    }
-  })();
-  try {
-    const output = await execution.result;
-    await logs;
-    return { status: 'SUCCEEDED', output, error: null, cause: null, calls, path };
-  } catch (err) {
-    await logs.catch(() => undefined);
-    const inner = (err as { cause?: Error }).cause ?? (err as Error);
-    return { status: 'FAILED', output: null, error: inner.name, cause: inner.message, calls, path };
-  }
 }
 
 /** A Lambda function as shipped: the bundle Lambda loads, its handler export and environment. */
