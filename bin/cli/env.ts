@@ -71,9 +71,9 @@ export function resolveEnvironment(
       kind: db.kind,
       identifier: db.identifier,
       large: db.large,
-      dumps: config.policies[db.policy]?.dump !== undefined,
+      dumps: db.policySettings.dump !== undefined,
       failover: db.failover !== undefined,
-      dumpEvent: dumpEvent(db, config.policies[db.policy]),
+      dumpEvent: dumpEvent(db, db.policySettings),
     })),
     alarms: {
       backupAgeWarnHours: config.alarms.backupAgeWarnHours,

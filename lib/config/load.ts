@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ConfigError } from '#core/shared/errors.ts';
+import { ENVIRONMENT_NAME, ENVIRONMENT_NAME_RULE, environmentNameTooLong } from '../naming.ts';
 import { ENVIRONMENTS } from './environments.ts';
 import { type EnvironmentConfig, type EnvironmentConfigInput, EnvironmentConfigSchema } from './schema.ts';
 
@@ -40,9 +41,19 @@ export function loadEnvironmentConfig(
   if (!Object.hasOwn(environments, name)) {
     throw new ConfigError(`unknown environment "${name}"; known environments: ${known}`);
   }
+  if (!ENVIRONMENT_NAME.test(name))
+    throw new ConfigError(`environment "${name}": name: ${ENVIRONMENT_NAME_RULE}`);
   const parsed = EnvironmentConfigSchema.safeParse(environments[name]);
   if (!parsed.success) {
     throw new ConfigError(`config for environment "${name}": ${describeIssues(parsed.error.issues)}`);
   }
-  return parsed.data;
+  const config = parsed.data;
+  // Bucket, table, alarm ... names embed the environment's name: they must fit AWS's limits.
+  const tooLong = environmentNameTooLong(name, {
+    account: config.account,
+    regions: [config.primaryRegion, config.drRegion],
+    databases: config.databases.map((db) => db.name),
+  });
+  if (tooLong) throw new ConfigError(`environment "${name}": name: ${tooLong}`);
+  return config;
 }

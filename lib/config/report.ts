@@ -16,8 +16,7 @@ export function reportSettings(env: EnvironmentConfig): {
   const a = env.alarms;
   const retention: Record<string, DatabaseRetention> = {};
   for (const db of env.databases) {
-    const policy = env.policies[db.policy];
-    if (!policy) continue;
+    const policy = db.policySettings;
     const { daily, weekly, monthly, yearly, minVerified, maxDeletionsPerRun } = policy.retention;
     retention[db.name] = {
       daily,

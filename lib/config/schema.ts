@@ -254,8 +254,13 @@ export const DatabaseSchema = z
       });
     }
   });
-/** A database as the stacks see it: failover defaults (from the environment's alarms) filled in. */
+/**
+ * A database as the stacks see it: its policy resolved (`policy` stays the policy's name) and the
+ * failover defaults (from the environment's alarms) filled in.
+ */
 export type Database = Omit<z.infer<typeof DatabaseSchema>, 'failover'> & {
+  /** The settings of the policy `policy` names. */
+  readonly policySettings: Policy;
   readonly failover?: FailoverSettings & { readonly maxLagSeconds: number };
 };
 
@@ -613,7 +618,8 @@ export const EnvironmentConfigSchema = z
             'applies to large databases only (their Fargate dump); the Lambda dump streams one archive',
         });
       }
-      const method = cfg.policies[db.policy]?.compression?.method;
+      const policy = Object.hasOwn(cfg.policies, db.policy) ? cfg.policies[db.policy] : undefined;
+      const method = policy?.compression?.method;
       const major = Number(db.engineVersion.split('.')[0]);
       if ((method === 'pg_dump-lz4' || method === 'pg_dump-zstd') && major < 16) {
         ctx.addIssue({
@@ -622,11 +628,11 @@ export const EnvironmentConfigSchema = z
           message: `${method} needs pg_dump 16 or newer, and database "${db.name}" runs PostgreSQL ${db.engineVersion}: use zstd or pg_dump-gzip`,
         });
       }
-      if (!(db.policy in cfg.policies)) {
+      if (!policy) {
         ctx.addIssue({
           code: 'custom',
           path: ['databases', i, 'policy'],
-          message: `unknown policy "${db.policy}"; known: ${Object.keys(cfg.policies).join(', ') || '(none)'}`,
+          message: `unknown policy "${db.policy}" of database "${db.name}"; known: ${Object.keys(cfg.policies).join(', ') || '(none)'}`,
         });
       }
       const inRegion: [keyof typeof db, string | undefined, string][] = [
@@ -647,7 +653,9 @@ export const EnvironmentConfigSchema = z
         }
       }
     });
-    const tested = cfg.databases.filter((db) => cfg.policies[db.policy]?.verification).map((db) => db.name);
+    const tested = cfg.databases
+      .filter((db) => Object.hasOwn(cfg.policies, db.policy) && cfg.policies[db.policy]?.verification)
+      .map((db) => db.name);
     if (tested.length > 0 && !cfg.restoreTest) {
       ctx.addIssue({
         code: 'custom',
@@ -695,18 +703,16 @@ export const EnvironmentConfigSchema = z
   })
   .transform((cfg) => ({
     ...cfg,
-    // The failover bound defaults to the critical replica-lag alarm: what pages people also bounds RPO.
-    databases: cfg.databases.map((db): Database =>
-      db.failover
-        ? {
-            ...db,
-            failover: {
-              ...db.failover,
-              maxLagSeconds: db.failover.maxLagSeconds ?? cfg.alarms.replicaLagCritSeconds,
-            },
-          }
-        : { ...db, failover: undefined },
-    ),
+    databases: cfg.databases.map((db): Database => ({
+      ...db,
+      // Known: zod runs a transform only on input without issues, and an unknown policy is one.
+      policySettings: cfg.policies[db.policy] as Policy,
+      // The failover bound defaults to the critical replica-lag alarm: what pages people also bounds RPO.
+      failover: db.failover && {
+        ...db.failover,
+        maxLagSeconds: db.failover.maxLagSeconds ?? cfg.alarms.replicaLagCritSeconds,
+      },
+    })),
   }));
 
 /** What a configuration file is written as (defaults may be left out). */

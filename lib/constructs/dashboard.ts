@@ -15,6 +15,7 @@ import {
 import { Construct } from 'constructs';
 import { METRIC } from '../../functions/core/shared/metrics.ts';
 import type { AlarmSettings } from '../config/schema.ts';
+import { dashboardName } from '../naming.ts';
 import {
   functionMetrics,
   lifeboatMetric,
@@ -65,7 +66,7 @@ export class LifeboatDashboard extends Construct {
     const region = Stack.of(this).region;
     const dr = props.role === 'dr';
     this.dashboard = new Dashboard(this, 'Dashboard', {
-      dashboardName: dr ? `lifeboat-${environment}-dr` : `lifeboat-${environment}`,
+      dashboardName: dashboardName(environment, props.role),
       defaultInterval: Duration.days(7),
     });
 

@@ -21,6 +21,7 @@ import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EVENTS_TOPIC_ENV } from '../../functions/core/notify/events.ts';
 import { ENV as NOTIFIER_ENV } from '../../functions/notifier/env.ts';
+import { eventsTopicName } from '../naming.ts';
 import { acknowledgeOwnPolicy, LifeboatFunction } from './lifeboat-function.ts';
 import { encryptedQueue } from './queues.ts';
 
@@ -124,7 +125,7 @@ export class Notifications extends Construct {
     const environment = props.environment;
 
     this.topic = new Topic(this, 'Topic', {
-      topicName: props.topicName ?? `lifeboat-${environment}-events`,
+      topicName: props.topicName ?? eventsTopicName(environment),
       displayName: `lifeboat ${environment} events`,
       masterKey: props.key,
       enforceSSL: true,

@@ -13,6 +13,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { Schedule as ScheduleConfig } from '../config/schema.ts';
+import { scheduleGroupName } from '../naming.ts';
 import { acknowledgeOwnPolicy, nagResource } from './lifeboat-function.ts';
 import type { OperationsKey } from './operations-key.ts';
 
@@ -47,7 +48,9 @@ export class BackupSchedules extends Construct {
     super(scope, id);
     this.props = props;
     const stack = Stack.of(this);
-    this.group = new ScheduleGroup(this, 'Group', { scheduleGroupName: `lifeboat-${props.environment}` });
+    this.group = new ScheduleGroup(this, 'Group', {
+      scheduleGroupName: scheduleGroupName(props.environment),
+    });
     this.role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },

@@ -101,7 +101,7 @@ export class PrimaryStack extends Stack {
           database.name,
           new DumpTask(this, `DumpTask-${database.name}`, {
             ...common,
-            policy: config.policies[database.policy],
+            policy: database.policySettings,
           }),
         );
       } else {
@@ -159,7 +159,7 @@ export class PrimaryStack extends Stack {
       operationsKey: this.operationsKey,
     });
     for (const database of config.databases) {
-      const policy = config.policies[database.policy]!;
+      const policy = database.policySettings;
       this.schedules.add(
         `Snapshot-${database.name}`,
         policy.snapshot,
@@ -262,7 +262,7 @@ export class PrimaryStack extends Stack {
       `a snapshot was not copied to ${config.drRegion} within ${config.snapshotCopies.maxWaitHours} h`,
     );
     for (const database of config.databases) {
-      if (config.policies[database.policy]!.dump) this.monitoring.addBackupAgeAlarms(database.name);
+      if (database.policySettings.dump) this.monitoring.addBackupAgeAlarms(database.name);
       this.monitoring.addVerifiedAgeAlarms(database.name);
       this.monitoring.addCopyAgeAlarms(database.name);
     }
@@ -295,7 +295,7 @@ export class PrimaryStack extends Stack {
     // Dumps of large databases are verified as Fargate tasks (no 15-minute limit).
     const verifyTasks = new Map<string, VerifyTask>();
     for (const database of config.databases) {
-      if (!database.large || !config.policies[database.policy]!.dump) continue;
+      if (!database.large || !database.policySettings.dump) continue;
       const task = new VerifyTask(this, `VerifyTask-${database.name}`, {
         environment,
         database,
@@ -310,7 +310,7 @@ export class PrimaryStack extends Stack {
     this.verifyTasks = verifyTasks;
     // On-demand operations (`lifeboat backup|verify --env`) find what to start here, by name.
     for (const database of config.databases) {
-      if (!config.policies[database.policy]!.dump) continue;
+      if (!database.policySettings.dump) continue;
       const dump = dumpTasks.get(database.name)?.stateMachine.stateMachineArn;
       new StringParameter(this, `DumpTarget-${database.name}`, {
         parameterName: dumpTargetParameterName(environment, database.name),
@@ -368,7 +368,7 @@ export function retentionByDatabase(
 ): Record<string, Retention & { timeZone: string }> {
   return Object.fromEntries(
     props.config.databases.map((db) => {
-      const policy = props.config.policies[db.policy]!;
+      const policy = db.policySettings;
       return [db.name, { ...policy.retention, timeZone: policy.snapshot.timeZone }];
     }),
   );

@@ -84,7 +84,7 @@ describe('scheduled backups (staging)', () => {
   describe('schedules', () => {
     it('take a snapshot of each database in its policy time zone, flexible window off, slot in the input', () => {
       for (const db of [orders, ledger]) {
-        const policy = config.policies[db.policy]!;
+        const policy = db.policySettings;
         template.hasResourceProperties('AWS::Scheduler::Schedule', {
           ScheduleExpression: policy.snapshot.cron,
           ScheduleExpressionTimezone: policy.snapshot.timeZone,
@@ -443,7 +443,7 @@ describe('scheduled backups (staging)', () => {
       );
       expect(machines).toHaveLength(1);
       template.hasResourceProperties('AWS::Scheduler::Schedule', {
-        ScheduleExpression: config.policies[ledger.policy]!.verification.cron,
+        ScheduleExpression: ledger.policySettings.verification.cron,
         Target: Match.objectLike({ Arn: { Ref: machines[0]![0] } }),
       });
     });

@@ -6,6 +6,7 @@ import { ConfigError } from '#core/shared/errors.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { formatPath, loadEnvironmentConfig } from '../../lib/config/load.ts';
 import type { EnvironmentConfigInput } from '../../lib/config/schema.ts';
+import { accessLogBucketName, DERIVED_NAMES, maxEnvironmentNameLength } from '../../lib/naming.ts';
 import { PROJECT_ROOT } from '../../lib/paths.ts';
 
 const run = promisify(execFile);
@@ -95,7 +96,7 @@ describe('environment configuration', () => {
     [
       'a policy that does not exist',
       (c: Draft) => (c.databases[0]!.policy = 'gold'),
-      'databases[0].policy: unknown policy "gold"; known: standard',
+      'databases[0].policy: unknown policy "gold" of database "orders"; known: standard',
     ],
     [
       'a DR region equal to the primary',
@@ -186,6 +187,67 @@ describe('environment configuration', () => {
 
     expect(err.message).toContain(`config for environment "dev": `);
     expect(err.message).toContain(message);
+  });
+
+  it("resolves each database's policy, refusing a name that is no policy of the environment", () => {
+    for (const name of ['dev', 'staging', 'prod']) {
+      const cfg = loadEnvironmentConfig(name);
+      for (const db of cfg.databases) expect(db.policySettings).toBe(cfg.policies[db.policy]);
+    }
+    // Names every object inherits are not policies either.
+    for (const inherited of ['constructor', 'toString']) {
+      const err = errorOf(() =>
+        loadEnvironmentConfig(
+          'dev',
+          devWith((c) => (c.databases[0]!.policy = inherited)),
+        ),
+      );
+      expect(err.message).toBe(
+        `config for environment "dev": databases[0].policy: unknown policy "${inherited}" of database "orders"; known: standard`,
+      );
+    }
+  });
+
+  it.each(['Prod', 'prod_1', '1prod', 'prod-', 'pr.od', ''])(
+    'refuses the environment name %j, naming the environment and its name',
+    (name) => {
+      const err = errorOf(() => loadEnvironmentConfig(name, { [name]: ENVIRONMENTS.dev! }));
+
+      expect(err).toBeInstanceOf(ConfigError);
+      if (name === '') expect(err.message).toMatch(/^no environment given/);
+      else
+        expect(err.message).toBe(
+          `environment "${name}": name: expected lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen (it is part of bucket names)`,
+        );
+    },
+  );
+
+  it("bounds the environment name by its longest derived name: every derived name fits AWS's limits", () => {
+    const dev = ENVIRONMENTS.dev!;
+    // lifeboat-<env>-logs-111111111111-eu-central-1: 40 characters besides the name, 63 allowed.
+    const longest = 'e'.repeat(23);
+    const tooLong = 'e'.repeat(24);
+
+    const cfg = loadEnvironmentConfig(longest, { [longest]: dev });
+    const inputs = {
+      account: cfg.account,
+      regions: [cfg.primaryRegion, cfg.drRegion],
+      databases: cfg.databases.map((db) => db.name),
+    };
+    expect(maxEnvironmentNameLength(inputs).length).toBe(23);
+    for (const derived of DERIVED_NAMES) {
+      for (const n of derived.names(longest, inputs)) expect(n.length, n).toBeLessThanOrEqual(derived.limit);
+    }
+    expect(
+      accessLogBucketName({ environment: longest, account: cfg.account, region: cfg.drRegion }),
+    ).toHaveLength(63);
+    const err = errorOf(() => loadEnvironmentConfig(tooLong, { [tooLong]: dev }));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toBe(
+      `environment "${tooLong}": name: at most 23 characters with this account, regions and databases: the access log bucket lifeboat-${tooLong}-logs-111111111111-eu-central-1 would have 64 (AWS allows 63)`,
+    );
+    // Shorter regions leave room for a longer name.
+    expect(maxEnvironmentNameLength({ ...inputs, regions: ['us-east-1', 'us-west-2'] }).length).toBe(26);
   });
 
   it('formats zod paths the way people write them', () => {

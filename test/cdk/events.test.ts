@@ -37,7 +37,7 @@ describe.each(Object.keys(ENVIRONMENTS))('events of environment %s', (name) => {
   it.each(config.databases.map((db) => [db.name, db] as const))(
     'logical-dump accepts the event of %s',
     (_, db) => {
-      const policy = config.policies[db.policy]!;
+      const policy = db.policySettings;
       const parsed = LogicalDumpEvent.parse(dumpEvent(db, policy));
 
       expect(parsed).toEqual({

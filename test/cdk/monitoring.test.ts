@@ -200,7 +200,7 @@ describe.each(['dev', 'staging', 'prod'])('alarms and dashboards of environment 
   ] as const)(
     'warns and then pages when a database has had %s for too long, unless a level is turned off',
     (_what, alarm, metricName, warnKey, critKey, dumpsOnly) => {
-      const watched = config.databases.filter((db) => !dumpsOnly || config.policies[db.policy]!.dump);
+      const watched = config.databases.filter((db) => !dumpsOnly || db.policySettings.dump);
       const levels = [
         ['warning', config.alarms[warnKey]],
         ['critical', config.alarms[critKey]],

@@ -245,7 +245,7 @@ describe.each(['dev', 'staging', 'prod'])('workflows of environment %s', (name) 
     const [verifyId] = functionOf(primary, 'verify-backup');
     const schedules = resources(primary, 'AWS::Scheduler::Schedule').map(([, s]) => s.Properties);
     for (const db of config.databases) {
-      const policy = config.policies[db.policy]!;
+      const policy = db.policySettings;
       const ofDb = schedules.filter(
         (s) =>
           s.ScheduleExpression === policy.verification.cron &&
@@ -267,7 +267,7 @@ describe.each(['dev', 'staging', 'prod'])('workflows of environment %s', (name) 
   });
 
   it('verifies every dump on a schedule, those of large databases as Fargate tasks: no warning', () => {
-    const large = config.databases.filter((db) => db.large && config.policies[db.policy]!.dump);
+    const large = config.databases.filter((db) => db.large && db.policySettings.dump);
     const warnings = Annotations.fromStack(env.primary).findWarning(
       '*',
       Match.stringLikeRegexp('dumps of large databases'),

@@ -41,9 +41,7 @@ describe('--env NAME resolves a deployed environment from the configuration', ()
     for (const name of ['dev', 'staging', 'prod']) {
       const env = resolveEnvironment(name);
       for (const db of loadEnvironmentConfig(name).databases)
-        expect(databaseOf(env, db.name).dumpEvent).toEqual(
-          dumpEvent(db, loadEnvironmentConfig(name).policies[db.policy]),
-        );
+        expect(databaseOf(env, db.name).dumpEvent).toEqual(dumpEvent(db, db.policySettings));
     }
   });
 

@@ -128,8 +128,8 @@ function copySnapshot(t: TableBuilder): void {
 function dumps(t: TableBuilder): void {
   const { config } = t;
   for (const db of config.databases) {
-    const policy = config.policies[db.policy];
-    if (!policy?.dump) continue;
+    const policy = db.policySettings;
+    if (!policy.dump) continue;
     const principal = db.large ? `DumpTask${db.name}JobTaskDefinitionTaskRole` : `Dump${db.name}Role`;
     const dump = t.caller(
       'primary',

@@ -250,7 +250,7 @@ function restoreTest(t: TableBuilder): void {
     }
     t.repo(plan.of(db.name), { catalogRead: true });
     t.repo(record.of(db.name), { catalogAppend: true });
-    if (config.policies[db.policy]?.verification) {
+    if (db.policySettings.verification) {
       t.schedule(
         'primary',
         'states:StartExecution',

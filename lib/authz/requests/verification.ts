@@ -5,8 +5,8 @@ export function verificationRequests(t: TableBuilder): void {
   const vb = t.fn('primary', 'VerifyBackupFunctionRole', 'verify-backup');
   t.deadLetter(vb, 'DeadLetterQueue');
   for (const db of t.config.databases) {
-    const policy = t.config.policies[db.policy];
-    if (!policy?.dump) continue;
+    const policy = db.policySettings;
+    if (!policy.dump) continue;
     const verifier = db.large
       ? t.caller('primary', `VerifyTask${db.name}JobTaskDefinitionTaskRole`, `verify task of ${db.name}`)
       : vb;

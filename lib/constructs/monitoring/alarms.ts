@@ -8,22 +8,9 @@ import {
 } from 'aws-cdk-lib/aws-cloudwatch';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { type AlarmSeverity, replicaLagAlarmName } from '../../naming.ts';
 
-/**
- * Explicit names of the per-database alarms, `lifeboat-<env>-<database>-<what>-<severity>`: readable
- * in Slack and the console, and the critical replica-lag one is what the failover rule matches
- * (lib/naming.ts).
- */
-export function databaseAlarmName(
-  environment: string,
-  database: string,
-  what: 'backup-age' | 'verified-age' | 'copy-age' | 'replica-lag',
-  severity: AlarmSeverity,
-): string {
-  if (what === 'replica-lag') return replicaLagAlarmName(environment, database, severity);
-  return `lifeboat-${environment}-${database}-${what}-${severity}`;
-}
+/** Explicit names of the per-database alarms (lib/naming.ts: the configuration checks they fit). */
+export { databaseAlarmName } from '../../naming.ts';
 
 /** Replica-lag alarms look at this many one-minute periods and fire when this many are above. */
 export const REPLICA_LAG_EVALUATION = { periods: 5, datapoints: 3 } as const;

@@ -29,7 +29,7 @@ export function addVerificationSchedules(
   const { config, environment } = props;
   const unverified: string[] = [];
   for (const db of config.databases) {
-    const policy = config.policies[db.policy]!;
+    const policy = db.policySettings;
     if (props.restoreTest) {
       schedules.add(
         `RestoreTest-${db.name}`,
