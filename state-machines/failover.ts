@@ -37,6 +37,7 @@ import {
   rdsArn,
   type WorkflowBaseProps,
 } from './common.ts';
+import { retryLambda } from './resilience.ts';
 
 /** Partition key (string) of the lock table: `failover#<database>`. */
 export const LOCK_KEY_ATTRIBUTE = 'lockId';
@@ -209,6 +210,10 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       resultPath: '$.preflight',
       timeout: Duration.minutes(2),
     });
+    // Every task function of this workflow is safe to run again (reads, an idempotent security-group
+    // change, a write check that leaves nothing, a record under the execution's own key): a Lambda
+    // throttle or a task timeout is retried rather than ending a failover.
+    retryLambda(preflight);
     const notStartedFail = new Fail(this, 'FailoverNotStarted', {
       errorPath: '$.error.Error',
       causePath: '$.error.Cause',
@@ -345,6 +350,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       },
       { resultPath: '$.estimate', timeout: Duration.minutes(1) },
     );
+    retryLambda(estimate);
     const estimateUnknown = new Pass(this, 'DataLossUnknown', {
       parameters: {
         known: false,
@@ -389,6 +395,20 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       },
       resultPath: '$.error',
     }).next(failureChain);
+    // Throttling, a 5xx or a lost answer of the UpdateItem itself (nobody has decided yet): store the
+    // token again. A decision (approve, FailoverAborted) or the timeout is never retried.
+    requestApproval.addRetry({
+      errors: [
+        'DynamoDb.ProvisionedThroughputExceededException',
+        'DynamoDb.RequestLimitExceededException',
+        'DynamoDb.ThrottlingException',
+        'DynamoDb.InternalServerErrorException',
+        'DynamoDb.DynamoDbException',
+      ],
+      maxAttempts: 4,
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+    });
     requestApproval.addCatch(approvalTimedOut, { errors: ['States.Timeout'], resultPath: JsonPath.DISCARD });
     requestApproval.addCatch(failureChain, { resultPath: '$.error' });
 
@@ -433,6 +453,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       resultPath: '$.preflight',
       timeout: Duration.minutes(2),
     });
+    retryLambda(recheck);
     recheck.addCatch(failureChain, { resultPath: '$.error' });
 
     // --- fence ---------------------------------------------------------------------------------------
@@ -448,6 +469,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       },
       { resultPath: '$.fence', timeout: Duration.minutes(2) },
     );
+    retryLambda(fence);
     const fenceErrored = new Pass(this, 'FenceOutcomeUnknown', {
       parameters: {
         status: 'unknown',
@@ -489,6 +511,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       },
       { resultPath: '$.catchUp', timeout: Duration.minutes(2) },
     );
+    retryLambda(catchUp);
     const notCaughtUp = new Pass(this, 'ReplicaNotCaughtUp', {
       parameters: {
         Error: 'ReplicaNotCaughtUp',
@@ -558,6 +581,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       },
       { resultPath: '$.promote', timeout: Duration.minutes(1) },
     );
+    retryLambda(confirmPromotion);
     confirmPromotion.addRetry({
       errors: [Errors.ALL],
       maxAttempts: 3,
@@ -624,6 +648,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       },
       { resultPath: '$.promotion', timeout: Duration.minutes(1) },
     );
+    retryLambda(checkWritable);
     const checkFailed = new Pass(this, 'CheckWritableFailed', {
       parameters: {
         writable: false,
@@ -640,13 +665,31 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       resultPath: '$.promotion',
     });
     checkWritable.addCatch(checkFailed, { resultPath: '$.checkError' });
-    const promotionNotConfirmed = this.partialStage('PromotionNotConfirmed', 'promotion', [
-      'promotion of {} was requested but it was not writable after {} checks (last status {}). Next step: run {}; once it is available and names no source, verify a write on it, then point DNS at it.',
-      '$.preflight.target.replica.identifier',
-      '$.promotion.attempts',
-      '$.promotion.status',
-      '$.preflight.commands.promotionCheck',
-    ]).next(partialChain);
+    // The request was accepted (or seen applied), the database never answered writable: it may be
+    // promoted and still modifying, or stuck. Said as such, never left at "requested".
+    const promotionNotWritable = new Pass(this, 'PromotionRequestedNotWritable', {
+      parameters: {
+        status: 'requested-not-writable',
+        detail: JsonPath.format(
+          'promotion of {} was requested and accepted, but it was not confirmed writable after {} checks (last status {}): it may be promoted and still finishing, or stuck. DNS was not switched; no write was verified.',
+          JsonPath.stringAt('$.preflight.target.replica.identifier'),
+          JsonPath.stringAt('$.promotion.attempts'),
+          JsonPath.stringAt('$.promotion.status'),
+        ),
+        check: JsonPath.stringAt('$.preflight.commands.promotionCheck'),
+      },
+      resultPath: '$.promote',
+    });
+    const promotionNotConfirmed = promotionNotWritable.next(
+      this.partialStage('PromotionNotConfirmed', 'promotion', [
+        'promotion of {} was requested but it was not confirmed writable after {} checks (last status {}). Next step: run {}; once it is available and names no source, verify a write on it, then point DNS at it.',
+        '$.preflight.target.replica.identifier',
+        '$.promotion.attempts',
+        '$.promotion.status',
+        '$.preflight.commands.promotionCheck',
+      ]),
+    );
+    promotionNotConfirmed.next(partialChain);
 
     // --- verify a write on the new primary, before any traffic is sent to it ----------------------------
 
@@ -663,6 +706,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       },
       { resultPath: '$.verify', timeout: Duration.minutes(2) },
     );
+    retryLambda(verifyWrite);
     verifyWrite.addRetry({
       errors: ['States.TaskFailed'],
       maxAttempts: 3,
@@ -790,6 +834,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       },
       { resultPath: '$.record', timeout: Duration.minutes(1) },
     );
+    retryLambda(record);
     // The database is failed over and verified: a catalog write problem must not turn that into a failure.
     const recordFailed = new Pass(this, 'RecordFailed', {
       parameters: { recorded: false, error: JsonPath.objectAt('$.recordError') },
@@ -984,7 +1029,9 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
 
   /**
    * Deletes the lock item if (and only if) this execution holds it, then `next`; never blocks it.
-   * A release that fails is reported in `$.lock` with the command that clears the item.
+   * A release that fails is checked (a lost answer may have deleted the item) and reported in
+   * `$.lock`: `left-over` (the item is there) or `unknown` (the table cannot be read), with the
+   * command that clears the item.
    */
   private releaseLockThen(
     id: string,
@@ -1013,7 +1060,7 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       parameters: {
         status: 'left-over',
         detail: JsonPath.format(
-          'releasing the lock failed ({}: {}): the next failover of this database is refused until the item is deleted',
+          'releasing the lock failed ({}: {}) and the item is still there: the next failover of this database is refused until it is deleted',
           JsonPath.stringAt('$.releaseError.Error'),
           JsonPath.stringAt('$.releaseError.Cause'),
         ),
@@ -1021,11 +1068,47 @@ export class FailoverWorkflow extends Construct implements IWorkflow {
       },
       resultPath: '$.lock',
     }).next(next);
+    // A delete whose answer was lost may have deleted the item before its retries failed: look.
+    const gone = new Pass(this, `${id}Gone`, {
+      parameters: {
+        status: 'released',
+        detail: JsonPath.format(
+          'the release answered {} but the lock item is gone (an attempt whose answer was lost deleted it)',
+          JsonPath.stringAt('$.releaseError.Error'),
+        ),
+      },
+      resultPath: '$.lock',
+    }).next(next);
+    const unknown = new Pass(this, `${id}Unknown`, {
+      parameters: {
+        status: 'unknown',
+        detail: JsonPath.format(
+          'releasing the lock failed ({}: {}) and the lock table could not be read afterwards: the item may still be there, and then the next failover of this database is refused until it is deleted. The clear command deletes only this execution\'s item ("conditional request failed": it is gone already).',
+          JsonPath.stringAt('$.releaseError.Error'),
+          JsonPath.stringAt('$.releaseError.Cause'),
+        ),
+        clear: JsonPath.stringAt('$.preflight.commands.clearLock'),
+      },
+      resultPath: '$.lock',
+    }).next(next);
+    const check = new DynamoGetItem(this, `${id}Check`, {
+      table: props.lockTable,
+      key,
+      consistentRead: true,
+      resultPath: '$.lockItem',
+    });
+    check.addRetry({ errors: [Errors.ALL], maxAttempts: 2, interval: Duration.seconds(1), backoffRate: 2 });
+    check.addCatch(unknown, { resultPath: '$.lockCheckError' });
+    check.next(
+      new Choice(this, `${id}StillThere`)
+        .when(Condition.isPresent('$.lockItem.Item'), leftOver)
+        .otherwise(gone),
+    );
     release.addCatch(notHeld, {
       errors: ['DynamoDB.ConditionalCheckFailedException'],
       resultPath: '$.releaseError',
     });
-    release.addCatch(leftOver, { resultPath: '$.releaseError' });
+    release.addCatch(check, { resultPath: '$.releaseError' });
     return release.next(next);
   }
 

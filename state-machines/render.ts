@@ -49,10 +49,13 @@ export const TASK_STATES: Record<WorkflowName, readonly string[]> = {
     'GetDnsChange',
     'RecordFailover',
     'ReleaseLock',
+    'ReleaseLockCheck',
     'NotifyCompleted',
     'ReleaseLockAfterFailure',
+    'ReleaseLockAfterFailureCheck',
     'NotifyFailed',
     'ReleaseLockAfterPartial',
+    'ReleaseLockAfterPartialCheck',
     'NotifyPartial',
   ],
   restore: [

@@ -958,6 +958,8 @@ async function failover(
     lock.delete(lockItem(input));
     return {};
   };
+  const releaseCheck = (input: never) =>
+    lock.has(lockItem(input)) ? { Item: { lockId: { S: lockItem(input) } } } : {};
   const tasks = {
     AcquireLock: (input: never) => {
       const key = lockItem(input);
@@ -972,6 +974,10 @@ async function failover(
     ReleaseLock: release,
     ReleaseLockAfterFailure: release,
     ReleaseLockAfterPartial: release,
+    // After a release that failed: is the item still there?
+    ReleaseLockCheck: releaseCheck,
+    ReleaseLockAfterFailureCheck: releaseCheck,
+    ReleaseLockAfterPartialCheck: releaseCheck,
     NotifyStarted: published('failover.started'),
     NotifyInputRefused: published('failover.refused'),
     NotifyPreflightRefused: published('failover.refused'),

@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { awsError } from './world.ts';
+
+/** An error named the way a Task state sees it (its name is the ASL error). */
+export function awsError(name: string, message: string): Error {
+  const err = new Error(message);
+  err.name = name;
+  return err;
+}
 
 /**
  * Fault schedules: which call of which Task state goes wrong, and how. A fault is tied to one
@@ -36,7 +42,11 @@ export interface Fault {
 }
 export type FaultSchedule = readonly Fault[];
 
-export type Integration = 'lambda' | 'rds' | 'route53' | 'sns' | 'dynamodb' | 'clock';
+/**
+ * `dynamodb`: the optimized integration (errors `DynamoDB.*`); `dynamodb-sdk`: the AWS SDK
+ * integration (`aws-sdk:dynamodb:…`, errors `DynamoDb.*`, as Step Functions names them).
+ */
+export type Integration = 'lambda' | 'rds' | 'route53' | 'sns' | 'dynamodb' | 'dynamodb-sdk' | 'clock';
 
 /** Which kind of service a Task state's Resource calls. */
 export function integrationOf(resource: string): Integration {
@@ -45,6 +55,7 @@ export function integrationOf(resource: string): Integration {
   if (resource === 'local:clock') return 'clock';
   const m = /^arn:aws:states:::(?:aws-sdk:)?([a-z0-9]+):/.exec(resource);
   const service = m?.[1];
+  if (service === 'dynamodb' && resource.includes(':aws-sdk:')) return 'dynamodb-sdk';
   if (service === 'rds' || service === 'route53' || service === 'sns' || service === 'dynamodb')
     return service;
   throw new Error(`faults: unknown integration ${resource}`);
@@ -136,6 +147,17 @@ export function faultError(kind: FaultKind, integration: Integration, task: stri
           return awsError('DynamoDB.AmazonDynamoDBException', `Unable to execute HTTP request (${what})`);
         default:
           return awsError('DynamoDB.InternalServerErrorException', `Internal server error (${what})`);
+      }
+    case 'dynamodb-sdk':
+      switch (kind) {
+        case 'throttle':
+        case 'lambda-throttle':
+          return awsError('DynamoDb.ProvisionedThroughputExceededException', `throughput exceeded (${what})`);
+        case '5xx':
+        case 'lost':
+          return awsError('DynamoDb.InternalServerErrorException', `Internal server error (${what})`);
+        default:
+          return awsError('DynamoDb.DynamoDbException', `${kind} (Status Code: 400 or none; ${what})`);
       }
     case 'clock':
       break;

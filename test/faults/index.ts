@@ -27,5 +27,14 @@ export {
   runInWorld,
   type WorldRun,
 } from './runner.ts';
-export { printStats, recordRun, runStats } from './stats.ts';
-export { awsError, FakeAws, type Publish, type Removal, type WorldOptions } from './world.ts';
+export { enteredCounts, printStats, recordRun, runStats, watchStates } from './stats.ts';
+export {
+  type ApprovalAnswer,
+  awsError,
+  FakeAws,
+  type Promotion,
+  type Publish,
+  type Removal,
+  type SdkClientOptions,
+  type WorldOptions,
+} from './world.ts';

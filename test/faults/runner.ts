@@ -88,7 +88,7 @@ export interface WorldRun {
   readonly path: readonly string[];
   /** Calls per task state, retries included. */
   readonly calls: Readonly<Record<string, number>>;
-  /** Faults that fired. */
+  /** Faults that fired (at Task states and at the SDK calls of task functions). */
   readonly injected: number;
   /** Simulated seconds the execution took. */
   readonly seconds: number;
@@ -119,6 +119,9 @@ export async function runInWorld(
   const calls: Record<string, number> = {};
   let injected = 0;
   const started = world.now;
+  // Faults of the calls task functions make through the world's SDK face (`sdk:<Operation>`).
+  world.sdkFaults = faults.filter((f) => f.task.startsWith('sdk:'));
+  const sdkBefore = world.sdkInjected;
   // The call that failed last: calling the same task next is its retry.
   let lastFailure: { task: string; error: string; retries: number } | null = null;
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
@@ -179,7 +182,7 @@ export async function runInWorld(
       }
     }
   })();
-  const base = () => ({ path, calls, injected });
+  const base = () => ({ path, calls, injected: injected + world.sdkInjected - sdkBefore });
   try {
     const output = await execution.result;
     await logs;

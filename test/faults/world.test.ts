@@ -78,14 +78,139 @@ describe('FakeAws', () => {
     world.sfn(rds('failoverGlobalCluster'), {
       GlobalClusterIdentifier: 'g',
       TargetDbClusterIdentifier: target,
+      AllowDataLoss: true,
     });
     expect(world.globalClusters.get('g')!.writer).toBe('west');
+    expect(world.globalStatus('g')).toBe('failing-over');
     expect(() =>
       world.sfn(rds('switchoverGlobalCluster'), {
         GlobalClusterIdentifier: 'g',
         TargetDbClusterIdentifier: target,
       }),
     ).toThrow(expect.objectContaining({ name: 'Rds.InvalidGlobalClusterStateException' }));
+    world.advance(120);
+    expect(world.globalStatus('g')).toBe('available');
+    expect(world.promotions).toEqual([{ how: 'failing-over', id: 'west', at: 1 }]);
+  });
+
+  it('a switchover needs the writer region; a failover with data loss does not', () => {
+    const world = new FakeAws({ region: 'eu-central-1' });
+    world.addCluster('east', { region: 'eu-west-1' });
+    world.addCluster('west', { region: 'eu-central-1' });
+    world.addGlobalCluster('g', 'east', ['east', 'west']);
+    world.unreachable.add('eu-west-1');
+    const params = { GlobalClusterIdentifier: 'g', TargetDbClusterIdentifier: world.clusterArn('west') };
+
+    expect(() => world.sfn(rds('switchoverGlobalCluster'), params)).toThrow(
+      expect.objectContaining({ name: 'Rds.InvalidGlobalClusterStateException' }),
+    );
+    world.sfn(rds('failoverGlobalCluster'), { ...params, AllowDataLoss: true });
+    expect(world.globalClusters.get('g')!.writer).toBe('west');
+  });
+
+  it('describes global clusters through the SDK face, members by ARN, with the writer', async () => {
+    const world = new FakeAws({ region: 'eu-central-1' });
+    world.addCluster('east', { region: 'eu-west-1' });
+    world.addCluster('west', { region: 'eu-central-1' });
+    world.addGlobalCluster('g', 'east', ['east', 'west']);
+    class DescribeGlobalClustersCommand {
+      constructor(readonly input: Record<string, string>) {}
+    }
+
+    await expect(
+      world.rdsClient().send(new DescribeGlobalClustersCommand({ GlobalClusterIdentifier: 'g' })),
+    ).resolves.toMatchObject({
+      GlobalClusters: [
+        {
+          Status: 'available',
+          GlobalClusterMembers: [
+            { DBClusterArn: 'arn:aws:rds:eu-west-1:111111111111:cluster:east', IsWriter: true },
+            { DBClusterArn: 'arn:aws:rds:eu-central-1:111111111111:cluster:west', IsWriter: false },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('creates a cross-region read replica through the SDK face, in the client region, tagged', async () => {
+    const world = new FakeAws({ region: 'eu-central-1', restoreSeconds: 600 });
+    world.addInstance('src');
+    const client = world.rdsClient({ region: 'eu-west-1' });
+    class CreateDBInstanceReadReplicaCommand {
+      constructor(readonly input: Record<string, unknown>) {}
+    }
+    const create = () =>
+      client.send(
+        new CreateDBInstanceReadReplicaCommand({
+          DBInstanceIdentifier: 'rep',
+          SourceDBInstanceIdentifier: 'arn:aws:rds:eu-central-1:111111111111:db:src',
+          Tags: tags('run-1'),
+        }),
+      );
+
+    await create();
+    expect(world.instances.get('rep')).toMatchObject({
+      region: 'eu-west-1',
+      replicaOf: 'src',
+      createdBy: 'run-1',
+    });
+    expect(world.instanceStatus('rep')).toBe('creating');
+    await expect(create()).rejects.toMatchObject({ name: 'DBInstanceAlreadyExistsFault' });
+  });
+
+  it('SDK-face faults: a lost answer is applied and retried by the SDK; an unreachable region stays cut off', async () => {
+    const world = new FakeAws();
+    world.addInstance('db');
+    class ModifyDBInstanceCommand {
+      constructor(readonly input: Record<string, unknown>) {}
+    }
+    class DescribeDBInstancesCommand {
+      constructor(readonly input: Record<string, unknown>) {}
+    }
+    world.sdkFaults = [
+      { task: 'sdk:ModifyDBInstance', attempt: 0, kind: 'lost', applied: true },
+      { task: 'sdk:DescribeDBInstances', attempt: 0, kind: 'unreachable', applied: false },
+    ];
+
+    await world
+      .rdsClient({ maxAttempts: 2 })
+      .send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: 'db', VpcSecurityGroupIds: ['sg-fence'] }));
+    expect(world.instances.get('db')!.securityGroups).toEqual(['sg-fence']);
+    expect(world.sdkCalls['sdk:ModifyDBInstance']).toBe(2);
+    await expect(
+      world
+        .rdsClient({ maxAttempts: 6 })
+        .send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'db' })),
+    ).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    expect(world.unreachable.has(world.region)).toBe(true);
+    // Counted per call, as the runner counts faults at Task states: the lost answer, and the
+    // unreachable region at each of the SDK's six attempts.
+    expect(world.sdkInjected).toBe(7);
+  });
+
+  it("the approval gate: the token is stored in the holder's lock item, then approved, aborted or timed out", () => {
+    const approve = (decision: 'approve' | 'abort' | 'none') => {
+      const world = new FakeAws();
+      world.approval = { decision, afterSeconds: 3600 };
+      world.tables.set('locks', new Map([['failover#orders', { executionId: { S: 'me' } }]]));
+      const call = () =>
+        world.sfn('arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken', {
+          TableName: 'locks',
+          Key: { lockId: { S: 'failover#orders' } },
+          ExpressionAttributeValues: { ':token': { S: 'tok' }, ':me': { S: 'me' } },
+        });
+      return { world, call };
+    };
+
+    const granted = approve('approve');
+    expect(granted.call()).toMatchObject({ approvedBy: 'on-call' });
+    expect(granted.world.tables.get('locks')!.get('failover#orders')).toMatchObject({
+      approvalToken: { S: 'tok' },
+    });
+    expect(approve('abort').call).toThrow(expect.objectContaining({ name: 'FailoverAborted' }));
+    const nobody = approve('none');
+    expect(nobody.call).toThrow(expect.objectContaining({ name: 'States.Timeout' }));
+    expect(nobody.world.now).toBeGreaterThanOrEqual(3600);
   });
 
   it('Route 53 changes are PENDING, then INSYNC; the record points where the UPSERT said', () => {

@@ -136,10 +136,13 @@ function handlers(published: unknown[], overrides: Handlers = {}): Handlers {
     VerifyWrite: () => ({ ok: true, at: '2026-12-01T10:08:00.000Z', detail: 'committed transaction 812' }),
     RecordFailover: () => ({ recorded: true, rtoSeconds: 60, rpoSeconds: 1, key: 'k' }),
     ReleaseLock: ok,
+    ReleaseLockCheck: ok,
     NotifyCompleted: publish,
     ReleaseLockAfterFailure: ok,
+    ReleaseLockAfterFailureCheck: ok,
     NotifyFailed: publish,
     ReleaseLockAfterPartial: ok,
+    ReleaseLockAfterPartialCheck: ok,
     NotifyPartial: publish,
     ...overrides,
   };

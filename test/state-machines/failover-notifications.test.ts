@@ -127,12 +127,47 @@ describe('failover notifications as on-call reads them', () => {
     });
   });
 
+  it('a promotion requested but never confirmed writable says so (not "promoted"), with the check to run', async () => {
+    const result = await runWorkflow(
+      'failover',
+      asl,
+      { database: 'orders', mode: 'unplanned', reason: 'outage', force: true },
+      handlers({
+        PromoteReadReplica: () => ({ DbInstance: { DbInstanceStatus: 'modifying' } }),
+        CheckWritable: (input: { attempts: number }) => ({
+          writable: false,
+          status: 'modifying',
+          endpoint: '',
+          role: 'promoting',
+          attempts: input.attempts + 1,
+          waitSeconds: 120,
+        }),
+      }),
+    );
+
+    expect(result.error).toBe('FailoverPartiallyCompleted');
+    const event = rendered((result.calls.NotifyPartial![0] as { Message: unknown }).Message);
+    expect(event.summary).toMatch(
+      /^Failover of orders requested the promotion of the new primary, but it was not confirmed writable \(DNS not switched\): promotion of orders-db-dr was requested but it was not confirmed writable after 18 checks/,
+    );
+    expect(event.summary).not.toContain('promoted the new primary but');
+    expect(event.figures).toMatchObject({
+      promotion: 'requested-not-writable',
+      promotionCheck: expect.stringContaining('--db-instance-identifier orders-db-dr'),
+      dns: 'not-attempted',
+      writeCheck: 'not-attempted',
+    });
+  });
+
   it('a lock left over is in the message with the command that clears it', async () => {
     const result = await runWorkflow(
       'failover',
       asl,
       { database: 'orders', mode: 'unplanned', reason: 'outage', force: true },
-      handlers({ ReleaseLockAfterPartial: failWith('DynamoDB.AmazonDynamoDBException', 'unavailable') }),
+      handlers({
+        ReleaseLockAfterPartial: failWith('DynamoDB.AmazonDynamoDBException', 'unavailable'),
+        ReleaseLockAfterPartialCheck: () => ({ Item: { lockId: { S: 'failover#orders' } } }),
+      }),
     );
 
     const event = rendered((result.calls.NotifyPartial![0] as { Message: unknown }).Message);

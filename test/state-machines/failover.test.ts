@@ -120,10 +120,13 @@ function handlers(overrides: Handlers = {}): Handlers {
       key: 'catalog/orders/_failovers/x.json',
     }),
     ReleaseLock: ok,
+    ReleaseLockCheck: () => ({ Item: { lockId: { S: 'failover#orders' } } }),
     NotifyCompleted: published,
     ReleaseLockAfterFailure: ok,
+    ReleaseLockAfterFailureCheck: () => ({ Item: { lockId: { S: 'failover#orders' } } }),
     NotifyFailed: published,
     ReleaseLockAfterPartial: ok,
+    ReleaseLockAfterPartialCheck: () => ({ Item: { lockId: { S: 'failover#orders' } } }),
     NotifyPartial: published,
     ...overrides,
   };
@@ -892,8 +895,22 @@ describe('FailoverWorkflow', () => {
       expect(result.error).toBe('FailoverPartiallyCompleted');
       // The waits (15 s doubling to 120 s) add up to 30 minutes in 18 checks.
       expect(result.calls.CheckWritable).toHaveLength(18);
-      expect(result.cause).toContain('not writable after 18 checks (last status modifying)');
+      expect(result.cause).toContain('not confirmed writable after 18 checks (last status modifying)');
       expect(result.calls.SwitchDns).toHaveLength(0);
+      // Said as what it is: RDS accepted the request, nothing confirmed the database writable.
+      const message = (
+        result.calls.NotifyPartial![0] as {
+          Message: { promotion: string; state: { promotion: Record<string, string> } };
+        }
+      ).Message;
+      expect(message.promotion).toBe('requested-not-writable');
+      expect(message.state.promotion).toEqual({
+        status: 'requested-not-writable',
+        detail: expect.stringMatching(
+          /^promotion of orders-db-dr was requested and accepted, but it was not confirmed writable after 18 checks \(last status modifying\): it may be promoted and still finishing, or stuck\. DNS was not switched; no write was verified\.$/,
+        ),
+        check: expect.stringContaining('aws rds describe-db-instances'),
+      });
     });
 
     it('test write on the new primary fails (after retries): DNS is not switched', async () => {
@@ -953,6 +970,46 @@ describe('FailoverWorkflow', () => {
         ),
       });
       expect(result.output.state.lock.status).toBe('left-over');
+      expect(result.calls.ReleaseLockCheck).toHaveLength(1);
+    });
+
+    it('a release that fails after an attempt deleted the item (its answer lost) is reported released', async () => {
+      const result = await runWorkflow(
+        'failover',
+        asl,
+        planned,
+        handlers({
+          ReleaseLock: failWith('DynamoDB.AmazonDynamoDBException', 'Unable to execute HTTP request'),
+          ReleaseLockCheck: () => ({}),
+        }),
+      );
+
+      expect(result.status).toBe('SUCCEEDED');
+      const message = (result.calls.NotifyCompleted![0] as { Message: { state: { lock: unknown } } }).Message;
+      expect(message.state.lock).toEqual({
+        status: 'released',
+        detail: expect.stringContaining('the lock item is gone'),
+      });
+    });
+
+    it('a release that fails while the lock table cannot be read is unknown, with the command that clears it', async () => {
+      const result = await runWorkflow(
+        'failover',
+        asl,
+        planned,
+        handlers({
+          ReleaseLock: failWith('DynamoDB.AmazonDynamoDBException', 'Unable to execute HTTP request'),
+          ReleaseLockCheck: failWith('DynamoDB.AmazonDynamoDBException', 'Unable to execute HTTP request'),
+        }),
+      );
+
+      expect(result.status).toBe('SUCCEEDED');
+      const message = (result.calls.NotifyCompleted![0] as { Message: { state: { lock: unknown } } }).Message;
+      expect(message.state.lock).toEqual({
+        status: 'unknown',
+        detail: expect.stringContaining('the lock table could not be read afterwards'),
+        clear: expect.stringMatching(/^aws dynamodb delete-item /),
+      });
     });
 
     it('notifications are retried', async () => {

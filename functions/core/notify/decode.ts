@@ -216,7 +216,9 @@ function fromWorkflowMessage(m: WorkflowMessage, context: ReadContext): Lifeboat
       summary =
         str(m.promotion) === 'unknown'
           ? `Failover${who} does not know whether the new primary was promoted: ${str(m.nextStep) ?? 'see the execution'}`
-          : `Failover${who} promoted the new primary but stopped at ${str(m.stage) ?? 'a later step'}: ${str(m.nextStep) ?? 'see the execution'}`;
+          : str(m.promotion) === 'requested-not-writable'
+            ? `Failover${who} requested the promotion of the new primary, but it was not confirmed writable (DNS not switched): ${str(m.nextStep) ?? 'see the execution'}`
+            : `Failover${who} promoted the new primary but stopped at ${str(m.stage) ?? 'a later step'}: ${str(m.nextStep) ?? 'see the execution'}`;
       break;
     case 'failover.approval-needed':
       summary = `Failover${who} is waiting for a person to approve or abort it${str(m.approve) ? `: ${str(m.approve)}` : ''}${str(estimate.summary) ? ` — ${str(estimate.summary)}` : ''}`;

@@ -28,6 +28,11 @@ export function failoverRequests(t: TableBuilder): void {
     'the lock (and the approval token, waitForTaskToken)',
   );
   sm.allow(
+    'dynamodb:GetItem',
+    `arn:aws:dynamodb:${regions.dr}:${account}:table/${lockTableName(environment)}`,
+    "the canary's last heartbeat, and after a release that failed whether the lock item is still there",
+  );
+  sm.allow(
     ['kms:Decrypt', 'kms:GenerateDataKey'],
     t.opsKey('dr'),
     'the lock table is KMS-encrypted',
