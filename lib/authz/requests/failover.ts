@@ -28,11 +28,6 @@ export function failoverRequests(t: TableBuilder): void {
     'the lock (and the approval token, waitForTaskToken)',
   );
   sm.allow(
-    'dynamodb:GetItem',
-    `arn:aws:dynamodb:${regions.dr}:${account}:table/${lockTableName(environment)}`,
-    "the canary's last heartbeat, and after a release that failed whether the lock item is still there",
-  );
-  sm.allow(
     ['kms:Decrypt', 'kms:GenerateDataKey'],
     t.opsKey('dr'),
     'the lock table is KMS-encrypted',
@@ -79,6 +74,12 @@ export function failoverRequests(t: TableBuilder): void {
       t.lockTable(),
       "GetLastHeartbeat reads the canary's last acknowledged heartbeat (RPO estimate)",
       { 'dynamodb:LeadingKeys': [heartbeatStateKey(db.name)] },
+    );
+    c.allow(
+      'dynamodb:GetItem',
+      t.lockTable(),
+      'ReleaseLock*Check: after a release that failed, whether the lock item is still there',
+      { 'dynamodb:LeadingKeys': [`failover#${db.name}`] },
     );
     const describe = inst ? 'rds:DescribeDBInstances' : 'rds:DescribeDBClusters';
     // wf-check-writable: the replica (and its global database) until it takes writes.
