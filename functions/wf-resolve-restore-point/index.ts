@@ -1,15 +1,14 @@
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { Catalog } from '#core/catalog/catalog.ts';
 import { requireEnv } from '#core/shared/errors.ts';
-import { connect } from '#core/shared/pg.ts';
 import {
   chooseRestorePoint,
   type PlannedRestore,
   type RestorePoint,
   TargetAlreadyExists,
 } from '#core/restore/restore-plan.ts';
-import { catalogFromEnv, connectionAt, rdsIn, taskHandler } from '../wf-common/index.ts';
-import { clusterOrNull, instanceEndpoint, instanceOrNull } from '../wf-common/rds-lookup.ts';
+import { catalogFromEnv, rdsIn, taskHandler } from '../wf-common/index.ts';
+import { clusterOrNull, instanceOrNull } from '../wf-common/rds-lookup.ts';
 
 /**
  * ResolveRestorePoint: picks the restore point from the catalog and refuses a target that exists
@@ -56,24 +55,11 @@ export async function resolveRestorePoint(event: ResolveEvent, deps: ResolveDeps
   return point;
 }
 
-async function databaseExists(request: PlannedRestore): Promise<boolean> {
-  const host = await instanceEndpoint(rdsIn(undefined), request.target.identifier);
-  const client = await connect(await connectionAt(request.target.secretArn!, host, 'postgres'));
-  try {
-    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
-      request.target.databaseName,
-    ]);
-    return (found.rowCount ?? 0) > 0;
-  } finally {
-    await client.end();
-  }
-}
-
 export const handler = taskHandler<ResolveEvent, RestorePoint>('wf-resolve-restore-point', (event) =>
   resolveRestorePoint(event, {
     catalog: catalogFromEnv(),
     rds: rdsIn(undefined),
     region: requireEnv('AWS_REGION'),
-    databaseExists,
+    databaseExists: async (request) => (await import('./database-exists.ts')).databaseExists(request),
   }),
 );
