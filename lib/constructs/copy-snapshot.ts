@@ -1,12 +1,12 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
-import { Rule } from 'aws-cdk-lib/aws-events';
-import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { type IRule, type IRuleTarget, Rule, type RuleTargetConfig } from 'aws-cdk-lib/aws-events';
+import { addToDeadLetterQueueResourcePolicy, bindBaseTargetConfig } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
-import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SNAPSHOT_DETAIL_TYPES } from '../../functions/core/snapshots/copy-snapshot.ts';
 import type { Database, SnapshotCopySettings } from '../config/schema.ts';
@@ -81,7 +81,7 @@ export class CopySnapshot extends Construct {
         detailType: [...SNAPSHOT_DETAIL_TYPES],
         detail: { SourceIdentifier: [{ prefix: SNAPSHOT_PREFIX }] },
       },
-      targets: [new SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue })],
+      targets: [new RuleScopedQueue(this.queue, this.deadLetterQueue)],
     });
 
     const drKeyAlias = aliasArn(
@@ -204,5 +204,37 @@ export class CopySnapshot extends Construct {
       `arn:${stack.partition}:kms:${props.drRegion}:${stack.account}:key/*`,
       'The DR backup key is matched by its alias (kms:ResourceAliases) and only through RDS; its id is not known at synth.',
     );
+  }
+}
+
+/**
+ * A queue as the target of one rule, which alone may send to it. CDK's SqsQueue target leaves an
+ * encrypted queue's grant to `events.amazonaws.com` without any condition (it drops aws:SourceArn
+ * for encrypted queues, against a dependency cycle through the queue's key that the shared
+ * operations key does not have): every rule of every account could fill the copy queue. The key
+ * side is the operations key's `allowDeliveryBy` (this account's EventBridge only).
+ */
+class RuleScopedQueue implements IRuleTarget {
+  constructor(
+    private readonly queue: IQueue,
+    private readonly deadLetterQueue: IQueue,
+  ) {}
+
+  bind(rule: IRule): RuleTargetConfig {
+    this.queue.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal('events.amazonaws.com')],
+        actions: ['sqs:SendMessage'],
+        resources: [this.queue.queueArn],
+        conditions: { ArnEquals: { 'aws:SourceArn': rule.ruleArn } },
+      }),
+    );
+    // The rule's dead-letter queue accepts this rule's undeliverable events (scoped by CDK likewise).
+    addToDeadLetterQueueResourcePolicy(rule, this.deadLetterQueue);
+    return {
+      ...bindBaseTargetConfig({ deadLetterQueue: this.deadLetterQueue }),
+      arn: this.queue.queueArn,
+      targetResource: this.queue,
+    };
   }
 }

@@ -20,8 +20,9 @@ function scheduleDeadLetters(t: TableBuilder): void {
       'an undeliverable schedule goes to the dead-letter queue',
       TLS,
     );
+    // An SQS producer needs the key's Decrypt too (SQS checks the data key it reuses).
     scheduler.allow(
-      'kms:GenerateDataKey',
+      ['kms:GenerateDataKey', 'kms:Decrypt'],
       t.opsKey(side),
       'the dead-letter queue is KMS-encrypted',
       t.via('sqs', side),
@@ -106,19 +107,21 @@ function copySnapshot(t: TableBuilder): void {
     t.repo(c, { catalogAppend: true });
   }
   if (t.config.databases.length > 0) {
-    const rule = t.source('{{primary:CopySnapshotSnapshotEvents}}');
-    const events = t.caller('primary', 'events.amazonaws.com');
-    events.allow(
-      'sqs:SendMessage',
-      '{{primary:CopySnapshotQueue}}',
-      'EventBridge rule (snapshot events) → the copy queue',
-      { ...TLS, ...rule },
-    );
-    events.allow(
-      'kms:GenerateDataKey',
-      t.opsKey('primary'),
-      'EventBridge rule → the encrypted copy queue',
+    const rule = '{{primary:CopySnapshotSnapshotEvents}}';
+    const snapshotEvents = 'EventBridge rule (snapshot events)';
+    t.delivery(
+      'primary',
+      'events.amazonaws.com',
+      { queue: 'CopySnapshotQueue' },
       rule,
+      `${snapshotEvents} → the copy queue`,
+    );
+    t.delivery(
+      'primary',
+      'events.amazonaws.com',
+      { queue: 'CopySnapshotDeadLetterQueue' },
+      rule,
+      `${snapshotEvents} → its dead-letter queue`,
     );
   }
   t.appendOnly(cs);

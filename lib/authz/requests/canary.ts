@@ -37,14 +37,14 @@ export function canaryRequests(t: TableBuilder): void {
       'keeps the heartbeat the primary acknowledged (heartbeat# item)',
       heartbeat,
     );
-    t.caller('dr', 'events.amazonaws.com')
-      .of(db.name)
-      .allow(
-        'lambda:InvokeFunction',
-        '{{dr:PrimaryCanaryFunction}}',
-        'EventBridge schedule (every minute) → the canary',
-        t.source(`{{dr:PrimaryCanarySchedule${db.name}}}`),
-      );
+    t.delivery(
+      'dr',
+      'events.amazonaws.com',
+      { fn: 'PrimaryCanaryFunction' },
+      `{{dr:PrimaryCanarySchedule${db.name}}}`,
+      'EventBridge schedule (every minute) → the canary',
+      db.name,
+    );
     for (const alarm of [
       primaryUnwritableAlarmName(environment, db.name),
       canaryAlarmName(environment, db.name, 'canary-silent'),

@@ -118,28 +118,23 @@ export function failoverRequests(t: TableBuilder): void {
     t.repo(record.of(db.name), { catalogAppend: true });
 
     // alarm → rule → starter → failover
-    const rule = t.source(`{{dr:FailoverAlarmRule${db.name}}}`);
-    const events = t.caller('dr', 'events.amazonaws.com').of(db.name);
-    events.allow(
-      'lambda:InvokeFunction',
-      '{{dr:FailoverAlarmStart}}',
-      'EventBridge rule (the primary-unwritable alarm) → wf-alarm-start',
+    const rule = `{{dr:FailoverAlarmRule${db.name}}}`;
+    const unwritable = 'EventBridge rule (the primary-unwritable alarm)';
+    t.delivery(
+      'dr',
+      'events.amazonaws.com',
+      { fn: 'FailoverAlarmStart' },
       rule,
+      `${unwritable} → wf-alarm-start`,
+      db.name,
     );
-    events.allow(
-      'sqs:SendMessage',
-      '{{dr:FailoverDeadLetterQueue}}',
-      'EventBridge rule → its dead-letter queue',
-      {
-        ...TLS,
-        ...rule,
-      },
-    );
-    events.allow(
-      'kms:GenerateDataKey',
-      t.opsKey('dr'),
-      'EventBridge rule → its encrypted dead-letter queue',
+    t.delivery(
+      'dr',
+      'events.amazonaws.com',
+      { queue: 'FailoverDeadLetterQueue' },
       rule,
+      `${unwritable} → its dead-letter queue`,
+      db.name,
     );
     const alarm = {
       'aws:SourceAccount': account,

@@ -43,23 +43,25 @@ export function notificationRequests(t: TableBuilder): void {
     );
     const slack = t.slackSecret(side);
     if (!slack) continue;
-    const topic = t.source(t.topic(side));
-    const sns = t.caller(side, 'sns.amazonaws.com');
-    sns.allow('lambda:InvokeFunction', `{{${side}:NotificationsNotifier}}`, 'SNS → the notifier', topic);
-    sns.allow(
-      'sqs:SendMessage',
-      `{{${side}:NotificationsDeadLetterQueue}}`,
-      'SNS subscription → its dead-letter queue',
-      { ...TLS, ...topic },
+    t.delivery(
+      side,
+      'sns.amazonaws.com',
+      { fn: 'NotificationsNotifier' },
+      t.topic(side),
+      'SNS → the notifier',
     );
-    sns.allow('kms:GenerateDataKey', t.opsKey(side), 'SNS → the encrypted dead-letter queue', {
-      'aws:SourceAccount': account,
-    });
+    t.delivery(
+      side,
+      'sns.amazonaws.com',
+      { queue: 'NotificationsDeadLetterQueue' },
+      t.topic(side),
+      'SNS subscription → its dead-letter queue',
+    );
     const n = t.fn(side, 'NotificationsNotifierRole', 'notifier');
     t.secret(n, slack, undefined, 'reads the Slack webhook URLs');
     n.allow('sqs:SendMessage', `{{${side}:NotificationsDeadLetterQueue}}`, 'on-failure destination', TLS);
     n.allow(
-      'kms:GenerateDataKey',
+      ['kms:GenerateDataKey', 'kms:Decrypt'],
       t.opsKey(side),
       'the destination queue is KMS-encrypted',
       t.via('sqs', side),

@@ -291,6 +291,45 @@ export class TableBuilder {
     );
   }
 
+  /**
+   * An AWS service delivering to an encrypted queue, or invoking a function, on behalf of one
+   * source (its rule or topic): allowed for that source, refused for another source of this
+   * account and for one of another account (the queue policy or Lambda permission must name it).
+   */
+  delivery(
+    side: Side,
+    service: 'events.amazonaws.com' | 'sns.amazonaws.com',
+    target: { queue: string } | { fn: string },
+    sourceArn: string,
+    why: string,
+    database?: string,
+  ): void {
+    const c = this.caller(side, service).of(database);
+    const source = this.source(sourceArn);
+    const kind = service === 'sns.amazonaws.com' ? 'sns' : 'events';
+    const other = (account: string) =>
+      kind === 'sns'
+        ? `arn:aws:sns:${this.regions[side]}:${account}:another-topic`
+        : `arn:aws:events:${this.regions[side]}:${account}:rule/another-rule`;
+    const [action, resource, context] =
+      'queue' in target
+        ? (['sqs:SendMessage', `{{${side}:${target.queue}}}`, TLS] as const)
+        : (['lambda:InvokeFunction', `{{${side}:${target.fn}}}`, {}] as const);
+    c.allow(action, resource, why, { ...context, ...source });
+    if ('queue' in target) {
+      c.allow(['kms:GenerateDataKey', 'kms:Decrypt'], this.opsKey(side), `${why} (KMS-encrypted)`, source);
+    }
+    c.never(action, resource, `${why}: no other ${kind === 'sns' ? 'topic' : 'rule'} of the account`, {
+      ...context,
+      ...this.source(other(this.account)),
+    });
+    c.never(action, resource, `${why}: nothing of another account`, {
+      ...context,
+      'aws:SourceArn': other('999999999999'),
+      'aws:SourceAccount': '999999999999',
+    });
+  }
+
   /** Reads a secret (and its customer-managed key through Secrets Manager). */
   secret(c: Caller, arn: string, key: string | undefined, what: string): void {
     c.allow('secretsmanager:GetSecretValue', arn, what, TLS);
