@@ -7,7 +7,8 @@
  * between the handlers (and a fixed reference bundle), so a change in the machine's load falls on
  * all of them alike; each figure is the median of `--repeat` processes: wall-clock milliseconds,
  * CPU milliseconds of the process (user + system, steadier than wall-clock on a shared machine),
- * and the wall-clock ratio to the reference bundle. Prints figures.
+ * and the wall-clock ratio to a reference bundle that is built and imported the same way in every
+ * run. Prints figures.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,7 +16,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { HANDLER_FILE, HANDLER_NODE_OPTIONS, handlerBuild } from '../lib/constructs/handler-bundle.ts';
+import { HANDLER_FILE, HANDLER_NODE_OPTIONS } from '../lib/constructs/handler-bundle.ts';
 import { BUNDLE_LIMIT_BYTES, type Bundle, bundleHandler, handlerNames, ROOT } from './lib/bundle.ts';
 import { option, summarize, table } from './lib/measure.ts';
 
@@ -28,7 +29,7 @@ interface Sample {
 }
 
 /** Wall-clock and CPU milliseconds `import(file)` takes in a new Node process. */
-function importTime(file: string): Promise<Sample> {
+function importTime(file: string, nodeOptions: string): Promise<Sample> {
   const script = [
     'const c = process.cpuUsage(); const t = performance.now();',
     `await import(${JSON.stringify(pathToFileURL(file).href)});`,
@@ -43,7 +44,7 @@ function importTime(file: string): Promise<Sample> {
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: 'x',
         AWS_SECRET_ACCESS_KEY: 'x',
-        ...(HANDLER_NODE_OPTIONS ? { NODE_OPTIONS: HANDLER_NODE_OPTIONS } : {}),
+        ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -59,13 +60,23 @@ function importTime(file: string): Promise<Sample> {
   });
 }
 
+/**
+ * The reference: bundled and imported the same way in every run, whatever the handlers' settings
+ * (one minified file, no NODE_OPTIONS), so its time moves only with the machine.
+ */
 async function bundleReference(outdir: string): Promise<Bundle> {
-  const dir = path.join(outdir, REFERENCE);
+  const file = path.join(outdir, REFERENCE, HANDLER_FILE);
   await build({
-    ...handlerBuild(path.join(ROOT, 'bench/fixtures/reference-handler.ts'), dir),
+    entryPoints: [path.join(ROOT, 'bench/fixtures/reference-handler.ts')],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    minify: true,
     logLevel: 'silent',
   });
-  return { file: path.join(dir, HANDLER_FILE), bytes: 0, initBytes: 0 };
+  return { file, bytes: 0, initBytes: 0 };
 }
 
 const argv = process.argv.slice(2);
@@ -81,7 +92,10 @@ try {
   const samples = new Map<string, Sample[]>([...bundles.keys()].map((n) => [n, []]));
   const load = [loadavg()[0]!];
   for (let round = 0; round < repeat; round++) {
-    for (const [name, bundle] of bundles) samples.get(name)!.push(await importTime(bundle.file));
+    for (const [name, bundle] of bundles) {
+      const nodeOptions = name === REFERENCE ? '' : HANDLER_NODE_OPTIONS;
+      samples.get(name)!.push(await importTime(bundle.file, nodeOptions));
+    }
     load.push(loadavg()[0]!);
     process.stderr.write(`  round ${round + 1}/${repeat}, load ${loadavg()[0]!.toFixed(1)}\n`);
   }
