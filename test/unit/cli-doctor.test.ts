@@ -6,6 +6,7 @@ import {
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { DescribeKeyCommand, GetKeyPolicyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { GetPolicyCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
@@ -21,6 +22,7 @@ import {
   ValidateStateMachineDefinitionCommand,
 } from '@aws-sdk/client-sfn';
 import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -45,6 +47,8 @@ const mocks = {
   r53: mockClient(Route53Client),
   sfn: mockClient(SFNClient),
   ssm: mockClient(SSMClient),
+  sqs: mockClient(SQSClient),
+  lambda: mockClient(LambdaClient),
 };
 
 const clients: DoctorClients = {
@@ -60,6 +64,8 @@ const clients: DoctorClients = {
   sns: (region) => new SNSClient({ region }),
   cloudwatch: (region) => new CloudWatchClient({ region }),
   route53: () => new Route53Client({ region: 'us-east-1' }),
+  sqs: (region) => new SQSClient({ region }),
+  lambda: (region) => new LambdaClient({ region }),
 };
 
 const ENV = 'staging';
@@ -94,7 +100,7 @@ function deployedStack(side: 'primary' | 'dr'): StackResourceSummary[] {
                 ? 'AWS::StepFunctions::StateMachine'
                 : /TaskDefinition$/.test(prefix)
                   ? 'AWS::ECS::TaskDefinition'
-                  : /Rule|Events/.test(prefix)
+                  : /Rule|Events|CanarySchedule/.test(prefix)
                     ? 'AWS::Events::Rule'
                     : 'AWS::Lambda::Function';
     const physical =
@@ -115,6 +121,90 @@ function deployedStack(side: 'primary' | 'dr'): StackResourceSummary[] {
       LastUpdatedTimestamp: new Date(),
     };
   });
+}
+
+/** The deployed resource of a `{{side:Prefix}}` placeholder, as deployedStack lists it. */
+function deployed(placeholder: string): { side: 'primary' | 'dr'; r: StackResourceSummary } {
+  const [, side, prefix] = /^\{\{(primary|dr):([A-Za-z0-9]+)\}\}$/.exec(placeholder)! as unknown as [
+    string,
+    'primary' | 'dr',
+    string,
+  ];
+  return { side, r: deployedStack(side).find((x) => x.LogicalResourceId === `${prefix}ABCDEF12`)! };
+}
+
+/** A rule's or topic's ARN as AWS names the deployed one. */
+function sourceArn(placeholder: string): string {
+  const { side, r } = deployed(placeholder);
+  return r.ResourceType === 'AWS::SNS::Topic'
+    ? r.PhysicalResourceId!
+    : `arn:aws:events:${env[side].region}:${env.account}:rule/${r.PhysicalResourceId}`;
+}
+
+interface PolicyStatement {
+  Sid?: string;
+  Effect: string;
+  Principal: unknown;
+  Action: string | string[];
+  Condition?: Record<string, Record<string, string>>;
+}
+
+/**
+ * What CDK deploys for the request table's service deliveries: per queue URL and function name,
+ * one Allow per source scoped by aws:SourceArn (queues: and the TLS Deny). Functions without a
+ * delivery have no policy.
+ */
+function deliveryPolicies(): {
+  queues: Map<string, PolicyStatement[]>;
+  functions: Map<string, PolicyStatement[]>;
+} {
+  const queues = new Map<string, PolicyStatement[]>();
+  const functions = new Map<string, PolicyStatement[]>();
+  for (const side of ['primary', 'dr'] as const) {
+    for (const r of deployedStack(side)) {
+      if (r.ResourceType === 'AWS::SQS::Queue') {
+        queues.set(r.PhysicalResourceId!, [
+          {
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ]);
+      }
+    }
+  }
+  for (const r of table.expected) {
+    const source = r.context?.['aws:SourceArn'];
+    if (!r.principal.endsWith('.amazonaws.com') || typeof source !== 'string') continue;
+    if (r.action !== 'sqs:SendMessage' && r.action !== 'lambda:InvokeFunction') continue;
+    const target = deployed(r.resource).r.PhysicalResourceId!;
+    const statement: PolicyStatement =
+      r.action === 'sqs:SendMessage'
+        ? {
+            Effect: 'Allow',
+            Principal: { Service: r.principal },
+            Action: 'sqs:SendMessage',
+            Condition: { ArnEquals: { 'aws:SourceArn': sourceArn(source) } },
+          }
+        : {
+            Sid: `Allow-${functions.get(target)?.length ?? 0}`,
+            Effect: 'Allow',
+            Principal: { Service: r.principal },
+            Action: 'lambda:InvokeFunction',
+            Condition: { ArnLike: { 'AWS:SourceArn': sourceArn(source) } },
+          };
+    const into = r.action === 'sqs:SendMessage' ? queues : functions;
+    into.set(target, [...(into.get(target) ?? []), statement]);
+  }
+  return { queues, functions };
+}
+
+/** Queue and function policies the mocks answer with (healthyWorld resets them). */
+let policies = deliveryPolicies();
+
+function queueUrl(prefix: string, side: 'primary' | 'dr'): string {
+  return deployed(`{{${side}:${prefix}}}`).r.PhysicalResourceId!;
 }
 
 const SERVICE_POLICY = JSON.stringify({
@@ -193,6 +283,21 @@ function healthyWorld(): void {
     },
   });
   mocks.secrets.on(DescribeSecretCommand).resolves({});
+  policies = deliveryPolicies();
+  mocks.sqs.on(GetQueueAttributesCommand).callsFake((input: { QueueUrl: string }) => {
+    const statements = policies.queues.get(input.QueueUrl);
+    if (!statements) throw Object.assign(new Error('no such queue'), { name: 'QueueDoesNotExist' });
+    return { Attributes: { Policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }) } };
+  });
+  mocks.lambda.on(GetPolicyCommand).callsFake((input: { FunctionName: string }) => {
+    const statements = policies.functions.get(input.FunctionName);
+    if (!statements) {
+      throw Object.assign(new Error('The resource you requested does not exist.'), {
+        name: 'ResourceNotFoundException',
+      });
+    }
+    return { Policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }) };
+  });
 }
 
 async function run(argv: string[]): Promise<{ code: number; text: string }> {
@@ -229,6 +334,14 @@ describe('lifeboat doctor', () => {
     });
     // Every workflow validated where it runs.
     expect(mocks.sfn.commandCalls(ValidateStateMachineDefinitionCommand).length).toBe(5);
+    // Every queue's policy and every function's permissions read, once each.
+    const resources = [...deployedStack('primary'), ...deployedStack('dr')];
+    const functions = resources.filter((r) => r.ResourceType === 'AWS::Lambda::Function').length;
+    const queues = resources.filter((r) => r.ResourceType === 'AWS::SQS::Queue').length;
+    expect(mocks.lambda.commandCalls(GetPolicyCommand)).toHaveLength(functions);
+    expect(report.resourcePoliciesChecked).toBe(functions + queues);
+    expect(queues).toBeGreaterThanOrEqual(5);
+    expect(policies.functions.size).toBeGreaterThanOrEqual(2);
   });
 
   it('reports, per database with the fix, a refused call, a topic alarms cannot publish to, an invalid workflow and a lagging replica; exit 1', async () => {
@@ -307,6 +420,158 @@ describe('lifeboat doctor', () => {
     expect(report.findings).toContainEqual(
       expect.objectContaining({ database: '(environment)', check: 'bucket' }),
     );
+  });
+
+  describe("queue policies and function permissions: only this environment's sources, queues only over TLS", () => {
+    const copyQueue = () => queueUrl('CopySnapshotQueue', 'primary');
+    const failoverQueue = () => queueUrl('FailoverDeadLetterQueue', 'dr');
+    const alarmStart = () => deployed('{{dr:FailoverAlarmStart}}').r.PhysicalResourceId!;
+    const canary = () => deployed('{{dr:PrimaryCanaryFunction}}').r.PhysicalResourceId!;
+
+    async function findingsOf(check: string): Promise<DoctorReport['findings']> {
+      const { code, text } = await run(['--env', ENV, '--json']);
+      const report = JSON.parse(text) as DoctorReport;
+      expect(code).toBe(1);
+      return report.findings.filter((f) => f.check === check);
+    }
+
+    it('a queue that accepts requests without TLS', async () => {
+      policies.queues.set(
+        copyQueue(),
+        policies.queues.get(copyQueue())!.filter((s) => s.Effect !== 'Deny'),
+      );
+      const [finding, ...rest] = await findingsOf('queue policy');
+      expect(rest).toEqual([]);
+      expect(finding!.problem).toMatch(/CopySnapshotQueueABCDEF12 accepts requests without TLS/);
+      expect(finding!.fix).toMatch(/npx cdk deploy -c env=staging --all/);
+    });
+
+    it('a queue any EventBridge rule may send to (no aws:SourceArn)', async () => {
+      policies.queues.get(copyQueue())!.push({
+        Sid: 'AnyRule',
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'],
+      });
+      const [finding, ...rest] = await findingsOf('queue policy');
+      expect(rest).toEqual([]);
+      expect(finding!.problem).toMatch(
+        /CopySnapshotQueueABCDEF12 lets events\.amazonaws\.com send to it for any source \(statement AnyRule: no aws:SourceArn/,
+      );
+      expect(finding!.fix).toMatch(/ArnEquals aws:SourceArn/);
+    });
+
+    it('a queue that accepts a topic of another environment', async () => {
+      const foreign = 'arn:aws:sns:eu-west-1:222222222222:lifeboat-dev-events';
+      policies.queues.get(copyQueue())!.push({
+        Sid: 'Foreign',
+        Effect: 'Allow',
+        Principal: { Service: 'sns.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Condition: { ArnEquals: { 'aws:SourceArn': foreign } },
+      });
+      const [finding, ...rest] = await findingsOf('queue policy');
+      expect(rest).toEqual([]);
+      expect(finding!.problem).toContain(
+        `for ${foreign} (statement Foreign), which is no rule or topic of this environment`,
+      );
+      expect(finding!.fix).toMatch(
+        /remove statement Foreign from the queue policy \(aws sqs set-queue-attributes/,
+      );
+    });
+
+    it('a queue that refuses an expected source (that delivery fails), named by database', async () => {
+      const statements = policies.queues.get(failoverQueue())!;
+      const ledger = statements.find((s) => JSON.stringify(s.Condition).includes('FailoverAlarmRuleledger'))!;
+      policies.queues.set(
+        failoverQueue(),
+        statements.filter((s) => s !== ledger),
+      );
+      const [finding, ...rest] = await findingsOf('queue policy');
+      expect(rest).toEqual([]);
+      expect(finding).toMatchObject({ database: 'ledger', region: 'eu-central-1' });
+      expect(finding!.problem).toMatch(
+        /FailoverDeadLetterQueueABCDEF12 does not let events\.amazonaws\.com send to it for arn:aws:events:eu-central-1:222222222222:rule\/staging-FailoverAlarmRuleledgerABCDEF12: EventBridge rule/,
+      );
+    });
+
+    it('a function anyone may invoke, and one invoked by a rule without aws:SourceArn', async () => {
+      policies.functions.get(canary())!.push({
+        Sid: 'Anyone',
+        Effect: 'Allow',
+        Principal: '*',
+        Action: 'lambda:InvokeFunction',
+      });
+      policies.functions.get(alarmStart())!.push({
+        Sid: 'AnyRule',
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'lambda:InvokeFunction',
+      });
+      const findings = await findingsOf('function policy');
+      expect(findings.map((f) => f.problem)).toEqual([
+        expect.stringMatching(
+          /FailoverAlarmStartABCDEF12 lets events\.amazonaws\.com invoke it for any source \(statement AnyRule: no aws:SourceArn/,
+        ),
+        expect.stringMatching(
+          /PrimaryCanaryFunctionABCDEF12 lets \* invoke it for any source \(statement Anyone: not an AWS service/,
+        ),
+      ]);
+      expect(findings[1]!.fix).toMatch(
+        /aws lambda remove-permission --function-name staging-PrimaryCanaryFunctionABCDEF12 --statement-id Anyone --region eu-central-1/,
+      );
+    });
+
+    it("a function invoked for a rule that is not this environment's", async () => {
+      const foreign = 'arn:aws:events:eu-central-1:222222222222:rule/someone-elses';
+      policies.functions.get(alarmStart())!.push({
+        Sid: 'Foreign',
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'lambda:InvokeFunction',
+        Condition: { ArnLike: { 'AWS:SourceArn': foreign } },
+      });
+      const [finding, ...rest] = await findingsOf('function policy');
+      expect(rest).toEqual([]);
+      expect(finding!.problem).toContain(
+        `lets events.amazonaws.com invoke it for ${foreign} (statement Foreign)`,
+      );
+      expect(finding!.fix).toMatch(
+        /aws lambda remove-permission --function-name staging-FailoverAlarmStartABCDEF12 --statement-id Foreign/,
+      );
+    });
+
+    it('a function its expected source may not invoke (no permission at all)', async () => {
+      policies.functions.delete(canary());
+      const findings = await findingsOf('function policy');
+      expect(findings.map((f) => f.database).sort()).toEqual(['ledger', 'orders']);
+      for (const f of findings) {
+        expect(f.problem).toMatch(
+          /PrimaryCanaryFunctionABCDEF12 does not let events\.amazonaws\.com invoke it for arn:aws:events:eu-central-1:222222222222:rule\/staging-PrimaryCanarySchedule(orders|ledger)ABCDEF12: EventBridge schedule \(every minute\) → the canary fails/,
+        );
+        expect(f.fix).toBe('redeploy: npx cdk deploy -c env=staging --all');
+      }
+    });
+
+    it('a policy it may not read', async () => {
+      mocks.sqs
+        .on(GetQueueAttributesCommand, { QueueUrl: copyQueue() })
+        .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDenied' }));
+      mocks.lambda
+        .on(GetPolicyCommand, { FunctionName: canary() })
+        .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }));
+      const findings = [...(await findingsOf('queue policy')), ...(await findingsOf('function policy'))];
+      expect(findings.map((f) => f.problem)).toEqual([
+        expect.stringMatching(
+          /CopySnapshotQueueABCDEF12: its policy could not be read \(AccessDenied: not authorized\)/,
+        ),
+        expect.stringMatching(
+          /PrimaryCanaryFunctionABCDEF12: its policy could not be read \(AccessDeniedException/,
+        ),
+      ]);
+      expect(findings[0]!.fix).toMatch(/sqs:GetQueueAttributes/);
+      expect(findings[1]!.fix).toMatch(/lambda:GetPolicy/);
+    });
   });
 
   it('says so when the stacks are not deployed, and asks nothing of IAM', async () => {

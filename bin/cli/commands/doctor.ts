@@ -6,6 +6,7 @@ import {
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { type ContextEntry, IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { DescribeKeyCommand, GetKeyPolicyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { GetPolicyCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
@@ -17,6 +18,7 @@ import { GetBucketReplicationCommand, HeadBucketCommand, S3Client } from '@aws-s
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeStateMachineCommand, ValidateStateMachineDefinitionCommand } from '@aws-sdk/client-sfn';
 import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type AuthzRequest, authzTable, isService } from '../../../lib/authz/requests/index.ts';
 import { failoverDatabases } from '../../../lib/recovery.ts';
 import { type WorkflowName } from '../../../state-machines/common.ts';
@@ -27,13 +29,15 @@ import type { EnvironmentConfig } from '../../../lib/config/schema.ts';
 import { resolveEnvironment } from '../env.ts';
 import { table } from '../format.ts';
 import { type AwsClients, defaultClients } from './aws.ts';
+import { type ExpectedSource, type PolicyProblem, resourcePolicyProblems } from './doctor-policies.ts';
 
 const USAGE = 'lifeboat doctor --env NAME [--json]';
 
 export const doctorHelp = `Asks AWS, read-only, whether the deployed environment would work during an incident: every
 role simulated over the calls it makes (iam:SimulatePrincipalPolicy, with the real ARNs and the
-targets' resource policies), every workflow definition validated, and what the configuration names
-described (replicas and their lag, keys and their policies, buckets and replication, secrets,
+targets' resource policies), the queues' and functions' resource policies checked (only this
+environment's rules and topics may deliver, queues only over TLS), every workflow definition
+validated, and what the configuration names described (replicas and their lag, keys and their policies, buckets and replication, secrets,
 hosted zones, the Slack webhook secret). Prints each finding per database with its fix; exit 1 on
 any finding, 0 when there is none. Run it after every deploy (docs/deploy.md).
 
@@ -49,6 +53,8 @@ export interface DoctorClients extends AwsClients {
   sns(region: string): SNSClient;
   cloudwatch(region: string): CloudWatchClient;
   route53(): Route53Client;
+  sqs(region: string): SQSClient;
+  lambda(region: string): LambdaClient;
 }
 
 export const defaultDoctorClients: DoctorClients = {
@@ -62,6 +68,8 @@ export const defaultDoctorClients: DoctorClients = {
   sns: (region) => new SNSClient({ region, maxAttempts: 5 }),
   cloudwatch: (region) => new CloudWatchClient({ region, maxAttempts: 5 }),
   route53: () => new Route53Client({ region: 'us-east-1', maxAttempts: 5 }),
+  sqs: (region) => new SQSClient({ region, maxAttempts: 5 }),
+  lambda: (region) => new LambdaClient({ region, maxAttempts: 5 }),
 };
 
 export interface Finding {
@@ -193,7 +201,7 @@ function contextEntries(context: Record<string, string | string[]>): ContextEntr
   });
 }
 
-/** The resource policy AWS evaluates with a request on `arn` (topic, key, bucket), fetched once. */
+/** The resource policy AWS evaluates with a request on `arn` (topic, key, queue), fetched once. */
 class ResourcePolicies {
   private readonly cache = new Map<string, Promise<string | undefined>>();
   constructor(private readonly clients: DoctorClients) {}
@@ -210,7 +218,8 @@ class ResourcePolicies {
   }
 
   private ownerOf(arn: string): string | undefined {
-    if (arn.startsWith('arn:aws:sns:') || /^arn:aws:kms:[^:]+:\d+:key\//.test(arn)) return arn;
+    if (arn.startsWith('arn:aws:sns:') || arn.startsWith('arn:aws:sqs:')) return arn;
+    if (/^arn:aws:kms:[^:]+:\d+:key\//.test(arn)) return arn;
     const s3 = /^arn:aws:s3:::([^/]+)/.exec(arn);
     return s3 ? `arn:aws:s3:::${s3[1]}` : undefined;
   }
@@ -219,6 +228,14 @@ class ResourcePolicies {
     const region = arn.split(':')[3]!;
     if (arn.startsWith('arn:aws:sns:')) {
       const out = await this.clients.sns(region).send(new GetTopicAttributesCommand({ TopicArn: arn }));
+      return out.Attributes?.Policy;
+    }
+    if (arn.startsWith('arn:aws:sqs:')) {
+      const [, , , , account, name] = arn.split(':');
+      const QueueUrl = `https://sqs.${region}.amazonaws.com/${account}/${name}`;
+      const out = await this.clients
+        .sqs(region)
+        .send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['Policy'] }));
       return out.Attributes?.Policy;
     }
     if (arn.startsWith('arn:aws:kms:')) {
@@ -328,6 +345,147 @@ async function checkRequests(d: Deployed, clients: DoctorClients, findings: Find
     }
   }
   return asked;
+}
+
+/** The service deliveries of the request table by the ARN of the queue or function they reach. */
+function expectedDeliveries(d: Deployed): Map<string, ExpectedSource[]> {
+  const out = new Map<string, ExpectedSource[]>();
+  for (const r of authzTable(d.env.name, d.env.config).expected) {
+    const source = r.context?.['aws:SourceArn'];
+    if (!isService(r.principal) || typeof source !== 'string') continue;
+    if (r.action !== 'sqs:SendMessage' && r.action !== 'lambda:InvokeFunction') continue;
+    let target: string;
+    let sourceArn: string;
+    try {
+      target = resolve(d, r.resource);
+      sourceArn = resolve(d, source);
+    } catch {
+      continue; // what is not deployed is a finding of checkRequests already
+    }
+    const list = out.get(target) ?? [];
+    list.push({
+      service: r.principal,
+      sourceArn,
+      why: r.why,
+      ...(r.database ? { database: r.database } : {}),
+    });
+    out.set(target, list);
+  }
+  return out;
+}
+
+/** How a problem of a queue's or function's policy reads, and its fix. */
+function policyFinding(
+  d: Deployed,
+  target: { kind: 'queue' | 'function'; arn: string; name: string; region: string },
+  p: PolicyProblem,
+): Finding {
+  const { kind, arn, name, region } = target;
+  const redeploy = `npx cdk deploy -c env=${d.env.name} --all`;
+  const verb = kind === 'queue' ? 'send to it' : 'invoke it';
+  const removal =
+    kind === 'queue'
+      ? `remove statement ${'sid' in p ? p.sid : ''} from the queue policy (aws sqs set-queue-attributes --queue-url ${name} --attributes Policy=...) or redeploy (${redeploy}), which writes lifeboat's own policy back`
+      : `aws lambda remove-permission --function-name ${name} --statement-id ${'sid' in p ? p.sid : ''} --region ${region}`;
+  const check = kind === 'queue' ? 'queue policy' : 'function policy';
+  switch (p.kind) {
+    case 'not-ssl-only':
+      return {
+        database: ENVIRONMENT,
+        region,
+        check,
+        problem: `${arn} accepts requests without TLS (no Deny on aws:SecureTransport false)`,
+        fix: `redeploy (${redeploy}): lifeboat's queue policies deny every request without TLS`,
+      };
+    case 'open':
+      return {
+        database: ENVIRONMENT,
+        region,
+        check,
+        problem: `${arn} lets ${p.principal} ${verb} for any source (statement ${p.sid}: ${p.detail})`,
+        fix: `limit it to this environment's rule or topic (ArnEquals aws:SourceArn), or ${removal}`,
+      };
+    case 'foreign-source':
+      return {
+        database: ENVIRONMENT,
+        region,
+        check,
+        problem: `${arn} lets ${p.principal} ${verb} for ${p.sourceArn} (statement ${p.sid}), which is no rule or topic of this environment`,
+        fix: removal,
+      };
+    case 'missing-source':
+      return {
+        database: p.expected.database ?? ENVIRONMENT,
+        region,
+        check,
+        problem: `${arn} does not let ${p.expected.service} ${verb} for ${p.expected.sourceArn}: ${p.expected.why} fails`,
+        fix: `redeploy: ${redeploy}`,
+      };
+  }
+}
+
+/**
+ * The queues' policies (GetQueueAttributes Policy) and the functions' permissions (GetPolicy) of
+ * both stacks: only the deliveries the request table expects, each scoped to its rule or topic,
+ * queues only over TLS. Returns how many resource policies were read.
+ */
+async function checkResourcePolicies(
+  d: Deployed,
+  clients: DoctorClients,
+  findings: Finding[],
+): Promise<number> {
+  const expected = expectedDeliveries(d);
+  let read = 0;
+  for (const side of ['primary', 'dr'] as const) {
+    const { region } = d.env[side];
+    for (const r of d.stacks[side].values()) {
+      const kind =
+        r.ResourceType === 'AWS::SQS::Queue'
+          ? 'queue'
+          : r.ResourceType === 'AWS::Lambda::Function'
+            ? 'function'
+            : undefined;
+      if (!kind || !r.PhysicalResourceId) continue;
+      const arn = arnOfPhysical(r, region, d.env.account);
+      const target = { kind, arn, name: r.PhysicalResourceId, region } as const;
+      let policy: string | undefined;
+      try {
+        if (kind === 'queue') {
+          const out = await clients
+            .sqs(region)
+            .send(
+              new GetQueueAttributesCommand({ QueueUrl: r.PhysicalResourceId, AttributeNames: ['Policy'] }),
+            );
+          policy = out.Attributes?.Policy;
+        } else {
+          try {
+            const out = await clients
+              .lambda(region)
+              .send(new GetPolicyCommand({ FunctionName: r.PhysicalResourceId }));
+            policy = out.Policy;
+          } catch (err) {
+            // A function nothing may invoke but its callers' roles has no resource policy at all.
+            if ((err as Error).name !== 'ResourceNotFoundException') throw err;
+          }
+        }
+      } catch (err) {
+        findings.push({
+          database: ENVIRONMENT,
+          region,
+          check: kind === 'queue' ? 'queue policy' : 'function policy',
+          problem: `${arn}: its policy could not be read (${(err as Error).name}: ${(err as Error).message})`,
+          fix: `let the caller ${kind === 'queue' ? 'sqs:GetQueueAttributes' : 'lambda:GetPolicy'} (doctor only reads), or deploy it: npx cdk deploy -c env=${d.env.name} --all`,
+        });
+        continue;
+      }
+      read += 1;
+      const action = kind === 'queue' ? 'sqs:SendMessage' : 'lambda:InvokeFunction';
+      for (const p of resourcePolicyProblems(policy, action, expected.get(arn) ?? [])) {
+        findings.push(policyFinding(d, target, p));
+      }
+    }
+  }
+  return read;
 }
 
 async function checkWorkflows(d: Deployed, clients: DoctorClients, findings: Finding[]): Promise<void> {
@@ -630,6 +788,8 @@ async function checkConfiguration(d: Deployed, clients: DoctorClients, findings:
 export interface DoctorReport {
   readonly environment: string;
   readonly requestsSimulated: number;
+  /** Queue policies and function permissions read and checked. */
+  readonly resourcePoliciesChecked: number;
   readonly findings: readonly Finding[];
 }
 
@@ -654,9 +814,10 @@ export async function runDoctor(envName: string, clients: DoctorClients): Promis
   const deployed: Deployed = { env, stacks };
   const requestsSimulated =
     stacks.primary.size > 0 && stacks.dr.size > 0 ? await checkRequests(deployed, clients, findings) : 0;
+  const resourcePoliciesChecked = await checkResourcePolicies(deployed, clients, findings);
   await checkWorkflows(deployed, clients, findings);
   await checkConfiguration(deployed, clients, findings);
-  return { environment: envName, requestsSimulated, findings };
+  return { environment: envName, requestsSimulated, resourcePoliciesChecked, findings };
 }
 
 export async function doctorCommand(
@@ -673,7 +834,7 @@ export async function doctorCommand(
     const byDatabase = new Map<string, Finding[]>();
     for (const f of report.findings) byDatabase.set(f.database, [...(byDatabase.get(f.database) ?? []), f]);
     out.write(
-      `lifeboat doctor ${envName}: ${report.requestsSimulated} requests asked of AWS, ${report.findings.length} finding(s)\n`,
+      `lifeboat doctor ${envName}: ${report.requestsSimulated} requests asked of AWS, ${report.resourcePoliciesChecked} queue and function policies checked, ${report.findings.length} finding(s)\n`,
     );
     for (const [database, list] of byDatabase) {
       out.write(`\n${database}\n`);
@@ -686,7 +847,7 @@ export async function doctorCommand(
     }
     if (report.findings.length === 0)
       out.write(
-        'nothing would fail: every call allowed, every workflow valid, everything configured exists\n',
+        'nothing would fail: every call allowed, every delivery scoped to its source, every workflow valid, everything configured exists\n',
       );
   }
   return report.findings.length > 0 ? 1 : 0;
