@@ -866,7 +866,7 @@ async function failover(
       `SELECT current_setting('server_version') AS version, pg_is_in_recovery() AS recovery,
               pg_last_wal_replay_lsn()::text AS replay,
               CASE WHEN pg_last_wal_replay_lsn() = pg_last_wal_receive_lsn() THEN 0
-                   ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END AS lag`,
+                   ELSE greatest(0, extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())) END AS lag`,
     );
     let source: PreflightFacts['source'] = { reachable: false, engineVersion: null, status: null };
     try {
@@ -1097,6 +1097,10 @@ async function failover(
   });
   if (run.status !== 'SUCCEEDED') {
     throw new Error(`failover workflow ${run.error}: ${run.cause} (path: ${run.path.join(' → ')})`);
+  }
+  // In AWS a failed catalog write does not fail a verified failover; the drill checks the record too.
+  if (run.output?.record?.recorded !== true) {
+    throw new Error(`failover workflow succeeded without its record: ${JSON.stringify(run.output?.record)}`);
   }
   const verifiedAt = verifiedWriteAt === null ? null : Date.parse(verifiedWriteAt);
   return {

@@ -61,6 +61,23 @@ describe('evaluatePreflight', () => {
     expect(report.refusal?.Cause).toMatch(/^preflight refused: /);
   });
 
+  it('reads a lag a little below zero (two clocks) as none, so the failover record still validates', () => {
+    const report = evaluatePreflight(target, { ...healthy, replicaLagSeconds: -0.004 }, { force: false });
+
+    expect(report.passed).toBe(true);
+    expect(report.rpoSeconds).toBe(0);
+    const record = buildFailoverRecord({
+      target,
+      request: parseFailoverRequest({ database: 'orders', mode: 'planned', reason: 'drill' }),
+      executionId: 'arn:aws:states:eu-west-1:123456789012:execution:f:x',
+      startedAt: '2026-12-01T10:00:00Z',
+      verifiedWriteAt: '2026-12-01T10:01:00Z',
+      rpoSeconds: report.rpoSeconds,
+      fence: 'fenced',
+    });
+    expect(record.rpoSeconds).toBe(0);
+  });
+
   it('accepts lag exactly at the bound', () => {
     expect(evaluatePreflight(target, { ...healthy, replicaLagSeconds: 30 }, { force: false }).passed).toBe(
       true,

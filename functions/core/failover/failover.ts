@@ -355,7 +355,9 @@ export function evaluatePreflight(
     }
   }
 
-  const lag = facts.replicaLagSeconds;
+  // A lag read from two clocks (the replica's now and the primary's commit time) can come out a
+  // little below zero: it is none.
+  const lag = facts.replicaLagSeconds === null ? null : Math.max(0, facts.replicaLagSeconds);
   const lagOk = lag !== null && lag <= target.maxLagSeconds;
   const lagText =
     lag === null
