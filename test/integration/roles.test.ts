@@ -52,6 +52,9 @@ const SHOP_SETUP = [
   `GRANT SELECT, INSERT, UPDATE ON app.orders TO app_rw`,
   `GRANT USAGE ON SEQUENCE app.orders_id_seq TO app_rw`,
   `GRANT SELECT (id, customer) ON app.orders TO ${q(ODD)}`,
+  `CREATE FUNCTION app.order_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM app.orders'`,
+  `REVOKE EXECUTE ON FUNCTION app.order_count() FROM PUBLIC`,
+  `GRANT EXECUTE ON FUNCTION app.order_count() TO readers`,
   `ALTER TABLE app.orders ENABLE ROW LEVEL SECURITY`,
   `CREATE POLICY tenant_rw ON app.orders TO app_rw USING (tenant = 'acme') WITH CHECK (tenant = 'acme')`,
   `CREATE POLICY read_all ON app.orders FOR SELECT TO readers, ${q(ODD)} USING (true)`,
@@ -168,7 +171,9 @@ describe('restore onto a brand-new server: --create-roles', () => {
     const report = await runVerify({ repository, ref: manifest.id, database: 'shop' });
     const roles = report.checks.find((c) => c.name === 'roles');
     expect(roles).toMatchObject({ passed: true, failures: [] });
-    expect(roles!.detail).toBe('5 roles, 2 memberships, 1 database settings match the source');
+    expect(roles!.detail).toMatch(
+      /^5 roles, 2 memberships, 1 database settings, \d+ owners and grants match the source$/,
+    );
     expect(report.passed).toBe(true);
   });
 
@@ -316,6 +321,56 @@ describe('restore onto a brand-new server: --create-roles', () => {
     } finally {
       await fresh.stop();
     }
+  });
+
+  it('the roles check compares owners, object, column and database grants and default privileges, naming each difference', async () => {
+    await withClient(target, 'postgres', (c) => c.query('CREATE DATABASE perms'));
+    const report = await runRestore({
+      repository,
+      ref: manifest.id,
+      target: target.connection('perms'),
+      createRoles: true,
+    });
+    const doc = await readRoles(repository, manifest);
+    const existing = report.roles!.existing.map((e) => e.role);
+    expect(Object.keys(doc.permissions!).length).toBeGreaterThan(10);
+    expect(doc.permissions).toMatchObject({
+      'table app.orders owner': 'app_owner',
+      'table app.orders grant to app_rw': 'INSERT, SELECT, UPDATE',
+      [`column app.orders(customer) grant to ${ODD}`]: 'SELECT',
+      'sequence app.orders_id_seq grant to app_rw': 'USAGE',
+      'function app.order_count() grant to readers': 'EXECUTE',
+      'default privileges of app_owner in schema app on tables grant to readers': 'SELECT',
+    });
+    expect(doc.permissions!['function app.order_count() grant to PUBLIC']).toBeUndefined();
+    const faithful = await checkRoles(target.connection('perms'), doc, [], existing);
+    expect(faithful).toMatchObject({ passed: true, failures: [] });
+
+    await withClient(target, 'perms', async (c) => {
+      await c.query(`REVOKE SELECT (customer) ON app.orders FROM ${q(ODD)}`);
+      await c.query('ALTER TABLE app.items OWNER TO app_rw');
+      await c.query('REVOKE USAGE ON SEQUENCE app.orders_id_seq FROM app_rw');
+      await c.query('GRANT EXECUTE ON FUNCTION app.order_count() TO PUBLIC');
+      await c.query('GRANT CREATE ON SCHEMA app TO readers');
+      await c.query(
+        'ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA app REVOKE SELECT ON TABLES FROM readers',
+      );
+      await c.query('REVOKE CONNECT ON DATABASE perms FROM readers');
+    });
+    const changed = await checkRoles(target.connection('perms'), doc, [], existing);
+    expect(changed.passed).toBe(false);
+    expect(changed.failures).toEqual([
+      expect.stringMatching(/^database grants .*, source .*readers CONNECT/),
+      `column app.orders(customer) grant to ${ODD}: none here, SELECT on the source`,
+      'default privileges of app_owner in schema app on tables grant to readers: none here, SELECT on the source',
+      'function app.order_count() grant to PUBLIC: EXECUTE here, none on the source',
+      'schema app grant to readers: CREATE, USAGE here, USAGE on the source',
+      'sequence app.orders_id_seq grant to app_rw: none here, USAGE on the source',
+      'table app.items grant to app_owner: none here, DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on the source',
+      'table app.items grant to app_rw: DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE here, none on the source',
+      'table app.items owner: app_rw here, app_owner on the source',
+    ]);
+    expect(changed.detail).toMatch(/: 9 differ$/);
   });
 
   it("the restore workflow's mode: roles from the backup when it has them", async () => {

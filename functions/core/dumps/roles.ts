@@ -8,6 +8,7 @@ import { errorMessage, LifeboatError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { type ConnectionInfo, connect, libpqConnString, libpqEnv } from '../shared/pg.ts';
 import { toolForServer } from '../shared/pgtools.ts';
+import { comparePermissions, readPermissions } from './permissions.ts';
 import type { Repository } from '../repository/types.ts';
 
 /**
@@ -70,6 +71,11 @@ export const RolesDocument = z.object({
     /** The database's grants; null when it has the default ACL (PUBLIC may connect and use temp). */
     acl: z.array(z.object({ grantee: z.string(), privilege: z.string(), grantable: z.boolean() })).nullable(),
   }),
+  /**
+   * Owners and grants of the database's objects, columns' grants and default privileges, read in
+   * the dump's snapshot (permissions.ts); absent in documents written before they were captured.
+   */
+  permissions: z.record(z.string(), z.string()).optional(),
 });
 export type RolesDocument = z.infer<typeof RolesDocument>;
 
@@ -329,6 +335,7 @@ export async function captureRoles(
       settings: settings.rows.filter((s) => s.role === null).map((s) => splitSetting(s.entry)),
       acl: db.rows[0]!.acl,
     },
+    permissions: await readPermissions(client),
   });
 }
 
@@ -565,13 +572,67 @@ export async function checkRoles(
     const got = [...(row.settings ?? [])].sort();
     if (JSON.stringify(want) !== JSON.stringify(got))
       failures.push(`database settings ${got.join(', ') || '(none)'}, source ${want.join(', ') || '(none)'}`);
+    failures.push(...(await compareDatabaseLevel(client, doc, skip)));
+    if (doc.permissions) failures.push(...comparePermissions(doc.permissions, await readPermissions(client)));
   } finally {
     await client.end().catch(() => undefined);
   }
+  const permissions = doc.permissions
+    ? `, ${Object.keys(doc.permissions).length} owners and grants`
+    : ' (owners and grants of objects not captured by this backup)';
   return {
     name: 'roles',
     passed: failures.length === 0,
-    detail: `${doc.roles.length} roles, ${doc.memberships.length} memberships, ${doc.databaseSettings.settings.length} database settings${failures.length ? `: ${failures.length} differ` : ' match the source'}`,
+    detail: `${doc.roles.length} roles, ${doc.memberships.length} memberships, ${doc.databaseSettings.settings.length} database settings${permissions}${failures.length ? `: ${failures.length} differ` : ' match the source'}`,
     failures,
   };
+}
+
+/** The database's grants and its per-role settings (`ALTER ROLE … IN DATABASE … SET`) against the source's. */
+async function compareDatabaseLevel(
+  client: pg.Client,
+  doc: RolesDocument,
+  skip: ReadonlySet<string>,
+): Promise<string[]> {
+  const failures: string[] = [];
+  const acl = await client.query<{ entry: string }>(
+    `SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END || ' ' || a.privilege_type
+              || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END AS entry
+       FROM pg_database d, aclexplode(COALESCE(d.datacl, acldefault('d', d.datdba))) a
+      WHERE d.datname = current_database()`,
+  );
+  const owner = doc.databaseSettings.owner;
+  // A NULL ACL stands for the defaults: the owner's privileges and PUBLIC's CONNECT and TEMPORARY.
+  const source = doc.databaseSettings.acl ?? [
+    ...['CONNECT', 'CREATE', 'TEMPORARY'].map((privilege) => ({
+      grantee: owner,
+      privilege,
+      grantable: false,
+    })),
+    ...['CONNECT', 'TEMPORARY'].map((privilege) => ({ grantee: 'PUBLIC', privilege, grantable: false })),
+  ];
+  const want = source
+    .map((a) => `${a.grantee} ${a.privilege}${a.grantable ? ' WITH GRANT OPTION' : ''}`)
+    .sort();
+  const got = acl.rows.map((r) => r.entry).sort();
+  if (JSON.stringify(want) !== JSON.stringify(got))
+    failures.push(`database grants ${got.join(', ') || '(none)'}, source ${want.join(', ') || '(none)'}`);
+  const settings = await client.query<{ role: string; entry: string }>(
+    `SELECT pg_get_userbyid(s.setrole) AS role, unnest(s.setconfig) AS entry FROM pg_db_role_setting s
+      WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) AND s.setrole <> 0`,
+  );
+  const wantSettings = doc.roleSettingsInDatabase
+    .filter((s) => !skip.has(s.role))
+    .map((s) => `${s.role}: ${s.name}=${s.value}`)
+    .sort();
+  const gotSettings = settings.rows
+    .filter((r) => !skip.has(r.role))
+    .map((r) => ({ role: r.role, ...splitSetting(r.entry) }))
+    .map((s) => `${s.role}: ${s.name}=${s.value}`)
+    .sort();
+  if (JSON.stringify(wantSettings) !== JSON.stringify(gotSettings))
+    failures.push(
+      `settings of roles in the database ${gotSettings.join(', ') || '(none)'}, source ${wantSettings.join(', ') || '(none)'}`,
+    );
+  return failures;
 }
