@@ -108,6 +108,14 @@ export function dumpTargetParameterName(environment: string, database: string): 
 }
 
 /**
+ * SSM parameter (primary region) holding the ARN of the environment's take-snapshot function, which
+ * `lifeboat backup --env E --database D --kind snapshot` invokes with the database's scheduled event.
+ */
+export function snapshotTargetParameterName(environment: string): string {
+  return `/lifeboat/${environment}/snapshots`;
+}
+
+/**
  * SSM parameter (primary region) holding what verifies a database's dumps on demand: the ARN of the
  * verify-backup function, or of the Fargate verification workflow of a `large` database.
  */

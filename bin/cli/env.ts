@@ -1,10 +1,11 @@
 import { InvalidArgument } from '#core/shared/errors.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';
 import type { EnvironmentConfigInput } from '../../lib/config/schema.ts';
-import { dumpEvent } from '../../lib/events.ts';
+import { dumpEvent, snapshotEvent } from '../../lib/events.ts';
 import {
   backupBucketName,
   dumpTargetParameterName,
+  snapshotTargetParameterName,
   stackName,
   type WorkflowName,
   verifyTargetParameterName,
@@ -33,6 +34,8 @@ export interface DeployedDatabase {
   readonly failover: boolean;
   /** The event its dump function (or Fargate task) takes: the same as lib/events.ts dumpEvent. */
   readonly dumpEvent: ReturnType<typeof dumpEvent>;
+  /** take-snapshot's event of one slot: the schedule's (lib/events.ts snapshotEvent) with that time. */
+  snapshotEvent(slot: Date): Record<string, string>;
 }
 
 export interface DeployedEnvironment {
@@ -43,6 +46,8 @@ export interface DeployedEnvironment {
   readonly buckets: Readonly<Record<RegionRole, string>>;
   readonly stacks: Readonly<Record<RegionRole, string>>;
   readonly databases: readonly DeployedDatabase[];
+  /** A snapshot not copied to the DR region within this long has failed (the copy queue's bound). */
+  readonly copyMaxWaitHours: number;
   /** Thresholds the deployed alarms use; `lifeboat status --env` holds databases to the same. */
   readonly alarms: {
     readonly backupAgeWarnHours: number;
@@ -74,7 +79,9 @@ export function resolveEnvironment(
       dumps: db.policySettings.dump !== undefined,
       failover: db.failover !== undefined,
       dumpEvent: dumpEvent(db, db.policySettings),
+      snapshotEvent: (slot: Date) => ({ ...snapshotEvent(db), scheduledTime: slot.toISOString() }),
     })),
+    copyMaxWaitHours: config.snapshotCopies.maxWaitHours,
     alarms: {
       backupAgeWarnHours: config.alarms.backupAgeWarnHours,
       backupAgeCritHours: config.alarms.backupAgeCritHours,
@@ -128,4 +135,8 @@ export function dumpTargetParameter(env: DeployedEnvironment, database: string):
 
 export function verifyTargetParameter(env: DeployedEnvironment, database: string): string {
   return verifyTargetParameterName(env.name, database);
+}
+
+export function snapshotTargetParameter(env: DeployedEnvironment): string {
+  return snapshotTargetParameterName(env.name);
 }

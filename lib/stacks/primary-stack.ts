@@ -20,7 +20,11 @@ import { TakeSnapshot } from '../constructs/take-snapshot.ts';
 import { VerifyBackupFunction, VerifyImage, VerifyTask } from '../constructs/verify-backup.ts';
 import { addVerificationSchedules, RestoreWorkflows } from '../constructs/workflows/index.ts';
 import { discoverEvent, dumpEvent, pruneEvent, snapshotEvent } from '../events.ts';
-import { dumpTargetParameterName, verifyTargetParameterName } from '../naming.ts';
+import {
+  dumpTargetParameterName,
+  snapshotTargetParameterName,
+  verifyTargetParameterName,
+} from '../naming.ts';
 import { regionAlerting, replicaLagSources } from './alerting.ts';
 import { applyFeatureFlags } from './feature-flags.ts';
 import type { LifeboatStackProps } from './props.ts';
@@ -309,6 +313,11 @@ export class PrimaryStack extends Stack {
     }
     this.verifyTasks = verifyTasks;
     // On-demand operations (`lifeboat backup|verify --env`) find what to start here, by name.
+    new StringParameter(this, 'SnapshotTarget', {
+      parameterName: snapshotTargetParameterName(environment),
+      stringValue: this.takeSnapshot.function.functionArn,
+      description: `lifeboat ${environment}: what takes a snapshot of a database on demand`,
+    });
     for (const database of config.databases) {
       if (!database.policySettings.dump) continue;
       const dump = dumpTasks.get(database.name)?.stateMachine.stateMachineArn;

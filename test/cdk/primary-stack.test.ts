@@ -173,6 +173,13 @@ describe('primary stack (dev)', () => {
         Name: `/lifeboat/dev/verify/${db.name}`,
         Value: { 'Fn::GetAtt': [verify, 'Arn'] },
       });
+      const takeSnapshot = onlyResource(template, 'AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'take-snapshot' }) },
+      });
+      template.hasResourceProperties('AWS::SSM::Parameter', {
+        Name: '/lifeboat/dev/snapshots',
+        Value: { 'Fn::GetAtt': [takeSnapshot, 'Arn'] },
+      });
     });
 
     it('runs the container image with 1 GB, 15 minutes, tracing, in the database network', () => {

@@ -6,7 +6,8 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
-import { S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -16,6 +17,7 @@ import { backupEnvCommand, type DeployedClients, verifyEnvCommand } from '../../
 const lambda = mockClient(LambdaClient);
 const sfn = mockClient(SFNClient);
 const ssm = mockClient(SSMClient);
+const s3 = mockClient(S3Client);
 
 const DEV_DUMP = 'arn:aws:lambda:eu-west-1:111111111111:function:Lifeboat-dev-Primary-DumpordersFunction-AbC';
 const DEV_VERIFY = 'arn:aws:lambda:eu-west-1:111111111111:function:Lifeboat-dev-Primary-VerifyBackup-XyZ';
@@ -33,6 +35,7 @@ function clients(): DeployedClients & { regions: string[] } {
     ssm: (region) => (regions.push(`ssm:${region}`), new SSMClient({ region })),
     lambda: (region) => (regions.push(`lambda:${region}`), new LambdaClient({ region })),
     s3: (region) => (regions.push(`s3:${region}`), new S3Client({ region })),
+    rds: (region) => (regions.push(`rds:${region}`), new RDSClient({ region })),
   };
 }
 
@@ -52,6 +55,7 @@ beforeEach(() => {
   lambda.reset();
   sfn.reset();
   ssm.reset();
+  s3.reset();
   ssm
     .on(GetParameterCommand, { Name: '/lifeboat/dev/dumps/orders' })
     .resolves({ Parameter: { Value: DEV_DUMP } });
@@ -73,7 +77,7 @@ beforeEach(() => {
 });
 
 describe('lifeboat backup --env', () => {
-  it("invokes the database's deployed dump function with its scheduled event, in the primary region", async () => {
+  it("--wait invokes the database's deployed dump function with its scheduled event, in the primary region, to its catalog entry", async () => {
     lambda.on(InvokeCommand).resolves({
       StatusCode: 200,
       Payload: json({
@@ -86,13 +90,17 @@ describe('lifeboat backup --env', () => {
         },
       }),
     });
+    s3.on(HeadObjectCommand, {
+      Bucket: 'lifeboat-dev-111111111111-eu-west-1',
+      Key: 'catalog/orders/20261201T161500Z-ab12cd/manifest.json',
+    }).resolves({ ContentLength: 900 });
     const c = clients();
     const out = output();
 
-    const code = await backupEnvCommand(['--env', 'dev', '--database', 'orders'], c, out.stream);
+    const code = await backupEnvCommand(['--env', 'dev', '--database', 'orders', '--wait'], c, out.stream);
 
     expect(code).toBe(0);
-    expect(c.regions).toEqual(['ssm:eu-west-1', 'lambda:eu-west-1']);
+    expect(c.regions).toEqual(['ssm:eu-west-1', 's3:eu-west-1', 'lambda:eu-west-1']);
     expect(lambda).toHaveReceivedCommandWith(InvokeCommand, {
       FunctionName: DEV_DUMP,
       InvocationType: 'RequestResponse',
@@ -103,7 +111,34 @@ describe('lifeboat backup --env', () => {
       secretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:lifeboat/dev/orders-AbCdEf',
       compression: 'zstd:3',
     });
-    expect(out.text()).toMatch(/backup 20261201T161500Z-ab12cd of "orders": 3.0 MiB in 42.0 s/);
+    expect(out.text()).toMatch(
+      /backup 20261201T161500Z-ab12cd of "orders": 3.0 MiB in 42.0 s, cataloged \(lifeboat list --env dev --database orders\)/,
+    );
+
+    // The function answered, but its manifest is not in the bucket: not complete.
+    s3.reset();
+    s3.on(HeadObjectCommand).rejects(
+      Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } }),
+    );
+    const missing = output();
+    expect(
+      await backupEnvCommand(['--env', 'dev', '--database', 'orders', '--wait'], c, missing.stream),
+    ).toBe(1);
+    expect(missing.text()).toMatch(
+      /FAILED: the function answered, but catalog\/orders\/20261201T161500Z-ab12cd\/manifest.json is not in/,
+    );
+  });
+
+  it('without --wait starts the dump as the schedule does (asynchronously) and says how to see it', async () => {
+    lambda.on(InvokeCommand).resolves({ StatusCode: 202, $metadata: { requestId: 'req-1' } });
+    const out = output();
+    expect(await backupEnvCommand(['--env', 'dev', '--database', 'orders'], clients(), out.stream)).toBe(0);
+    expect(lambda).toHaveReceivedCommandWith(InvokeCommand, {
+      FunctionName: DEV_DUMP,
+      InvocationType: 'Event',
+    });
+    expect(out.text()).toMatch(/request req-1; its catalog record names runner lambda:req-1/);
+    expect(out.text()).toMatch(/lifeboat list --env dev --database orders shows it once cataloged/);
   });
 
   it('exits 1 with the error when the dump fails, and says so when a scheduled dump holds the slot', async () => {
@@ -113,15 +148,18 @@ describe('lifeboat backup --env', () => {
       Payload: json({ errorType: 'DumpFailed', errorMessage: 'pg_dump exited with code 1' }),
     });
     const out = output();
-    expect(await backupEnvCommand(['--env', 'dev', '--database', 'orders'], clients(), out.stream)).toBe(1);
+    expect(
+      await backupEnvCommand(['--env', 'dev', '--database', 'orders', '--wait'], clients(), out.stream),
+    ).toBe(1);
     expect(out.text()).toMatch(/backup of "orders" FAILED: DumpFailed: pg_dump exited with code 1/);
 
     lambda
       .on(InvokeCommand)
       .rejects(new TooManyRequestsException({ message: 'Rate exceeded', $metadata: {} }));
     await expect(
-      backupEnvCommand(['--env', 'dev', '--database', 'orders'], clients(), output().stream),
+      backupEnvCommand(['--env', 'dev', '--database', 'orders', '--wait'], clients(), output().stream),
     ).rejects.toThrow(/is busy: one run at a time per database/);
+    expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 2);
   });
 
   it('starts the Fargate dump workflow of a large database and follows it to its end', async () => {
@@ -139,7 +177,7 @@ describe('lifeboat backup --env', () => {
     const c = clients();
     const out = output();
 
-    const code = await backupEnvCommand(['--env', 'prod', '--database', 'orders'], c, out.stream);
+    const code = await backupEnvCommand(['--env', 'prod', '--database', 'orders', '--wait'], c, out.stream);
 
     expect(code).toBe(0);
     expect(lambda).not.toHaveReceivedCommand(InvokeCommand);

@@ -1,8 +1,9 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import type { CheckResult } from '#core/catalog/catalog.ts';
-import { InvalidArgument, LifeboatError } from '#core/shared/errors.ts';
+import { Catalog, type CheckResult, manifestKey } from '#core/catalog/catalog.ts';
+import { errorMessage, InvalidArgument, LifeboatError } from '#core/shared/errors.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import { ARCHIVE_USAGE, archiveHelp, archiveOptions, archivePreflight } from '../archived.ts';
 import { bool, parse, required, str, type Syntax } from '../args.ts';
@@ -14,8 +15,10 @@ import {
   type DeployedEnvironment,
   dumpTargetParameter,
   resolveEnvironment,
+  snapshotTargetParameter,
   verifyTargetParameter,
 } from '../env.ts';
+import { slotOf, snapshotBackup } from './deployed-snapshot.ts';
 import { bytes, duration } from '../format.ts';
 import { type AwsClients, defaultClients } from './aws.ts';
 import { withInterrupt } from './shared.ts';
@@ -29,6 +32,10 @@ import { withInterrupt } from './shared.ts';
 
 export interface DeployedClients extends AwsClients {
   lambda(region: string): LambdaClient;
+  /** RDS, to follow a snapshot and its DR copy (`backup --kind snapshot --wait`). */
+  rds(region: string): RDSClient;
+  /** Between reads of a snapshot's progress. @default 15000 */
+  readonly rdsPollMs?: number;
   /** The environment's bucket, for --request-restore of an archived dump. */
   s3(region: string): S3Client;
   /** Between progress lines while a function runs. @default 30000 */
@@ -39,6 +46,7 @@ export const defaultDeployedClients: DeployedClients = {
   ...defaultClients,
   // A synchronous invocation lasts as long as the function (up to 15 minutes): no earlier timeout.
   s3: (region) => new S3Client({ region, maxAttempts: 3 }),
+  rds: (region) => new RDSClient({ region, maxAttempts: 5 }),
   lambda: (region) =>
     new LambdaClient({ region, maxAttempts: 1, requestHandler: { requestTimeout: 16 * 60_000 } }),
 };
@@ -69,6 +77,29 @@ async function targetArn(
     }
     throw new LifeboatError(`reading SSM parameter ${name} failed: ${e.name}: ${e.message}`, { cause: err });
   }
+}
+
+/** The call was sent and no answer came back (network, timeout, 5xx): what it did is unknown. */
+class LostAnswer extends LifeboatError {
+  override readonly name = 'LostAnswer';
+}
+
+/** Lambda said no (4xx, throttling included): the function did not run. */
+function isRefusal(err: unknown): boolean {
+  const e = err as { $fault?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  return e.$fault === 'client' || (status !== undefined && status >= 400 && status < 500);
+}
+
+function invokeError(arn: string, err: unknown): LifeboatError {
+  const e = err as { name?: string; message?: string };
+  if (e.name === 'TooManyRequestsException') {
+    return new LifeboatError(
+      `${arn.split(':')[6]} is busy: one run at a time per database (a scheduled run is probably under way); try again when it ends`,
+      { cause: err },
+    );
+  }
+  return new LifeboatError(`invoking ${arn} failed: ${e.name}: ${e.message}`, { cause: err });
 }
 
 function isStateMachine(arn: string): boolean {
@@ -114,14 +145,8 @@ async function invoke(
     }
     return { ok: true, result: body, error: null };
   } catch (err) {
-    const e = err as { name?: string; message?: string };
-    if (e.name === 'TooManyRequestsException') {
-      throw new LifeboatError(
-        `${arn.split(':')[6]} is busy: one run at a time per database (a scheduled run is probably under way); try again when it ends`,
-        { cause: err },
-      );
-    }
-    throw new LifeboatError(`invoking ${arn} failed: ${e.name}: ${e.message}`, { cause: err });
+    if (isRefusal(err)) throw invokeError(arn, err);
+    throw new LostAnswer(`invoking ${arn}: no answer`, { cause: err });
   } finally {
     if (timer) clearInterval(timer);
   }
@@ -157,22 +182,40 @@ function elapsed(out: NodeJS.WritableStream, what: string) {
   return (ms: number) => out.write(`  … ${what} still running (${duration(ms)})\n`);
 }
 
-const BACKUP_USAGE = 'lifeboat backup --env NAME --database NAME [--json]';
+const BACKUP_USAGE =
+  'lifeboat backup --env NAME --database NAME [--kind dump|snapshot] [--wait] [--slot TIME] [--json]';
 
-export const backupEnvHelp = `Takes a logical dump of a database of a deployed environment now (e.g. before a risky
-migration): starts the database's deployed dump (its logical-dump function, or the Fargate dump
-workflow of a large database) in the primary region and follows it to its end. Nothing is dumped
-from this machine.
+export const backupEnvHelp = `Takes a backup of a database of a deployed environment now (e.g. before a risky migration),
+with what the schedules use, in the primary region. Nothing is dumped from this machine.
 
 usage: ${BACKUP_USAGE}
 
-exit status: 0 the backup is complete and cataloged, 1 it failed, 2 it could not be started`;
+  --kind dump      (default) the database's deployed logical dump: its logical-dump function, or
+                   the Fargate dump workflow of a large database
+  --kind snapshot  an RDS/Aurora snapshot through the deployed take-snapshot function, named after
+                   its slot (--slot, default: this minute); copy-snapshot copies it to the DR region
+  --wait           follow the backup to its end: a dump until it is cataloged; a snapshot until it
+                   is available, copied to the DR region and cataloged there, with RDS's progress.
+                   Without it the backup is started (a dump as the schedule starts it) and the
+                   command prints how to follow it
+  --slot TIME      the snapshot's slot (UTC, to the minute): the same slot names the same snapshot,
+                   so the command printed to follow a snapshot takes no second one
+  --json           print the outcome as JSON
+
+A lost answer never starts a second backup blindly: for a snapshot RDS is asked whether the
+slot's snapshot exists before invoking again; for a dump the catalog says what started.
+
+exit status: 0 the backup is complete (or started, without --wait), 1 it failed, 2 it could not be
+started or its outcome is unknown`;
 
 export const backupEnvSyntax = {
   usage: BACKUP_USAGE,
   options: {
     env: { type: 'string' },
     database: { type: 'string' },
+    kind: { type: 'string' },
+    wait: { type: 'boolean' },
+    slot: { type: 'string' },
     json: { type: 'boolean' },
   },
   positionals: 0,
@@ -182,52 +225,181 @@ export async function backupEnvCommand(
   argv: string[],
   clients: DeployedClients = defaultDeployedClients,
   out: NodeJS.WritableStream = process.stdout,
+  now: () => Date = () => new Date(),
 ): Promise<number> {
   const p = parse(BACKUP_USAGE, argv, backupEnvSyntax.options);
   const env = resolveEnvironment(required(p, 'env', BACKUP_USAGE));
   const db = databaseOf(env, required(p, 'database', BACKUP_USAGE));
-  requireDumps(env, db);
+  const kind = str(p, 'kind') ?? 'dump';
+  if (kind !== 'dump' && kind !== 'snapshot') {
+    throw new InvalidArgument(`--kind expects dump or snapshot, got "${kind}"\nusage: ${BACKUP_USAGE}`);
+  }
   const json = bool(p, 'json');
+  const wait = bool(p, 'wait');
   const region = env.regions.primary;
+  if (kind === 'snapshot') {
+    const slot = slotOf(str(p, 'slot'), now());
+    const arn = await targetArn(clients.ssm(region), snapshotTargetParameter(env), env, 'take-snapshot');
+    const { code } = await withInterrupt((signal) =>
+      snapshotBackup({ env, db, slot, wait, json, arn, clients, out, signal, now }),
+    );
+    return code;
+  }
+  if (str(p, 'slot') !== undefined) {
+    throw new InvalidArgument('--slot names a snapshot: it goes with --kind snapshot');
+  }
+  requireDumps(env, db);
   const arn = await targetArn(
     clients.ssm(region),
     dumpTargetParameter(env, db.name),
     env,
     `the dump of "${db.name}"`,
   );
+  const listCommand = `lifeboat list --env ${env.name} --database ${db.name}`;
   if (isStateMachine(arn)) {
+    if (!wait) {
+      const sfn = clients.sfn(region);
+      const name = executionName(`dump-${db.name}`, now());
+      const executionArn = await startExecution(sfn, arn, name, {});
+      if (json)
+        out.write(
+          `${JSON.stringify({ database: db.name, region, outcome: 'started', executionArn }, null, 2)}\n`,
+        );
+      else
+        out.write(
+          `started the Fargate dump of "${db.name}" in ${region}: ${executionArn}\n` +
+            `${listCommand} shows it once cataloged; aws stepfunctions describe-execution --execution-arn ${executionArn} --region ${region} says where it is\n`,
+        );
+      return 0;
+    }
     const result = await followWorkflow(clients, region, arn, `dump-${db.name}`, json, out);
     const ok = result.status === 'SUCCEEDED';
     if (json) out.write(`${JSON.stringify({ database: db.name, region, ...result }, null, 2)}\n`);
     else
       out.write(
         ok
-          ? `backup of "${db.name}" complete (lifeboat list --env ${env.name} --database ${db.name} shows it)\n`
+          ? `backup of "${db.name}" complete (${listCommand} shows it)\n`
           : `backup of "${db.name}" ${result.status}: ${result.error ?? ''} ${result.cause ?? ''}\n`,
       );
     return ok ? 0 : 1;
   }
+  const repository = new S3Repository({
+    client: clients.s3(region),
+    bucket: env.buckets.primary,
+    prefix: '',
+  });
+  const invokedAt = now();
+  if (!wait) {
+    if (!json) out.write(`starting the dump of "${db.name}" with ${arn.split(':')[6]} in ${region}\n`);
+    let requestId: string | undefined;
+    try {
+      const started = await clients.lambda(region).send(
+        new InvokeCommand({
+          FunctionName: arn,
+          InvocationType: 'Event',
+          Payload: new TextEncoder().encode(JSON.stringify(db.dumpEvent)),
+        }),
+      );
+      requestId = started.$metadata.requestId;
+    } catch (err) {
+      if (isRefusal(err)) throw invokeError(arn, err);
+      return lostDumpAnswer(err, { db, region, repository, invokedAt, json, out, listCommand, wait: false });
+    }
+    if (json)
+      out.write(
+        `${JSON.stringify({ database: db.name, region, outcome: 'started', requestId: requestId ?? null }, null, 2)}\n`,
+      );
+    else
+      out.write(
+        `started, as the schedule starts it${requestId ? ` (request ${requestId}; its catalog record names runner lambda:${requestId})` : ''}\n` +
+          `${listCommand} shows it once cataloged, in-progress until then\n`,
+      );
+    return 0;
+  }
   if (!json) out.write(`dumping "${db.name}" with ${arn.split(':')[6]} in ${region}\n`);
-  const outcome = await invoke(
-    clients.lambda(region),
-    arn,
-    db.dumpEvent,
-    json ? null : elapsed(out, 'dump'),
-    clients.tickMs ?? 30_000,
-  );
+  let outcome: InvokeOutcome;
+  try {
+    outcome = await invoke(
+      clients.lambda(region),
+      arn,
+      db.dumpEvent,
+      json ? null : elapsed(out, 'dump'),
+      clients.tickMs ?? 30_000,
+    );
+  } catch (err) {
+    const cause = (err as Error).cause;
+    if (!(err instanceof LostAnswer)) throw err;
+    return lostDumpAnswer(cause, { db, region, repository, invokedAt, json, out, listCommand, wait: true });
+  }
+  const r = (outcome.result ?? {}) as {
+    manifest?: { id?: string; bytes?: number; startedAt?: string; finishedAt?: string };
+  };
+  // --wait follows the dump to its catalog entry: the manifest the function wrote, read back.
+  const id = outcome.ok ? r.manifest?.id : undefined;
+  const cataloged = id ? (await repository.size(manifestKey(db.name, id))) !== null : false;
+  const ok = outcome.ok && cataloged;
   if (json) {
-    out.write(`${JSON.stringify({ database: db.name, region, ...outcome }, null, 2)}\n`);
-  } else if (outcome.ok) {
-    const r = outcome.result as {
-      manifest?: { id?: string; bytes?: number; startedAt?: string; finishedAt?: string };
-    };
+    out.write(`${JSON.stringify({ database: db.name, region, ...outcome, cataloged }, null, 2)}\n`);
+  } else if (ok) {
     const m = r.manifest ?? {};
     const ms = m.startedAt && m.finishedAt ? Date.parse(m.finishedAt) - Date.parse(m.startedAt) : null;
-    out.write(`backup ${m.id ?? '?'} of "${db.name}": ${bytes(m.bytes ?? null)} in ${duration(ms)}\n`);
+    out.write(
+      `backup ${m.id ?? '?'} of "${db.name}": ${bytes(m.bytes ?? null)} in ${duration(ms)}, cataloged (${listCommand})\n`,
+    );
+  } else if (outcome.ok) {
+    out.write(
+      `backup ${id ?? '?'} of "${db.name}" FAILED: the function answered, but ${manifestKey(db.name, id ?? '?')} is not in ${env.buckets.primary}\n`,
+    );
   } else {
     out.write(`backup of "${db.name}" FAILED: ${outcome.error}\n`);
   }
-  return outcome.ok ? 0 : 1;
+  return ok ? 0 : 1;
+}
+
+/**
+ * The answer of the dump's invocation was lost: the dump may be running, done, or never started.
+ * Invoking again could start a second dump, so the catalog is asked what started since.
+ */
+async function lostDumpAnswer(
+  err: unknown,
+  o: {
+    db: DeployedDatabase;
+    region: string;
+    repository: S3Repository;
+    invokedAt: Date;
+    json: boolean;
+    out: NodeJS.WritableStream;
+    listCommand: string;
+    wait: boolean;
+  },
+): Promise<number> {
+  const lost = `the answer of the dump's invocation was lost (${(err as Error | undefined)?.name ?? 'Error'}: ${errorMessage(err)}); not invoked again, which could start a second dump`;
+  // A minute before the call: the function's clock and this one differ a little.
+  const since = new Date(o.invokedAt.getTime() - 60_000).toISOString();
+  let found: Array<{ id: string; state: string; startedAt: string }> | null = null;
+  let catalogError: string | null = null;
+  try {
+    found = (await new Catalog(o.repository).list({ database: o.db.name }))
+      .filter((b) => b.kind === 'logical-dump' && b.startedAt >= since)
+      .map((b) => ({ id: b.id, state: b.state, startedAt: b.startedAt }));
+  } catch (catalogErr) {
+    catalogError = errorMessage(catalogErr);
+  }
+  const known =
+    found === null
+      ? `the catalog could not be read (${catalogError}): whether a dump started is unknown`
+      : found.length === 0
+        ? `the catalog has no dump of "${o.db.name}" started since ${since}: none has started yet, or it is about to`
+        : `the catalog has, since ${since}: ${found.map((b) => `${b.id} (${b.state})`).join(', ')}`;
+  const completed = found?.length === 1 && found[0]!.state === 'completed';
+  if (o.json) {
+    o.out.write(
+      `${JSON.stringify({ database: o.db.name, region: o.region, outcome: completed ? 'complete' : 'unknown', lost, found, catalogError }, null, 2)}\n`,
+    );
+  } else {
+    o.out.write(`${lost}\n${known}\nsee where it is with ${o.listCommand}\n`);
+  }
+  return completed ? 0 : found?.length === 1 && found[0]!.state === 'failed' ? 1 : 2;
 }
 
 function requireDumps(env: DeployedEnvironment, db: DeployedDatabase): void {

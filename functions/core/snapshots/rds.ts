@@ -35,6 +35,8 @@ export interface RdsSnapshot {
   readonly resourceId?: string | null;
   /** creating, available, copying, failed, deleting, … */
   readonly status: string;
+  /** How far RDS is with creating or copying it, 0–100, where RDS says. */
+  readonly percentProgress?: number | null;
   /** manual, automated, … */
   readonly snapshotType: string;
   readonly engine: string;
@@ -56,6 +58,7 @@ export function fromDbSnapshot(s: DBSnapshot): RdsSnapshot {
     sourceIdentifier: s.DBInstanceIdentifier ?? '',
     resourceId: s.DbiResourceId ?? null,
     status: s.Status ?? 'unknown',
+    percentProgress: s.PercentProgress ?? null,
     snapshotType: s.SnapshotType ?? 'unknown',
     engine: s.Engine ?? 'postgres',
     engineVersion: s.EngineVersion ?? null,
@@ -76,6 +79,7 @@ export function fromDbClusterSnapshot(s: DBClusterSnapshot): RdsSnapshot {
     sourceIdentifier: s.DBClusterIdentifier ?? '',
     resourceId: s.DbClusterResourceId ?? null,
     status: s.Status ?? 'unknown',
+    percentProgress: s.PercentProgress ?? null,
     snapshotType: s.SnapshotType ?? 'unknown',
     engine: s.Engine ?? 'aurora-postgresql',
     engineVersion: s.EngineVersion ?? null,
