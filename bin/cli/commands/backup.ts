@@ -9,7 +9,7 @@ import { silentLogger, stderrLogger } from '#core/shared/logger.ts';
 import { parseDatabaseUrl } from '#core/shared/pg.ts';
 import { openRepository } from '../repository.ts';
 import { bool, parse, positiveInt, required, str, type Syntax } from '../args.ts';
-import { progressReporter } from '../progress.ts';
+import { previousBackup, progressReporter } from '../progress.ts';
 
 const USAGE =
   'lifeboat backup --database-url postgres://user@host:port/db --repo file:///dir|s3://bucket/prefix ' +
@@ -60,7 +60,10 @@ export async function backupCommand(argv: string[]): Promise<number> {
     kmsKeyId: str(p, 'kms-key-id'),
   });
   const compression = str(p, 'compression');
-  const progress = progressReporter(`backing up ${connection.database}:`);
+  const name = str(p, 'name') ?? connection.database;
+  // The ETA comes from the previous backup of the same database; read only when it is shown.
+  const previous = process.stderr.isTTY ? await previousBackup(repository, name) : null;
+  const progress = progressReporter(`backing up ${name}:`, process.stderr, { previous });
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);

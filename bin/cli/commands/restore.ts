@@ -6,6 +6,7 @@ import { type CreateRolesReport, quoteIdent } from '#core/dumps/roles.ts';
 import { ARCHIVE_USAGE, archiveHelp, archiveOptions, archivePreflight } from '../archived.ts';
 import { bool, parse, positiveInt, required, str, type Syntax } from '../args.ts';
 import { checkLine } from '../checklist.ts';
+import { entriesReporter } from '../progress.ts';
 import { duration } from '../format.ts';
 import { parseTime, sizeTolerance, withInterrupt } from './shared.ts';
 
@@ -72,6 +73,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     process.stdout,
   );
   if (archived !== null) return archived;
+  const progress = entriesReporter('restoring:');
   const report = await withInterrupt((signal) =>
     runRestore({
       repository,
@@ -88,8 +90,12 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       logger: bool(p, 'verbose') ? stderrLogger('debug') : silentLogger,
       signal,
       onCheck: json ? undefined : (c) => process.stdout.write(`${checkLine(c)}\n`),
+      // The line goes once every entry is in: the checks print after it.
+      onRestoreProgress: process.stderr.isTTY
+        ? (done, total) => (done === total ? progress.done() : progress.update(done, total))
+        : undefined,
     }),
-  );
+  ).finally(() => progress.done());
   if (json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {

@@ -223,7 +223,13 @@ export function runTool(
   file: string,
   args: string[],
   env: NodeJS.ProcessEnv,
-  options: { signal?: AbortSignal | undefined; onStdout?: (chunk: string) => void } = {},
+  options: {
+    signal?: AbortSignal | undefined;
+    onStdout?: (chunk: string) => void;
+    /** Sees stderr as it comes; `filterStderr` then says which lines to keep for error messages. */
+    onStderr?: (chunk: string) => void;
+    filterStderr?: (line: string) => boolean;
+  } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -234,14 +240,25 @@ export function runTool(
       if (options.onStdout) options.onStdout(text);
       else if (stdout.length < 4 * 1024 * 1024) stdout += text;
     });
+    let partial = '';
     child.stderr.on('data', (c: Buffer) => {
-      stderr = (stderr + c.toString()).slice(-64 * 1024);
+      const text = c.toString();
+      options.onStderr?.(text);
+      if (!options.filterStderr) {
+        stderr = (stderr + text).slice(-64 * 1024);
+        return;
+      }
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      const kept = lines.filter(options.filterStderr);
+      if (kept.length) stderr = (stderr + kept.map((l) => `${l}\n`).join('')).slice(-64 * 1024);
     });
     const abort = () => child.kill('SIGTERM');
     options.signal?.addEventListener('abort', abort, { once: true });
     child.once('error', (err) => reject(new PgRestoreFailed(`could not run ${file}: ${err.message}`)));
     child.once('close', (code, signal) => {
       options.signal?.removeEventListener('abort', abort);
+      if (partial && options.filterStderr?.(partial)) stderr = (stderr + partial).slice(-64 * 1024);
       resolve({ code, signal, stdout, stderr });
     });
   });
@@ -316,6 +333,85 @@ export interface RestoreOptions {
   readonly noOwner?: boolean;
   readonly noPrivileges?: boolean;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Table-of-contents entries restored out of the total (`pg_restore --list`), as pg_restore
+   * --verbose reports them; called once with 0 before the restore and once with the total after.
+   */
+  readonly onProgress?: ((done: number, total: number) => void) | undefined;
+}
+
+/** The ids of the archive's table-of-contents entries, as `pg_restore --list` gives them. */
+export async function tableOfContentsIds(pgRestore: string, archive: string): Promise<Set<number>> {
+  const ids = new Set<number>();
+  let partial = '';
+  const take = (line: string) => {
+    const m = /^(\d+); /.exec(line);
+    if (m) ids.add(Number(m[1]));
+  };
+  const result = await runTool(pgRestore, ['--list', archive], process.env, {
+    onStdout: (chunk) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      lines.forEach(take);
+    },
+  });
+  take(partial);
+  if (result.code !== 0) {
+    throw new PgRestoreFailed(
+      `pg_restore --list failed: ${pgToolMessage(result.stderr) || `exit code ${result.code}`}`,
+    );
+  }
+  return ids;
+}
+
+/** pg_restore --verbose's line for one entry: with its id when parallel, without when serial (-j1). */
+const ENTRY_WITH_ID = /^pg_restore: (?:processing|finished) item (\d+) /;
+const ENTRY_SERIAL =
+  /^pg_restore: (?:creating |processing data for table |executing |restoring large object)/;
+/** Verbose lines that only say what pg_restore is doing: not kept for error messages. */
+const CHATTER =
+  /^pg_restore: (?:connecting|processing|finished|launching|creating|executing|entering|dropping|restoring|implied data-only|setting owner|disabling|enabling|reducing|transferring|skipping)/;
+
+/**
+ * Counts the entries pg_restore --verbose reports done, against the table of contents. With
+ * parallel jobs pg_restore names each entry's id (`processing item N` before the parallel loop,
+ * `finished item N` in it); with one job it prints one line per entry without ids.
+ */
+export class TocProgress {
+  private readonly done = new Set<number>();
+  private serial = 0;
+  private withIds = false;
+  private partial = '';
+
+  constructor(
+    private readonly ids: ReadonlySet<number>,
+    private readonly report: (done: number, total: number) => void,
+  ) {}
+
+  get total(): number {
+    return this.ids.size;
+  }
+
+  get count(): number {
+    return Math.min(this.total, this.withIds ? this.done.size : this.serial);
+  }
+
+  feed(chunk: string): void {
+    const lines = (this.partial + chunk).split('\n');
+    this.partial = lines.pop() ?? '';
+    const before = this.count;
+    for (const line of lines) {
+      const m = ENTRY_WITH_ID.exec(line);
+      if (m) {
+        this.withIds = true;
+        const id = Number(m[1]);
+        if (this.ids.has(id)) this.done.add(id);
+      } else if (!this.withIds && ENTRY_SERIAL.test(line)) {
+        this.serial++;
+      }
+    }
+    if (this.count !== before) this.report(this.count, this.total);
+  }
 }
 
 /** pg_restore into `target`; throws PgRestoreFailed with pg_restore's own messages on any error. */
@@ -329,9 +425,23 @@ export async function pgRestore(
   if (options.clean) args.push('--clean', '--if-exists');
   if (options.noOwner) args.push('--no-owner');
   if (options.noPrivileges) args.push('--no-privileges');
+  let progress: TocProgress | null = null;
+  if (options.onProgress) {
+    progress = new TocProgress(await tableOfContentsIds(pgRestorePath, archive), options.onProgress);
+    options.onProgress(0, progress.total);
+    args.push('--verbose');
+  }
   args.push(archive);
   const started = performance.now();
-  const result = await runTool(pgRestorePath, args, libpqEnv(target), { signal: options.signal });
+  const result = await runTool(pgRestorePath, args, libpqEnv(target), {
+    signal: options.signal,
+    ...(progress
+      ? {
+          onStderr: (chunk: string) => progress.feed(chunk),
+          filterStderr: (line: string) => !CHATTER.test(line),
+        }
+      : {}),
+  });
   const durationMs = Math.round(performance.now() - started);
   if (options.signal?.aborted) throw new PgRestoreFailed('interrupted: pg_restore was stopped');
   if (result.code !== 0 && !(options.clean && onlyHarmlessCleanErrors(result.stderr))) {
@@ -339,6 +449,7 @@ export async function pgRestore(
     const message = pgToolMessage(result.stderr) || `exit code ${result.code}`;
     throw new PgRestoreFailed(`pg_restore failed${ignored ? ` with ${ignored} errors` : ''}: ${message}`);
   }
+  if (progress) options.onProgress?.(progress.total, progress.total);
   return { durationMs };
 }
 

@@ -32,6 +32,8 @@ export interface RestoreCommandOptions extends BackupSelector {
   readonly logger?: Logger;
   readonly signal?: AbortSignal | undefined;
   readonly onCheck?: (check: CheckResult) => void;
+  /** Table-of-contents entries restored out of the total, while pg_restore runs. */
+  readonly onRestoreProgress?: ((done: number, total: number) => void) | undefined;
   readonly env?: NodeJS.ProcessEnv;
   readonly workDir?: string | undefined;
   readonly now?: () => Date;
@@ -123,6 +125,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
       noOwner: options.noOwner,
       noPrivileges: options.noPrivileges,
       signal: options.signal,
+      onProgress: options.onRestoreProgress,
     });
     add({
       name: 'restore',
