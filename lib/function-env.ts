@@ -7,12 +7,5 @@ export { ENV as LOGICAL_DUMP_ENV } from '../functions/logical-dump/env.ts';
 export { ENV as PRUNE_ENV } from '../functions/prune/env.ts';
 export { ENV as TAKE_SNAPSHOT_ENV } from '../functions/take-snapshot/env.ts';
 
-/**
- * What take-snapshot publishes about the manual snapshot quota (METRIC_NAMESPACE / QUOTA_METRIC in
- * functions/take-snapshot/index.ts; test/cdk checks they agree).
- */
-export const QUOTA_METRIC = {
-  namespace: 'Lifeboat',
-  metricName: 'ManualSnapshotQuotaUsedPercent',
-  dimension: 'Environment',
-} as const;
+/** What take-snapshot publishes about the manual snapshot quota. */
+export { QUOTA_METRIC } from '../functions/core/contracts/index.ts';

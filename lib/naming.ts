@@ -42,11 +42,17 @@ export function aliasArn(s: NameScope, alias: string, partition = 'aws'): string
   return `arn:${partition}:kms:${s.region}:${s.account}:${alias}`;
 }
 
-/** Prefix of every snapshot lifeboat creates; IAM scopes snapshot actions to it. */
-export const SNAPSHOT_PREFIX = 'lifeboat-';
-
-/** Key prefixes of the backup repository (see functions/core/repository). */
-export const REPOSITORY_PREFIXES = ['artifacts/', 'catalog/'] as const;
+// Names the functions share with the infrastructure: the snapshot prefix, the key prefixes of the
+// backup repository, the SSM parameters of workflows and on-demand targets.
+export {
+  dumpTargetParameterName,
+  REPOSITORY_PREFIXES,
+  SNAPSHOT_PREFIX,
+  snapshotTargetParameterName,
+  verifyTargetParameterName,
+  type WorkflowName,
+  workflowParameterName,
+} from '../functions/core/contracts/index.ts';
 
 /** Stack name of an environment's stack in one role. */
 export function stackName(environment: string, role: 'primary' | 'dr'): string {
@@ -89,38 +95,6 @@ export function databaseAlarmName(
 ): string {
   if (what === 'replica-lag') return replicaLagAlarmName(environment, database, severity);
   return `lifeboat-${environment}-${database}-${what}-${severity}`;
-}
-
-/** Workflows the CLI finds by name (SSM `/lifeboat/<env>/workflows/<name>`). */
-export type WorkflowName = 'restore' | 'restore-test' | 'failover' | 'failback';
-
-/** SSM parameter holding a workflow's state machine ARN: operators never paste ARNs. */
-export function workflowParameterName(environment: string, name: WorkflowName): string {
-  return `/lifeboat/${environment}/workflows/${name}`;
-}
-
-/**
- * SSM parameter (primary region) holding what takes a database's logical dump on demand: the ARN of
- * its logical-dump function, or of the Fargate dump workflow of a `large` database.
- */
-export function dumpTargetParameterName(environment: string, database: string): string {
-  return `/lifeboat/${environment}/dumps/${database}`;
-}
-
-/**
- * SSM parameter (primary region) holding the ARN of the environment's take-snapshot function, which
- * `lifeboat backup --env E --database D --kind snapshot` invokes with the database's scheduled event.
- */
-export function snapshotTargetParameterName(environment: string): string {
-  return `/lifeboat/${environment}/snapshots`;
-}
-
-/**
- * SSM parameter (primary region) holding what verifies a database's dumps on demand: the ARN of the
- * verify-backup function, or of the Fargate verification workflow of a `large` database.
- */
-export function verifyTargetParameterName(environment: string, database: string): string {
-  return `/lifeboat/${environment}/verify/${database}`;
 }
 
 /**

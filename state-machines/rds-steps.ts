@@ -12,7 +12,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { CallAwsService } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { SNAPSHOT_PREFIX } from '../lib/naming.ts';
+import { SNAPSHOT_PREFIX, TAG, type WorkflowTagValue } from '../functions/core/contracts/index.ts';
 import { rdsArn } from './common.ts';
 import { RDS_TRANSIENT, retryRds, scheduledCounter } from './resilience.ts';
 
@@ -23,10 +23,10 @@ import { RDS_TRANSIENT, retryRds, scheduledCounter } from './resilience.ts';
  */
 
 /** Tags on everything a workflow creates, so a person (or IAM) can tell it apart. */
-export function createdTags(workflow: string): { Key: string; Value: string }[] {
+export function createdTags(workflow: WorkflowTagValue): { Key: string; Value: string }[] {
   return [
-    { Key: WORKFLOW_TAG_KEY, Value: workflow },
-    { Key: 'lifeboat:created-by', Value: JsonPath.stringAt('$$.Execution.Name') },
+    { Key: TAG.workflow, Value: workflow },
+    { Key: TAG.createdBy, Value: JsonPath.stringAt('$$.Execution.Name') },
   ];
 }
 
@@ -43,10 +43,10 @@ export function createdTags(workflow: string): { Key: string; Value: string }[] 
 export function createPermissions(
   scope: Construct,
   action: string,
-  workflow: string,
+  workflow: WorkflowTagValue,
   keyArns: readonly string[],
 ): { iamResources: string[]; additionalIamStatements: PolicyStatement[] } {
-  const tagged = { StringEquals: { [`aws:RequestTag/${WORKFLOW_TAG_KEY}`]: workflow } };
+  const tagged = { StringEquals: { [`aws:RequestTag/${TAG.workflow}`]: workflow } };
   const created = [rdsArn(scope, 'db'), rdsArn(scope, 'cluster')];
   const statements = [
     new PolicyStatement({ actions: [`rds:${action}`], resources: created, conditions: tagged }),
@@ -70,9 +70,6 @@ export function createPermissions(
   return { iamResources: createSettings(scope), additionalIamStatements: statements };
 }
 
-/** The tag key every workflow create carries (its value names the workflow). */
-export const WORKFLOW_TAG_KEY = 'lifeboat:workflow';
-
 /** Settings a create references, and lifeboat's own snapshots it may restore from. */
 export function createSettings(scope: Construct): string[] {
   return [
@@ -92,7 +89,7 @@ export interface InstanceParams {
 export function restoreInstanceFromSnapshot(
   scope: Construct,
   id: string,
-  p: InstanceParams & { snapshotIdentifier: string; workflow: string; keyArns: readonly string[] },
+  p: InstanceParams & { snapshotIdentifier: string; workflow: WorkflowTagValue; keyArns: readonly string[] },
 ): CallAwsService {
   return new CallAwsService(scope, id, {
     service: 'rds',
@@ -120,7 +117,7 @@ export function restoreInstanceToPointInTime(
   p: InstanceParams & {
     sourceIdentifier: string;
     restoreTime: string;
-    workflow: string;
+    workflow: WorkflowTagValue;
     keyArns: readonly string[];
   },
 ): CallAwsService {
@@ -154,7 +151,7 @@ export function restoreClusterFromSnapshot(
     engine: string;
     subnetGroupName: string;
     securityGroupIds: unknown;
-    workflow: string;
+    workflow: WorkflowTagValue;
     keyArns: readonly string[];
   },
 ): CallAwsService {
@@ -185,7 +182,7 @@ export function restoreClusterToPointInTime(
     restoreTime: string;
     subnetGroupName: string;
     securityGroupIds: unknown;
-    workflow: string;
+    workflow: WorkflowTagValue;
     keyArns: readonly string[];
   },
 ): CallAwsService {
@@ -211,7 +208,7 @@ export function restoreClusterToPointInTime(
 export function createClusterInstance(
   scope: Construct,
   id: string,
-  p: { identifier: string; clusterIdentifier: string; instanceClass: string; workflow: string },
+  p: { identifier: string; clusterIdentifier: string; instanceClass: string; workflow: WorkflowTagValue },
 ): CallAwsService {
   return new CallAwsService(scope, id, {
     service: 'rds',

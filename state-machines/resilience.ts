@@ -13,6 +13,7 @@ import {
 import { CallAwsService } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { rdsArn } from './common.ts';
+import { TAG } from '../functions/core/contracts/index.ts';
 
 /**
  * What every AWS call of a workflow may meet — throttling, a 5xx, an answer lost after the call
@@ -153,7 +154,7 @@ export function scheduledCounter(
 
 /** The tag every create step writes (rds-steps.ts createdTags); Init puts this execution's at `$.ownerTag`. */
 export function ownerTag(): Record<string, unknown> {
-  return { Key: 'lifeboat:created-by', Value: JsonPath.stringAt('$$.Execution.Name') };
+  return { Key: TAG.createdBy, Value: JsonPath.stringAt('$$.Execution.Name') };
 }
 
 /**

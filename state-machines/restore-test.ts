@@ -28,6 +28,7 @@ import {
   retryRds,
 } from './resilience.ts';
 import { RESTORE_POLL } from './restore.ts';
+import { WORKFLOW_TAG_VALUE } from '../functions/core/contracts/index.ts';
 
 /** Where the temporary instance runs: a network nothing else uses. */
 export interface RestoreTestIsolation {
@@ -209,7 +210,7 @@ export class RestoreTestWorkflow extends Construct implements IWorkflow {
       instanceClass: props.isolation.instanceClass ?? 'db.t4g.medium',
       subnetGroupName: props.isolation.subnetGroupName,
       securityGroupIds: [...props.isolation.securityGroupIds],
-      workflow: 'restore-test',
+      workflow: WORKFLOW_TAG_VALUE.restoreTest,
       keyArns,
     };
     const restoreInstance = restoreInstanceFromSnapshot(this, 'RestoreTestInstance', {
@@ -222,14 +223,14 @@ export class RestoreTestWorkflow extends Construct implements IWorkflow {
       engine: JsonPath.stringAt('$.plan.engine'),
       subnetGroupName: isolation.subnetGroupName,
       securityGroupIds: isolation.securityGroupIds,
-      workflow: 'restore-test',
+      workflow: WORKFLOW_TAG_VALUE.restoreTest,
       keyArns,
     });
     const clusterInstance = createClusterInstance(this, 'CreateTestClusterInstance', {
       identifier: isolation.identifier,
       clusterIdentifier: JsonPath.stringAt('$.created.cluster.identifier'),
       instanceClass: isolation.instanceClass,
-      workflow: 'restore-test',
+      workflow: WORKFLOW_TAG_VALUE.restoreTest,
     });
 
     const check = lambdaTask(

@@ -45,6 +45,7 @@ import {
   retryRds,
   scheduledCounter,
 } from './resilience.ts';
+import { WORKFLOW_TAG_VALUE } from '../functions/core/contracts/index.ts';
 
 /** A restored instance is rarely available before 5 min; then every 1, 1.5, 2.25 … 10 min, for 4 h. */
 export const RESTORE_POLL: PollSchedule = {
@@ -198,7 +199,7 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       instanceClass: JsonPath.stringAt(`${target}.instanceClass`),
       subnetGroupName: JsonPath.stringAt(`${target}.subnetGroupName`),
       securityGroupIds: JsonPath.listAt(`${target}.securityGroupIds`),
-      workflow: 'restore',
+      workflow: WORKFLOW_TAG_VALUE.restore,
       keyArns,
     };
     const fromSnapshot = restoreInstanceFromSnapshot(this, 'RestoreInstanceFromSnapshot', {
@@ -216,7 +217,7 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       engine: JsonPath.stringAt('$.restorePoint.engine'),
       subnetGroupName: instanceParams.subnetGroupName,
       securityGroupIds: instanceParams.securityGroupIds,
-      workflow: 'restore',
+      workflow: WORKFLOW_TAG_VALUE.restore,
       keyArns,
     });
     const clusterToPointInTime = restoreClusterToPointInTime(this, 'RestoreClusterToPointInTime', {
@@ -225,14 +226,14 @@ export class RestoreWorkflow extends Construct implements IWorkflow {
       restoreTime: JsonPath.stringAt('$.restorePoint.restoreTime'),
       subnetGroupName: instanceParams.subnetGroupName,
       securityGroupIds: instanceParams.securityGroupIds,
-      workflow: 'restore',
+      workflow: WORKFLOW_TAG_VALUE.restore,
       keyArns,
     });
     const clusterInstance = createClusterInstance(this, 'CreateClusterInstance', {
       identifier: instanceParams.identifier,
       clusterIdentifier: JsonPath.stringAt('$.created.cluster.identifier'),
       instanceClass: instanceParams.instanceClass,
-      workflow: 'restore',
+      workflow: WORKFLOW_TAG_VALUE.restore,
     });
     const restoreDump = lambdaTask(
       this,

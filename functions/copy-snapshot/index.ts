@@ -14,9 +14,7 @@ import type { Logger as CoreLogger } from '#core/shared/logger.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
 import { DEFAULT_MAX_INFLIGHT_COPIES, ENV } from './env.ts';
-
-/** SDK attempts per call: throttling is retried with backoff this many times before it surfaces. */
-export const RDS_MAX_ATTEMPTS = 6;
+import { RDS_MAX_ATTEMPTS } from '#core/contracts/index.ts';
 
 export interface CopySnapshotHandlerDeps {
   /** RDS of the primary region (where the function runs). */

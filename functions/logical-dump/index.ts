@@ -20,15 +20,14 @@ import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import { connectionFromSecret } from '#core/shared/secrets.ts';
 import { ENV } from './env.ts';
+import { SECRET_ARN } from '#core/contracts/index.ts';
 
 export const LogicalDumpEvent = z
   .object({
     /** The protected database's name in lifeboat's configuration (names the catalog entries). */
     database: z.string().min(1).max(200),
     /** Secrets Manager secret with username, password, host, port, dbname. */
-    secretArn: z
-      .string()
-      .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'a Secrets Manager ARN'),
+    secretArn: z.string().regex(SECRET_ARN, 'a Secrets Manager ARN'),
     /** The PostgreSQL database to dump, when it differs from the secret's dbname. */
     dbname: z.string().min(1).optional(),
     /** `method[:level]` (see #core/dumps/compression.ts). @default zstd:3 */

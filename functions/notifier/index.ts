@@ -13,6 +13,7 @@ import { renderEvent, renderUnrecognised, routeFor, type SlackMessage } from '#c
 import { DeliveryTiming, postToSlack, SlackDeliveryFailed } from './delivery.ts';
 import { ENV } from './env.ts';
 import { SlackSecretUnavailable, WebhookSecret } from './webhooks.ts';
+import { METRICS_NAMESPACE } from '#core/contracts/index.ts';
 
 export { SlackDeliveryFailed, SlackRejected } from './delivery.ts';
 export { SlackSecretUnavailable, WebhookSecret } from './webhooks.ts';
@@ -168,7 +169,7 @@ export async function notify(input: unknown, deps: NotifierDeps): Promise<Notify
 }
 
 const logger = new Logger({ serviceName: 'notifier' });
-const metrics = new Metrics({ namespace: 'Lifeboat', serviceName: 'notifier' });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'notifier' });
 const secretsClient = new SecretsManagerClient({ maxAttempts: 3 });
 let webhookSecret: WebhookSecret | undefined;
 

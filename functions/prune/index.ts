@@ -21,9 +21,7 @@ import {
 import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
 import { ENV } from './env.ts';
-
-/** SDK attempts per call: throttling is retried with backoff this many times before it surfaces. */
-export const RDS_MAX_ATTEMPTS = 6;
+import { RDS_MAX_ATTEMPTS } from '#core/contracts/index.ts';
 
 export interface PruneHandlerDeps {
   /** RDS of the region the function runs in (the primary region, for scope snapshots-and-dumps). */

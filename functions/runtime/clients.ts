@@ -8,34 +8,9 @@
  * Tests mock the class with aws-sdk-client-mock, which reaches every cached instance.
  */
 
-/** SDK attempts per call (the first one included) and, for probes, bounded waits. */
-export interface RetrySetting {
-  readonly maxAttempts: number;
-  readonly requestHandler?: { readonly requestTimeout: number; readonly connectionTimeout: number };
-}
+import { RETRY, type RetryName, type RetrySetting } from '#core/contracts/retry.ts';
 
-export const RETRY = {
-  /** Control-plane calls of scheduled work (S3, Step Functions, SNS reports, a dump's secret). */
-  standard: { maxAttempts: 5 },
-  /**
-   * RDS: throttling is per account and shared by every function and workflow, so it gets one more
-   * attempt with backoff before it surfaces (as a named error the state machines retry on).
-   */
-  rds: { maxAttempts: 6 },
-  /** Health reads and writes on a one-minute schedule: the canary's heartbeat, replica lag. */
-  monitoring: { maxAttempts: 4 },
-  /** Short-lived work (workflow tasks, notifier, canary) reading credentials: fail within the budget. */
-  brief: { maxAttempts: 3 },
-  /** On-call announcements from a function whose own outcome matters more than the message. */
-  announce: { maxAttempts: 2 },
-  /**
-   * A region that may be down (the old primary's during a failover): it must answer "unreachable"
-   * in seconds, not after minutes of retries.
-   */
-  probe: { maxAttempts: 2, requestHandler: { requestTimeout: 5000, connectionTimeout: 3000 } },
-} as const satisfies Record<string, RetrySetting>;
-
-export type RetryName = keyof typeof RETRY;
+export { RETRY, type RetryName, type RetrySetting };
 
 /** What every SDK v3 client constructor accepts of the settings used here. */
 type ClientClass<C> = new (config: { region?: string } & RetrySetting) => C;

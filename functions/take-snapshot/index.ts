@@ -25,11 +25,7 @@ import {
   takeSnapshot,
 } from '#core/snapshots/take-snapshot.ts';
 import { ENV } from './env.ts';
-
-export const METRIC_NAMESPACE = 'Lifeboat';
-export const QUOTA_METRIC = 'ManualSnapshotQuotaUsedPercent';
-/** SDK attempts per call: throttling is retried with backoff this many times before it surfaces. */
-export const RDS_MAX_ATTEMPTS = 6;
+import { METRICS_NAMESPACE, QUOTA_METRIC, RDS_MAX_ATTEMPTS } from '#core/contracts/index.ts';
 
 export interface TakeSnapshotHandlerDeps {
   readonly rds: RDSClient;
@@ -77,7 +73,7 @@ export async function runTakeSnapshot(
 }
 
 const logger = new Logger({ serviceName: 'take-snapshot' });
-const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: 'take-snapshot' });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'take-snapshot' });
 const rds = new RDSClient({ maxAttempts: RDS_MAX_ATTEMPTS });
 const s3 = new S3Client({ maxAttempts: 5 });
 
@@ -94,7 +90,9 @@ export const handler = middy<unknown, TakeSnapshotResult | DiscoveryResult>()
       logger,
       env: process.env,
       runner: context.awsRequestId,
-      quotaGauge: { usedPercent: (percent) => metrics.addMetric(QUOTA_METRIC, MetricUnit.Percent, percent) },
+      quotaGauge: {
+        usedPercent: (percent) => metrics.addMetric(QUOTA_METRIC.metricName, MetricUnit.Percent, percent),
+      },
       conflictGauge: {
         conflicts: (n) => metrics.addMetric(ENVIRONMENT_METRIC.seriesConflicts, MetricUnit.Count, n),
       },

@@ -11,6 +11,7 @@ import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
 import { connectionFromSecret } from '#core/shared/secrets.ts';
 import { WF_ENV } from './env.ts';
+import { RETRY } from '#core/contracts/index.ts';
 
 /**
  * What the workflow task functions (functions/wf-*) share: environment names, clients per region,
@@ -30,9 +31,7 @@ export function rdsIn(region: string | undefined, options: { fast?: boolean } = 
     client = new RDSClient({
       ...(region ? { region } : {}),
       // An unreachable region must answer "unreachable" quickly, not after minutes of retries.
-      ...(options.fast
-        ? { maxAttempts: 2, requestHandler: { requestTimeout: 5000, connectionTimeout: 3000 } }
-        : { maxAttempts: 6 }),
+      ...(options.fast ? RETRY.probe : RETRY.rds),
     });
     rdsClients.set(key, client);
   }

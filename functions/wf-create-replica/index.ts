@@ -11,6 +11,7 @@ import { isRdsError } from '#core/snapshots/rds.ts';
 import { rdsIn, taskHandler } from '../wf-common/index.ts';
 import { clusterOrNull, instanceOrNull } from '../wf-common/rds-lookup.ts';
 import { REPLICA_ENV } from './env.ts';
+import { TAG, WORKFLOW_TAG_VALUE } from '#core/contracts/index.ts';
 
 /**
  * CreateReplica: in the recovered region, a cross-region read replica of the new primary (the SDK
@@ -25,7 +26,7 @@ export class ReplicaNameTaken extends LifeboatError {
   override readonly name = 'ReplicaNameTaken';
 }
 
-const CREATED_BY = 'lifeboat:created-by';
+const CREATED_BY = TAG.createdBy;
 
 /**
  * Runs a create; when RDS says the name exists, it is this execution's own database only if it
@@ -76,7 +77,7 @@ export async function createReplica(
 ): Promise<CreatedReplica> {
   const { plan } = event;
   const tags = [
-    { Key: 'lifeboat:workflow', Value: 'failback' },
+    { Key: TAG.workflow, Value: WORKFLOW_TAG_VALUE.failback },
     { Key: CREATED_BY, Value: event.executionName },
   ];
   const name = event.executionName;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CompressionSetting } from '../../functions/core/dumps/compression.ts';
+import { COMPLETE_SECRET_ARN, SECRET_ARN_EXPECTED, TAG } from '../../functions/core/contracts/index.ts';
 
 /**
  * The configuration of one lifeboat environment (dev, staging, prod ...). Every object is strict:
@@ -18,13 +19,11 @@ const region = z
   .string()
   .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, { error: 'expected an AWS region such as eu-west-1' });
 
-const secretArn = z
+export const secretArn = z
   .string()
-  // The complete ARN, with the 6-character suffix Secrets Manager appends: IAM then names exactly
-  // this secret rather than every secret whose name starts the same.
-  .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/, {
-    error: 'expected a Secrets Manager ARN',
-  });
+  // The complete ARN: IAM then names exactly this secret rather than every secret whose name
+  // starts the same.
+  .regex(COMPLETE_SECRET_ARN, { error: SECRET_ARN_EXPECTED });
 
 const kmsKeyArn = z
   .string()
@@ -271,7 +270,7 @@ export const DiscoverySchema = z
      * copies and retention at run time. Dumps need a secret and a network, so they are only taken of
      * databases listed in `databases`.
      */
-    tagKey: z.string().min(1).default('lifeboat:policy'),
+    tagKey: z.string().min(1).default(TAG.policy),
   })
   .strict();
 export type Discovery = z.infer<typeof DiscoverySchema>;

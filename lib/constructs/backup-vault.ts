@@ -20,6 +20,7 @@ import {
   type NameScope,
 } from '../naming.ts';
 import { nagResource } from './lifeboat-function.ts';
+import { ARTIFACT_PREFIX } from '../../functions/core/contracts/index.ts';
 
 export interface ReplicationTarget {
   /** Region of the destination bucket and key. */
@@ -144,7 +145,7 @@ export class BackupVault extends Construct {
         {
           // Only dumps: catalog documents are small and read on every restore.
           id: 'archive-artifacts',
-          prefix: 'artifacts/',
+          prefix: ARTIFACT_PREFIX,
           transitions: [
             { storageClass: StorageClass.GLACIER, transitionAfter: Duration.days(settings.glacierAfterDays) },
             {

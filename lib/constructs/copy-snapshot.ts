@@ -16,6 +16,7 @@ import { bindBucket, LifeboatFunction, nagResource } from './lifeboat-function.t
 import type { OperationsKey } from './operations-key.ts';
 import { encryptedQueue } from './queues.ts';
 import { RdsArns } from './rds-arns.ts';
+import { CATALOG_PREFIX } from '../../functions/core/contracts/index.ts';
 
 /** Seconds a waiting copy's message stays invisible before the handler looks again. */
 const RECHECK_AFTER = Duration.minutes(10);
@@ -114,7 +115,7 @@ export class CopySnapshot extends Construct {
       new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 2 }),
     );
     bindBucket(this.function, props.bucket, 'append', {
-      prefixes: ['catalog/'],
+      prefixes: [CATALOG_PREFIX],
       bucketVariable: COPY_SNAPSHOT_ENV.bucket,
       keyVariable: null,
     });

@@ -9,6 +9,7 @@ import type { Database } from '../config/schema.ts';
 import { TAKE_SNAPSHOT_ENV } from '../function-env.ts';
 import { bindBucket, LifeboatFunction, nagResource } from './lifeboat-function.ts';
 import { RdsArns } from './rds-arns.ts';
+import { CATALOG_PREFIX } from '../../functions/core/contracts/index.ts';
 
 export interface TakeSnapshotProps {
   readonly environment: string;
@@ -54,7 +55,7 @@ export class TakeSnapshot extends Construct {
       },
     });
     bindBucket(this.function, props.bucket, 'append', {
-      prefixes: ['catalog/'],
+      prefixes: [CATALOG_PREFIX],
       bucketVariable: TAKE_SNAPSHOT_ENV.bucket,
       keyVariable: null,
     });

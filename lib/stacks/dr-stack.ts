@@ -18,6 +18,7 @@ import { regionAlerting, replicaLagSources } from './alerting.ts';
 import { applyFeatureFlags } from './feature-flags.ts';
 import { retentionByDatabase, retentionByPolicy, retentionFor } from './primary-stack.ts';
 import type { LifeboatStackProps } from './props.ts';
+import { TAG } from '../../functions/core/contracts/index.ts';
 
 /**
  * Everything of an environment in its DR region: the replica of the backup vault (with its own
@@ -58,7 +59,7 @@ export class DrStack extends Stack {
     super(scope, id, props);
     applyFeatureFlags(this);
     const { config, environment } = props;
-    Tags.of(this).add('lifeboat:environment', environment);
+    Tags.of(this).add(TAG.environment, environment);
     this.operationsKey = new OperationsKey(this, 'OperationsKey', { environment });
     this.vault = new BackupVault(this, 'Vault', { environment, settings: config.bucket });
 

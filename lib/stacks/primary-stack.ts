@@ -28,6 +28,7 @@ import {
 import { regionAlerting, replicaLagSources } from './alerting.ts';
 import { applyFeatureFlags } from './feature-flags.ts';
 import type { LifeboatStackProps } from './props.ts';
+import { TAG } from '../../functions/core/contracts/index.ts';
 
 /** CloudWatch Logs accepts only certain retention periods: the smallest one that keeps `days`. */
 export function retentionFor(days: number): RetentionDays {
@@ -77,7 +78,7 @@ export class PrimaryStack extends Stack {
     super(scope, id, props);
     applyFeatureFlags(this);
     const { config, environment } = props;
-    Tags.of(this).add('lifeboat:environment', environment);
+    Tags.of(this).add(TAG.environment, environment);
     const logRetention = retentionFor(config.logRetentionDays);
 
     this.operationsKey = new OperationsKey(this, 'OperationsKey', { environment });

@@ -3,13 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV as COPY_ENV } from '../../functions/copy-snapshot/env.ts';
 import { ENV as PRUNE_ENV } from '../../functions/prune/env.ts';
 import { ENV as TAKE_ENV } from '../../functions/take-snapshot/env.ts';
-import {
-  QUOTA_METRIC as HANDLER_QUOTA_METRIC,
-  METRIC_NAMESPACE,
-} from '../../functions/take-snapshot/index.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';
-import { QUOTA_METRIC } from '../../lib/function-env.ts';
 import { type SynthesizedEnvironment, synthesizeEnvironment } from './support.ts';
 import {
   actionsOf,
@@ -462,10 +457,6 @@ describe('scheduled backups (staging)', () => {
 
   describe('alarms', () => {
     it('alarm at 80 % of the manual snapshot quota, on the metric take-snapshot emits', () => {
-      expect([QUOTA_METRIC.namespace, QUOTA_METRIC.metricName]).toEqual([
-        METRIC_NAMESPACE,
-        HANDLER_QUOTA_METRIC,
-      ]);
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'Lifeboat',
         MetricName: 'ManualSnapshotQuotaUsedPercent',

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { AlreadyExists, BackupNotFound, errorMessage, InvalidArgument } from '../shared/errors.ts';
 import { DOCUMENT_SCHEMA, declaredSchema, Manifest } from './manifest.ts';
 import type { Repository } from '../repository/types.ts';
+import { ARTIFACT_PREFIX, CATALOG_PREFIX } from '../contracts/storage.ts';
 
 /**
  * The catalog: immutable JSON documents beside the artifacts, never rewritten, no shared index.
@@ -20,8 +21,7 @@ import type { Repository } from '../repository/types.ts';
  * manifest). Whoever acts on the catalog decides what an incomplete history means; prune keeps
  * everything of that database.
  */
-export const CATALOG_PREFIX = 'catalog/';
-export const ARTIFACT_PREFIX = 'artifacts/';
+export { ARTIFACT_PREFIX, CATALOG_PREFIX };
 
 export const segment = (database: string): string => encodeURIComponent(database);
 

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import * as z from 'zod';
 import { ConfigError, errorMessage, LifeboatError } from '../shared/errors.ts';
 import { type Heartbeat, writeHeartbeat } from './heartbeat.ts';
+import { SECRET_ARN, SECRET_ARN_EXPECTED } from '../contracts/secrets-arn.ts';
 
 /**
  * The primary canary: the failover trigger's eyes. Every minute, from the DR region, it connects
@@ -43,11 +44,7 @@ export const CanaryTarget = z.strictObject({
   /** The endpoint record (Route 53 name) applications connect through; the secret's host otherwise. */
   endpoint: z.string().min(1).optional(),
   /** Secrets Manager ARN, in the DR region, of credentials that may write the heartbeat. */
-  secretArn: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/, {
-      error: 'expected a Secrets Manager ARN',
-    }),
+  secretArn: z.string().regex(SECRET_ARN, { error: SECRET_ARN_EXPECTED }),
   /** The PostgreSQL database to write the heartbeat in. @default - the secret's dbname */
   dbname: z.string().min(1).optional(),
 });

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { LifeboatError } from '../shared/errors.ts';
+import { SECRET_ARN } from '../contracts/secrets-arn.ts';
+import { CATALOG_PREFIX, FAILOVERS_FOLDER } from '../contracts/storage.ts';
+import { failbackReplicaIdentifier } from '../contracts/names.ts';
 
 /**
  * The pure part of the failover workflow (state-machines/failover.ts): what a failover request is,
@@ -99,10 +102,7 @@ export const FailoverTarget = z.strictObject({
    * may write: VerifyWrite connects with it. Without it the failover ends as a partial failure at
    * the verify step.
    */
-  secretArn: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/)
-    .optional(),
+  secretArn: z.string().regex(SECRET_ARN).optional(),
   /** Security group of the primary region that lets nothing in; the old primary is moved into it. */
   fenceSecurityGroupId: z
     .string()
@@ -459,7 +459,7 @@ export function failoverRecordKey(database: string, at: string, executionName: s
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d{3}/, '');
-  return `catalog/${encodeURIComponent(database)}/_failovers/${stamp}-${executionName.replace(/[^A-Za-z0-9-_]/g, '-')}.json`;
+  return `${CATALOG_PREFIX}${encodeURIComponent(database)}/${FAILOVERS_FOLDER}/${stamp}-${executionName.replace(/[^A-Za-z0-9-_]/g, '-')}.json`;
 }
 
 export function buildFailoverRecord(args: {
@@ -624,14 +624,13 @@ export function planFailback(
       `${target.replica.identifier} (${target.replica.region}) is not the primary: fail over first, or there is nothing to re-protect`,
     );
   }
-  const hash = createHash('sha256').update(facts.executionName).digest('hex').slice(0, 6);
   return {
     database: target.database,
     kind: target.kind,
     source: { ...target.replica, arn: facts.sourceArn },
     replica: {
       region: target.primary.region,
-      identifier: `${target.primary.identifier.slice(0, 52)}-rp-${hash}`,
+      identifier: failbackReplicaIdentifier(target.primary.identifier, facts.executionName),
     },
     globalClusterIdentifier: target.globalClusterIdentifier ?? null,
     engineVersion: target.engineVersion,

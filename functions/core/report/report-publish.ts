@@ -11,6 +11,7 @@ import { renderHtml } from './report-html.ts';
 import { percent, span } from './report-text.ts';
 import type { Repository } from '../repository/types.ts';
 import { UnionRepository } from '../repository/union.ts';
+import { REPORTS_PREFIX } from '../contracts/storage.ts';
 
 /**
  * The scheduled report (flow: Scheduler → report function): the report of the environment's
@@ -25,7 +26,7 @@ import { UnionRepository } from '../repository/union.ts';
  * a fresh link, so the report stays reachable after the link is gone.
  */
 
-export const REPORTS_PREFIX = 'reports/';
+export { REPORTS_PREFIX };
 
 export const ReportTargetsSchema = z.strictObject({
   backupAgeWarnHours: z.number().positive(),

@@ -4,6 +4,7 @@ import type { BackupSummary, CheckResult, VerificationRecord } from '../catalog/
 import { LifeboatError } from '../shared/errors.ts';
 import { describeIssue } from '../failover/failover.ts';
 import type { DumpManifest, SnapshotManifest } from '../catalog/manifest.ts';
+import { SECRET_ARN, SECRET_ARN_EXPECTED } from '../contracts/secrets-arn.ts';
 
 /**
  * The pure part of the restore and restore-test workflows (state-machines/restore.ts,
@@ -37,11 +38,7 @@ const subnetGroup = z
 const securityGroupId = z
   .string()
   .regex(/^sg-[0-9a-f]{8,17}$/, { error: 'expected a security group id (sg-...)' });
-const secretArn = z
-  .string()
-  .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/, {
-    error: 'expected a Secrets Manager ARN',
-  });
+const secretArn = z.string().regex(SECRET_ARN, { error: SECRET_ARN_EXPECTED });
 
 export const RestorePointSelector = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('latest-verified') }),

@@ -1,6 +1,7 @@
 import { LifeboatError } from '../shared/errors.ts';
 import { type ConnectionInfo, connect, quoteIdent } from '../shared/pg.ts';
 import { TargetAlreadyExists } from './restore-plan.ts';
+import { TAG } from '../contracts/tags.ts';
 
 /**
  * Ownership of the database a dump restore creates on an existing server. The restore writes a
@@ -15,7 +16,7 @@ export class NotCreatedByThisExecution extends LifeboatError {
   override readonly name = 'NotCreatedByThisExecution';
 }
 
-export const OWNER_MARK_PREFIX = 'lifeboat:created-by=';
+export const OWNER_MARK_PREFIX = `${TAG.createdBy}=`;
 
 export function ownerMark(executionName: string): string {
   return `${OWNER_MARK_PREFIX}${executionName}`;

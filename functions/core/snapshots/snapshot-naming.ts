@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isBackupId } from '../catalog/catalog.ts';
 import { InvalidArgument } from '../shared/errors.ts';
+import { SNAPSHOT_PREFIX, TAG } from '../contracts/index.ts';
 
 /**
  * Names and tags of lifeboat's RDS snapshots. Everything is derived from the database and the
@@ -10,18 +11,13 @@ import { InvalidArgument } from '../shared/errors.ts';
 
 export type SnapshotType = 'instance' | 'cluster';
 
-/** Tag keys on every lifeboat snapshot (copied to the DR copy with CopyTags). */
-export const TAG = {
-  policy: 'lifeboat:policy',
-  slot: 'lifeboat:slot',
-  environment: 'lifeboat:environment',
-  database: 'lifeboat:database',
-} as const;
+/** Tag keys on every lifeboat snapshot (copied to the DR copy with CopyTags): TAG of #core/contracts. */
+export { TAG };
 
 /** RDS limits: CreateDBSnapshot allows 255 characters, CreateDBClusterSnapshot 63. */
 export const MAX_SNAPSHOT_IDENTIFIER: Record<SnapshotType, number> = { instance: 255, cluster: 63 };
 
-const PREFIX = 'lifeboat';
+const PREFIX = SNAPSHOT_PREFIX.slice(0, -1);
 
 /** The schedule slot of a Scheduler event: its scheduled time, to the minute, in UTC. */
 export function scheduleSlot(scheduledTime: string): Date {

@@ -1,5 +1,10 @@
 import { failoverDatabases } from '../../recovery.ts';
 import type { TableBuilder } from './table.ts';
+import {
+  TAG,
+  WORKFLOW_TAG_VALUE,
+  failbackReplicaIdentifier,
+} from '../../../functions/core/contracts/index.ts';
 
 /** The failback workflow (DR region): a new replica in the recovered region, or its removal. */
 export function failbackRequests(t: TableBuilder): void {
@@ -16,13 +21,13 @@ export function failbackRequests(t: TableBuilder): void {
     fb.allow('lambda:InvokeFunction', `{{dr:${fn}}}`, `lambda:invoke ${fn}`);
   }
   t.publish(fb);
-  const tag = { 'aws:RequestTag/lifeboat:workflow': 'failback' };
-  const created = { 'aws:ResourceTag/lifeboat:workflow': 'failback' };
+  const tag = { [`aws:RequestTag/${TAG.workflow}`]: WORKFLOW_TAG_VALUE.failback };
+  const created = { [`aws:ResourceTag/${TAG.workflow}`]: WORKFLOW_TAG_VALUE.failback };
   const plan = t.fn('dr', 'FailoverPlanFailbackRole', 'wf-plan-failback');
   const create = t.fn('dr', 'FailoverCreateReplicaRole', 'wf-create-replica');
   const describe = t.fn('dr', 'FailoverDescribeReplicaRole', 'wf-describe-replica');
   const remove = t.fn('dr', 'FailoverDeleteReplicaRole', 'wf-delete-replica');
-  const replicaOf = (identifier: string) => `${identifier.slice(0, 52)}-rp-1a2b3c`;
+  const replicaOf = (identifier: string) => failbackReplicaIdentifier(identifier, 'failback-execution');
   for (const db of fdbs) {
     const inst = db.kind === 'instance';
     const replica = replicaOf(db.identifier);

@@ -1,6 +1,7 @@
 import { reportKeys } from '../../../functions/core/report/report-publish.ts';
 import { backupKeyAlias } from '../../naming.ts';
 import { TLS, type TableBuilder } from './table.ts';
+import { CATALOG_PREFIX } from '../../../functions/core/contracts/index.ts';
 
 /**
  * The DR evidence report (functions/report, functions/core/report-publish.ts): on its schedule it
@@ -32,7 +33,7 @@ export function reportRequests(t: TableBuilder): void {
       });
     r.allow('s3:ListBucket', t.bucketArn(side), `lists the whole catalog (${side})`, {
       ...TLS,
-      's3:prefix': 'catalog/',
+      's3:prefix': CATALOG_PREFIX,
     });
     for (const db of config.databases) {
       const record = t.catalogObject(side, db.name);

@@ -1,4 +1,5 @@
 import { type Caller, type Context, TLS, type Side, type TableBuilder } from './table.ts';
+import { TAG, WORKFLOW_TAG_VALUE } from '../../../functions/core/contracts/index.ts';
 
 /** The restore workflow (both regions) with its task functions, and the restore test (primary). */
 export function restoreRequests(t: TableBuilder): void {
@@ -25,8 +26,8 @@ function restoreWorkflow(t: TableBuilder, side: Side): void {
   }
   t.publish(sm);
   const tag = {
-    'aws:RequestTag/lifeboat:workflow': 'restore',
-    'aws:TagKeys': ['lifeboat:workflow', 'lifeboat:created-by'],
+    [`aws:RequestTag/${TAG.workflow}`]: WORKFLOW_TAG_VALUE.restore,
+    'aws:TagKeys': [TAG.workflow, TAG.createdBy],
   };
   for (const db of config.databases) {
     const inst = db.kind === 'instance';
@@ -42,7 +43,7 @@ function restoreWorkflow(t: TableBuilder, side: Side): void {
     c.allow(pitr, t.rdsDatabase(side, db, pitrSource), 'the point-in-time source', tag);
     c.allow('rds:AddTagsToResource', target, 'the create carries tags', tag);
     c.allow(inst ? 'rds:DescribeDBInstances' : 'rds:DescribeDBClusters', target, 'polls until available');
-    const created = { 'aws:ResourceTag/lifeboat:workflow': 'restore' };
+    const created = { [`aws:ResourceTag/${TAG.workflow}`]: WORKFLOW_TAG_VALUE.restore };
     c.allow(
       inst ? 'rds:DeleteDBInstance' : 'rds:DeleteDBCluster',
       target,
@@ -77,7 +78,7 @@ function restoreWorkflow(t: TableBuilder, side: Side): void {
     'rds:DeleteDBInstance',
     t.rds(side, 'db', 'production-db'),
     'restore deletes only what it tagged',
-    { 'aws:ResourceTag/lifeboat:workflow': 'none' },
+    { [`aws:ResourceTag/${TAG.workflow}`]: 'none' },
   );
   never.never(
     'rds:DeleteDBCluster',
@@ -95,7 +96,7 @@ function restoreWorkflow(t: TableBuilder, side: Side): void {
     'rds:RestoreDBInstanceFromDBSnapshot',
     t.rds(side, 'snapshot', 'someone-elses-snapshot'),
     'restore reads lifeboat snapshots only',
-    { 'aws:RequestTag/lifeboat:workflow': 'restore' },
+    { [`aws:RequestTag/${TAG.workflow}`]: WORKFLOW_TAG_VALUE.restore },
   );
   never.never(
     'sns:Publish',
@@ -214,7 +215,7 @@ function restoreTest(t: TableBuilder): void {
     sm.allow('lambda:InvokeFunction', `{{primary:${fn}}}`, `lambda:invoke ${fn}`);
   }
   t.publish(sm);
-  const tag = { 'aws:RequestTag/lifeboat:workflow': 'restore-test' };
+  const tag = { [`aws:RequestTag/${TAG.workflow}`]: WORKFLOW_TAG_VALUE.restoreTest };
   const plan = t.fn('primary', 'WorkflowsPlanRestoreTestRole', 'wf-plan-restore-test');
   const record = t.fn('primary', 'WorkflowsRecordRestoreTestRole', 'wf-record-restore-test');
   for (const db of config.databases) {
@@ -231,7 +232,7 @@ function restoreTest(t: TableBuilder): void {
       tag,
     );
     c.allow('rds:AddTagsToResource', target, 'the create carries tags', tag);
-    const created = { 'aws:ResourceTag/lifeboat:workflow': 'restore-test' };
+    const created = { [`aws:ResourceTag/${TAG.workflow}`]: WORKFLOW_TAG_VALUE.restoreTest };
     c.allow(
       inst ? 'rds:DeleteDBInstance' : 'rds:DeleteDBCluster',
       target,

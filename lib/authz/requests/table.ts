@@ -2,6 +2,7 @@ import { artifactKey, manifestKey } from '../../../functions/core/catalog/catalo
 import { snapshotIdentifier } from '../../../functions/core/snapshots/snapshot-naming.ts';
 import type { Database, EnvironmentConfig } from '../../config/schema.ts';
 import { backupBucketName, lockTableName } from '../../naming.ts';
+import { CATALOG_PREFIX, METRICS_NAMESPACE } from '../../../functions/core/contracts/index.ts';
 
 /**
  * Every AWS request the deployed system makes — by its functions, Fargate tasks and workflows,
@@ -222,7 +223,7 @@ export class TableBuilder {
       );
     c.allow('s3:ListBucket', this.bucketArn(c.side), 'lists the catalog', {
       ...TLS,
-      's3:prefix': `catalog/${db}/`,
+      's3:prefix': `${CATALOG_PREFIX}${db}/`,
     });
     if (access.catalogRead || access.catalogAppend) {
       c.allow('s3:GetObject', catalog, 'reads (and heads) catalog records', TLS);
@@ -380,7 +381,7 @@ export class TableBuilder {
     sm.allow('ecs:DescribeTasks', '*', '.sync polls the task');
     sm.allow('ecs:StopTask', '*', '.sync stops the task when the execution stops');
     sm.of(database).allow('cloudwatch:PutMetricData', '*', 'CountSuccess (the Lifeboat namespace only)', {
-      'cloudwatch:namespace': 'Lifeboat',
+      'cloudwatch:namespace': METRICS_NAMESPACE,
     });
     const ex = this.caller(
       'primary',

@@ -17,6 +17,7 @@ import {
   RdsTargets,
 } from './rds-grants.ts';
 import { hardenStateMachine } from './state-machine-role.ts';
+import { WORKFLOW_TAG_VALUE, failbackReplicaPattern } from '../../../functions/core/contracts/index.ts';
 
 export interface FailbackTasks {
   readonly planFunction: LifeboatFunction;
@@ -49,7 +50,7 @@ export function failbackTasks(scope: Construct, props: FailoverContext): Failbac
   const created = new RdsTargets(
     scope,
     primary,
-    databases.map((db) => ({ kind: db.kind, identifier: `${db.identifier.slice(0, 52)}-rp-*` })),
+    databases.map((db) => ({ kind: db.kind, identifier: failbackReplicaPattern(db.identifier) })),
     { members: true },
   );
   const failback = config.failback;
@@ -73,7 +74,7 @@ export function failbackTasks(scope: Construct, props: FailoverContext): Failbac
   const sourceKeys = [...new Set(databases.flatMap((db) => db.drStorageKmsKeyArn ?? []))];
   grantStatements(createReplicaFunction, [
     // The creates carry tags (lifeboat:workflow=failback, lifeboat:created-by): tagging only that.
-    ...createRdsReplicas(created, replicas, settings, 'failback'),
+    ...createRdsReplicas(created, replicas, settings, WORKFLOW_TAG_VALUE.failback),
     ...(failback?.kmsKeyArn ? rdsKeyGrants([failback.kmsKeyArn], primary) : []),
     ...(sourceKeys.length > 0 ? rdsKeyGrants(sourceKeys, config.drRegion) : []),
     // A create whose answer was lost finds its database on the retry: reading its tags tells
@@ -93,7 +94,7 @@ export function failbackTasks(scope: Construct, props: FailoverContext): Failbac
     description: 'failback: removes the replica a failed failback created',
     base,
   });
-  grantStatements(deleteReplicaFunction, deleteCreatedRds(created, replicas, 'failback'));
+  grantStatements(deleteReplicaFunction, deleteCreatedRds(created, replicas, WORKFLOW_TAG_VALUE.failback));
   for (const fn of [createReplicaFunction, describeReplicaFunction, deleteReplicaFunction]) {
     acknowledgeWildcards(
       fn.role!,

@@ -8,5 +8,4 @@ export type { RegionRole, WorkflowsBaseProps } from './common.ts';
 export { FailoverWorkflows, type FailoverWorkflowsProps } from './failover-workflows.ts';
 export { RestoreWorkflows, type RestoreWorkflowsProps } from './restore-workflows.ts';
 export { grantSecrets } from './secrets.ts';
-export { WORKFLOW_TAG } from './tags.ts';
 export { addVerificationSchedules, type VerificationSchedulesProps } from './verification-schedules.ts';

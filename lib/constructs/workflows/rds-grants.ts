@@ -3,7 +3,7 @@ import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { RdsResourceType } from '../../../state-machines/common.ts';
-import { WORKFLOW_TAG } from './tags.ts';
+import { TAG, type WorkflowTagValue } from '../../../functions/core/contracts/index.ts';
 
 /**
  * RDS grants of the failover and failback workflows, by what a step does ("describe these
@@ -76,11 +76,11 @@ const statement = (actions: string[], resources: readonly string[]) =>
   new PolicyStatement({ actions, resources: [...resources] });
 
 /** Conditions on the `lifeboat:workflow` tag of the request (creates) or of the resource (deletes). */
-const taggedRequest = (workflow: string) => ({
-  StringEquals: { [`aws:RequestTag/${WORKFLOW_TAG}`]: workflow },
+const taggedRequest = (workflow: WorkflowTagValue) => ({
+  StringEquals: { [`aws:RequestTag/${TAG.workflow}`]: workflow },
 });
-const taggedResource = (workflow: string) => ({
-  StringEquals: { [`aws:ResourceTag/${WORKFLOW_TAG}`]: workflow },
+const taggedResource = (workflow: WorkflowTagValue) => ({
+  StringEquals: { [`aws:ResourceTag/${TAG.workflow}`]: workflow },
 });
 
 /** Describe the instances, the clusters and the global clusters of `sets`, one statement per kind. */
@@ -114,7 +114,7 @@ export function createRdsReplicas(
   created: RdsTargets,
   sources: RdsTargets,
   settings: readonly string[],
-  workflow: string,
+  workflow: WorkflowTagValue,
 ): PolicyStatement[] {
   const statements: PolicyStatement[] = [];
   if (created.instances.length > 0) {
@@ -154,7 +154,7 @@ export function createRdsReplicas(
 export function deleteCreatedRds(
   created: RdsTargets,
   sources: RdsTargets,
-  workflow: string,
+  workflow: WorkflowTagValue,
 ): PolicyStatement[] {
   return [
     new PolicyStatement({

@@ -12,6 +12,7 @@ import {
   type WorkflowsBaseProps,
 } from './common.ts';
 import { hardenStateMachine } from './state-machine-role.ts';
+import { WORKFLOW_TAG_VALUE } from '../../../functions/core/contracts/index.ts';
 
 export interface RestoreTestWorkflowProps {
   readonly base: WorkflowsBaseProps;
@@ -60,6 +61,9 @@ export function restoreTestWorkflow(
     recordFunction,
     isolation: props.isolation,
   });
-  hardenStateMachine(restoreTest, { topic: base.notificationTopic, deleteOnlyTagged: 'restore-test' });
+  hardenStateMachine(restoreTest, {
+    topic: base.notificationTopic,
+    deleteOnlyTagged: WORKFLOW_TAG_VALUE.restoreTest,
+  });
   return { restoreTest, planFunction, recordFunction };
 }

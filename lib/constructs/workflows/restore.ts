@@ -20,6 +20,7 @@ import {
 import { acknowledgeWildcards, rdsResources } from './nag.ts';
 import { grantSecrets } from './secrets.ts';
 import { hardenStateMachine } from './state-machine-role.ts';
+import { WORKFLOW_TAG_VALUE } from '../../../functions/core/contracts/index.ts';
 
 /** What the workflows of one region share: where they run, and the database secrets there. */
 export interface RegionalWorkflowContext {
@@ -180,7 +181,10 @@ export function restoreWorkflow(scope: Construct, props: RestoreWorkflowProps): 
     finishFunction,
     hostedZoneIds: hostedZoneIds(base.config),
   });
-  hardenStateMachine(restore, { topic: base.notificationTopic, deleteOnlyTagged: 'restore' });
+  hardenStateMachine(restore, {
+    topic: base.notificationTopic,
+    deleteOnlyTagged: WORKFLOW_TAG_VALUE.restore,
+  });
 
   return {
     restore,

@@ -1,7 +1,7 @@
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { type IWorkflow, rdsArn } from '../../../state-machines/common.ts';
-import { WORKFLOW_TAG } from './tags.ts';
+import { TAG, type WorkflowTagValue } from '../../../functions/core/contracts/index.ts';
 import { acknowledgeStateMachineRole } from './nag.ts';
 
 /**
@@ -11,7 +11,7 @@ import { acknowledgeStateMachineRole } from './nag.ts';
  */
 export function hardenStateMachine(
   workflow: IWorkflow,
-  props: { readonly topic: ITopic; readonly deleteOnlyTagged?: string },
+  props: { readonly topic: ITopic; readonly deleteOnlyTagged?: WorkflowTagValue },
 ): void {
   const stateMachine = workflow.stateMachine;
   props.topic.grantPublish(stateMachine);
@@ -23,7 +23,7 @@ export function hardenStateMachine(
         effect: Effect.DENY,
         actions: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
         resources: [rdsArn(stateMachine, 'db'), rdsArn(stateMachine, 'cluster')],
-        conditions: { StringNotEquals: { [`aws:ResourceTag/${WORKFLOW_TAG}`]: props.deleteOnlyTagged } },
+        conditions: { StringNotEquals: { [`aws:ResourceTag/${TAG.workflow}`]: props.deleteOnlyTagged } },
       }),
     );
   }
