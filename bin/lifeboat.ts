@@ -13,7 +13,7 @@ const commands: Record<string, Command> = {
     },
   },
   backup: {
-    summary: 'take a logical backup into a repository, or start the deployed dump (--env)',
+    summary: 'take a logical backup into a repository, or a deployed dump or snapshot now (--env)',
     load: async () => {
       const local = await import('./cli/commands/backup.ts');
       const deployed = await import('./cli/commands/deployed.ts');

@@ -124,6 +124,18 @@ describe('lifeboat backup --env', () => {
     expect(
       await backupEnvCommand(['--env', 'dev', '--database', 'orders', '--wait'], c, missing.stream),
     ).toBe(1);
+    // Reading it back fails (S3 throttled past the SDK's retries): the outcome is unknown, exit 2.
+    s3.reset();
+    s3.on(HeadObjectCommand).rejects(
+      Object.assign(new Error('Slow Down'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } }),
+    );
+    const unknown = output();
+    expect(
+      await backupEnvCommand(['--env', 'dev', '--database', 'orders', '--wait'], c, unknown.stream),
+    ).toBe(2);
+    expect(unknown.text()).toMatch(
+      /backup 20261201T161500Z-ab12cd of "orders" finished, but its catalog entry could not be read back \(.*\); lifeboat list --env dev --database orders shows it/,
+    );
     expect(missing.text()).toMatch(
       /FAILED: the function answered, but catalog\/orders\/20261201T161500Z-ab12cd\/manifest.json is not in/,
     );

@@ -336,8 +336,25 @@ export async function backupEnvCommand(
   };
   // --wait follows the dump to its catalog entry: the manifest the function wrote, read back.
   const id = outcome.ok ? r.manifest?.id : undefined;
-  const cataloged = id ? (await repository.size(manifestKey(db.name, id))) !== null : false;
-  const ok = outcome.ok && cataloged;
+  let cataloged: boolean | null;
+  let readBack: string | null = null;
+  try {
+    cataloged = id ? (await repository.size(manifestKey(db.name, id))) !== null : false;
+  } catch (err) {
+    cataloged = null;
+    readBack = errorMessage(err);
+  }
+  const ok = outcome.ok && cataloged === true;
+  if (cataloged === null) {
+    // The dump says it is done; only reading its entry back failed: the outcome is not known here.
+    const text = `backup ${id ?? '?'} of "${db.name}" finished, but its catalog entry could not be read back (${readBack}); ${listCommand} shows it`;
+    out.write(
+      json
+        ? `${JSON.stringify({ database: db.name, region, ...outcome, cataloged, readBack }, null, 2)}\n`
+        : `${text}\n`,
+    );
+    return 2;
+  }
   if (json) {
     out.write(`${JSON.stringify({ database: db.name, region, ...outcome, cataloged }, null, 2)}\n`);
   } else if (ok) {
