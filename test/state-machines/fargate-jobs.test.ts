@@ -1,5 +1,18 @@
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-vitest/extend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backupEnvCommand, type DeployedClients, verifyEnvCommand } from '../../bin/cli/commands/deployed.ts';
 import { extractAsl } from '../../state-machines/render.ts';
 import { type SynthesizedEnvironment, synthesizeEnvironment } from '../cdk/support.ts';
 import { actionsOf, statementsOfRole } from '../cdk/template-helpers.ts';
@@ -159,5 +172,131 @@ describe.each([
 
     expect(put).toHaveLength(1);
     expect(put[0]!.Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'Lifeboat' } });
+  });
+});
+
+/**
+ * `lifeboat backup|verify --env staging --database ledger --wait` against this workflow: Step
+ * Functions is the SDK mock, and each execution it starts is the synthesized ASL run here, so the
+ * command's exit code and lines come from what the deployed definition does with the task's exit.
+ */
+describe('the on-demand commands follow the Fargate workflows to their end', () => {
+  const sfn = mockClient(SFNClient);
+  const ssm = mockClient(SSMClient);
+  const ARN = {
+    dump: 'arn:aws:states:eu-west-1:222222222222:stateMachine:DumpTaskledger',
+    verify: 'arn:aws:states:eu-west-1:222222222222:stateMachine:VerifyTaskledger',
+  };
+
+  function clients(): DeployedClients {
+    return {
+      pollMs: 1,
+      sfn: (region) => new SFNClient({ region }),
+      ssm: (region) => new SSMClient({ region }),
+      lambda: (region) => new LambdaClient({ region }),
+      s3: (region) => new S3Client({ region }),
+      rds: (region) => new RDSClient({ region }),
+    };
+  }
+
+  function output() {
+    let text = '';
+    return {
+      stream: {
+        write: (s: string) => {
+          text += s;
+          return true;
+        },
+      } as unknown as NodeJS.WritableStream,
+      text: () => text,
+    };
+  }
+
+  /** Each StartExecution runs the workflow of `taskState` here; Describe and the history replay it. */
+  function deploy(taskState: string, exitCode: number) {
+    const { machine } = workflow(taskState);
+    const runs = new Map<string, { status: string; error?: string; cause?: string; states: string[] }>();
+    sfn.reset();
+    ssm.reset();
+    ssm
+      .on(GetParameterCommand, { Name: '/lifeboat/staging/dumps/ledger' })
+      .resolves({ Parameter: { Value: ARN.dump } });
+    ssm
+      .on(GetParameterCommand, { Name: '/lifeboat/staging/verify/ledger' })
+      .resolves({ Parameter: { Value: ARN.verify } });
+    sfn.on(StartExecutionCommand).callsFake(async (input: { stateMachineArn: string; name: string }) => {
+      const executionArn = `${input.stateMachineArn.replace(':stateMachine:', ':execution:')}:${input.name}`;
+      const states: string[] = [];
+      const execution = machine.run(
+        {},
+        {
+          overrides: {
+            taskResourceLocalHandlers: {
+              [taskState]: async () => stopped(exitCode),
+              CountSuccess: async () => ({}),
+            },
+          },
+        },
+      );
+      const logs = (async () => {
+        for await (const event of execution.eventLogs)
+          if (event.type === 'StateEntered') states.push(event.state.name);
+      })();
+      try {
+        await execution.result;
+        runs.set(executionArn, { status: 'SUCCEEDED', states });
+      } catch (err) {
+        const cause = (err as { cause?: { name?: string; message?: string } }).cause;
+        runs.set(executionArn, { status: 'FAILED', error: cause?.name, cause: cause?.message, states });
+      }
+      await logs;
+      return { executionArn };
+    });
+    sfn.on(DescribeExecutionCommand).callsFake((input: { executionArn: string }) => {
+      const run = runs.get(input.executionArn)!;
+      return { status: run.status, error: run.error, cause: run.cause };
+    });
+    sfn.on(GetExecutionHistoryCommand).callsFake((input: { executionArn: string }) => ({
+      events: runs.get(input.executionArn)!.states.map((name, i) => ({
+        id: i + 1,
+        type: 'TaskStateEntered',
+        timestamp: new Date(),
+        stateEnteredEventDetails: { name },
+      })),
+    }));
+  }
+
+  it('backup --wait: exit 0 when the dump task exits 0, exit 1 with the workflow error when it exits 1', async () => {
+    deploy('Dump', 0);
+    const ok = output();
+    expect(
+      await backupEnvCommand(['--env', 'staging', '--database', 'ledger', '--wait'], clients(), ok.stream),
+    ).toBe(0);
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { stateMachineArn: ARN.dump });
+    expect(ok.text()).toMatch(/▶ Dump\n.*▶ CountSuccess\n.*backup of "ledger" complete/s);
+
+    deploy('Dump', 1);
+    const failed = output();
+    expect(
+      await backupEnvCommand(
+        ['--env', 'staging', '--database', 'ledger', '--wait'],
+        clients(),
+        failed.stream,
+      ),
+    ).toBe(1);
+    expect(failed.text()).toMatch(
+      /backup of "ledger" FAILED: JobFailed .*Essential container in task exited/,
+    );
+    expect(failed.text()).not.toMatch(/CountSuccess/);
+  });
+
+  it('verify: exit 1 when the verification task exits 1 (a check failed)', async () => {
+    deploy('Verify', 1);
+    const out = output();
+    expect(await verifyEnvCommand(['--env', 'staging', '--database', 'ledger'], clients(), out.stream)).toBe(
+      1,
+    );
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { stateMachineArn: ARN.verify });
+    expect(out.text()).toMatch(/verification of "ledger" FAILED: JobFailed/);
   });
 });
