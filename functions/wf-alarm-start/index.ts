@@ -7,7 +7,9 @@ import {
   alarmExecutionName,
   InvalidFailoverInput,
 } from '#core/failover/failover.ts';
-import { taskHandler, WF_ENV } from '../wf-common/index.ts';
+import { awsClient } from '#runtime/clients.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { WF_ENV } from '../wf-common/env.ts';
 
 /**
  * Starts the failover workflow from the failover trigger of a database: its composite alarm "the
@@ -93,9 +95,16 @@ export async function startFromAlarm(
   }
 }
 
-const sfn = new SFNClient({ maxAttempts: 5 });
-export const handler = taskHandler<unknown, AlarmStartResult>('wf-alarm-start', async (event, logger) => {
-  const result = await startFromAlarm(event, sfn);
-  logger.info('alarm start', { ...result });
-  return result;
-});
+export const handler = lambdaHandler(
+  {
+    service: 'wf-alarm-start',
+    event: AlarmStartEvent,
+    eventLabel: 'alarm event',
+    invalidEvent: (message) => new InvalidFailoverInput(message),
+  },
+  async (event, { logger }) => {
+    const result = await startFromAlarm(event, awsClient(SFNClient, 'standard'));
+    logger.info('alarm start', { ...result });
+    return result;
+  },
+);

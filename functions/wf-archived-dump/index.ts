@@ -9,7 +9,10 @@ import {
 } from '#core/dumps/cold-storage.ts';
 import type { Repository, RestoreTier } from '#core/repository/types.ts';
 import { selectBackup } from '#core/verify/verify.ts';
-import { catalogFromEnv, repositoryFromEnv, taskHandler } from '../wf-common/index.ts';
+import * as z from 'zod';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { catalogFromEnv, repositoryFromEnv } from '../wf-common/index.ts';
+import { as } from '../wf-common/events.ts';
 
 /**
  * The restore workflow's archived-dump steps (state-machines/restore.ts): `check` tells whether
@@ -75,9 +78,22 @@ export async function archivedDump(
   };
 }
 
-export const handler = taskHandler<ArchivedDumpEvent, StorageSummary | ArchiveRestoreRequested>(
-  'wf-archived-dump',
-  async (event, logger) => {
+const dumpRef = { database: z.string().min(1), backupId: z.string().min(1) };
+export const ArchivedDumpEvent = as<ArchivedDumpEvent>(
+  z.discriminatedUnion('action', [
+    z.looseObject({ ...dumpRef, action: z.literal('check') }),
+    z.looseObject({
+      ...dumpRef,
+      action: z.literal('request'),
+      tier: z.enum(['Standard', 'Bulk', 'Expedited']),
+      days: z.number().int().positive(),
+    }),
+  ]),
+);
+
+export const handler = lambdaHandler(
+  { service: 'wf-archived-dump', event: ArchivedDumpEvent },
+  async (event, { logger }) => {
     const result = await archivedDump(event, { repository: repositoryFromEnv(), catalog: catalogFromEnv() });
     logger.info(`archived dump: ${event.action}`, { backupId: event.backupId, result });
     return result;

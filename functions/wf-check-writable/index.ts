@@ -13,7 +13,10 @@ import {
   promotionCheckCommand,
   type ReplicaRole,
 } from '#core/failover/failover.ts';
-import { rdsIn, taskHandler } from '../wf-common/index.ts';
+import * as z from 'zod';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { rdsIn } from '../wf-common/index.ts';
+import { as, failoverTarget } from '../wf-common/events.ts';
 
 /**
  * CheckWritable: whether the promoted database accepts writes yet, and the endpoint DNS should
@@ -135,9 +138,19 @@ export async function confirmPromotion(
   };
 }
 
-export const handler = taskHandler<CheckWritableEvent, CheckWritableResult | ConfirmPromotionResult>(
-  'wf-check-writable',
-  (event) => {
+export const CheckWritableEvent = as<CheckWritableEvent>(
+  z.looseObject({
+    database: z.string().min(1),
+    target: failoverTarget,
+    attempts: z.number().int().nonnegative().optional(),
+    firstWaitSeconds: z.number().positive().optional(),
+    promoteError: z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
+  }),
+);
+
+export const handler = lambdaHandler(
+  { service: 'wf-check-writable', event: CheckWritableEvent },
+  (event): Promise<CheckWritableResult | ConfirmPromotionResult> => {
     const rds = rdsIn(event.target.replica.region);
     return event.promoteError ? confirmPromotion(event, rds) : checkWritable(event, rds);
   },

@@ -1,49 +1,38 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import middy from '@middy/core';
 import { Catalog } from '#core/catalog/catalog.ts';
 import { requireEnv } from '#core/shared/errors.ts';
 import type { ConnectionInfo } from '#core/shared/pg.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
 import { connectionFromSecret } from '#core/shared/secrets.ts';
+import { awsClient } from '#runtime/clients.ts';
 import { WF_ENV } from './env.ts';
-import { RETRY } from '#core/contracts/index.ts';
 
 /**
- * What the workflow task functions (functions/wf-*) share: environment names, clients per region,
- * the catalog, database connections from a secret. Each wf-* handler is a thin adapter: it parses
- * the state's input, calls core logic, and returns exactly what the state machine keeps.
+ * What the workflow task functions (functions/wf-*) share: environment names, the clients they
+ * use (from functions/runtime's cache), the catalog, database connections from a secret. Each
+ * wf-* handler is `lambdaHandler` (functions/runtime/handler.ts): its event schema, the core
+ * logic, and exactly what the state machine keeps.
  */
 
 export { WF_ENV } from './env.ts';
 
-const rdsClients = new Map<string, RDSClient>();
-
-/** One RDS client per region; cross-region calls (old primary, recovered region) use their own. */
+/**
+ * The RDS client of `region` (the function's own without one); `fast` for a region that may be
+ * down (the old primary's): it answers "unreachable" in seconds (RETRY.probe), not after minutes.
+ */
 export function rdsIn(region: string | undefined, options: { fast?: boolean } = {}): RDSClient {
-  const key = `${region ?? 'default'}:${options.fast ? 'fast' : 'std'}`;
-  let client = rdsClients.get(key);
-  if (!client) {
-    client = new RDSClient({
-      ...(region ? { region } : {}),
-      // An unreachable region must answer "unreachable" quickly, not after minutes of retries.
-      ...(options.fast ? RETRY.probe : RETRY.rds),
-    });
-    rdsClients.set(key, client);
-  }
-  return client;
+  return awsClient(RDSClient, options.fast ? 'probe' : 'rds', region);
 }
 
-let s3: S3Client | undefined;
-let secrets: SecretsManagerClient | undefined;
-
 export function repositoryFromEnv(env: NodeJS.ProcessEnv = process.env): Repository {
-  s3 ??= new S3Client({ maxAttempts: 5 });
-  return new S3Repository({ client: s3, bucket: requireEnv(WF_ENV.bucket, env), prefix: '' });
+  return new S3Repository({
+    client: awsClient(S3Client, 'standard'),
+    bucket: requireEnv(WF_ENV.bucket, env),
+    prefix: '',
+  });
 }
 
 export function catalogFromEnv(env: NodeJS.ProcessEnv = process.env): Catalog {
@@ -61,15 +50,7 @@ export async function connectionAt(
   host: string | undefined,
   database?: string,
 ): Promise<ConnectionInfo> {
-  secrets ??= new SecretsManagerClient({ maxAttempts: 3 });
+  const secrets = awsClient(SecretsManagerClient, 'brief');
   const info = await connectionFromSecret(secrets, secretArn, { database, sslmode: 'require' });
   return host ? { ...info, host } : info;
-}
-
-/** Wraps a task function with the Powertools logger; errors propagate with their `name`. */
-export function taskHandler<E, R>(serviceName: string, run: (event: E, logger: Logger) => Promise<R>) {
-  const logger = new Logger({ serviceName });
-  return middy<E, R>()
-    .use(injectLambdaContext(logger, { clearState: true }))
-    .handler((event) => run(event, logger));
 }

@@ -8,7 +8,10 @@ import {
 import { LifeboatError } from '#core/shared/errors.ts';
 import type { FailbackPlan } from '#core/failover/failover.ts';
 import { isRdsError } from '#core/snapshots/rds.ts';
-import { rdsIn, taskHandler } from '../wf-common/index.ts';
+import * as z from 'zod';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { rdsIn } from '../wf-common/index.ts';
+import { as } from '../wf-common/events.ts';
 import { clusterOrNull, instanceOrNull } from '../wf-common/rds-lookup.ts';
 import { REPLICA_ENV } from './env.ts';
 import { TAG, WORKFLOW_TAG_VALUE } from '#core/contracts/index.ts';
@@ -163,6 +166,21 @@ export async function createReplica(
   };
 }
 
-export const handler = taskHandler<CreateReplicaEvent, CreatedReplica>('wf-create-replica', (event) =>
+const placed = z.looseObject({ region: z.string().min(1), identifier: z.string().min(1) });
+export const CreateReplicaEvent = as<CreateReplicaEvent>(
+  z.looseObject({
+    executionName: z.string().min(1),
+    plan: z.looseObject({
+      database: z.string().min(1),
+      kind: z.enum(['instance', 'cluster']),
+      source: placed.extend({ arn: z.string().min(1) }),
+      replica: placed,
+      globalClusterIdentifier: z.string().min(1).nullable(),
+      engineVersion: z.string().min(1),
+    }),
+  }),
+);
+
+export const handler = lambdaHandler({ service: 'wf-create-replica', event: CreateReplicaEvent }, (event) =>
   createReplica(event, rdsIn(event.plan.replica.region), process.env),
 );

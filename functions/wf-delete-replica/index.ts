@@ -4,7 +4,10 @@ import {
   type RDSClient,
   RemoveFromGlobalClusterCommand,
 } from '@aws-sdk/client-rds';
-import { rdsIn, taskHandler } from '../wf-common/index.ts';
+import * as z from 'zod';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { rdsIn } from '../wf-common/index.ts';
+import { as, createdReplica } from '../wf-common/events.ts';
 import type { CreatedReplica } from '../wf-create-replica/index.ts';
 
 /**
@@ -49,7 +52,8 @@ export async function deleteReplica(replica: CreatedReplica, rds: RDSClient): Pr
   return { deleted };
 }
 
-export const handler = taskHandler<{ replica: CreatedReplica }, { deleted: string[] }>(
-  'wf-delete-replica',
-  (event) => deleteReplica(event.replica, rdsIn(event.replica.region)),
+export const ReplicaEvent = as<{ replica: CreatedReplica }>(z.looseObject({ replica: createdReplica }));
+
+export const handler = lambdaHandler({ service: 'wf-delete-replica', event: ReplicaEvent }, (event) =>
+  deleteReplica(event.replica, rdsIn(event.replica.region)),
 );

@@ -1,5 +1,8 @@
 import type { RDSClient } from '@aws-sdk/client-rds';
-import { rdsIn, taskHandler } from '../wf-common/index.ts';
+import * as z from 'zod';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { rdsIn } from '../wf-common/index.ts';
+import { as, createdReplica } from '../wf-common/events.ts';
 import { clusterOrNull, instanceOrNull } from '../wf-common/rds-lookup.ts';
 import type { CreatedReplica } from '../wf-create-replica/index.ts';
 
@@ -37,7 +40,8 @@ export async function describeReplica(
   };
 }
 
-export const handler = taskHandler<{ replica: CreatedReplica }, DescribeReplicaResult>(
-  'wf-describe-replica',
-  (event) => describeReplica(event.replica, rdsIn(event.replica.region)),
+export const ReplicaEvent = as<{ replica: CreatedReplica }>(z.looseObject({ replica: createdReplica }));
+
+export const handler = lambdaHandler({ service: 'wf-describe-replica', event: ReplicaEvent }, (event) =>
+  describeReplica(event.replica, rdsIn(event.replica.region)),
 );

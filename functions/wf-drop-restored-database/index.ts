@@ -1,6 +1,11 @@
+import type { RDSClient } from '@aws-sdk/client-rds';
+import * as z from 'zod';
 import type { PlannedRestore } from '#core/restore/restore-plan.ts';
 import { type DropResult, dropOwnedDatabase, pgServer } from '#core/restore/restore-target.ts';
-import { connectionAt, rdsIn, taskHandler } from '../wf-common/index.ts';
+import type { ConnectionInfo } from '#core/shared/pg.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { connectionAt, rdsIn } from '../wf-common/index.ts';
+import { as, restoreTarget } from '../wf-common/events.ts';
 import { instanceEndpoint } from '../wf-common/rds-lookup.ts';
 
 /**
@@ -14,8 +19,28 @@ export interface DropEvent {
   readonly executionName: string;
 }
 
-export const handler = taskHandler<DropEvent, DropResult>('wf-drop-restored-database', async (event) => {
-  const endpoint = await instanceEndpoint(rdsIn(undefined), event.target.identifier);
-  const admin = await connectionAt(event.target.secretArn!, endpoint, 'postgres');
+export const DropEvent = as<DropEvent>(
+  z.looseObject({
+    database: z.string().min(1),
+    target: restoreTarget,
+    executionName: z.string().min(1),
+  }),
+);
+
+export interface DropDeps {
+  /** RDS of the function's region, where the target instance is. */
+  readonly rds: RDSClient;
+  /** Connection details from the target's secret, at `host`, to `database`. */
+  readonly connect: (secretArn: string, host: string, database: string) => Promise<ConnectionInfo>;
+}
+
+/** The target server's endpoint, then its `postgres` database, then the drop the marker allows. */
+export async function dropRestoredDatabase(event: DropEvent, deps: DropDeps): Promise<DropResult> {
+  const endpoint = await instanceEndpoint(deps.rds, event.target.identifier);
+  const admin = await deps.connect(event.target.secretArn!, endpoint, 'postgres');
   return dropOwnedDatabase(pgServer(admin), event.database, event.executionName, event.target.identifier);
-});
+}
+
+export const handler = lambdaHandler({ service: 'wf-drop-restored-database', event: DropEvent }, (event) =>
+  dropRestoredDatabase(event, { rds: rdsIn(undefined), connect: connectionAt }),
+);

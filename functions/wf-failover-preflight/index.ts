@@ -17,7 +17,11 @@ import {
 } from '#core/failover/failover.ts';
 import { errorMessage } from '#core/shared/errors.ts';
 import { classifyRegionError, isRdsNotFound, rdsErrorName } from '#core/snapshots/rds.ts';
-import { rdsIn, taskHandler, WF_ENV } from '../wf-common/index.ts';
+import * as z from 'zod';
+import { clientsByRegion } from '#runtime/clients.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { rdsIn, WF_ENV } from '../wf-common/index.ts';
+import { as } from '../wf-common/events.ts';
 
 /**
  * Preflight task of the failover workflow: validates the input, resolves the target and observes
@@ -193,23 +197,25 @@ export async function runPreflightTask(
   return runPreflight(event, targets, gatherFacts(deps));
 }
 
-const cloudwatchClients = new Map<string, CloudWatchClient>();
 const deps: PreflightDeps = {
   rds: (region, fast) => rdsIn(region, { fast }),
-  cloudwatch: (region) => {
-    let client = cloudwatchClients.get(region);
-    if (!client) {
-      client = new CloudWatchClient({ region, maxAttempts: 4 });
-      cloudwatchClients.set(region, client);
-    }
-    return client;
-  },
+  cloudwatch: clientsByRegion(CloudWatchClient, 'monitoring'),
   now: () => new Date(),
 };
 
-export const handler = taskHandler<PreflightEvent, PreflightOutput>(
-  'wf-failover-preflight',
-  async (event, logger) => {
+/** The envelope the state machine builds; the execution input is checked by runPreflight. */
+const PreflightEnvelope = as<PreflightEvent>(
+  z.looseObject({
+    input: z.unknown(),
+    executionId: z.string().min(1),
+    lockTable: z.string().min(1).optional(),
+    recheck: z.boolean().optional(),
+  }),
+);
+
+export const handler = lambdaHandler(
+  { service: 'wf-failover-preflight', event: PreflightEnvelope },
+  async (event, { logger }) => {
     const out = await runPreflightTask(event, deps);
     logger.info('preflight', {
       database: out.request.database,

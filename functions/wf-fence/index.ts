@@ -2,7 +2,10 @@ import { ModifyDBClusterCommand, ModifyDBInstanceCommand, type RDSClient } from 
 import { errorMessage } from '#core/shared/errors.ts';
 import { type FailoverTarget, fenceCheckCommand } from '#core/failover/failover.ts';
 import { classifyRegionError, rdsErrorName } from '#core/snapshots/rds.ts';
-import { rdsIn, taskHandler } from '../wf-common/index.ts';
+import * as z from 'zod';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { rdsIn } from '../wf-common/index.ts';
+import { as, failoverTarget } from '../wf-common/events.ts';
 
 /**
  * FenceOldPrimary: keeps the old primary from taking writes after the replica is promoted, by
@@ -95,8 +98,19 @@ export async function fence(event: FenceEvent, rds: RDSClient): Promise<FenceRes
   }
 }
 
-export const handler = taskHandler<FenceEvent, FenceResult>('wf-fence', async (event, logger) => {
-  const result = await fence(event, rdsIn(event.target.primary.region, { fast: true }));
-  logger.info('fence', { database: event.database, ...result });
-  return result;
-});
+export const FenceEvent = as<FenceEvent>(
+  z.looseObject({
+    database: z.string().min(1),
+    mode: z.enum(['planned', 'unplanned']),
+    target: failoverTarget,
+  }),
+);
+
+export const handler = lambdaHandler(
+  { service: 'wf-fence', event: FenceEvent },
+  async (event, { logger }) => {
+    const result = await fence(event, rdsIn(event.target.primary.region, { fast: true }));
+    logger.info('fence', { database: event.database, ...result });
+    return result;
+  },
+);

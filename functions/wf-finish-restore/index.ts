@@ -1,6 +1,9 @@
 import type { Catalog, CheckResult } from '#core/catalog/catalog.ts';
 import { elapsedMs, type PlannedRestore, type RestorePoint } from '#core/restore/restore-plan.ts';
-import { catalogFromEnv, taskHandler } from '../wf-common/index.ts';
+import * as z from 'zod';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { catalogFromEnv } from '../wf-common/index.ts';
+import { as, plannedRestore, restorePoint } from '../wf-common/events.ts';
 
 /**
  * FinishRestore: measures the restore's duration and, for a verified snapshot restore, writes a
@@ -48,6 +51,19 @@ export async function finishRestore(
   return { recorded: true, durationMs, key };
 }
 
-export const handler = taskHandler<FinishRestoreEvent, FinishRestoreResult>('wf-finish-restore', (event) =>
+export const FinishRestoreEvent = as<FinishRestoreEvent>(
+  z.looseObject({
+    executionId: z.string().min(1),
+    startedAt: z.string().min(1),
+    request: plannedRestore,
+    restorePoint,
+    created: z.record(z.string(), z.unknown()),
+    endpoint: z.string(),
+    verification: z.looseObject({ skipped: z.boolean().optional(), passed: z.boolean().optional() }),
+    cutover: z.looseObject({ skipped: z.boolean().optional(), status: z.string().optional() }),
+  }),
+);
+
+export const handler = lambdaHandler({ service: 'wf-finish-restore', event: FinishRestoreEvent }, (event) =>
   finishRestore(event, catalogFromEnv()),
 );

@@ -7,7 +7,10 @@ import {
   parseFailoverTargets,
   planFailback,
 } from '#core/failover/failover.ts';
-import { rdsIn, taskHandler, WF_ENV } from '../wf-common/index.ts';
+import * as z from 'zod';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { rdsIn, WF_ENV } from '../wf-common/index.ts';
+import { as } from '../wf-common/events.ts';
 import { clusterOrNull, instanceOrNull } from '../wf-common/rds-lookup.ts';
 
 /**
@@ -62,6 +65,11 @@ export async function planFailbackTask(
   });
 }
 
-export const handler = taskHandler<PlanFailbackEvent, FailbackPlan>('wf-plan-failback', (event) =>
+/** The envelope the state machine builds; the execution input is checked by planFailback. */
+export const PlanFailbackEvent = as<PlanFailbackEvent>(
+  z.looseObject({ input: z.unknown(), executionName: z.string().min(1) }),
+);
+
+export const handler = lambdaHandler({ service: 'wf-plan-failback', event: PlanFailbackEvent }, (event) =>
   planFailbackTask(event, (region) => rdsIn(region)),
 );

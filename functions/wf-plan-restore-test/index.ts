@@ -1,7 +1,9 @@
 import * as z from 'zod';
+import type { Catalog } from '#core/catalog/catalog.ts';
 import { ConfigError, requireEnv } from '#core/shared/errors.ts';
 import { planRestoreTest, type RestoreTestPlan } from '#core/restore/restore-plan.ts';
-import { catalogFromEnv, taskHandler, WF_ENV } from '../wf-common/index.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { catalogFromEnv, WF_ENV } from '../wf-common/index.ts';
 
 /** PlanRestoreTest: newest snapshot of the database in this region, the matching dump, temporary names. */
 export interface PlanRestoreTestEvent {
@@ -20,14 +22,27 @@ export function secretFor(database: string, env: NodeJS.ProcessEnv): string {
   return secret;
 }
 
-export const handler = taskHandler<PlanRestoreTestEvent, RestoreTestPlan>(
-  'wf-plan-restore-test',
-  async (event) =>
-    planRestoreTest({
-      database: event.database,
-      executionName: event.executionName,
-      backups: await catalogFromEnv().list({ database: event.database }),
-      region: requireEnv('AWS_REGION'),
-      secretArn: secretFor(event.database, process.env),
-    }),
+export const PlanRestoreTestEvent = z.looseObject({
+  database: z.string().min(1),
+  executionName: z.string().min(1),
+});
+
+/** The plan of one restore test: the catalog of this region, the database's secret from the environment. */
+export async function planRestoreTestTask(
+  event: PlanRestoreTestEvent,
+  catalog: Pick<Catalog, 'list'>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RestoreTestPlan> {
+  return planRestoreTest({
+    database: event.database,
+    executionName: event.executionName,
+    backups: await catalog.list({ database: event.database }),
+    region: requireEnv('AWS_REGION', env),
+    secretArn: secretFor(event.database, env),
+  });
+}
+
+export const handler = lambdaHandler(
+  { service: 'wf-plan-restore-test', event: PlanRestoreTestEvent },
+  async (event) => planRestoreTestTask(event, catalogFromEnv()),
 );

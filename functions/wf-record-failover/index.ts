@@ -6,10 +6,12 @@ import {
   type FailoverTarget,
   failoverRecordKey,
 } from '#core/failover/failover.ts';
-import { lifeboatMetrics } from '#core/shared/emf.ts';
 import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import type { Repository } from '#core/repository/types.ts';
-import { repositoryFromEnv, taskHandler } from '../wf-common/index.ts';
+import * as z from 'zod';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { repositoryFromEnv } from '../wf-common/index.ts';
+import { as, failoverTarget } from '../wf-common/events.ts';
 
 /**
  * RecordFailover: the failover record (RTO from the start until the new primary took a verified
@@ -65,11 +67,24 @@ export function recordFailoverMetrics(
     sink.addMetric(METRIC.failoverRpoSeconds, MetricUnit.Seconds, result.rpoSeconds);
 }
 
-const metrics = lifeboatMetrics('wf-record-failover');
+export const RecordFailoverEvent = as<RecordFailoverEvent>(
+  z.looseObject({
+    executionId: z.string().min(1),
+    executionName: z.string().min(1),
+    startedAt: z.string().min(1),
+    request: z.looseObject({ database: z.string().min(1) }),
+    target: failoverTarget,
+    rpoSeconds: z.number().nullable(),
+    verifiedWriteAt: z.string().min(1),
+    fence: z.string(),
+    dns: z.looseObject({ status: z.string().optional() }).nullish(),
+    recordedAt: z.string().min(1).optional(),
+  }),
+);
 
-export const handler = taskHandler<RecordFailoverEvent, RecordFailoverResult>(
-  'wf-record-failover',
-  async (event) => {
+export const handler = lambdaHandler(
+  { service: 'wf-record-failover', event: RecordFailoverEvent },
+  async (event, { metrics }) => {
     const result = await recordFailover(event, repositoryFromEnv());
     recordFailoverMetrics(
       metrics,
@@ -77,7 +92,6 @@ export const handler = taskHandler<RecordFailoverEvent, RecordFailoverResult>(
       event.target.database,
       result,
     );
-    metrics.publishStoredMetrics();
     return result;
   },
 );

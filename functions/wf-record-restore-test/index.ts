@@ -1,10 +1,12 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Catalog, CheckResult, VerificationRecord } from '#core/catalog/catalog.ts';
-import { lifeboatMetrics } from '#core/shared/emf.ts';
 import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import { type RestoreTestPlan, restoreTestRecord } from '#core/restore/restore-plan.ts';
-import { catalogFromEnv, taskHandler } from '../wf-common/index.ts';
+import * as z from 'zod';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { catalogFromEnv } from '../wf-common/index.ts';
+import { as } from '../wf-common/events.ts';
 
 /** RecordRestoreTest / RecordFailedRestoreTest: the verification record, with durations. */
 export interface RecordRestoreTestEvent {
@@ -71,17 +73,22 @@ export function recordVerificationMetrics(metrics: VerificationMetrics, record: 
   }
 }
 
-const metrics = lifeboatMetrics('wf-record-restore-test');
+export const RecordRestoreTestEvent = as<RecordRestoreTestEvent>(
+  z.looseObject({
+    executionId: z.string().min(1),
+    startedAt: z.string().min(1),
+    database: z.string().min(1),
+    plan: z.looseObject({}),
+    timing: z.looseObject({ restoredAt: z.string().optional() }),
+    checks: z.looseObject({ passed: z.boolean(), checks: z.array(z.unknown()) }).optional(),
+    error: z.looseObject({ Error: z.string(), Cause: z.string().optional() }).optional(),
+  }),
+);
 
-export const handler = taskHandler<RecordRestoreTestEvent, RecordRestoreTestResult>(
-  'wf-record-restore-test',
-  async (event) => {
+export const handler = lambdaHandler(
+  { service: 'wf-record-restore-test', event: RecordRestoreTestEvent },
+  async (event, { metrics }) => {
     const environment = process.env.LIFEBOAT_ENVIRONMENT ?? 'unknown';
-    const result = await recordRestoreTest(event, catalogFromEnv(), new Date(), {
-      sink: metrics,
-      environment,
-    });
-    if (result.recorded) metrics.publishStoredMetrics();
-    return result;
+    return recordRestoreTest(event, catalogFromEnv(), new Date(), { sink: metrics, environment });
   },
 );

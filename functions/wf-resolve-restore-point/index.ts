@@ -7,7 +7,10 @@ import {
   type RestorePoint,
   TargetAlreadyExists,
 } from '#core/restore/restore-plan.ts';
-import { catalogFromEnv, rdsIn, taskHandler } from '../wf-common/index.ts';
+import * as z from 'zod';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { catalogFromEnv, rdsIn } from '../wf-common/index.ts';
+import { as, plannedRestore } from '../wf-common/events.ts';
 import { clusterOrNull, instanceOrNull } from '../wf-common/rds-lookup.ts';
 
 /**
@@ -55,7 +58,9 @@ export async function resolveRestorePoint(event: ResolveEvent, deps: ResolveDeps
   return point;
 }
 
-export const handler = taskHandler<ResolveEvent, RestorePoint>('wf-resolve-restore-point', (event) =>
+export const ResolveEvent = as<ResolveEvent>(z.looseObject({ request: plannedRestore }));
+
+export const handler = lambdaHandler({ service: 'wf-resolve-restore-point', event: ResolveEvent }, (event) =>
   resolveRestorePoint(event, {
     catalog: catalogFromEnv(),
     rds: rdsIn(undefined),

@@ -3,7 +3,10 @@ import { runRestore } from '#core/restore/restore.ts';
 import type { PlannedRestore } from '#core/restore/restore-plan.ts';
 import { VerificationFailed } from '#core/restore/restore-plan.ts';
 import { createOwnedDatabase, type DatabaseServer, pgServer } from '#core/restore/restore-target.ts';
-import { connectionAt, rdsIn, repositoryFromEnv, taskHandler } from '../wf-common/index.ts';
+import * as z from 'zod';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { connectionAt, rdsIn, repositoryFromEnv } from '../wf-common/index.ts';
+import { as, restoreTarget } from '../wf-common/events.ts';
 import { instanceEndpoint } from '../wf-common/rds-lookup.ts';
 
 /**
@@ -59,9 +62,18 @@ export async function restoreDump(
   };
 }
 
-export const handler = taskHandler<RestoreDumpEvent, RestoreDumpResult>(
-  'wf-restore-dump',
-  async (event, logger) => {
+export const RestoreDumpEvent = as<RestoreDumpEvent>(
+  z.looseObject({
+    database: z.string().min(1),
+    backupId: z.string().min(1),
+    target: restoreTarget,
+    executionName: z.string().min(1),
+  }),
+);
+
+export const handler = lambdaHandler(
+  { service: 'wf-restore-dump', event: RestoreDumpEvent },
+  async (event, { logger }) => {
     const endpoint = await instanceEndpoint(rdsIn(undefined), event.target.identifier);
     const admin = await connectionAt(event.target.secretArn!, endpoint, 'postgres');
     const result = await restoreDump(event, {

@@ -1,12 +1,16 @@
-import { type PlannedRestore, planRestore } from '#core/restore/restore-plan.ts';
-import { taskHandler } from '../wf-common/index.ts';
+import * as z from 'zod';
+import { planRestore } from '#core/restore/restore-plan.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
 
 /** ValidateInput: the restore request, validated (InvalidRestoreInput names the field) and routed. */
 export interface ValidateRestoreEvent {
   readonly input: unknown;
 }
 
-export const handler = taskHandler<ValidateRestoreEvent, PlannedRestore>(
-  'wf-validate-restore',
+/** The envelope the state machine builds; planRestore checks the execution input itself. */
+export const ValidateRestoreEvent = z.looseObject({ input: z.unknown() });
+
+export const handler = lambdaHandler(
+  { service: 'wf-validate-restore', event: ValidateRestoreEvent },
   async (event) => planRestore(event.input),
 );

@@ -1,3 +1,4 @@
+import * as z from 'zod';
 import type { BackupSummary, Catalog, CheckResult } from '#core/catalog/catalog.ts';
 import { BackupNotFound } from '#core/shared/errors.ts';
 import type { DumpManifest } from '#core/catalog/manifest.ts';
@@ -7,8 +8,12 @@ import {
   relaxRowCounts,
   VerificationFailed,
 } from '#core/restore/restore-plan.ts';
+import type { Logger } from '#core/shared/logger.ts';
+import type { ConnectionInfo } from '#core/shared/pg.ts';
 import { checkRestored } from '#core/verify/verify.ts';
-import { catalogFromEnv, connectionAt, taskHandler } from '../wf-common/index.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { catalogFromEnv, connectionAt } from '../wf-common/index.ts';
+import { as, restorePoint } from '../wf-common/events.ts';
 
 /**
  * VerifyRestore / RunDataChecks: the data checks of `lifeboat verify` on a restored database,
@@ -65,19 +70,52 @@ export async function statisticsFor(
   return { dump: found, exact: false };
 }
 
-export const handler = taskHandler<VerifyRestoreEvent, VerifyRestoreResult>(
-  'wf-verify-restore',
-  async (event, logger) => {
-    const { dump, exact } = await statisticsFor(event, catalogFromEnv());
-    const connection = await connectionAt(event.secretArn, event.endpoint, dump.manifest.source.database);
-    const raw = await checkRestored(connection, dump.manifest.statistics);
-    const checks = exact ? raw : raw.map(relaxRowCounts);
-    const passed = checks.every((c) => c.passed);
-    logger.info('checks', { passed, statisticsFrom: dump.id, checks: checks.map((c) => [c.name, c.passed]) });
-    if (!passed && event.failOnMismatch !== false) {
-      const failed = checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`);
-      throw new VerificationFailed(`restored data does not match dump ${dump.id}: ${failed.join('; ')}`);
-    }
-    return { passed, checks, statisticsFrom: dump.id, exactRowCounts: exact };
-  },
+export interface VerifyRestoreDeps {
+  readonly catalog: Catalog;
+  /** Connection details of the restored database (from the event's secret, at its endpoint). */
+  readonly connect: (database: string) => Promise<ConnectionInfo>;
+  readonly logger: Pick<Logger, 'info'>;
+}
+
+/** The checks against the chosen dump's statistics; VerificationFailed on a mismatch unless reporting. */
+export async function verifyRestore(
+  event: VerifyRestoreEvent,
+  deps: VerifyRestoreDeps,
+): Promise<VerifyRestoreResult> {
+  const { dump, exact } = await statisticsFor(event, deps.catalog);
+  const connection = await deps.connect(dump.manifest.source.database);
+  const raw = await checkRestored(connection, dump.manifest.statistics);
+  const checks = exact ? raw : raw.map(relaxRowCounts);
+  const passed = checks.every((c) => c.passed);
+  deps.logger.info('checks', {
+    passed,
+    statisticsFrom: dump.id,
+    checks: checks.map((c) => [c.name, c.passed]),
+  });
+  if (!passed && event.failOnMismatch !== false) {
+    const failed = checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`);
+    throw new VerificationFailed(`restored data does not match dump ${dump.id}: ${failed.join('; ')}`);
+  }
+  return { passed, checks, statisticsFrom: dump.id, exactRowCounts: exact };
+}
+
+export const VerifyRestoreEvent = as<VerifyRestoreEvent>(
+  z.looseObject({
+    database: z.string().min(1),
+    restorePoint,
+    statisticsBackupId: z.string().nullish(),
+    endpoint: z.string().min(1),
+    secretArn: z.string().min(1),
+    failOnMismatch: z.boolean().optional(),
+  }),
+);
+
+export const handler = lambdaHandler(
+  { service: 'wf-verify-restore', event: VerifyRestoreEvent },
+  (event, { logger }) =>
+    verifyRestore(event, {
+      catalog: catalogFromEnv(),
+      connect: (database) => connectionAt(event.secretArn, event.endpoint, database),
+      logger,
+    }),
 );

@@ -6,7 +6,12 @@ import {
   replayLsn,
   verifyWrite,
 } from '#core/failover/failover-pg.ts';
-import { connectionAt, taskHandler } from '../wf-common/index.ts';
+import * as z from 'zod';
+import type { ConnectionInfo } from '#core/shared/pg.ts';
+import type { Logger } from '#core/shared/logger.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { connectionAt } from '../wf-common/index.ts';
+import { as, failoverTarget } from '../wf-common/events.ts';
 
 /**
  * The failover's database work, in the one function that has a network path to the databases and
@@ -57,7 +62,43 @@ export { verifyWrite } from '#core/failover/failover-pg.ts';
 
 type Event = VerifyWriteEvent | CatchUpEvent | EstimateRpoEvent;
 
-export const handler = taskHandler<Event, unknown>('wf-verify-write', async (event, logger) => {
+const common = { database: z.string().min(1), target: failoverTarget };
+const endpoint = z.string().min(1).nullable();
+
+/** The three actions' events, told apart by `action` (none: verify-write). */
+export const VerifyWriteTaskEvent = as<Event>(
+  z.discriminatedUnion('action', [
+    z.looseObject({
+      ...common,
+      action: z.literal('catch-up'),
+      primaryEndpoint: endpoint,
+      replicaEndpoint: endpoint,
+      timeoutSeconds: z.number().positive().optional(),
+    }),
+    z.looseObject({
+      ...common,
+      action: z.literal('estimate-rpo'),
+      replicaEndpoint: endpoint,
+      acknowledged: z.unknown(),
+      now: z.string().min(1).optional(),
+    }),
+    z.looseObject({
+      ...common,
+      action: z.literal('verify-write').optional(),
+      endpoint: z.string(),
+      executionName: z.string().min(1),
+    }),
+  ]),
+);
+
+export interface VerifyWriteDeps {
+  /** Connection details from the target's secret, at `host`. */
+  readonly connect: (secretArn: string, host: string) => Promise<ConnectionInfo>;
+  readonly logger: Pick<Logger, 'info'>;
+}
+
+/** The action the event names, on the databases the target's secret opens. */
+export async function runVerifyWrite(event: Event, deps: VerifyWriteDeps): Promise<unknown> {
   const { target, database } = event;
   if (!target.secretArn) {
     throw new WriteVerificationFailed(
@@ -72,21 +113,26 @@ export const handler = taskHandler<Event, unknown>('wf-verify-write', async (eve
           `the ${event.primaryEndpoint ? 'replica' : 'old primary'}'s endpoint is not known: nothing proves the replica has every commit`,
         );
       }
-      const primary = await connectionAt(secret, event.primaryEndpoint);
-      const replica = await connectionAt(secret, event.replicaEndpoint);
+      const primary = await deps.connect(secret, event.primaryEndpoint);
+      const replica = await deps.connect(secret, event.replicaEndpoint);
       const result = await catchUp(
         () => fencedPrimaryLsn(primary),
         () => replayLsn(replica),
         { timeoutMs: (event.timeoutSeconds ?? 300) * 1000 },
       );
-      logger.info('catch-up', { database, ...result });
+      deps.logger.info('catch-up', { database, ...result });
       return result;
     }
     case 'estimate-rpo': {
-      const replica = event.replicaEndpoint ? await connectionAt(secret, event.replicaEndpoint) : null;
+      const replica = event.replicaEndpoint ? await deps.connect(secret, event.replicaEndpoint) : null;
       return estimateDataLoss(replica, event.acknowledged, event.now ? new Date(event.now) : new Date());
     }
     default:
-      return verifyWrite(await connectionAt(secret, event.endpoint), event.executionName);
+      return verifyWrite(await deps.connect(secret, event.endpoint), event.executionName);
   }
-});
+}
+
+export const handler = lambdaHandler(
+  { service: 'wf-verify-write', event: VerifyWriteTaskEvent },
+  (event, { logger }) => runVerifyWrite(event, { connect: connectionAt, logger }),
+);
