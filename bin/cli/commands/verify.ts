@@ -6,6 +6,7 @@ import { ARCHIVE_USAGE, archiveHelp, archiveOptions, archivePreflight } from '..
 import { bool, parse, positiveInt, required, str, type Syntax } from '../args.ts';
 import { checkLine } from '../checklist.ts';
 import { duration } from '../format.ts';
+import { entriesReporter } from '../progress.ts';
 import { sizeTolerance, withInterrupt } from './shared.ts';
 
 const USAGE =
@@ -59,6 +60,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   );
   if (archived !== null) return archived;
   const scratch = str(p, 'scratch-url');
+  const progress = entriesReporter('restoring into the ephemeral cluster:');
   const report = await withInterrupt((signal) =>
     runVerify({
       repository,
@@ -70,8 +72,12 @@ export async function verifyCommand(argv: string[]): Promise<number> {
       logger: bool(p, 'verbose') ? stderrLogger('debug') : silentLogger,
       signal,
       onCheck: json ? undefined : (c) => process.stdout.write(`${checkLine(c)}\n`),
+      // The line goes once every entry is in: the checks print after it.
+      onRestoreProgress: process.stderr.isTTY
+        ? (done, total) => (done === total ? progress.done() : progress.update(done, total))
+        : undefined,
     }),
-  );
+  ).finally(() => progress.done());
   if (json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {

@@ -84,6 +84,8 @@ export interface VerifyOptions extends BackupSelector {
   readonly signal?: AbortSignal | undefined;
   /** Called as each check finishes, for live output. */
   readonly onCheck?: (check: CheckResult) => void;
+  /** Table-of-contents entries restored out of the total, while pg_restore runs. */
+  readonly onRestoreProgress?: ((done: number, total: number) => void) | undefined;
   readonly env?: NodeJS.ProcessEnv;
   /** Where temporary files and clusters go. @default os.tmpdir() */
   readonly workDir?: string | undefined;
@@ -154,6 +156,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
           noOwner: target.noOwner,
           noPrivileges: target.noOwner,
           signal: options.signal,
+          onProgress: options.onRestoreProgress,
         });
         restoreDurationMs = durationMs;
         add({
