@@ -6,12 +6,21 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  ListPartsCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { failbackCommand } from '../../bin/cli/commands/aws.ts';
+import { dumpManifest } from './handlers/prune-world.ts';
 import { backupEnvCommand, type DeployedClients, verifyEnvCommand } from '../../bin/cli/commands/deployed.ts';
 
 const lambda = mockClient(LambdaClient);
@@ -100,7 +109,7 @@ describe('lifeboat backup --env', () => {
     const code = await backupEnvCommand(['--env', 'dev', '--database', 'orders', '--wait'], c, out.stream);
 
     expect(code).toBe(0);
-    expect(c.regions).toEqual(['ssm:eu-west-1', 's3:eu-west-1', 'lambda:eu-west-1']);
+    expect(c.regions).toEqual(['ssm:eu-west-1', 's3:eu-west-1', 's3:eu-west-1', 'lambda:eu-west-1']);
     expect(lambda).toHaveReceivedCommandWith(InvokeCommand, {
       FunctionName: DEV_DUMP,
       InvocationType: 'RequestResponse',
@@ -138,6 +147,62 @@ describe('lifeboat backup --env', () => {
     );
     expect(missing.text()).toMatch(
       /FAILED: the function answered, but catalog\/orders\/20261201T161500Z-ab12cd\/manifest.json is not in/,
+    );
+  });
+
+  it('--wait shows the bytes the running dump has stored, its rate and an ETA from the previous dump in the catalog', async () => {
+    const before = dumpManifest(7);
+    const previous = {
+      ...before,
+      startedAt: '2026-11-30T02:00:00.000Z',
+      finishedAt: '2026-11-30T02:00:32.000Z',
+      artifact: { ...before.artifact, bytes: 64 * 1024 * 1024 },
+    };
+    const manifestKey = `catalog/orders/${previous.id}/manifest.json`;
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: manifestKey }], IsTruncated: false });
+    s3.on(GetObjectCommand, { Key: manifestKey }).callsFake(() => ({
+      Body: Readable.from([Buffer.from(JSON.stringify(previous))]),
+    }));
+    s3.on(ListMultipartUploadsCommand, { Prefix: 'artifacts/orders/' }).resolves({
+      Uploads: [
+        // An older upload (another run's, abandoned) is not this dump's.
+        {
+          Key: 'artifacts/orders/old.dump.zst',
+          UploadId: 'u0',
+          Initiated: new Date(Date.now() - 86_400_000),
+        },
+        { Key: 'artifacts/orders/new.dump.zst', UploadId: 'u1', Initiated: new Date(Date.now() - 8000) },
+      ],
+    });
+    s3.on(ListPartsCommand, { UploadId: 'u1' }).resolves({
+      Parts: [
+        { PartNumber: 1, Size: 8 * 1024 * 1024 },
+        { PartNumber: 2, Size: 8 * 1024 * 1024 },
+      ],
+      IsTruncated: false,
+    });
+    s3.on(HeadObjectCommand).resolves({ ContentLength: 900 });
+    lambda.on(InvokeCommand).callsFake(async () => {
+      await new Promise((r) => setTimeout(r, 60));
+      return {
+        StatusCode: 200,
+        Payload: json({ manifest: { id: '20261201T161500Z-ab12cd', bytes: 60 * 1024 * 1024 } }),
+      };
+    });
+    const out = output();
+
+    expect(
+      await backupEnvCommand(['--env', 'dev', '--database', 'orders', '--wait'], clients(), out.stream),
+    ).toBe(0);
+
+    expect(out.text()).toMatch(`(the previous dump, ${previous.id}: 64.0 MiB in 32.0 s)`);
+    expect(out.text()).toMatch(
+      / {2}… dump: 16\.0 MiB of ~64\.0 MiB \(25 %\) {2}[\d.]+ MiB\/s {2}ETA [\d.]+ s\n/,
+    );
+    expect(s3).not.toHaveReceivedCommandWith(ListPartsCommand, { UploadId: 'u0' });
+    // Nothing is printed after the outcome.
+    expect(out.text().trimEnd().split('\n').at(-1)).toMatch(
+      /^backup 20261201T161500Z-ab12cd of "orders": .* cataloged/,
     );
   });
 

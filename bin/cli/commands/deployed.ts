@@ -1,8 +1,8 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { RDSClient } from '@aws-sdk/client-rds';
-import { S3Client } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListPartsCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { Catalog, type CheckResult, manifestKey } from '#core/catalog/catalog.ts';
+import { ARTIFACT_PREFIX, Catalog, type CheckResult, manifestKey, segment } from '#core/catalog/catalog.ts';
 import { errorMessage, InvalidArgument, LifeboatError } from '#core/shared/errors.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import { ARCHIVE_USAGE, archiveHelp, archiveOptions, archivePreflight } from '../archived.ts';
@@ -20,6 +20,7 @@ import {
 } from '../env.ts';
 import { slotOf, snapshotBackup } from './deployed-snapshot.ts';
 import { bytes, duration } from '../format.ts';
+import { backupProgressText, type PreviousBackup, previousBackup } from '../progress.ts';
 import { type AwsClients, defaultClients } from './aws.ts';
 import { withInterrupt } from './shared.ts';
 
@@ -120,7 +121,7 @@ async function invoke(
   lambda: LambdaClient,
   arn: string,
   payload: unknown,
-  progress: ((elapsedMs: number) => void) | null,
+  progress: ((elapsedMs: number) => unknown) | null,
   tickMs: number,
 ): Promise<InvokeOutcome> {
   const started = Date.now();
@@ -180,6 +181,86 @@ async function followWorkflow(
 
 function elapsed(out: NodeJS.WritableStream, what: string) {
   return (ms: number) => out.write(`  … ${what} still running (${duration(ms)})\n`);
+}
+
+/**
+ * While the deployed dump runs: the bytes its multipart upload has stored so far (S3's parts of
+ * the newest upload under the database's artifacts started since the call), the rate, and an ETA
+ * from the previous dump in the catalog. Where the listing is refused or there is no upload yet
+ * (small dumps are one PutObject), the elapsed time as before. Never fails the command.
+ */
+export function dumpProgress(o: {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly database: string;
+  readonly since: Date;
+  readonly previous: PreviousBackup | null;
+  readonly out: NodeJS.WritableStream;
+  readonly now?: () => Date;
+}): { tick: (elapsedMs: number) => Promise<void>; stop: () => void } {
+  const now = o.now ?? (() => new Date());
+  let busy = false;
+  let stopped = false;
+  let refused: string | null = null;
+  // A reading still under way when the dump ends prints nothing after the outcome.
+  const write = (text: string) => {
+    if (!stopped) o.out.write(text);
+  };
+  const tick = async (elapsedMs: number) => {
+    if (busy) return;
+    busy = true;
+    try {
+      const stored = refused === null ? await storedSoFar(o) : null;
+      if (stored) {
+        const ms = Math.max(1, now().getTime() - stored.initiated.getTime());
+        write(`  … dump: ${backupProgressText(stored.bytes, ms, o.previous)}\n`);
+        return;
+      }
+    } catch (err) {
+      refused = errorMessage(err);
+      write(`  (the upload's progress cannot be read: ${refused})\n`);
+    } finally {
+      busy = false;
+    }
+    write(`  … dump still running (${duration(elapsedMs)})\n`);
+  };
+  return { tick, stop: () => (stopped = true) };
+}
+
+async function storedSoFar(o: {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly database: string;
+  readonly since: Date;
+}): Promise<{ bytes: number; initiated: Date } | null> {
+  const uploads = await o.s3.send(
+    new ListMultipartUploadsCommand({
+      Bucket: o.bucket,
+      Prefix: `${ARTIFACT_PREFIX}${segment(o.database)}/`,
+    }),
+  );
+  // A minute before the call: the function's clock and this one differ a little.
+  const newest = (uploads.Uploads ?? [])
+    .filter((u) => u.Key && u.UploadId && u.Initiated && u.Initiated.getTime() >= o.since.getTime() - 60_000)
+    .sort((a, b) => b.Initiated!.getTime() - a.Initiated!.getTime())[0];
+  if (!newest) return null;
+  let bytes = 0;
+  let marker: string | undefined;
+  // 10,000 parts at most (S3's limit): 10 pages of 1,000.
+  for (let page = 0; page < 10; page++) {
+    const parts = await o.s3.send(
+      new ListPartsCommand({
+        Bucket: o.bucket,
+        Key: newest.Key,
+        UploadId: newest.UploadId,
+        PartNumberMarker: marker,
+      }),
+    );
+    for (const p of parts.Parts ?? []) bytes += p.Size ?? 0;
+    if (!parts.IsTruncated || !parts.NextPartNumberMarker) break;
+    marker = parts.NextPartNumberMarker;
+  }
+  return { bytes, initiated: newest.Initiated! };
 }
 
 const BACKUP_USAGE =
@@ -316,21 +397,38 @@ export async function backupEnvCommand(
       );
     return 0;
   }
-  if (!json) out.write(`dumping "${db.name}" with ${arn.split(':')[6]} in ${region}\n`);
+  const previous = json ? null : await previousBackup(repository, db.name);
+  if (!json)
+    out.write(
+      `dumping "${db.name}" with ${arn.split(':')[6]} in ${region}${previous ? ` (the previous dump, ${previous.id}: ${bytes(previous.bytes)} in ${duration(previous.durationMs)})` : ''}\n`,
+    );
   let outcome: InvokeOutcome;
+  const watch = json
+    ? null
+    : dumpProgress({
+        s3: clients.s3(region),
+        bucket: env.buckets.primary,
+        database: db.name,
+        since: invokedAt,
+        previous,
+        out,
+        now,
+      });
   try {
     outcome = await invoke(
       clients.lambda(region),
       arn,
       db.dumpEvent,
-      json ? null : elapsed(out, 'dump'),
+      watch?.tick ?? null,
       clients.tickMs ?? 30_000,
     );
   } catch (err) {
     const cause = (err as Error).cause;
+    watch?.stop();
     if (!(err instanceof LostAnswer)) throw err;
     return lostDumpAnswer(cause, { db, region, repository, invokedAt, json, out, listCommand, wait: true });
   }
+  watch?.stop();
   const r = (outcome.result ?? {}) as {
     manifest?: { id?: string; bytes?: number; startedAt?: string; finishedAt?: string };
   };
