@@ -81,7 +81,7 @@ async function targetArn(
 }
 
 /** The call was sent and no answer came back (network, timeout, 5xx): what it did is unknown. */
-class LostAnswer extends LifeboatError {
+export class LostAnswer extends LifeboatError {
   override readonly name = 'LostAnswer';
 }
 
