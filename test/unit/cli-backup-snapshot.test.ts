@@ -342,6 +342,9 @@ describe('lifeboat backup --env --kind snapshot', () => {
       backupEnvCommand([...ARGS, '--slot', 'yesterday'], clients(), output().stream),
     ).rejects.toThrow('--slot expects a UTC time such as 2026-12-01T22:50:00Z, got "yesterday"');
     await expect(
+      backupEnvCommand([...ARGS, '--slot', '2026-12-01T22:51:00Z'], clients(), output().stream, () => NOW),
+    ).rejects.toThrow('--slot 2026-12-01T22:51:00Z is in the future');
+    await expect(
       backupEnvCommand(
         ['--env', 'dev', '--database', 'orders', '--slot', '2026-12-01T22:50:00Z'],
         clients(),

@@ -55,7 +55,14 @@ export function slotOf(value: string | undefined, now: Date): Date {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z$/.test(value)) {
     throw new InvalidArgument(`--slot expects a UTC time such as 2026-12-01T22:50:00Z, got "${value}"`);
   }
-  return scheduleSlot(value);
+  const slot = scheduleSlot(value);
+  // A snapshot taken now under a later slot's name would stand in for that slot's scheduled one.
+  if (slot.getTime() > now.getTime()) {
+    throw new InvalidArgument(
+      `--slot ${value} is in the future: a slot names a snapshot taken at that time (now: ${now.toISOString()})`,
+    );
+  }
+  return slot;
 }
 
 interface Printer {
