@@ -1,20 +1,18 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
-import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import * as z from 'zod';
 import { Catalog } from '#core/catalog/catalog.ts';
-import { lifeboatMetrics } from '#core/shared/emf.ts';
 import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import { type CopyBatchResult, copySnapshotBatch } from '#core/snapshots/copy-snapshot.ts';
 import { ConfigError, requireEnv } from '#core/shared/errors.ts';
 import type { Logger as CoreLogger } from '#core/shared/logger.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
+import { awsClient, clientsByRegion } from '#runtime/clients.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
 import { DEFAULT_MAX_INFLIGHT_COPIES, ENV } from './env.ts';
-import { RDS_MAX_ATTEMPTS } from '#core/contracts/index.ts';
 
 export interface CopySnapshotHandlerDeps {
   /** RDS of the primary region (where the function runs). */
@@ -90,26 +88,18 @@ export async function runCopySnapshot(
   });
 }
 
-const logger = new Logger({ serviceName: 'copy-snapshot' });
-const metrics = lifeboatMetrics('copy-snapshot');
-const source = new RDSClient({ maxAttempts: RDS_MAX_ATTEMPTS });
-const drClients = new Map<string, RDSClient>();
-const s3 = new S3Client({ maxAttempts: 5 });
+/** The SQS batch (each record's body is checked, and failed alone, by copySnapshotBatch). */
+const CopyQueueEvent = z.looseObject({
+  Records: z.array(z.looseObject({ messageId: z.string(), body: z.string() })).optional(),
+}) as unknown as z.ZodType<SQSEvent>;
 
-export const handler = middy<SQSEvent, SQSBatchResponse>()
-  .use(injectLambdaContext(logger, { clearState: true }))
-  .handler(async (event, context) => {
+export const handler = lambdaHandler(
+  { service: 'copy-snapshot', event: CopyQueueEvent },
+  async (event, { logger, metrics, context }): Promise<SQSBatchResponse> => {
     const result = await runCopySnapshot(event, {
-      source,
-      drClient: (region) => {
-        let client = drClients.get(region);
-        if (!client) {
-          client = new RDSClient({ region, maxAttempts: RDS_MAX_ATTEMPTS });
-          drClients.set(region, client);
-        }
-        return client;
-      },
-      s3,
+      source: awsClient(RDSClient, 'rds'),
+      drClient: clientsByRegion(RDSClient, 'rds'),
+      s3: awsClient(S3Client, 'standard'),
       logger,
       env: process.env,
       runner: context.awsRequestId,
@@ -117,4 +107,5 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     });
     logger.info('batch done', { outcomes: result.outcomes });
     return { batchItemFailures: result.batchItemFailures };
-  });
+  },
+);

@@ -1,9 +1,5 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import middy from '@middy/core';
 import * as z from 'zod';
 import { InvalidArgument, requireEnv } from '#core/shared/errors.ts';
 import { type LifeboatEvent } from '#core/notify/events.ts';
@@ -11,9 +7,10 @@ import { eventFromSnsRecord } from '#core/notify/decode.ts';
 import type { Logger as CoreLogger } from '#core/shared/logger.ts';
 import { renderEvent, renderUnrecognised, routeFor, type SlackMessage } from '#core/notify/slack.ts';
 import { DeliveryTiming, postToSlack, SlackDeliveryFailed } from './delivery.ts';
+import { awsClient } from '#runtime/clients.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
 import { ENV } from './env.ts';
 import { SlackSecretUnavailable, WebhookSecret } from './webhooks.ts';
-import { METRICS_NAMESPACE } from '#core/contracts/index.ts';
 
 export { SlackDeliveryFailed, SlackRejected } from './delivery.ts';
 export { SlackSecretUnavailable, WebhookSecret } from './webhooks.ts';
@@ -168,32 +165,28 @@ export async function notify(input: unknown, deps: NotifierDeps): Promise<Notify
   return { delivered };
 }
 
-const logger = new Logger({ serviceName: 'notifier' });
-const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'notifier' });
-const secretsClient = new SecretsManagerClient({ maxAttempts: 3 });
 let webhookSecret: WebhookSecret | undefined;
 
 /** One cache per execution environment (and per secret, should the variable change in tests). */
 function webhooksOf(arn: string): WebhookSecret {
-  if (webhookSecret?.secretArn !== arn) webhookSecret = new WebhookSecret(secretsClient, arn);
+  if (webhookSecret?.secretArn !== arn)
+    webhookSecret = new WebhookSecret(awsClient(SecretsManagerClient, 'brief'), arn);
   return webhookSecret;
 }
 
-export const handler = middy<unknown, NotifyResult>()
-  .use(injectLambdaContext(logger, { clearState: true }))
-  .use(logMetrics(metrics))
-  .handler(async (event, context) => {
-    const environment = process.env[ENV.environment];
-    metrics.clearDefaultDimensions();
-    if (environment) metrics.setDefaultDimensions({ Environment: environment });
-    return notify(event, {
+export const handler = lambdaHandler(
+  {
+    service: 'notifier',
+    event: SnsEvent,
+    eventLabel: 'notifier: expected an SNS event (Records[].Sns.Message)',
+    environmentDimension: { variable: ENV.environment, required: false },
+  },
+  (event, { logger, metrics, remainingMs }) =>
+    notify(event, {
       webhooks: webhooksOf(requireEnv(ENV.slackSecretArn)),
       logger,
       env: process.env,
       count: (name, value) => metrics.addMetric(name, MetricUnit.Count, value),
-      remainingMs:
-        typeof context?.getRemainingTimeInMillis === 'function'
-          ? () => context.getRemainingTimeInMillis()
-          : undefined,
-    });
-  });
+      remainingMs,
+    }),
+);

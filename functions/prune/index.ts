@@ -1,27 +1,26 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
-import middy from '@middy/core';
+import * as z from 'zod';
 import { Catalog } from '#core/catalog/catalog.ts';
 import { ConfigError, requireEnv } from '#core/shared/errors.ts';
 import type { Logger as CoreLogger } from '#core/shared/logger.ts';
-import { ENVIRONMENT_METRIC, METRICS_NAMESPACE } from '#core/shared/metrics.ts';
+import { ENVIRONMENT_METRIC } from '#core/shared/metrics.ts';
 import {
   DEFAULT_PRUNE_LIMITS,
   type PruneGauges,
   type PruneLimits,
   type PruneReport,
+  PruneEvent,
   parsePruneEvent,
   parseRetentionPolicies,
   prune,
 } from '#core/retention/prune.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
+import { awsClient, clientsByRegion } from '#runtime/clients.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
 import { ENV } from './env.ts';
-import { RDS_MAX_ATTEMPTS } from '#core/contracts/index.ts';
 
 export interface PruneHandlerDeps {
   /** RDS of the region the function runs in (the primary region, for scope snapshots-and-dumps). */
@@ -75,22 +74,20 @@ function limit(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return Number(raw);
 }
 
-const logger = new Logger({ serviceName: 'prune' });
-const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'prune' });
-const primary = new RDSClient({ maxAttempts: RDS_MAX_ATTEMPTS });
-const s3 = new S3Client({ maxAttempts: 5 });
-
-export const handler = middy<unknown, PruneReport>()
-  .use(injectLambdaContext(logger, { clearState: true }))
-  .use(logMetrics(metrics))
-  .handler(async (event) => {
+export const handler = lambdaHandler(
+  {
+    service: 'prune',
+    // The Scheduler may send no input: a run that deletes.
+    event: z.preprocess((event) => event ?? {}, PruneEvent),
+    eventLabel: 'prune event',
     // The alarms match on Environment alone, so Powertools' default `service` dimension goes.
-    metrics.clearDefaultDimensions();
-    metrics.setDefaultDimensions({ Environment: requireEnv(ENV.environment) });
+    environmentDimension: { variable: ENV.environment, required: true },
+  },
+  async (event, { logger, metrics }) => {
     const report = await runPrune(event, {
-      primary,
-      drClient: (region) => new RDSClient({ region, maxAttempts: RDS_MAX_ATTEMPTS }),
-      s3,
+      primary: awsClient(RDSClient, 'rds'),
+      drClient: clientsByRegion(RDSClient, 'rds'),
+      s3: awsClient(S3Client, 'standard'),
       logger,
       env: process.env,
       gauges: {
@@ -100,4 +97,5 @@ export const handler = middy<unknown, PruneReport>()
     });
     logger.info('prune report', { report });
     return report;
-  });
+  },
+);

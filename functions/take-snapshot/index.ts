@@ -1,13 +1,11 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
-import middy from '@middy/core';
+import * as z from 'zod';
 import { Catalog } from '#core/catalog/catalog.ts';
 import {
   type ConflictGauge,
+  DiscoverSnapshotsEvent,
   type DiscoveryResult,
   isDiscoverEvent,
   parseDiscoverEvent,
@@ -21,11 +19,14 @@ import type { Repository } from '#core/repository/types.ts';
 import {
   parseTakeSnapshotEvent,
   type QuotaGauge,
+  TakeSnapshotEvent,
   type TakeSnapshotResult,
   takeSnapshot,
 } from '#core/snapshots/take-snapshot.ts';
+import { awsClient } from '#runtime/clients.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
 import { ENV } from './env.ts';
-import { METRICS_NAMESPACE, QUOTA_METRIC, RDS_MAX_ATTEMPTS } from '#core/contracts/index.ts';
+import { QUOTA_METRIC } from '#core/contracts/index.ts';
 
 export interface TakeSnapshotHandlerDeps {
   readonly rds: RDSClient;
@@ -72,21 +73,29 @@ export async function runTakeSnapshot(
   }
 }
 
-const logger = new Logger({ serviceName: 'take-snapshot' });
-const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'take-snapshot' });
-const rds = new RDSClient({ maxAttempts: RDS_MAX_ATTEMPTS });
-const s3 = new S3Client({ maxAttempts: 5 });
+/**
+ * The Scheduler's event: a discovery event (`discover`) or one database's. Checked against the
+ * schema of its kind, so a mismatch names the field of that kind.
+ */
+const SnapshotScheduleEvent = z.unknown().transform((event, ctx) => {
+  const parsed = (isDiscoverEvent(event) ? DiscoverSnapshotsEvent : TakeSnapshotEvent).safeParse(event);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues)
+    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  return z.NEVER;
+});
 
-export const handler = middy<unknown, TakeSnapshotResult | DiscoveryResult>()
-  .use(injectLambdaContext(logger, { clearState: true }))
-  .use(logMetrics(metrics))
-  .handler(async (event, context) => {
+export const handler = lambdaHandler(
+  {
+    service: 'take-snapshot',
+    event: SnapshotScheduleEvent,
     // The alarm matches on Environment alone, so Powertools' default `service` dimension goes.
-    metrics.clearDefaultDimensions();
-    metrics.setDefaultDimensions({ Environment: requireEnv(ENV.environment) });
-    return runTakeSnapshot(event, {
-      rds,
-      s3,
+    environmentDimension: { variable: ENV.environment, required: true },
+  },
+  (event, { logger, metrics, context }) =>
+    runTakeSnapshot(event, {
+      rds: awsClient(RDSClient, 'rds'),
+      s3: awsClient(S3Client, 'standard'),
       logger,
       env: process.env,
       runner: context.awsRequestId,
@@ -96,5 +105,5 @@ export const handler = middy<unknown, TakeSnapshotResult | DiscoveryResult>()
       conflictGauge: {
         conflicts: (n) => metrics.addMetric(ENVIRONMENT_METRIC.seriesConflicts, MetricUnit.Count, n),
       },
-    });
-  });
+    }),
+);
