@@ -6,6 +6,7 @@ import {
   Fail,
   JsonPath,
   Pass,
+  Result,
   Succeed,
   Wait,
   WaitTime,
@@ -14,8 +15,6 @@ import { Construct } from 'constructs';
 import {
   buildStateMachine,
   type IWorkflow,
-  incrementCounter,
-  initCounter,
   lambdaTask,
   notification,
   notifyRetriedThen,
@@ -31,12 +30,34 @@ export interface FailbackWorkflowProps extends WorkflowBaseProps {
   readonly describeReplicaFunction: IFunction;
   /** wf-delete-replica: cleanup of a replica this execution created. */
   readonly deleteReplicaFunction: IFunction;
-  /** @default Duration.minutes(2) */
-  readonly pollInterval?: Duration;
-  /** @default 180 (6 h: a cross-region replica of a large database copies all of it) */
-  readonly maxPollAttempts?: number;
+  /**
+   * Waits between the replica's status checks: the first, doubling up to `maxPollInterval`, until
+   * `maxReplicaWait` has passed (then the replica has timed out). A cross-region replica of a large
+   * database takes hours; checking every 2 minutes for 6 hours would be 180 checks of 4
+   * transitions each.
+   * @default Duration.minutes(5)
+   */
+  readonly firstPollInterval?: Duration;
+  /** @default Duration.minutes(30) */
+  readonly maxPollInterval?: Duration;
+  /** @default Duration.hours(6) */
+  readonly maxReplicaWait?: Duration;
   /** @default Duration.hours(8) */
   readonly timeout?: Duration;
+}
+
+/**
+ * The waits between status checks: `first`, doubling up to `max`, until their sum reaches `total`.
+ * The workflow gives up after as many checks as there are waits.
+ */
+export function replicaPollWaits(first: Duration, max: Duration, total: Duration): number[] {
+  const waits: number[] = [];
+  let next = first.toSeconds();
+  for (let sum = 0; sum < total.toSeconds(); sum += waits.at(-1)!) {
+    waits.push(next);
+    next = Math.min(next * 2, max.toSeconds());
+  }
+  return waits;
 }
 
 /**
@@ -67,22 +88,55 @@ export class FailbackWorkflow extends Construct implements IWorkflow {
       notification(env, 'failback.failed', 'critical', {
         database,
         error: JsonPath.objectAt('$.error'),
-        removed: JsonPath.objectAt('$.created'),
+        // What the failure leaves: none / deleted / not-ours / left-behind / unknown, with the
+        // commands that check and finish the cleanup (wf-delete-replica).
+        replica: JsonPath.objectAt('$.cleanup'),
         cleanupErrors: JsonPath.objectAt('$.cleanupErrors'),
       }),
       failed,
     );
+    const cleanupUnknown = new Pass(this, 'CleanupUnknown', {
+      parameters: {
+        status: 'unknown',
+        kind: JsonPath.stringAt('$.plan.kind'),
+        region: JsonPath.stringAt('$.plan.replica.region'),
+        identifier: JsonPath.stringAt('$.plan.replica.identifier'),
+        detail:
+          'the cleanup did not finish: check whether the replica exists and carries this execution in its lifeboat:created-by tag; if it does, remove it',
+        check: JsonPath.stringAt('$.plan.commands.check'),
+        cleanup: JsonPath.stringAt('$.plan.commands.cleanup'),
+      },
+      resultPath: '$.cleanup',
+    }).next(notifyFailed);
+    // The cleanup looks the planned replica up by name: a create whose answer was lost, or that
+    // stopped half way, is found too, and only what carries this execution's tag is removed.
     const deleteReplica = lambdaTask(
       this,
       'DeleteCreatedReplica',
       props.deleteReplicaFunction,
-      { replica: JsonPath.objectAt('$.created.replica') },
-      { resultPath: JsonPath.DISCARD, timeout: Duration.minutes(2) },
+      { plan: JsonPath.objectAt('$.plan'), executionName: JsonPath.stringAt('$$.Execution.Name') },
+      { resultPath: '$.cleanup', timeout: Duration.minutes(2) },
     );
-    deleteReplica.addCatch(notifyFailed, { resultPath: '$.cleanupErrors.replica' });
+    // An Aurora secondary's cluster is deleted once its instance is gone (minutes). First: a
+    // retrier naming States.TaskFailed would match this error too.
+    deleteReplica.addRetry({
+      errors: ['ReplicaDeletionPending'],
+      maxAttempts: 6,
+      interval: Duration.minutes(1),
+      backoffRate: 2,
+    });
+    // The cleanup is idempotent (it looks up before it deletes): a timed out or throttled
+    // invocation is tried again.
+    deleteReplica.addRetry({
+      errors: ['States.Timeout', 'Lambda.TooManyRequestsException'],
+      maxAttempts: 3,
+      interval: Duration.seconds(10),
+      backoffRate: 2,
+    });
+    deleteReplica.addCatch(cleanupUnknown, { resultPath: '$.cleanupErrors.replica' });
     deleteReplica.next(notifyFailed);
-    const cleanup = new Choice(this, 'HasCreatedReplica')
-      .when(Condition.isPresent('$.created.replica.identifier'), deleteReplica)
+    const cleanup = new Choice(this, 'HasPlannedReplica')
+      .when(Condition.isPresent('$.plan.replica.identifier'), deleteReplica)
       .otherwise(notifyFailed);
 
     const init = new Pass(this, 'Init', {
@@ -90,6 +144,7 @@ export class FailbackWorkflow extends Construct implements IWorkflow {
         input: JsonPath.objectAt('$'),
         created: {},
         cleanupErrors: {},
+        cleanup: { status: 'none', detail: 'the failback stopped before creating anything' },
         replica: { status: 'not checked yet', available: false, hopeless: false },
       },
     });
@@ -100,6 +155,13 @@ export class FailbackWorkflow extends Construct implements IWorkflow {
       { input: JsonPath.objectAt('$.input'), executionName: JsonPath.stringAt('$$.Execution.Name') },
       { resultPath: '$.plan', timeout: Duration.minutes(1) },
     );
+    // The plan only reads: a timed out or throttled invocation is tried again.
+    plan.addRetry({
+      errors: ['States.Timeout', 'Lambda.TooManyRequestsException'],
+      maxAttempts: 3,
+      interval: Duration.seconds(10),
+      backoffRate: 2,
+    });
     plan.addCatch(cleanup, { resultPath: '$.error' });
     const create = lambdaTask(
       this,
@@ -108,10 +170,23 @@ export class FailbackWorkflow extends Construct implements IWorkflow {
       { plan: JsonPath.objectAt('$.plan'), executionName: JsonPath.stringAt('$$.Execution.Name') },
       { resultPath: '$.created.replica', timeout: Duration.minutes(2) },
     );
+    // The create is idempotent (a retry adopts only what carries this execution's tag): a timed
+    // out or throttled invocation is tried again rather than ending the failback.
+    create.addRetry({
+      errors: ['States.Timeout', 'Lambda.TooManyRequestsException'],
+      maxAttempts: 3,
+      interval: Duration.seconds(10),
+      backoffRate: 2,
+    });
     create.addCatch(cleanup, { resultPath: '$.error' });
 
+    const waits = replicaPollWaits(
+      props.firstPollInterval ?? Duration.minutes(5),
+      props.maxPollInterval ?? Duration.minutes(30),
+      props.maxReplicaWait ?? Duration.hours(6),
+    );
     const wait = new Wait(this, 'WaitForReplica', {
-      time: WaitTime.duration(props.pollInterval ?? Duration.minutes(2)),
+      time: WaitTime.secondsPath('$.replicaPoll.wait'),
     });
     const describe = lambdaTask(
       this,
@@ -126,7 +201,16 @@ export class FailbackWorkflow extends Construct implements IWorkflow {
       interval: Duration.seconds(10),
       backoffRate: 2,
     });
-    const countPoll = incrementCounter(this, 'CountReplicaPoll', '$.replicaPoll');
+    // Counts the check and picks the wait before the next one: after check n (attempts n-1 on the
+    // way in) waits[n]; the list is waits without its first, padded so that the index is always in it.
+    const pollWaits = `States.Array(${[...waits.slice(1), waits.at(-1)!, waits.at(-1)!].join(', ')})`;
+    const countPoll = new Pass(this, 'CountReplicaPoll', {
+      parameters: {
+        attempts: JsonPath.mathAdd(JsonPath.numberAt('$.replicaPoll.attempts'), 1),
+        'wait.$': `States.ArrayGetItem(${pollWaits}, $.replicaPoll.attempts)`,
+      },
+      resultPath: '$.replicaPoll',
+    });
     // A check that fails is "not yet": one transient error never deletes a replica being created.
     describe.addCatch(countPoll, { resultPath: '$.describeError' });
     const hopeless = new Pass(this, 'ReplicaFailed', {
@@ -185,7 +269,12 @@ export class FailbackWorkflow extends Construct implements IWorkflow {
           create,
         ),
       )
-      .next(initCounter(this, 'InitReplicaPoll', '$.replicaPoll'))
+      .next(
+        new Pass(this, 'InitReplicaPoll', {
+          result: Result.fromObject({ attempts: 0, wait: waits[0] }),
+          resultPath: '$.replicaPoll',
+        }),
+      )
       .next(wait)
       .next(describe)
       .next(countPoll)
@@ -193,10 +282,7 @@ export class FailbackWorkflow extends Construct implements IWorkflow {
         new Choice(this, 'IsReplicaAvailable')
           .when(Condition.booleanEquals('$.replica.available', true), done)
           .when(Condition.booleanEquals('$.replica.hopeless', true), hopeless)
-          .when(
-            Condition.numberGreaterThanEquals('$.replicaPoll.attempts', props.maxPollAttempts ?? 180),
-            timedOut,
-          )
+          .when(Condition.numberGreaterThanEquals('$.replicaPoll.attempts', waits.length), timedOut)
           .otherwise(wait),
       );
 

@@ -2,11 +2,10 @@ import {
   CreateDBClusterCommand,
   CreateDBInstanceCommand,
   CreateDBInstanceReadReplicaCommand,
-  DeleteDBClusterCommand,
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import { LifeboatError } from '#core/shared/errors.ts';
-import type { FailbackPlan } from '#core/failover/failover.ts';
+import { type FailbackPlan, failbackInstanceOf } from '#core/failover/failover.ts';
 import { isRdsError } from '#core/snapshots/rds.ts';
 import * as z from 'zod';
 import { lambdaHandler } from '#runtime/handler.ts';
@@ -130,32 +129,24 @@ export async function createReplica(
     `cluster ${plan.replica.identifier} (${plan.replica.region})`,
     name,
   );
-  const instanceIdentifier = `${plan.replica.identifier}-1`;
-  try {
-    await createOnce(
-      () =>
-        rds.send(
-          new CreateDBInstanceCommand({
-            DBInstanceIdentifier: instanceIdentifier,
-            DBClusterIdentifier: plan.replica.identifier,
-            Engine: 'aurora-postgresql',
-            DBInstanceClass: env[REPLICA_ENV.instanceClass] || 'db.r6g.large',
-            Tags: tags,
-          }),
-        ),
-      () => instanceOrNull(rds, instanceIdentifier),
-      `instance ${instanceIdentifier} (${plan.replica.region})`,
-      name,
-    );
-  } catch (err) {
-    // The workflow only learns of what this task returns: remove the half-made secondary here.
-    await rds
-      .send(
-        new DeleteDBClusterCommand({ DBClusterIdentifier: plan.replica.identifier, SkipFinalSnapshot: true }),
-      )
-      .catch(() => undefined);
-    throw err;
-  }
+  const instanceIdentifier = failbackInstanceOf(plan.replica.identifier);
+  // A failed instance create leaves the secondary cluster: the workflow's cleanup finds both by
+  // their planned names and removes what carries this execution's tag (wf-delete-replica).
+  await createOnce(
+    () =>
+      rds.send(
+        new CreateDBInstanceCommand({
+          DBInstanceIdentifier: instanceIdentifier,
+          DBClusterIdentifier: plan.replica.identifier,
+          Engine: 'aurora-postgresql',
+          DBInstanceClass: env[REPLICA_ENV.instanceClass] || 'db.r6g.large',
+          Tags: tags,
+        }),
+      ),
+    () => instanceOrNull(rds, instanceIdentifier),
+    `instance ${instanceIdentifier} (${plan.replica.region})`,
+    name,
+  );
   return {
     kind: 'cluster',
     region: plan.replica.region,

@@ -16,7 +16,8 @@ import { clusterOrNull, instanceOrNull } from '../wf-common/rds-lookup.ts';
 /**
  * PlanFailback: after a failover the DR side is the primary; plan a new replica of it in the
  * region the database failed away from. Refuses (SourceNotPrimary) when the DR side still
- * replicates, i.e. no failover happened.
+ * replicates, i.e. no failover happened, and (ReplicaExists) when the new primary already has a
+ * replica in the recovered region: it is protected, and a second replica would only cost.
  */
 
 export interface PlanFailbackEvent {
@@ -40,13 +41,18 @@ export async function planFailbackTask(
     });
   const target = findTarget(targets, request.data.database);
   const client = rds(target.replica.region);
+  const recovered = target.primary.region;
   let sourceArn: string;
   let sourceIsPrimary: boolean;
+  let existingReplica: string | null;
   if (target.kind === 'instance') {
     const db = await instanceOrNull(client, target.replica.identifier);
     sourceArn = db?.DBInstanceArn ?? '';
     sourceIsPrimary =
       db !== null && !db.ReadReplicaSourceDBInstanceIdentifier && db.DBInstanceStatus === 'available';
+    // A cross-region replica is listed by its ARN; one in the recovered region already protects it.
+    existingReplica =
+      db?.ReadReplicaDBInstanceIdentifiers?.find((id) => id.startsWith(`arn:aws:rds:${recovered}:`)) ?? null;
   } else {
     const cluster = await clusterOrNull(client, target.replica.identifier);
     const global = (
@@ -57,11 +63,17 @@ export async function planFailbackTask(
     sourceArn = cluster?.DBClusterArn ?? '';
     sourceIsPrimary =
       global?.GlobalClusterMembers?.some((m) => m.DBClusterArn === sourceArn && m.IsWriter) ?? false;
+    // A secondary in the recovered region (the old primary rejoined, or an earlier failback's).
+    existingReplica =
+      global?.GlobalClusterMembers?.find(
+        (m) => !m.IsWriter && m.DBClusterArn?.startsWith(`arn:aws:rds:${recovered}:`),
+      )?.DBClusterArn ?? null;
   }
   return planFailback(event.input, targets, {
     executionName: event.executionName,
     sourceArn,
     sourceIsPrimary,
+    existingReplica,
   });
 }
 

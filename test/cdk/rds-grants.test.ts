@@ -124,11 +124,6 @@ describe('RDS grants by target kind', () => {
         undefined,
       ],
       [
-        'rds:DeleteDBCluster',
-        arn('us-east-1', 'cluster', 'orders-rp-*'),
-        { StringEquals: { 'aws:ResourceTag/lifeboat:workflow': 'failback' } },
-      ],
-      [
         'rds:AddTagsToResource',
         [
           arn('us-east-1', 'db', 'billing-rp-*'),

@@ -522,6 +522,14 @@ describe.each(['dev', 'staging', 'prod'])('workflows of environment %s', (name) 
     }
   });
 
+  itIfFailover("the failback create deletes nothing (a half-made secondary is the cleanup task's)", () => {
+    const [createId] = functionOf(dr, 'wf-create-replica');
+    const actions = statementsOfRole(dr, roleOfFunction(dr, createId)).flatMap((s) => actionsOf(s));
+
+    expect(actions).toContain('rds:CreateDBInstanceReadReplica');
+    expect(actions.filter((a) => a.startsWith('rds:Delete'))).toEqual([]);
+  });
+
   it('gives restore-test the database secrets of the primary region', () => {
     const [, plan] = functionOf(primary, 'wf-plan-restore-test');
 

@@ -1,5 +1,6 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VerificationRecord } from '../../functions/core/catalog/catalog.ts';
+import { EXECUTION, failbackLambdas, failbackWorld, healthyFailback } from './failback-world.ts';
 import { type RestoreScenario, restoreInput, restoreLambdas, restoreWorld } from './restore-world.ts';
 import { restoreTestLambdas, restoreTestWorld } from './restore-test-world.ts';
 import { type PreparedWorkflow, pinnedAsl, prepare, runInWorld } from './runner.ts';
@@ -12,9 +13,11 @@ import { type PreparedWorkflow, pinnedAsl, prepare, runInWorld } from './runner.
 
 let restore: PreparedWorkflow;
 let restoreTest: PreparedWorkflow;
+let failback: PreparedWorkflow;
 beforeAll(() => {
   restore = prepare('restore', pinnedAsl('restore'));
   restoreTest = prepare('restore-test', pinnedAsl('restore-test'));
+  failback = prepare('failback', pinnedAsl('failback'));
 });
 
 const typical: RestoreScenario = {
@@ -85,9 +88,46 @@ describe('transitions per restore', () => {
       executionName: 'typical',
     });
     table.push(`restore-test instance 20 min: ${run.path.length} transitions`);
-    if (process.env.FAULT_STATS === '1') console.log(table.join('\n'));
 
     expect(run.status).toBe('SUCCEEDED');
     expect(run.path.length).toBeLessThanOrEqual(60);
   });
+});
+
+describe('transitions per failback', () => {
+  // A typical failback: the replica (instance, or Aurora secondary cluster + instance) is available
+  // after 20 minutes to 2 hours; a cross-region copy of a large database takes up to 6.
+  it.each([
+    ['instance', 20, 60],
+    ['instance', 60, 60],
+    ['instance', 120, 60],
+    ['aurora', 20, 60],
+    ['aurora', 120, 60],
+    ['instance', 360, 80],
+  ] as const)(
+    '%s replica available after %i min: at most %i transitions',
+    async (target, replicaMinutes, max) => {
+      const s = healthyFailback({ target, replicaMinutes });
+      const world = failbackWorld(s);
+      const run = await runInWorld(failback, {
+        input: { database: 'orders' },
+        world,
+        lambdas: failbackLambdas(world, s),
+        executionName: EXECUTION,
+      });
+      const minutes = Math.round(run.seconds / 60);
+      table.push(
+        `failback ${target} ${replicaMinutes} min: ${run.path.length} transitions, done after ${minutes} min`,
+      );
+
+      expect(run.status).toBe('SUCCEEDED');
+      expect(run.path.length).toBeLessThanOrEqual(max);
+      // The overshoot of the backoff (the cost of fewer checks) is at most one wait of 30 min.
+      expect(minutes).toBeLessThanOrEqual(replicaMinutes + 31);
+    },
+  );
+});
+
+afterAll(() => {
+  if (process.env.FAULT_STATS === '1') console.log(table.join('\n'));
 });

@@ -458,6 +458,10 @@ export class FakeAws {
         DBClusterIdentifier: i.DbClusterIdentifier,
         Endpoint: i.Endpoint,
         ReadReplicaSourceDBInstanceIdentifier: i.ReadReplicaSourceDBInstanceIdentifier,
+        // Its read replicas: by identifier in its region, by ARN in another (as RDS lists them).
+        ReadReplicaDBInstanceIdentifiers: [...this.instances.values()]
+          .filter((r) => r.replicaOf === id)
+          .map((r) => (r.region === this.instances.get(id)!.region ? r.id : this.instanceArn(r.id))),
         VpcSecurityGroups: this.instances.get(id)!.securityGroups.map((g) => ({ VpcSecurityGroupId: g })),
         TagList: i.TagList,
       };

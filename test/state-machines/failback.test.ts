@@ -86,12 +86,13 @@ describe('FailbackWorkflow', () => {
 
     expect(result.error).toBe('ReplicaFailed');
     expect(result.cause).toMatch(/^replica orders-db-rp-[0-9a-f]{6} in eu-west-1 is incompatible-parameters/);
+    // The cleanup gets the plan (it removes only what carries this execution's tag) and the name.
     expect(result.calls.DeleteCreatedReplica).toEqual([
       {
-        replica: expect.objectContaining({
-          region: 'eu-west-1',
-          identifier: expect.stringMatching(/^orders-db-rp-/),
+        plan: expect.objectContaining({
+          replica: { region: 'eu-west-1', identifier: expect.stringMatching(/^orders-db-rp-/) },
         }),
+        executionName: expect.any(String),
       },
     ]);
   });
@@ -105,21 +106,58 @@ describe('FailbackWorkflow', () => {
     );
 
     expect(result.error).toBe('ReplicaTimedOut');
-    expect(result.calls.DescribeReplica).toHaveLength(180);
+    // Waits of 5, 10, 20, then 30 min until 6 h have passed: 14 checks (not 180 every 2 min).
+    expect(result.calls.DescribeReplica).toHaveLength(14);
     expect(result.calls.DeleteCreatedReplica).toHaveLength(1);
   });
 
-  it('a failed create deletes nothing', async () => {
+  it('a failed create goes to the cleanup, which finds by name what the create may have made', async () => {
     const result = await runWorkflow(
       'failback',
       asl,
       { database: 'orders' },
-      handlers({ CreateReplica: failWith('Rds.DbInstanceAlreadyExistsException') }),
+      handlers({
+        CreateReplica: failWith('ReplicaNameTaken'),
+        DeleteCreatedReplica: () => ({ status: 'not-ours', detail: 'left alone' }),
+      }),
     );
 
-    expect(result.error).toBe('Rds.DbInstanceAlreadyExistsException');
-    expect(result.calls.DeleteCreatedReplica).toHaveLength(0);
-    expect(result.calls.NotifyFailbackFailed).toHaveLength(1);
+    expect(result.error).toBe('ReplicaNameTaken');
+    expect(result.calls.DeleteCreatedReplica).toHaveLength(1);
+    expect(result.calls.NotifyFailbackFailed).toEqual([
+      expect.objectContaining({
+        Message: expect.objectContaining({ replica: { status: 'not-ours', detail: 'left alone' } }),
+      }),
+    ]);
+  });
+
+  it('a cleanup that cannot finish is notified as unknown with the commands from the plan', async () => {
+    const result = await runWorkflow(
+      'failback',
+      asl,
+      { database: 'orders' },
+      handlers({
+        DescribeReplica: () => ({ status: 'storage-full', available: false, hopeless: true }),
+        DeleteCreatedReplica: failWith('AccessDenied'),
+      }),
+    );
+
+    expect(result.error).toBe('ReplicaFailed');
+    expect(result.calls.NotifyFailbackFailed).toEqual([
+      expect.objectContaining({
+        Message: expect.objectContaining({
+          replica: expect.objectContaining({
+            status: 'unknown',
+            check: expect.stringMatching(
+              /^aws rds describe-db-instances --region eu-west-1 --db-instance-identifier orders-db-rp-/,
+            ),
+            cleanup: expect.stringMatching(
+              /^aws rds delete-db-instance --region eu-west-1 --db-instance-identifier orders-db-rp-/,
+            ),
+          }),
+        }),
+      }),
+    ]);
   });
 
   it('a failed replica check counts as "not yet": one transient error never deletes the replica being created', async () => {

@@ -101,18 +101,22 @@ export function failbackRequests(t: TableBuilder): void {
       "removes a failed failback's replica (tagged)",
       created,
     );
+    rm.allow('rds:DescribeDBInstances', instance, 'finds the planned replica and reads its tags');
+    if (!inst)
+      rm.allow('rds:DescribeDBClusters', newReplica, 'finds the planned secondary and reads its tags');
     if (global) {
-      cr.allow(
-        'rds:DeleteDBCluster',
-        newReplica,
-        'removes the half-made secondary it created (tagged)',
-        created,
-      );
       rm.allow('rds:DeleteDBInstance', instance, "removes the secondary's instance (tagged)", created);
       rm.allow(['rds:RemoveFromGlobalCluster'], global, 'detaches the secondary from the global database');
       rm.allow('rds:RemoveFromGlobalCluster', newReplica, 'the secondary it detaches');
     }
   }
+  // The create leaves a half-made secondary to the workflow's cleanup: it deletes nothing.
+  t.caller('dr', 'FailoverCreateReplicaRole').never(
+    'rds:DeleteDBCluster',
+    t.rds('primary', 'cluster', replicaOf(fdbs[0]!.identifier)),
+    'the create deletes nothing, not even the secondary it tagged',
+    created,
+  );
   t.caller('dr', 'FailoverDeleteReplicaRole').never(
     'rds:DeleteDBInstance',
     t.rds('primary', 'db', replicaOf(fdbs[0]!.identifier)),

@@ -94,7 +94,11 @@ export function failbackTasks(scope: Construct, props: FailoverContext): Failbac
     description: 'failback: removes the replica a failed failback created',
     base,
   });
-  grantStatements(deleteReplicaFunction, deleteCreatedRds(created, replicas, WORKFLOW_TAG_VALUE.failback));
+  grantStatements(deleteReplicaFunction, [
+    ...deleteCreatedRds(created, replicas, WORKFLOW_TAG_VALUE.failback),
+    // The cleanup looks the planned replica up by name and reads its tags before deleting it.
+    ...describeRds(created),
+  ]);
   for (const fn of [createReplicaFunction, describeReplicaFunction, deleteReplicaFunction]) {
     acknowledgeWildcards(
       fn.role!,

@@ -105,8 +105,8 @@ export function modifyRds(targets: RdsTargets): PolicyStatement[] {
 
 /**
  * Create `created` as replicas of `sources`: a cross-region read replica of an instance; a
- * secondary cluster in the sources' global databases and its instance, and the removal of a
- * half-made secondary the step made itself (tagged `workflow`). `settings` are the subnet, option
+ * secondary cluster in the sources' global databases and its instance (a half-made secondary is
+ * removed by the workflow's cleanup, deleteCreatedRds). `settings` are the subnet, option
  * and parameter groups a create references. Then tagging the creates (only with the workflow's
  * tag).
  */
@@ -129,12 +129,6 @@ export function createRdsReplicas(
     statements.push(
       statement(['rds:CreateDBCluster'], [...created.clusters, ...sources.globalClusters, ...settings]),
       statement(['rds:CreateDBInstance'], [...created.clusterMembers, ...created.clusters, ...settings]),
-      // Removing a half-made secondary the create task itself made (and tagged).
-      new PolicyStatement({
-        actions: ['rds:DeleteDBCluster'],
-        resources: [...created.clusters],
-        conditions: taggedResource(workflow),
-      }),
     );
   }
   statements.push(
