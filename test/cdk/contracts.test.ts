@@ -2,7 +2,7 @@ import { CreateDBInstanceReadReplicaCommand, RDSClient } from '@aws-sdk/client-r
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReplica } from '../../functions/wf-create-replica/index.ts';
-import type { FailbackPlan } from '../../functions/core/failover/failover.ts';
+import { type FailbackPlan, failbackCommands } from '../../functions/core/failover/failover.ts';
 import { createdTags } from '../../state-machines/rds-steps.ts';
 import { type SynthesizedEnvironment, synthesizeEnvironment } from './support.ts';
 import { actionsOf, type Statement } from './template-helpers.ts';
@@ -79,6 +79,7 @@ describe('tag contract: IAM conditions and the tags the runtime writes', () => {
       replica: { region: 'eu-west-1', identifier: 'orders-rp-abc123' },
       globalClusterIdentifier: null,
       engineVersion: '16.4',
+      commands: failbackCommands('instance', { region: 'eu-west-1', identifier: 'orders-rp-abc123' }, null),
     };
 
     await createReplica({ plan, executionName: 'fb-1' }, new RDSClient({}), {});

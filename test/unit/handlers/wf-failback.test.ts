@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { failbackCommands } from '../../../functions/core/failover/failover.ts';
 import { handler as deleteReplica } from '../../../functions/wf-delete-replica/index.ts';
 import { handler as describeReplica } from '../../../functions/wf-describe-replica/index.ts';
 import { handler as planFailback } from '../../../functions/wf-plan-failback/index.ts';
@@ -48,12 +49,41 @@ afterEach(() => {
 
 describe('wf-delete-replica', () => {
   const context = lambdaContext('wf-delete-replica');
+  const ours = [{ Key: 'lifeboat:created-by', Value: 'fb-1' }];
+  const planOf = (kind: 'instance' | 'cluster') => {
+    const replica = {
+      region: 'eu-west-1',
+      identifier: kind === 'instance' ? 'orders-db-rp-abc123' : 'orders-rp-abc123',
+    };
+    const globalClusterIdentifier = kind === 'instance' ? null : 'orders-global';
+    return {
+      database: 'orders',
+      kind,
+      source: {
+        region: 'eu-central-1',
+        identifier: 'orders-dr',
+        arn: 'arn:aws:rds:eu-central-1:1:db:orders-dr',
+      },
+      replica,
+      globalClusterIdentifier,
+      engineVersion: '16.4',
+      commands: failbackCommands(kind, replica, globalClusterIdentifier),
+    };
+  };
 
-  it('deletes the instance replica it is given, in its region, without a final snapshot', async () => {
+  it('deletes the instance replica this execution created (found by its planned name, its tag read first), in its region, without a final snapshot', async () => {
+    rds
+      .on(DescribeDBInstancesCommand)
+      .resolves({ DBInstances: [{ DBInstanceStatus: 'failed', TagList: ours }] });
     rds.on(DeleteDBInstanceCommand).resolves({});
 
-    await expect(deleteReplica({ replica: instanceReplica }, context)).resolves.toEqual({
+    await expect(
+      deleteReplica({ plan: planOf('instance'), executionName: 'fb-1' }, context),
+    ).resolves.toMatchObject({
+      status: 'deleted',
       deleted: ['orders-db-rp-abc123'],
+      identifier: 'orders-db-rp-abc123',
+      cleanup: expect.stringContaining('aws rds delete-db-instance --region eu-west-1'),
     });
 
     expect(rds.commandCalls(DeleteDBInstanceCommand)[0]!.args[0].input).toEqual({
@@ -66,16 +96,27 @@ describe('wf-delete-replica', () => {
   });
 
   it('an Aurora secondary: its instance, then out of the global database, then the cluster', async () => {
+    rds
+      .on(DescribeDBInstancesCommand)
+      .resolves({ DBInstances: [{ DBInstanceStatus: 'available', TagList: ours }] });
+    rds.on(DescribeDBClustersCommand).resolves({
+      DBClusters: [{ Status: 'available', DBClusterArn: clusterReplica.clusterArn, TagList: ours }],
+    });
     rds.on(DeleteDBInstanceCommand).resolves({});
     rds.on(RemoveFromGlobalClusterCommand).resolves({});
     rds.on(DeleteDBClusterCommand).resolves({});
 
-    await expect(deleteReplica({ replica: clusterReplica }, context)).resolves.toEqual({
+    await expect(
+      deleteReplica({ plan: planOf('cluster'), executionName: 'fb-1' }, context),
+    ).resolves.toMatchObject({
+      status: 'deleted',
       deleted: ['orders-rp-abc123-1', 'orders-rp-abc123'],
     });
 
     expect(rds.calls().map((c) => (c.args[0] as object).constructor.name)).toEqual([
+      'DescribeDBInstancesCommand',
       'DeleteDBInstanceCommand',
+      'DescribeDBClustersCommand',
       'RemoveFromGlobalClusterCommand',
       'DeleteDBClusterCommand',
     ]);
@@ -85,20 +126,44 @@ describe('wf-delete-replica', () => {
     });
   });
 
-  it('refuses an event without the created replica, naming the field, before any RDS call', async () => {
+  it('the cluster cannot go while its instance is deleting: ReplicaDeletionPending (the workflow retries)', async () => {
+    rds
+      .on(DescribeDBInstancesCommand)
+      .resolves({ DBInstances: [{ DBInstanceStatus: 'deleting', TagList: ours }] });
+    rds.on(DescribeDBClustersCommand).resolves({
+      DBClusters: [{ Status: 'available', DBClusterArn: clusterReplica.clusterArn, TagList: ours }],
+    });
+    rds.on(RemoveFromGlobalClusterCommand).resolves({});
+    rds.on(DeleteDBClusterCommand).rejects(awsError('InvalidDBClusterStateFault', 'has instances'));
+
     await expect(
-      deleteReplica({ replica: { kind: 'instance', region: 'eu-west-1' } }, context),
+      deleteReplica({ plan: planOf('cluster'), executionName: 'fb-1' }, context),
+    ).rejects.toMatchObject({
+      name: 'ReplicaDeletionPending',
+    });
+    expect(rds.commandCalls(DeleteDBInstanceCommand)).toHaveLength(0);
+  });
+
+  it('refuses an event without the planned replica, naming the field, before any RDS call', async () => {
+    const plan = planOf('instance');
+    await expect(
+      deleteReplica({ plan: { ...plan, replica: { region: 'eu-west-1' } }, executionName: 'fb-1' }, context),
     ).rejects.toMatchObject({
       name: 'InvalidArgument',
-      message: expect.stringContaining('replica.identifier'),
+      message: expect.stringContaining('plan.replica.identifier'),
     });
     expect(rds.calls()).toHaveLength(0);
   });
 
   it('a throttled delete fails with its name (the workflow retries it); nothing else is deleted', async () => {
+    rds
+      .on(DescribeDBInstancesCommand)
+      .resolves({ DBInstances: [{ DBInstanceStatus: 'available', TagList: ours }] });
     rds.on(DeleteDBInstanceCommand).rejects(awsError('ThrottlingException', 'Rate exceeded'));
 
-    await expect(deleteReplica({ replica: clusterReplica }, context)).rejects.toMatchObject({
+    await expect(
+      deleteReplica({ plan: planOf('cluster'), executionName: 'fb-1' }, context),
+    ).rejects.toMatchObject({
       name: 'ThrottlingException',
     });
     expect(rds.commandCalls(DeleteDBClusterCommand)).toHaveLength(0);
@@ -200,6 +265,14 @@ describe('wf-plan-failback', () => {
       replica: { region: 'eu-west-1', identifier: expect.stringMatching(/^orders-db-rp-[0-9a-f]{6}$/) },
       globalClusterIdentifier: null,
       engineVersion: '16.4',
+      commands: {
+        check: expect.stringMatching(
+          /^aws rds describe-db-instances --region eu-west-1 --db-instance-identifier orders-db-rp-/,
+        ),
+        cleanup: expect.stringMatching(
+          /^aws rds delete-db-instance --region eu-west-1 --db-instance-identifier orders-db-rp-/,
+        ),
+      },
     });
     expect(rds.commandCalls(DescribeDBInstancesCommand)[0]!.args[0].input).toEqual({
       DBInstanceIdentifier: 'orders-db-dr',
@@ -234,6 +307,31 @@ describe('wf-plan-failback', () => {
     await expect(
       planFailback({ input: { database: 'orders' }, executionName: 'fb-1' }, context),
     ).rejects.toMatchObject({ name: 'SourceNotPrimary', message: expect.stringContaining('orders-db-dr') });
+  });
+
+  it('refuses when the promoted instance already has a replica in the recovered region: ReplicaExists', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({
+      DBInstances: [
+        {
+          DBInstanceArn: drArn,
+          DBInstanceStatus: 'available',
+          // A replica in its own region is listed by name, one in another region by its ARN.
+          ReadReplicaDBInstanceIdentifiers: [
+            'orders-db-dr-read',
+            'arn:aws:rds:eu-west-1:111111111111:db:orders-db-rp-0e0e0e',
+          ],
+        },
+      ],
+    });
+
+    await expect(
+      planFailback({ input: { database: 'orders' }, executionName: 'fb-1' }, context),
+    ).rejects.toMatchObject({
+      name: 'ReplicaExists',
+      message: expect.stringContaining(
+        'already has a replica in eu-west-1: arn:aws:rds:eu-west-1:111111111111:db:orders-db-rp-0e0e0e',
+      ),
+    });
   });
 
   it('bad input is refused naming the field, before RDS is asked', async () => {
