@@ -94,12 +94,18 @@ function redrawer(label: string, stream: ProgressStream, options: ProgressOption
 export function progressReporter(
   label: string,
   stream: ProgressStream = process.stderr,
-  options: ProgressOptions & { readonly previous?: PreviousBackup | null } = {},
+  options: ProgressOptions & {
+    /** The previous backup, or a promise of it (the line has no ETA until it is known). */
+    readonly previous?: PreviousBackup | null | Promise<PreviousBackup | null>;
+  } = {},
 ) {
   const r = redrawer(label, stream, options);
+  let previous: PreviousBackup | null = null;
+  if (options.previous instanceof Promise) void options.previous.then((p) => (previous = p));
+  else previous = options.previous ?? null;
   return {
     update(n: number) {
-      r.draw(backupProgressText(n, r.now() - r.started, options.previous ?? null));
+      r.draw(backupProgressText(n, r.now() - r.started, previous));
     },
     done: r.done,
   };

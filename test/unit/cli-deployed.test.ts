@@ -195,7 +195,7 @@ describe('lifeboat backup --env', () => {
       await backupEnvCommand(['--env', 'dev', '--database', 'orders', '--wait'], clients(), out.stream),
     ).toBe(0);
 
-    expect(out.text()).toMatch(`(the previous dump, ${previous.id}: 64.0 MiB in 32.0 s)`);
+    expect(out.text()).toMatch(`  (ETA from the previous dump, ${previous.id}: 64.0 MiB in 32.0 s)\n`);
     expect(out.text()).toMatch(
       / {2}… dump: 16\.0 MiB of ~64\.0 MiB \(25 %\) {2}[\d.]+ MiB\/s {2}ETA [\d.]+ s\n/,
     );

@@ -58,6 +58,25 @@ describe('backup progress', () => {
   });
 });
 
+describe('backup progress while the catalog is still being read', () => {
+  it('has no ETA until the previous backup is known, then has one', async () => {
+    let t = 0;
+    const tty = stream(true);
+    let resolve!: (p: typeof previous) => void;
+    const later = new Promise<typeof previous>((r) => (resolve = r));
+    const r = progressReporter('backing up orders:', tty, { previous: later, now: () => t, intervalMs: 0 });
+    t = 1000;
+    r.update(5 * MiB);
+    resolve(previous);
+    await later;
+    r.update(5 * MiB);
+    expect(tty.writes).toEqual([
+      '\r\x1b[Kbacking up orders: 5.0 MiB  5.0 MiB/s',
+      '\r\x1b[Kbacking up orders: 5.0 MiB of ~100.0 MiB (5 %)  5.0 MiB/s  ETA 9.5 s',
+    ]);
+  });
+});
+
 describe('restore progress', () => {
   it('shows table-of-contents entries done out of the total, the last one always', () => {
     let t = 0;

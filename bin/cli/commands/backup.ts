@@ -61,8 +61,9 @@ export async function backupCommand(argv: string[]): Promise<number> {
   });
   const compression = str(p, 'compression');
   const name = str(p, 'name') ?? connection.database;
-  // The ETA comes from the previous backup of the same database; read only when it is shown.
-  const previous = process.stderr.isTTY ? await previousBackup(repository, name) : null;
+  // The ETA comes from the previous backup of the same database, read (only when it is shown)
+  // while the backup starts.
+  const previous = process.stderr.isTTY ? previousBackup(repository, name) : null;
   const progress = progressReporter(`backing up ${name}:`, process.stderr, { previous });
   const controller = new AbortController();
   const onSignal = () => controller.abort();

@@ -194,12 +194,14 @@ export function dumpProgress(o: {
   readonly bucket: string;
   readonly database: string;
   readonly since: Date;
-  readonly previous: PreviousBackup | null;
+  /** Read while the dump starts: the catalog of a database with years of backups takes a while. */
+  readonly previous: Promise<PreviousBackup | null>;
   readonly out: NodeJS.WritableStream;
   readonly now?: () => Date;
 }): { tick: (elapsedMs: number) => Promise<void>; stop: () => void } {
   const now = o.now ?? (() => new Date());
   let busy = false;
+  let told = false;
   let stopped = false;
   let refused: string | null = null;
   // A reading still under way when the dump ends prints nothing after the outcome.
@@ -210,10 +212,17 @@ export function dumpProgress(o: {
     if (busy) return;
     busy = true;
     try {
+      const previous = await o.previous;
+      if (previous && !told) {
+        told = true;
+        write(
+          `  (ETA from the previous dump, ${previous.id}: ${bytes(previous.bytes)} in ${duration(previous.durationMs)})\n`,
+        );
+      }
       const stored = refused === null ? await storedSoFar(o) : null;
       if (stored) {
         const ms = Math.max(1, now().getTime() - stored.initiated.getTime());
-        write(`  … dump: ${backupProgressText(stored.bytes, ms, o.previous)}\n`);
+        write(`  … dump: ${backupProgressText(stored.bytes, ms, previous)}\n`);
         return;
       }
     } catch (err) {
@@ -397,13 +406,10 @@ export async function backupEnvCommand(
       );
     return 0;
   }
-  const previous = json ? null : await previousBackup(repository, db.name);
-  if (!json)
-    out.write(
-      `dumping "${db.name}" with ${arn.split(':')[6]} in ${region}${previous ? ` (the previous dump, ${previous.id}: ${bytes(previous.bytes)} in ${duration(previous.durationMs)})` : ''}\n`,
-    );
+  const previous = json ? null : previousBackup(repository, db.name);
+  if (!json) out.write(`dumping "${db.name}" with ${arn.split(':')[6]} in ${region}\n`);
   let outcome: InvokeOutcome;
-  const watch = json
+  const watch = !previous
     ? null
     : dumpProgress({
         s3: clients.s3(region),
