@@ -1,10 +1,6 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import middy from '@middy/core';
 import pg from 'pg';
 import {
   CANARY_TIMEOUTS,
@@ -18,11 +14,12 @@ import {
 } from '#core/failover/canary.ts';
 import { heartbeatFromItem, heartbeatStateKey, heartbeatToItem } from '#core/failover/heartbeat.ts';
 import { InvalidArgument, requireEnv } from '#core/shared/errors.ts';
-import { lifeboatMetrics } from '#core/shared/emf.ts';
 import type { Logger as CoreLogger } from '#core/shared/logger.ts';
 import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import { type ConnectionInfo, clientConfig } from '#core/shared/pg.ts';
 import { connectionFromSecret } from '#core/shared/secrets.ts';
+import { awsClient } from '#runtime/clients.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
 import { CANARY_ENV } from './env.ts';
 
 /**
@@ -181,12 +178,14 @@ export async function runCanary(event: unknown, deps: CanaryHandlerDeps): Promis
   return result;
 }
 
-const logger = new Logger({ serviceName: 'canary' });
-const metrics = lifeboatMetrics('canary');
-const secrets = new SecretsManagerClient({ maxAttempts: 3 });
-const dynamodb = new DynamoDBClient({ maxAttempts: 4 });
-
-export const handler = middy<unknown, CanaryResult>()
-  .use(injectLambdaContext(logger, { clearState: true }))
-  .use(logMetrics(metrics))
-  .handler((event) => runCanary(event, { secrets, dynamodb, metrics, logger, env: process.env }));
+export const handler = lambdaHandler(
+  { service: 'canary', event: CanaryEvent, eventLabel: 'canary event' },
+  (event, { logger, metrics }) =>
+    runCanary(event, {
+      secrets: awsClient(SecretsManagerClient, 'brief'),
+      dynamodb: awsClient(DynamoDBClient, 'monitoring'),
+      metrics,
+      logger,
+      env: process.env,
+    }),
+);

@@ -1,12 +1,8 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
-import middy from '@middy/core';
 import * as z from 'zod';
 import { announce } from '#core/notify/announce.ts';
 import { runBackup } from '#core/dumps/backup.ts';
@@ -15,10 +11,12 @@ import { manifestKey } from '#core/catalog/catalog.ts';
 import { InvalidArgument, requireEnv } from '#core/shared/errors.ts';
 import type { Logger as CoreLogger } from '#core/shared/logger.ts';
 import type { DumpManifest } from '#core/catalog/manifest.ts';
-import { lifeboatMetrics } from '#core/shared/emf.ts';
 import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import { connectionFromSecret } from '#core/shared/secrets.ts';
+import { awsClient } from '#runtime/clients.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
+import { powertools } from '#runtime/powertools.ts';
 import { ENV } from './env.ts';
 import { SECRET_ARN } from '#core/contracts/index.ts';
 
@@ -56,6 +54,8 @@ export interface LogicalDumpDeps {
   readonly env: NodeJS.ProcessEnv;
   /** Milliseconds left before the runtime stops us (Lambda), or undefined (Fargate). */
   readonly remainingMs?: (() => number) | undefined;
+  /** Aborted in time to stop pg_dump and the upload and record the failure before Lambda's timeout. */
+  readonly signal?: AbortSignal | undefined;
   readonly runner?: string;
 }
 
@@ -91,44 +91,29 @@ export async function logicalDump(input: unknown, deps: LogicalDumpDeps): Promis
     sslmode: deps.env[ENV.sslmode] || 'require',
   });
 
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  if (deps.remainingMs) {
-    timer = setTimeout(() => controller.abort(), Math.max(0, deps.remainingMs() - ABORT_MARGIN_MS));
-  }
-  try {
-    const manifest = await runBackup({
-      connection,
-      repository,
-      database: event.database,
-      logger: deps.logger,
-      runner: deps.runner ?? 'lambda',
-      signal: controller.signal,
-      compression,
-      jobs: event.jobs,
-      workDir: deps.env[ENV.workDir] || undefined,
-    });
-    const { statistics, ...rest } = manifest;
-    return {
-      manifestKey: manifestKey(manifest.database, manifest.id),
-      manifest: rest,
-      statistics: {
-        tables: statistics.tables.length,
-        rows: statistics.tables.reduce((n, t) => n + (t.rowCount ?? 0), 0),
-        indexes: statistics.indexes.length,
-        databaseSizeBytes: statistics.databaseSizeBytes,
-      },
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  const manifest = await runBackup({
+    connection,
+    repository,
+    database: event.database,
+    logger: deps.logger,
+    runner: deps.runner ?? 'lambda',
+    signal: deps.signal,
+    compression,
+    jobs: event.jobs,
+    workDir: deps.env[ENV.workDir] || undefined,
+  });
+  const { statistics, ...rest } = manifest;
+  return {
+    manifestKey: manifestKey(manifest.database, manifest.id),
+    manifest: rest,
+    statistics: {
+      tables: statistics.tables.length,
+      rows: statistics.tables.reduce((n, t) => n + (t.rowCount ?? 0), 0),
+      indexes: statistics.indexes.length,
+      databaseSizeBytes: statistics.databaseSizeBytes,
+    },
+  };
 }
-
-const logger = new Logger({ serviceName: 'logical-dump' });
-const metrics = lifeboatMetrics('logical-dump');
-const secrets = new SecretsManagerClient({ maxAttempts: 5 });
-const s3 = new S3Client({ maxAttempts: 5 });
-const sns = new SNSClient({ maxAttempts: 2 });
 
 /** backup.completed / backup.failed for on-call (when the function has the events topic). */
 export async function announceBackup(
@@ -163,52 +148,80 @@ export async function announceBackup(
   }
 }
 
-/** Backup figures as metrics (Environment, Database); a failure counts too, then propagates. */
+/** Backup figures as metrics (Environment, Database): the result's, or BackupFailed. */
+export function countBackup(
+  sink: Pick<Metrics, 'addMetric' | 'addDimensions'>,
+  environment: string,
+  event: unknown,
+  outcome: { result: LogicalDumpResult } | { error: unknown },
+): void {
+  const database = (event as { database?: unknown })?.database;
+  sink.addDimensions({
+    [DIMENSION.environment]: environment,
+    [DIMENSION.database]: typeof database === 'string' ? database : 'unknown',
+  });
+  if ('result' in outcome) {
+    const { manifest } = outcome.result;
+    sink.addMetric(METRIC.backupSucceeded, MetricUnit.Count, 1);
+    sink.addMetric(METRIC.backupBytes, MetricUnit.Bytes, manifest.artifact.bytes);
+    sink.addMetric(METRIC.backupDurationSeconds, MetricUnit.Seconds, manifest.durationMs / 1000);
+  } else {
+    sink.addMetric(METRIC.backupFailed, MetricUnit.Count, 1);
+  }
+}
+
+/** `run` with its backup figures counted; a failure counts too, then propagates. */
 export async function withBackupMetrics(
   sink: Pick<Metrics, 'addMetric' | 'addDimensions'>,
   environment: string,
   event: unknown,
   run: () => Promise<LogicalDumpResult>,
 ): Promise<LogicalDumpResult> {
-  const database = (event as { database?: unknown })?.database;
-  sink.addDimensions({
-    [DIMENSION.environment]: environment,
-    [DIMENSION.database]: typeof database === 'string' ? database : 'unknown',
-  });
   try {
     const result = await run();
-    sink.addMetric(METRIC.backupSucceeded, MetricUnit.Count, 1);
-    sink.addMetric(METRIC.backupBytes, MetricUnit.Bytes, result.manifest.artifact.bytes);
-    sink.addMetric(METRIC.backupDurationSeconds, MetricUnit.Seconds, result.manifest.durationMs / 1000);
+    countBackup(sink, environment, event, { result });
     return result;
-  } catch (err) {
-    sink.addMetric(METRIC.backupFailed, MetricUnit.Count, 1);
-    throw err;
+  } catch (error) {
+    countBackup(sink, environment, event, { error });
+    throw error;
   }
 }
 
-export const handler = middy<unknown, LogicalDumpResult>()
-  .use(injectLambdaContext(logger, { clearState: true }))
-  .use(logMetrics(metrics))
-  .handler(async (event, context) =>
-    withBackupMetrics(metrics, process.env[ENV.environment] ?? 'unknown', event, async () => {
-      try {
-        const result = await logicalDump(event, {
-          secrets,
-          s3,
-          logger,
-          env: process.env,
-          remainingMs:
-            typeof context?.getRemainingTimeInMillis === 'function'
-              ? () => context.getRemainingTimeInMillis()
-              : undefined,
-          runner: context?.awsRequestId ? `lambda:${context.awsRequestId}` : 'task',
-        });
-        await announceBackup(sns, process.env, logger, event, { result });
-        return result;
-      } catch (error) {
-        await announceBackup(sns, process.env, logger, event, { error });
-        throw error;
-      }
+const SERVICE = 'logical-dump';
+const environment = () => process.env[ENV.environment] ?? 'unknown';
+const announced = (event: unknown, outcome: { result: LogicalDumpResult } | { error: unknown }) =>
+  announceBackup(awsClient(SNSClient, 'announce'), process.env, powertools(SERVICE).logger, event, outcome);
+
+/**
+ * Every outcome is counted and announced, a refused event included (as before the dump ran): the
+ * metrics outermost, so the announcement of a success comes first, as the count follows the run.
+ */
+export const handler = lambdaHandler<typeof LogicalDumpEvent, LogicalDumpResult>(
+  {
+    service: SERVICE,
+    event: LogicalDumpEvent,
+    eventLabel: 'logical-dump event',
+    timeoutMarginMs: ABORT_MARGIN_MS,
+    outcomes: [
+      {
+        success: (result, event) =>
+          countBackup(powertools(SERVICE).metrics, environment(), event, { result }),
+        failure: (error, event) => countBackup(powertools(SERVICE).metrics, environment(), event, { error }),
+      },
+      {
+        success: (result, event) => announced(event, { result }),
+        failure: (error, event) => announced(event, { error }),
+      },
+    ],
+  },
+  (event, { logger, signal, remainingMs, context }) =>
+    logicalDump(event, {
+      secrets: awsClient(SecretsManagerClient, 'standard'),
+      s3: awsClient(S3Client, 'standard'),
+      logger,
+      env: process.env,
+      remainingMs,
+      signal,
+      runner: context?.awsRequestId ? `lambda:${context.awsRequestId}` : 'task',
     }),
-  );
+);

@@ -1,9 +1,7 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
-import middy from '@middy/core';
+import * as z from 'zod';
 import { errorMessage, requireEnv } from '#core/shared/errors.ts';
 import { EVENTS_TOPIC_ENV, makeEvent } from '#core/notify/events.ts';
 import { publishEvent } from '#core/notify/publish.ts';
@@ -15,6 +13,8 @@ import {
   type ScheduledReportResult,
 } from '#core/report/report-publish.ts';
 import { S3Repository } from '#core/repository/s3.ts';
+import { awsClient, clientWithCredentials, clientsByRegion } from '#runtime/clients.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
 import { ENV } from './env.ts';
 
 export interface ReportHandlerDeps {
@@ -40,10 +40,10 @@ export async function runReport(deps: ReportHandlerDeps): Promise<ScheduledRepor
   if (!sign && signerArn) {
     try {
       sign = await keySigner(
-        deps.secrets ?? new SecretsManagerClient({ region: settings.primaryRegion, maxAttempts: 5 }),
+        deps.secrets ?? awsClient(SecretsManagerClient, 'standard', settings.primaryRegion),
         signerArn,
         bucket,
-        (credentials) => new S3Client({ region: settings.primaryRegion, credentials }),
+        (credentials) => clientWithCredentials(S3Client, settings.primaryRegion, credentials),
       );
       signedBy = 'key';
     } catch (err) {
@@ -80,24 +80,14 @@ export async function runReport(deps: ReportHandlerDeps): Promise<ScheduledRepor
   });
 }
 
-const logger = new Logger({ serviceName: 'report' });
-const clients = new Map<string, S3Client>();
-const sns = new SNSClient({ maxAttempts: 5 });
-
-export const handler = middy<unknown, ScheduledReportResult>()
-  .use(injectLambdaContext(logger, { clearState: true }))
-  .handler(async () =>
+export const handler = lambdaHandler(
+  // The schedule's input is not read: what to report comes from the function's settings.
+  { service: 'report', event: z.unknown() },
+  (_event, { logger }) =>
     runReport({
-      s3: (region) => {
-        let client = clients.get(region);
-        if (!client) {
-          client = new S3Client({ region, maxAttempts: 5 });
-          clients.set(region, client);
-        }
-        return client;
-      },
-      sns,
+      s3: clientsByRegion(S3Client, 'standard'),
+      sns: awsClient(SNSClient, 'standard'),
       logger,
       env: process.env,
     }),
-  );
+);

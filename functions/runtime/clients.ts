@@ -40,3 +40,15 @@ export function awsClient<C>(Client: ClientClass<C>, retry: RetryName, region?: 
 export function clientsByRegion<C>(Client: ClientClass<C>, retry: RetryName): (region: string) => C {
   return (region) => awsClient(Client, retry, region);
 }
+
+/**
+ * A client that signs with credentials of its own (a key read from a secret) instead of the
+ * function's role: built for each use, never cached (the key may be rotated), default retries.
+ */
+export function clientWithCredentials<C, K>(
+  Client: new (config: { region: string; credentials: K }) => C,
+  region: string,
+  credentials: K,
+): C {
+  return new Client({ region, credentials });
+}

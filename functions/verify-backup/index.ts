@@ -1,20 +1,17 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import middy from '@middy/core';
 import * as z from 'zod';
 import { announce } from '#core/notify/announce.ts';
 import type { CheckResult } from '#core/catalog/catalog.ts';
 import { InvalidArgument, requireEnv } from '#core/shared/errors.ts';
 import type { Logger as CoreLogger } from '#core/shared/logger.ts';
-import { lifeboatMetrics } from '#core/shared/emf.ts';
 import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import { runVerify } from '#core/verify/verify.ts';
+import { awsClient } from '#runtime/clients.ts';
+import { lambdaHandler } from '#runtime/handler.ts';
 import { ENV } from './env.ts';
 
 export const VerifyBackupEvent = z
@@ -47,7 +44,8 @@ export interface VerifyBackupDeps {
   readonly s3: S3Client;
   readonly logger: CoreLogger;
   readonly env: NodeJS.ProcessEnv;
-  readonly remainingMs?: (() => number) | undefined;
+  /** Aborted in time to stop the ephemeral cluster and report before Lambda's timeout. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 const ABORT_MARGIN_MS = 30_000;
@@ -71,34 +69,21 @@ export async function verifyBackup(input: unknown, deps: VerifyBackupDeps): Prom
     prefix: deps.env[ENV.prefix] ?? '',
     kmsKeyId: deps.env[ENV.kmsKeyId] || undefined,
   });
-  const controller = new AbortController();
-  const timer = deps.remainingMs
-    ? setTimeout(() => controller.abort(), Math.max(0, deps.remainingMs() - ABORT_MARGIN_MS))
-    : undefined;
-  try {
-    const report = await runVerify({
-      repository,
-      ref: event.backupId,
-      database: event.database,
-      jobs: event.jobs,
-      logger: deps.logger,
-      signal: controller.signal,
-      workDir: deps.env[ENV.workDir] || undefined,
-      env: deps.env,
-    });
-    return {
-      ...report,
-      checks: report.checks.map((c) => ({ ...c, failures: c.failures.slice(0, MAX_FAILURES) })),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  const report = await runVerify({
+    repository,
+    ref: event.backupId,
+    database: event.database,
+    jobs: event.jobs,
+    logger: deps.logger,
+    signal: deps.signal,
+    workDir: deps.env[ENV.workDir] || undefined,
+    env: deps.env,
+  });
+  return {
+    ...report,
+    checks: report.checks.map((c) => ({ ...c, failures: c.failures.slice(0, MAX_FAILURES) })),
+  };
 }
-
-const logger = new Logger({ serviceName: 'verify-backup' });
-const metrics = lifeboatMetrics('verify-backup');
-const s3 = new S3Client({ maxAttempts: 5 });
-const sns = new SNSClient({ maxAttempts: 2 });
 
 /** verification.passed / verification.failed for on-call (when the function has the events topic). */
 export async function announceVerification(
@@ -137,20 +122,22 @@ export function recordVerificationMetrics(
   }
 }
 
-export const handler = middy<unknown, VerifyBackupResult>()
-  .use(injectLambdaContext(logger, { clearState: true }))
-  .use(logMetrics(metrics))
-  .handler(async (event, context) => {
+export const handler = lambdaHandler(
+  {
+    service: 'verify-backup',
+    event: VerifyBackupEvent,
+    eventLabel: 'verify-backup event',
+    timeoutMarginMs: ABORT_MARGIN_MS,
+  },
+  async (event, { logger, metrics, signal }) => {
     const result = await verifyBackup(event, {
-      s3,
+      s3: awsClient(S3Client, 'standard'),
       logger,
       env: process.env,
-      remainingMs:
-        typeof context?.getRemainingTimeInMillis === 'function'
-          ? () => context.getRemainingTimeInMillis()
-          : undefined,
+      signal,
     });
     recordVerificationMetrics(metrics, process.env[ENV.environment] ?? 'unknown', result);
-    await announceVerification(sns, process.env, logger, result);
+    await announceVerification(awsClient(SNSClient, 'announce'), process.env, logger, result);
     return result;
-  });
+  },
+);
