@@ -261,6 +261,92 @@ describe('a dump in an archive tier, end to end (s3rver bytes, mocked tiers)', (
     expect(again.text()).toMatch(/\.dump(\.\w+)? \(DEEP_ARCHIVE\): a restore is already running/);
   });
 
+  it("--wait checks on the tier's plan until every artifact reads, saying how many do, then lets the command go on", async () => {
+    s3.on(RestoreObjectCommand).callsFake(() => {
+      tier = { ...tier, restore: 'in-progress' };
+      return {};
+    });
+    const argv = [manifest.id, '--request-restore', '--wait'];
+    const p = parse('u', argv, archiveOptions, 1);
+    const out = output();
+    const pauses: number[] = [];
+    let clock = 0;
+
+    const code = await archivePreflight(
+      p,
+      repository,
+      { ref: manifest.id, database: 'shop' },
+      { name: 'verify', argv },
+      out.stream,
+      {
+        now: () => clock,
+        sleep: async (ms) => {
+          pauses.push(ms);
+          clock += ms;
+          // S3 finishes the restore during the third wait.
+          if (pauses.length === 3) tier = { ...tier, restore: 'available' };
+        },
+      },
+    );
+
+    expect(code).toBeNull();
+    expect(pauses).toEqual([900_000, 900_000, 900_000]);
+    expect(out.text()).toMatch(
+      / {2}15 min: 0\/2 artifacts readable, 2 restoring\n {2}30 min: 0\/2 artifacts readable, 2 restoring\n {2}45 min: 2\/2 artifacts readable\n/,
+    );
+    expect(out.text()).toMatch(/every artifact is readable now; going on/);
+    const report = await runVerify({ repository, ref: manifest.id, database: 'shop' });
+    expect(report.passed).toBe(true);
+  });
+
+  it('--wait gives up an hour after the worst case with the command to resume; it goes only with --request-restore', async () => {
+    s3.on(RestoreObjectCommand).callsFake(() => {
+      tier = { ...tier, restore: 'in-progress' };
+      return {};
+    });
+    const argv = [
+      manifest.id,
+      '--repo',
+      `s3://${bucket}/prod`,
+      '--request-restore',
+      '--tier',
+      'Bulk',
+      '--wait',
+    ];
+    const p = parse('u', argv, { ...archiveOptions, repo: { type: 'string' } }, 1);
+    const out = output();
+    let checks = 0;
+
+    const code = await archivePreflight(
+      p,
+      repository,
+      { ref: manifest.id, database: 'shop' },
+      { name: 'restore', argv },
+      out.stream,
+      { sleep: async () => void (checks += 1) },
+    );
+
+    expect(code).toBe(EXIT_ARCHIVED);
+    // DEEP_ARCHIVE Bulk: 48 h, plus an hour, a check every 15 min.
+    expect(checks).toBe(196);
+    expect(out.text()).toMatch(
+      /still not readable 49 h after the request \(S3's worst case for Bulk is 48 h\)/,
+    );
+    expect(out.text()).toMatch(
+      new RegExp(`then run:\\n  lifeboat restore ${manifest.id} --repo s3://${bucket}/prod\\n`),
+    );
+
+    await expect(
+      archivePreflight(
+        parse('u', ['--wait'], archiveOptions),
+        repository,
+        { ref: manifest.id, database: 'shop' },
+        { name: 'restore', argv: ['--wait'] },
+        output().stream,
+      ),
+    ).rejects.toThrow('--tier, --days and --wait go with --request-restore');
+  });
+
   it('Expedited is refused for DEEP_ARCHIVE before anything is asked; a restored copy reads and verifies for real', async () => {
     await expect(requestBackupRestore(repository, manifest, { tier: 'Expedited', days: 1 })).rejects.toThrow(
       /--tier Expedited is not available for DEEP_ARCHIVE: use Standard or Bulk/,

@@ -349,11 +349,11 @@ describe('lifeboat verify --env', () => {
 });
 
 describe('lifeboat verify --env of an archived dump', () => {
-  it('--tier and --days go with --request-restore, refused before anything is called', async () => {
+  it('--tier, --days and --wait go with --request-restore, refused before anything is called', async () => {
     const c = clients();
     await expect(
       verifyEnvCommand(['--env', 'dev', '--database', 'orders', '--tier', 'Bulk'], c, output().stream),
-    ).rejects.toThrow('--tier and --days go with --request-restore');
+    ).rejects.toThrow('--tier, --days and --wait go with --request-restore');
     await expect(
       verifyEnvCommand(
         ['--env', 'dev', '--database', 'orders', '--request-restore', '--tier', 'Fast'],
