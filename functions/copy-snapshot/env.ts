@@ -1,7 +1,9 @@
+import { COMMON_ENV } from '#core/contracts/function-env.ts';
+
 /** Environment variables the copy-snapshot function reads (the CDK stack imports these names). */
 export const ENV = {
   /** The environment's name: only snapshots tagged lifeboat:environment=<it> are copied. */
-  environment: 'LIFEBOAT_ENVIRONMENT',
+  environment: COMMON_ENV.environment,
   /** The backup bucket: both the source's and the copy's manifests are written there. */
   bucket: 'LIFEBOAT_BUCKET',
   /** The DR region the copies go to, e.g. eu-central-1. */

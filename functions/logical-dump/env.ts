@@ -1,3 +1,5 @@
+import { COMMON_ENV } from '#core/contracts/function-env.ts';
+
 /** Environment variables the logical-dump function reads (the CDK stack imports these names). */
 export const ENV = {
   /** The backup bucket (artifacts and catalog). */
@@ -6,7 +8,7 @@ export const ENV = {
   prefix: 'LIFEBOAT_PREFIX',
   /** KMS key for SSE-KMS of everything written. */
   kmsKeyId: 'LIFEBOAT_KMS_KEY_ID',
-  environment: 'LIFEBOAT_ENVIRONMENT',
+  environment: COMMON_ENV.environment,
   /** libpq sslmode for the database connection; optional, default `require` (RDS enforces TLS). */
   sslmode: 'LIFEBOAT_DB_SSLMODE',
   /** Where a directory dump is written before its files are stored; optional, default the OS temp dir. */

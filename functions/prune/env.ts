@@ -1,7 +1,9 @@
+import { COMMON_ENV } from '#core/contracts/function-env.ts';
+
 /** Environment variables the prune function reads (the CDK stack imports these names). */
 export const ENV = {
   /** The environment's name: only snapshots tagged lifeboat:environment=<it> are considered. */
-  environment: 'LIFEBOAT_ENVIRONMENT',
+  environment: COMMON_ENV.environment,
   /** The backup bucket: the catalog (dumps, verification records) and the dump artifacts. */
   bucket: 'LIFEBOAT_BUCKET',
   /**

@@ -1,3 +1,5 @@
+import { COMMON_ENV } from '#core/contracts/function-env.ts';
+
 /** Environment variables the verify-backup function reads (the CDK stack imports these names). */
 export const ENV = {
   bucket: 'LIFEBOAT_BUCKET',
@@ -5,7 +7,7 @@ export const ENV = {
   prefix: 'LIFEBOAT_PREFIX',
   /** KMS key for SSE-KMS of the verification records it writes. */
   kmsKeyId: 'LIFEBOAT_KMS_KEY_ID',
-  environment: 'LIFEBOAT_ENVIRONMENT',
+  environment: COMMON_ENV.environment,
   /** Where the archive copy and the ephemeral cluster go; optional, default /tmp. */
   workDir: 'LIFEBOAT_WORK_DIR',
 } as const;

@@ -1,3 +1,5 @@
+import { COMMON_ENV } from '#core/contracts/function-env.ts';
+
 /**
  * Environment variables the workflow task functions (functions/wf-*) read. Kept apart from the
  * handlers so that the CDK stacks import the names without loading any SDK client.
@@ -12,7 +14,7 @@ export const WF_ENV = {
   /** ARN of the failover state machine (wf-alarm-start). */
   failoverStateMachineArn: 'LIFEBOAT_FAILOVER_STATE_MACHINE_ARN',
   /** The lifeboat environment the function belongs to (names the alarms it answers to). */
-  environment: 'LIFEBOAT_ENVIRONMENT',
+  environment: COMMON_ENV.environment,
   /** Minutes in which alarm-started failovers of one database and alarm share a name. */
   alarmDedupeMinutes: 'LIFEBOAT_ALARM_DEDUPE_MINUTES',
 } as const;

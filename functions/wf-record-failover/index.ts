@@ -12,6 +12,7 @@ import * as z from 'zod';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { repositoryFromEnv } from '../wf-common/index.ts';
 import { as, failoverTarget } from '../wf-common/events.ts';
+import { COMMON_ENV } from '#core/contracts/function-env.ts';
 
 /**
  * RecordFailover: the failover record (RTO from the start until the new primary took a verified
@@ -88,7 +89,7 @@ export const handler = lambdaHandler(
     const result = await recordFailover(event, repositoryFromEnv());
     recordFailoverMetrics(
       metrics,
-      process.env.LIFEBOAT_ENVIRONMENT ?? 'unknown',
+      process.env[COMMON_ENV.environment] ?? 'unknown',
       event.target.database,
       result,
     );

@@ -2,9 +2,7 @@ import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { type IRule, type IRuleTarget, Rule, type RuleTargetConfig } from 'aws-cdk-lib/aws-events';
 import { addToDeadLetterQueueResourcePolicy, bindBaseTargetConfig } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -35,8 +33,6 @@ export interface CopySnapshotProps {
   readonly discovery?: boolean;
   readonly bucket: IBucket;
   readonly operationsKey: OperationsKey;
-  readonly logRetention: RetentionDays;
-  readonly logKey?: IKey;
 }
 
 /**
@@ -95,15 +91,11 @@ export class CopySnapshot extends Construct {
       timeout,
       // Two at most, so counting the copies in flight stays close to the truth.
       reservedConcurrentExecutions: 2,
-      logRetention: props.logRetention,
-      logKey: props.logKey,
       environment: {
-        [COPY_SNAPSHOT_ENV.environment]: props.environment,
         [COPY_SNAPSHOT_ENV.drRegion]: props.drRegion,
         // RDS accepts an alias ARN for the copy's key; the key id itself is not known at synth.
         [COPY_SNAPSHOT_ENV.drKmsKeyArn]: drKeyAlias,
         [COPY_SNAPSHOT_ENV.maxInFlightCopies]: String(props.settings.maxInFlight),
-        POWERTOOLS_SERVICE_NAME: 'copy-snapshot',
       },
     });
     // Invoked synchronously by the event source mapping: failures return to the queue and its DLQ.

@@ -9,7 +9,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
-import { CATALOG_PREFIX } from '../../functions/core/catalog/catalog.ts';
+import { CATALOG_PREFIX, COMMON_ENV } from '../../functions/core/contracts/index.ts';
 import { REPOSITORY_PREFIXES } from '../naming.ts';
 import { functionPath } from '../paths.ts';
 import { HANDLER_FILE, HANDLER_NODE_OPTIONS, handlerCode } from './handler-bundle.ts';
@@ -34,20 +34,42 @@ export interface LifeboatFunctionProps extends Omit<
   readonly entry: string;
   /**
    * How long the function's logs are kept.
-   * @default RetentionDays.THREE_MONTHS
+   * @default - the stack's function defaults (setFunctionDefaults), else RetentionDays.THREE_MONTHS
    */
   readonly logRetention?: RetentionDays;
   /**
    * Key the log group is encrypted with (its key policy must let CloudWatch Logs use it).
-   * @default - CloudWatch Logs' own encryption
+   * @default - the stack's function defaults, else CloudWatch Logs' own encryption
    */
   readonly logKey?: IKey;
+  /**
+   * The lifeboat environment the function serves: set as LIFEBOAT_ENVIRONMENT.
+   * @default - the stack's function defaults, else none
+   */
+  readonly lifeboatEnvironment?: string;
+}
+
+/** What every function of a stack shares: its environment's name and where its logs go. */
+export interface FunctionDefaults {
+  readonly lifeboatEnvironment: string;
+  readonly logRetention: RetentionDays;
+  readonly logKey?: IKey | undefined;
+}
+
+const functionDefaults = new WeakMap<Stack, FunctionDefaults>();
+
+/**
+ * Sets the defaults of every LifeboatFunction created in `stack` afterwards, so that the stack
+ * settles them once instead of each construct passing them on.
+ */
+export function setFunctionDefaults(stack: Stack, defaults: FunctionDefaults): void {
+  functionDefaults.set(stack, defaults);
 }
 
 /**
  * The one way lifeboat defines a Node.js Lambda function: Node 22 on arm64, its own log group with
- * a retention, X-Ray tracing, bundled by the local esbuild as every handler is (handler-bundle.ts;
- * no Docker at synth).
+ * a retention (and key), X-Ray tracing, bundled by the local esbuild as every handler is
+ * (handler-bundle.ts; no Docker at synth), LIFEBOAT_ENVIRONMENT and POWERTOOLS_SERVICE_NAME set.
  * `NodejsFunctionGuard` fails synthesis for any NodejsFunction created another way.
  */
 export class LifeboatFunction extends NodejsFunction {
@@ -60,11 +82,13 @@ export class LifeboatFunction extends NodejsFunction {
   public readonly functionLogGroup: LogGroup;
 
   constructor(scope: Construct, id: string, props: LifeboatFunctionProps) {
-    const { entry, logRetention, logKey, ...rest } = props;
+    const { entry, logRetention, logKey, lifeboatEnvironment, ...rest } = props;
+    const defaults = functionDefaults.get(Stack.of(scope));
     const logGroup = new LogGroup(scope, `${id}LogGroup`, {
-      retention: logRetention ?? RetentionDays.THREE_MONTHS,
-      encryptionKey: logKey,
+      retention: logRetention ?? defaults?.logRetention ?? RetentionDays.THREE_MONTHS,
+      encryptionKey: logKey ?? defaults?.logKey,
     });
+    const environmentName = lifeboatEnvironment ?? defaults?.lifeboatEnvironment;
     const role =
       rest.role ??
       functionRole(scope, `${id}Role`, {
@@ -86,6 +110,8 @@ export class LifeboatFunction extends NodejsFunction {
       awsSdkConnectionReuse: false,
       environment: {
         ...(HANDLER_NODE_OPTIONS ? { NODE_OPTIONS: HANDLER_NODE_OPTIONS } : {}),
+        ...(environmentName ? { [COMMON_ENV.environment]: environmentName } : {}),
+        [COMMON_ENV.service]: path.basename(path.dirname(entry)),
         ...rest.environment,
       },
     });

@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import type { Database } from '../config/schema.ts';
 import { PROJECT_ROOT } from '../paths.ts';
 import { acknowledgeTracing, bindBucket, functionRole, grantDeadLetterKey } from './lifeboat-function.ts';
+import { COMMON_ENV } from '../../functions/core/contracts/index.ts';
 
 /** Dockerfiles of the container-image functions, relative to the repository root (their build context). */
 export const DOCKERFILES = {
@@ -168,8 +169,8 @@ export class LogicalDumpFunction extends Construct {
       securityGroups: [network.securityGroup],
       deadLetterQueue: props.deadLetterQueue,
       environment: {
-        LIFEBOAT_ENVIRONMENT: props.environment,
-        POWERTOOLS_SERVICE_NAME: 'logical-dump',
+        [COMMON_ENV.environment]: props.environment,
+        [COMMON_ENV.service]: 'logical-dump',
       },
     });
     bindBucket(this.function, props.bucket, 'readwrite');

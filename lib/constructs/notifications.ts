@@ -157,10 +157,8 @@ export class Notifications extends Construct {
       reservedConcurrentExecutions: props.maxConcurrency ?? 2,
       logRetention: props.logRetention,
       logKey: props.logKey,
-      environment: {
-        [NOTIFIER_ENV.slackSecretArn]: props.slackWebhookSecret.secretArn,
-        [NOTIFIER_ENV.environment]: environment,
-      },
+      lifeboatEnvironment: environment,
+      environment: { [NOTIFIER_ENV.slackSecretArn]: props.slackWebhookSecret.secretArn },
       retryAttempts: props.maxRetryAttempts ?? 2,
       maxEventAge: props.maxEventAge ?? Duration.hours(6),
       onFailure: queueDestination(this.deadLetterQueue),

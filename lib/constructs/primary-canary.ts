@@ -13,8 +13,6 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { CANARY_ENV } from '../../functions/canary/env.ts';
@@ -51,8 +49,6 @@ export interface PrimaryCanaryProps {
   readonly operationsKey: OperationsKey;
   /** Where the trigger and the silent-canary alarm page (the region's alarm or events topic). */
   readonly topic: ITopic;
-  readonly logRetention: RetentionDays;
-  readonly logKey?: IKey;
 }
 
 /** The alarms of one database's canary. */
@@ -106,13 +102,9 @@ export class PrimaryCanary extends Construct {
       // A heartbeat retried later says nothing about that minute: the next run replaces it.
       retryAttempts: 0,
       maxEventAge: Duration.minutes(1),
-      logRetention: props.logRetention,
-      logKey: props.logKey,
       environment: {
-        [CANARY_ENV.environment]: environment,
         [CANARY_ENV.targets]: JSON.stringify(canaryTargets(config)),
         [CANARY_ENV.lockTable]: props.lockTable.tableName,
-        POWERTOOLS_SERVICE_NAME: 'canary',
       },
     });
     Validations.of(this.function).acknowledge({

@@ -1,7 +1,5 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -32,8 +30,6 @@ export interface PruneProps {
   readonly drRegion?: string;
   /** Deletions across all databases, per run and per 24 hours. */
   readonly limits: { readonly maxDeletionsPerRun: number; readonly maxDeletionsPerDay: number };
-  readonly logRetention: RetentionDays;
-  readonly logKey?: IKey;
   readonly deadLetterQueue: IQueue;
 }
 
@@ -59,19 +55,15 @@ export class Prune extends Construct {
       memorySize: 1024,
       // One run at a time: two would count the same deletions against the caps twice.
       reservedConcurrentExecutions: 1,
-      logRetention: props.logRetention,
-      logKey: props.logKey,
       deadLetterQueue: props.deadLetterQueue,
       retryAttempts: 0,
       environment: {
-        [PRUNE_ENV.environment]: props.environment,
         [PRUNE_ENV.scope]: pruneScope,
         [PRUNE_ENV.policies]: JSON.stringify(props.policies),
         ...(props.policiesByName ? { [PRUNE_ENV.policiesByName]: JSON.stringify(props.policiesByName) } : {}),
         ...(snapshots && props.drRegion ? { [PRUNE_ENV.drRegion]: props.drRegion } : {}),
         [PRUNE_ENV.maxDeletionsPerRun]: String(props.limits.maxDeletionsPerRun),
         [PRUNE_ENV.maxDeletionsPerDay]: String(props.limits.maxDeletionsPerDay),
-        POWERTOOLS_SERVICE_NAME: 'prune',
       },
     });
     // The catalog: read it and add records (a deletion is a new `deleted` record). Artifacts: only

@@ -1,7 +1,5 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -18,8 +16,6 @@ export interface ReportProps {
   readonly config: EnvironmentConfig;
   /** The primary region's backup bucket: its catalog is read, the reports are written under reports/. */
   readonly bucket: IBucket;
-  readonly logRetention: RetentionDays;
-  readonly logKey?: IKey;
   readonly deadLetterQueue: IQueue;
 }
 
@@ -55,15 +51,12 @@ export class Report extends Construct {
       timeout: Duration.minutes(5),
       memorySize: 1024,
       reservedConcurrentExecutions: 1,
-      logRetention: props.logRetention,
-      logKey: props.logKey,
       deadLetterQueue: props.deadLetterQueue,
       retryAttempts: 0,
       environment: {
         [ENV.bucket]: bucket.bucketName,
         [ENV.drBucket]: drBucketName,
         [ENV.settings]: JSON.stringify(payload),
-        POWERTOOLS_SERVICE_NAME: 'report',
       },
     });
 

@@ -1,7 +1,5 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -16,8 +14,6 @@ export interface TakeSnapshotProps {
   /** The databases whose snapshots this function may take. */
   readonly databases: readonly Database[];
   readonly bucket: IBucket;
-  readonly logRetention: RetentionDays;
-  readonly logKey?: IKey;
   readonly deadLetterQueue: IQueue;
   /**
    * Discovery: the function may also snapshot any instance or cluster tagged `<tagKey>=<policy>`
@@ -43,16 +39,10 @@ export class TakeSnapshot extends Construct {
       timeout: props.discovery ? Duration.minutes(10) : Duration.minutes(2),
       // A handful of databases per slot; more concurrency would only meet RDS throttling.
       reservedConcurrentExecutions: 5,
-      logRetention: props.logRetention,
-      logKey: props.logKey,
       deadLetterQueue: props.deadLetterQueue,
       // DatabaseBusy (e.g. the instance is backing up) is retried by Lambda's asynchronous retries.
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
-      environment: {
-        [TAKE_SNAPSHOT_ENV.environment]: props.environment,
-        POWERTOOLS_SERVICE_NAME: 'take-snapshot',
-      },
     });
     bindBucket(this.function, props.bucket, 'append', {
       prefixes: [CATALOG_PREFIX],

@@ -6,6 +6,7 @@ import { LifeboatDashboard } from '../constructs/dashboard.ts';
 import type { Monitoring } from '../constructs/monitoring/index.ts';
 import type { Notifications } from '../constructs/notifications.ts';
 import { OperationsKey } from '../constructs/operations-key.ts';
+import { setFunctionDefaults } from '../constructs/lifeboat-function.ts';
 import { PrimaryCanary } from '../constructs/primary-canary.ts';
 import { Prune } from '../constructs/prune.ts';
 import { encryptedQueue } from '../constructs/queues.ts';
@@ -61,6 +62,12 @@ export class DrStack extends Stack {
     const { config, environment } = props;
     Tags.of(this).add(TAG.environment, environment);
     this.operationsKey = new OperationsKey(this, 'OperationsKey', { environment });
+    const logRetention = retentionFor(config.logRetentionDays);
+    setFunctionDefaults(this, {
+      lifeboatEnvironment: environment,
+      logRetention,
+      logKey: this.operationsKey.key,
+    });
     this.vault = new BackupVault(this, 'Vault', { environment, settings: config.bucket });
 
     // Alerting of its own (topic, notifier, secret of this region): nothing here waits for the primary.
@@ -69,7 +76,7 @@ export class DrStack extends Stack {
       config,
       slackWebhookSecretArn: config.notifications.drSlackWebhookSecretArn,
       operationsKey: this.operationsKey,
-      logRetention: retentionFor(config.logRetentionDays),
+      logRetention,
       logKey: this.operationsKey.key,
     });
     this.notifications = alerting.notifications;
@@ -93,12 +100,11 @@ export class DrStack extends Stack {
       config,
       bucket: this.vault.bucket,
       notificationTopic: this.monitoring.topic,
-      logRetention: retentionFor(config.logRetentionDays),
+      logRetention,
       logKey: this.operationsKey.key,
     };
     // The replica does not follow the primary's deletes: its dumps are pruned here, by the same
     // policies, from this bucket's own catalog (docs/retention.md, "The DR copy").
-    const logRetention = retentionFor(config.logRetentionDays);
     this.deadLetterQueue = encryptedQueue(this, 'DeadLetterQueue', { key: this.operationsKey.key });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
@@ -116,8 +122,6 @@ export class DrStack extends Stack {
         maxDeletionsPerRun: config.pruneMaxDeletionsPerRun,
         maxDeletionsPerDay: config.pruneMaxDeletionsPerDay,
       },
-      logRetention,
-      logKey: this.operationsKey.key,
       deadLetterQueue: this.deadLetterQueue,
     });
     this.schedules = new BackupSchedules(this, 'Schedules', {
@@ -166,8 +170,6 @@ export class DrStack extends Stack {
         lockTable: this.failover.lockTable,
         operationsKey: this.operationsKey,
         topic: this.monitoring.topic,
-        logRetention,
-        logKey: this.operationsKey.key,
       });
       this.monitoring.alarms.push(...this.canary.triggerAlarms);
     }

@@ -17,6 +17,7 @@ import { Report } from '../constructs/report.ts';
 import { encryptedQueue } from '../constructs/queues.ts';
 import { BackupSchedules } from '../constructs/schedules.ts';
 import { TakeSnapshot } from '../constructs/take-snapshot.ts';
+import { setFunctionDefaults } from '../constructs/lifeboat-function.ts';
 import { VerifyBackupFunction, VerifyImage, VerifyTask } from '../constructs/verify-backup.ts';
 import { addVerificationSchedules, RestoreWorkflows } from '../constructs/workflows/index.ts';
 import { discoverEvent, dumpEvent, pruneEvent, snapshotEvent } from '../events.ts';
@@ -83,6 +84,7 @@ export class PrimaryStack extends Stack {
 
     this.operationsKey = new OperationsKey(this, 'OperationsKey', { environment });
     const logKey = this.operationsKey.key;
+    setFunctionDefaults(this, { lifeboatEnvironment: environment, logRetention, logKey });
     this.vault = new BackupVault(this, 'Vault', {
       environment,
       settings: config.bucket,
@@ -126,8 +128,6 @@ export class PrimaryStack extends Stack {
         ? { discovery: { tagKey: config.discovery.tagKey, policies: Object.keys(config.policies) } }
         : {}),
       bucket,
-      logRetention,
-      logKey,
       deadLetterQueue,
     });
     this.copySnapshot = new CopySnapshot(this, 'CopySnapshot', {
@@ -138,8 +138,6 @@ export class PrimaryStack extends Stack {
       discovery: config.discovery !== undefined,
       bucket,
       operationsKey: this.operationsKey,
-      logRetention,
-      logKey,
     });
     this.prune = new Prune(this, 'Prune', {
       environment,
@@ -153,8 +151,6 @@ export class PrimaryStack extends Stack {
         maxDeletionsPerRun: config.pruneMaxDeletionsPerRun,
         maxDeletionsPerDay: config.pruneMaxDeletionsPerDay,
       },
-      logRetention,
-      logKey,
       deadLetterQueue,
     });
 
@@ -202,8 +198,6 @@ export class PrimaryStack extends Stack {
       environment,
       config,
       bucket,
-      logRetention,
-      logKey,
       deadLetterQueue,
     });
     this.schedules.add(

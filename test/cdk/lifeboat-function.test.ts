@@ -1,12 +1,18 @@
 import path from 'node:path';
 import { App, Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bindBucket, LifeboatFunction, NodejsFunctionGuard } from '../../lib/constructs/lifeboat-function.ts';
+import {
+  bindBucket,
+  LifeboatFunction,
+  NodejsFunctionGuard,
+  setFunctionDefaults,
+} from '../../lib/constructs/lifeboat-function.ts';
 import { PROJECT_ROOT } from '../../lib/paths.ts';
 import { arnOf, objectsOf, onlyResource, roleOfFunction, statementsOfRole } from './template-helpers.ts';
 
@@ -91,5 +97,56 @@ describe('LifeboatFunction bundles', () => {
 
     expect(keys).toHaveLength(2);
     expect(new Set(keys).size).toBe(2);
+  });
+});
+
+describe('LifeboatFunction defaults of a stack', () => {
+  it("sets the environment's name, the service name, the log retention and the log key of every function", () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Defaults', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const key = new Key(stack, 'LogKey');
+    setFunctionDefaults(stack, {
+      lifeboatEnvironment: 'prod',
+      logRetention: RetentionDays.ONE_YEAR,
+      logKey: key,
+    });
+    new LifeboatFunction(stack, 'Fn', { entry });
+    const template = Template.fromStack(stack);
+
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ LIFEBOAT_ENVIRONMENT: 'prod', POWERTOOLS_SERVICE_NAME: 'cdk' }),
+      },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      RetentionInDays: 365,
+      KmsKeyId: { 'Fn::GetAtt': [onlyResource(template, 'AWS::KMS::Key'), 'Arn'] },
+    });
+  });
+
+  it("a function's own settings win over the stack's; without defaults it names no environment", () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Own', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const bare = new Stack(app, 'Bare', { env: { account: '111111111111', region: 'eu-west-1' } });
+    setFunctionDefaults(stack, { lifeboatEnvironment: 'prod', logRetention: RetentionDays.ONE_YEAR });
+    new LifeboatFunction(stack, 'Fn', {
+      entry,
+      lifeboatEnvironment: 'dev',
+      logRetention: RetentionDays.ONE_WEEK,
+      environment: { POWERTOOLS_SERVICE_NAME: 'own' },
+    });
+    new LifeboatFunction(bare, 'Fn', { entry });
+
+    const own = Template.fromStack(stack);
+    own.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ LIFEBOAT_ENVIRONMENT: 'dev', POWERTOOLS_SERVICE_NAME: 'own' }),
+      },
+    });
+    own.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+    const variables = Object.values(Template.fromStack(bare).findResources('AWS::Lambda::Function'))[0]!
+      .Properties.Environment.Variables;
+    expect(variables.LIFEBOAT_ENVIRONMENT).toBeUndefined();
+    Template.fromStack(bare).hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
   });
 });

@@ -13,3 +13,5 @@ export * from './metrics.ts';
 export * from './storage.ts';
 // Snapshot prefix, failback replica names, SSM parameter names.
 export * from './names.ts';
+// Environment variables every function is given.
+export * from './function-env.ts';

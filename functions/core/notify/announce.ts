@@ -4,6 +4,7 @@ import { EVENTS_TOPIC_ENV, type LifeboatEventInput, makeEvent } from './events.t
 import { type PublishResult, publishEvent } from './publish.ts';
 import { lambdaLogConsoleUrl } from './links.ts';
 import type { Logger } from '../shared/logger.ts';
+import { COMMON_ENV } from '../contracts/function-env.ts';
 
 /**
  * Tells on-call what a function did, when the function was given the events topic. Environment,
@@ -22,7 +23,7 @@ export async function announce(
     const event = makeEvent({
       ...input,
       summary: input.summary.replace(/\s+/g, ' ').slice(0, 500),
-      environment: env.LIFEBOAT_ENVIRONMENT ?? 'unknown',
+      environment: env[COMMON_ENV.environment] ?? 'unknown',
       region: env.AWS_REGION ?? 'unknown',
       link: lambdaLogConsoleUrl(env),
     });

@@ -42,14 +42,10 @@ export function alarmStart(scope: Construct, props: AlarmStartProps): AlarmStart
     memorySize: 256,
     // A handful of databases; alarms of one database share an execution name anyway.
     reservedConcurrentExecutions: 2,
-    logRetention: base.logRetention,
-    logKey: base.logKey,
     deadLetterQueue,
     retryAttempts: 2,
     maxEventAge: Duration.hours(1),
     environment: {
-      LIFEBOAT_ENVIRONMENT: environment,
-      POWERTOOLS_SERVICE_NAME: 'wf-alarm-start',
       [WF_ENV.failoverStateMachineArn]: props.failover.stateMachineArn,
     },
   });

@@ -44,8 +44,6 @@ export function taskFunction(
     description: `lifeboat ${props.base.environment}: ${props.description}`,
     timeout: props.timeout ?? Duration.minutes(2),
     memorySize: props.memorySize ?? 512,
-    logRetention: props.base.logRetention,
-    logKey: props.base.logKey,
     ...(props.network
       ? {
           vpc: props.network.vpc,
@@ -53,11 +51,7 @@ export function taskFunction(
           securityGroups: [props.network.securityGroup],
         }
       : {}),
-    environment: {
-      LIFEBOAT_ENVIRONMENT: props.base.environment,
-      POWERTOOLS_SERVICE_NAME: props.entry.split('/')[0]!,
-      ...props.environment,
-    },
+    environment: props.environment,
   });
   acknowledgeSynchronous(fn);
   return fn;

@@ -20,7 +20,7 @@ import {
 import { acknowledgeWildcards, rdsResources } from './nag.ts';
 import { grantSecrets } from './secrets.ts';
 import { hardenStateMachine } from './state-machine-role.ts';
-import { WORKFLOW_TAG_VALUE } from '../../../functions/core/contracts/index.ts';
+import { COMMON_ENV, WORKFLOW_TAG_VALUE } from '../../../functions/core/contracts/index.ts';
 
 /** What the workflows of one region share: where they run, and the database secrets there. */
 export interface RegionalWorkflowContext {
@@ -102,7 +102,7 @@ export function restoreWorkflow(scope: Construct, props: RestoreWorkflowProps): 
     logRetention: base.logRetention,
     logKey: base.logKey,
     network,
-    environment: { LIFEBOAT_ENVIRONMENT: base.environment, POWERTOOLS_SERVICE_NAME: 'wf-restore-dump' },
+    environment: { [COMMON_ENV.environment]: base.environment, [COMMON_ENV.service]: 'wf-restore-dump' },
   });
   bindBucket(restoreDumpFunction, bucket, 'read', {
     prefixes: [ARTIFACT_PREFIX, CATALOG_PREFIX],
