@@ -27,7 +27,7 @@ import {
   SnsPublish,
 } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { pollAttemptsFor } from '../functions/core/failover/failover.ts';
+import { pollAttemptsFor } from '../functions/core/failover/promotion.ts';
 import {
   buildStateMachine,
   type IWorkflow,

@@ -22,18 +22,15 @@ import {
 } from '#core/failover/heartbeat.ts';
 import { EphemeralCluster } from '#core/verify/ephemeral.ts';
 import { errorMessage } from '#core/shared/errors.ts';
+import { FailoverTarget } from '#core/failover/failover.ts';
 import {
-  buildFailoverRecord,
-  FailoverTarget,
-  failoverRecordKey,
-  nextPollWaitSeconds,
   type PreflightEvent,
   type PreflightFacts,
   type PreflightOutput,
-  promotionAfterError,
-  promotionCheckCommand,
   runPreflight,
-} from '#core/failover/failover.ts';
+} from '#core/failover/preflight.ts';
+import { nextPollWaitSeconds, promotionAfterError, promotionCheckCommand } from '#core/failover/promotion.ts';
+import { buildFailoverRecord, failoverRecordKey } from '#core/failover/record.ts';
 import {
   catchUp,
   estimateDataLoss,

@@ -5,14 +5,14 @@ import {
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import { errorMessage } from '#core/shared/errors.ts';
+import { type FailoverTarget } from '#core/failover/failover.ts';
 import {
-  type FailoverTarget,
   nextPollWaitSeconds,
   type PromotionStatus,
   promotionAfterError,
   promotionCheckCommand,
   type ReplicaRole,
-} from '#core/failover/failover.ts';
+} from '#core/failover/promotion.ts';
 import * as z from 'zod';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { rdsIn } from '../wf-common/index.ts';

@@ -5,7 +5,7 @@ import {
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import { LifeboatError } from '#core/shared/errors.ts';
-import { type FailbackPlan, failbackInstanceOf } from '#core/failover/failover.ts';
+import { type FailbackPlan, failbackInstanceOf } from '#core/failover/failback.ts';
 import { isRdsError } from '#core/snapshots/rds.ts';
 import * as z from 'zod';
 import { lambdaHandler } from '#runtime/handler.ts';

@@ -4,7 +4,7 @@ import {
   type RDSClient,
   RemoveFromGlobalClusterCommand,
 } from '@aws-sdk/client-rds';
-import { type FailbackPlan, failbackInstanceOf } from '#core/failover/failover.ts';
+import { type FailbackPlan, failbackInstanceOf } from '#core/failover/failback.ts';
 import { LifeboatError } from '#core/shared/errors.ts';
 import { isRdsError, isRdsNotFound } from '#core/snapshots/rds.ts';
 import * as z from 'zod';

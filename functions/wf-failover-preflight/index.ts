@@ -6,15 +6,14 @@ import {
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import { requireEnv } from '#core/shared/errors.ts';
+import { type FailoverTarget, parseFailoverTargets } from '#core/failover/failover.ts';
 import {
-  type FailoverTarget,
   type GatherFacts,
   type PreflightEvent,
   type PreflightFacts,
   type PreflightOutput,
-  parseFailoverTargets,
   runPreflight,
-} from '#core/failover/failover.ts';
+} from '#core/failover/preflight.ts';
 import { errorMessage } from '#core/shared/errors.ts';
 import { classifyRegionError, isRdsNotFound, rdsErrorName } from '#core/snapshots/rds.ts';
 import * as z from 'zod';

@@ -1,6 +1,7 @@
 import { ModifyDBClusterCommand, ModifyDBInstanceCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { errorMessage } from '#core/shared/errors.ts';
-import { type FailoverTarget, fenceCheckCommand } from '#core/failover/failover.ts';
+import { type FailoverTarget } from '#core/failover/failover.ts';
+import { fenceCheckCommand } from '#core/failover/promotion.ts';
 import { classifyRegionError, rdsErrorName } from '#core/snapshots/rds.ts';
 import * as z from 'zod';
 import { lambdaHandler } from '#runtime/handler.ts';

@@ -1,12 +1,7 @@
 import { DescribeGlobalClustersCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { requireEnv } from '#core/shared/errors.ts';
-import {
-  type FailbackPlan,
-  FailbackRequest,
-  findTarget,
-  parseFailoverTargets,
-  planFailback,
-} from '#core/failover/failover.ts';
+import { findTarget, parseFailoverTargets } from '#core/failover/failover.ts';
+import { type FailbackPlan, FailbackRequest, planFailback } from '#core/failover/failback.ts';
 import * as z from 'zod';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { rdsIn, WF_ENV } from '../wf-common/index.ts';

@@ -1,11 +1,7 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import {
-  buildFailoverRecord,
-  type FailoverRequest,
-  type FailoverTarget,
-  failoverRecordKey,
-} from '#core/failover/failover.ts';
+import { type FailoverRequest, type FailoverTarget } from '#core/failover/failover.ts';
+import { buildFailoverRecord, failoverRecordKey } from '#core/failover/record.ts';
 import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import type { Repository } from '#core/repository/types.ts';
 import * as z from 'zod';

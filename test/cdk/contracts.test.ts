@@ -2,7 +2,7 @@ import { CreateDBInstanceReadReplicaCommand, RDSClient } from '@aws-sdk/client-r
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReplica } from '../../functions/wf-create-replica/index.ts';
-import { type FailbackPlan, failbackCommands } from '../../functions/core/failover/failover.ts';
+import { type FailbackPlan, failbackCommands } from '../../functions/core/failover/failback.ts';
 import { createdTags } from '../../state-machines/rds-steps.ts';
 import { type SynthesizedEnvironment, synthesizeEnvironment } from './support.ts';
 import { actionsOf, type Statement } from './template-helpers.ts';

@@ -14,12 +14,8 @@ import {
   heartbeatFromItem,
   heartbeatToItem,
 } from '../../functions/core/failover/heartbeat.ts';
-import {
-  FailoverTarget,
-  type FailoverTargetInput,
-  type PreflightEvent,
-  runPreflight,
-} from '../../functions/core/failover/failover.ts';
+import { FailoverTarget, type FailoverTargetInput } from '../../functions/core/failover/failover.ts';
+import { type PreflightEvent, runPreflight } from '../../functions/core/failover/preflight.ts';
 import { recordCanaryMetrics } from '../../functions/canary/index.ts';
 import { startFromAlarm } from '../../functions/wf-alarm-start/index.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type FailbackPlan, FailoverTarget, planFailback } from '../../functions/core/failover/failover.ts';
+import { FailoverTarget } from '../../functions/core/failover/failover.ts';
+import { type FailbackPlan, planFailback } from '../../functions/core/failover/failback.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
 import { failWith, type Handlers, namedError, runWorkflow } from './harness.ts';
 

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventFromSnsRecord } from '../../functions/core/notify/decode.ts';
-import { FailoverTarget, type PreflightEvent, runPreflight } from '../../functions/core/failover/failover.ts';
+import { FailoverTarget } from '../../functions/core/failover/failover.ts';
+import { type PreflightEvent, runPreflight } from '../../functions/core/failover/preflight.ts';
 import { type AslDefinition, renderAsl, TASK_STATES } from '../../state-machines/render.ts';
 import { snsEvent } from '../unit/events-samples.ts';
 import { failWith, type Handlers, namedError, runWorkflow } from './harness.ts';

@@ -1,12 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FailoverTarget, type FailoverTargetInput } from '../../functions/core/failover/failover.ts';
 import {
-  FailoverTarget,
-  type FailoverTargetInput,
   type PreflightEvent,
   type PreflightFacts,
   runPreflight,
-} from '../../functions/core/failover/failover.ts';
-import { nextPollWaitSeconds } from '../../functions/core/failover/failover.ts';
+} from '../../functions/core/failover/preflight.ts';
+import { nextPollWaitSeconds } from '../../functions/core/failover/promotion.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
 import { failWith, type Handlers, namedError, runWorkflow } from './harness.ts';
 

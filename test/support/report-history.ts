@@ -3,11 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Catalog, type CheckResult, manifestKey } from '../../functions/core/catalog/catalog.ts';
-import {
-  buildFailoverRecord,
-  FailoverTarget,
-  failoverRecordKey,
-} from '../../functions/core/failover/failover.ts';
+import { FailoverTarget } from '../../functions/core/failover/failover.ts';
+import { buildFailoverRecord, failoverRecordKey } from '../../functions/core/failover/record.ts';
 import type {
   DumpManifest,
   SnapshotManifest,

@@ -10,12 +10,8 @@ import {
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  type FailbackPlan,
-  FailoverTarget,
-  failbackCommands,
-  planFailback,
-} from '../../functions/core/failover/failover.ts';
+import { FailoverTarget } from '../../functions/core/failover/failover.ts';
+import { type FailbackPlan, failbackCommands, planFailback } from '../../functions/core/failover/failback.ts';
 import { deleteReplica } from '../../functions/wf-delete-replica/index.ts';
 import { createReplica } from '../../functions/wf-create-replica/index.ts';
 

@@ -5,7 +5,7 @@ import {
   pollAttemptsFor,
   promotionAfterError,
   waitForCatchUp,
-} from '../../functions/core/failover/failover.ts';
+} from '../../functions/core/failover/promotion.ts';
 import { heartbeatFromGetItem } from '../../functions/core/failover/heartbeat.ts';
 import { classifyRegionError, isRdsError, isRdsNotFound } from '../../functions/core/snapshots/rds.ts';
 

@@ -1,18 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import {
   alarmExecutionName,
-  buildFailoverRecord,
-  evaluatePreflight,
   FailoverTarget,
-  failoverRecordKey,
   InvalidFailoverInput,
-  type PreflightFacts,
   parseFailoverRequest,
   parseFailoverTargets,
-  runPreflight,
-  sameEngineVersion,
   UnknownDatabase,
 } from '../../functions/core/failover/failover.ts';
+import {
+  evaluatePreflight,
+  type PreflightFacts,
+  runPreflight,
+  sameEngineVersion,
+} from '../../functions/core/failover/preflight.ts';
+import { buildFailoverRecord, failoverRecordKey } from '../../functions/core/failover/record.ts';
 
 const target = FailoverTarget.parse({
   database: 'orders',

@@ -1,10 +1,6 @@
 import { errorMessage } from '../shared/errors.ts';
-import {
-  type CatchUpResult,
-  ReplicaNotCaughtUp,
-  WriteVerificationFailed,
-  waitForCatchUp,
-} from './failover.ts';
+import { ReplicaNotCaughtUp, WriteVerificationFailed } from './failover.ts';
+import { type CatchUpResult, waitForCatchUp } from './promotion.ts';
 import { estimateRpo, heartbeatFromGetItem, type RpoEstimate, readHeartbeat } from './heartbeat.ts';
 import { type ConnectionInfo, connect } from '../shared/pg.ts';
 

@@ -10,7 +10,7 @@ import {
   type VerificationRecord,
 } from '../catalog/catalog.ts';
 import { errorMessage, InvalidArgument } from '../shared/errors.ts';
-import { FailoverRecord } from '../failover/failover.ts';
+import { FailoverRecord } from '../failover/record.ts';
 import type { DatabaseRetention } from '../retention/prune.ts';
 import type { Repository } from '../repository/types.ts';
 import { planRetention, type RetentionBackup } from '../retention/retention.ts';

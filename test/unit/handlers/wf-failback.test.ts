@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { failbackCommands } from '../../../functions/core/failover/failover.ts';
+import { failbackCommands } from '../../../functions/core/failover/failback.ts';
 import { handler as deleteReplica } from '../../../functions/wf-delete-replica/index.ts';
 import { handler as describeReplica } from '../../../functions/wf-describe-replica/index.ts';
 import { handler as planFailback } from '../../../functions/wf-plan-failback/index.ts';
