@@ -6,16 +6,15 @@ import { Catalog } from '#core/catalog/catalog.ts';
 import { ConfigError, requireEnv } from '#core/shared/errors.ts';
 import type { Logger as CoreLogger } from '#core/shared/logger.ts';
 import { ENVIRONMENT_METRIC } from '#core/shared/metrics.ts';
+import { prune } from '#core/retention/prune.ts';
+import { type PruneGauges, type PruneReport } from '#core/retention/prune-report.ts';
 import {
   DEFAULT_PRUNE_LIMITS,
-  type PruneGauges,
   type PruneLimits,
-  type PruneReport,
   PruneEvent,
   parsePruneEvent,
   parseRetentionPolicies,
-  prune,
-} from '#core/retention/prune.ts';
+} from '#core/retention/prune-settings.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
 import { awsClient, clientsByRegion } from '#runtime/clients.ts';

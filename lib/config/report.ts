@@ -1,5 +1,5 @@
-import type { DatabaseRetention } from '../../functions/core/retention/prune.ts';
-import type { ReportTargets } from '../../functions/core/report/report.ts';
+import type { DatabaseRetention } from '../../functions/core/retention/prune-settings.ts';
+import type { ReportTargets } from '../../functions/core/report/report-model.ts';
 import type { EnvironmentConfig } from './schema.ts';
 
 /**

@@ -4,7 +4,7 @@ import {
   parseCompression,
   resolveCompression,
 } from '../../functions/core/dumps/compression.ts';
-import { parsePruneEvent } from '../../functions/core/retention/prune.ts';
+import { parsePruneEvent } from '../../functions/core/retention/prune-settings.ts';
 import { parseTakeSnapshotEvent } from '../../functions/core/snapshots/take-snapshot.ts';
 import { LogicalDumpEvent } from '../../functions/logical-dump/index.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';

@@ -9,7 +9,7 @@ import { runBackup } from '#core/dumps/backup.ts';
 import { Catalog, manifestKey } from '#core/catalog/catalog.ts';
 import { artifactKeysOf } from '#core/catalog/manifest.ts';
 import { parseDatabaseUrl } from '#core/shared/pg.ts';
-import type { PruneReport } from '#core/retention/prune.ts';
+import type { PruneReport } from '#core/retention/prune-report.ts';
 import { openRepository, type Repository, S3Repository } from '#core/repository/index.ts';
 import { runVerify } from '#core/verify/verify.ts';
 import { createDatabase, databaseUrl, dropDatabase, query } from '../support/postgres.ts';

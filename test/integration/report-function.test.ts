@@ -5,7 +5,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { EVENTS_TOPIC_ENV, LifeboatEvent } from '#core/notify/events.ts';
-import { DEFAULT_REPORT_TARGETS, type EvidenceReport } from '#core/report/report.ts';
+import { DEFAULT_REPORT_TARGETS, type EvidenceReport } from '#core/report/report-model.ts';
 import type { ScheduledReportSettings } from '#core/report/report-publish.ts';
 import { S3Repository } from '#core/repository/index.ts';
 import { renderEvent } from '#core/notify/slack.ts';

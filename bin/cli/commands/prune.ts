@@ -1,7 +1,9 @@
 import { Catalog } from '#core/catalog/catalog.ts';
 import { InvalidArgument } from '#core/shared/errors.ts';
 import { silentLogger } from '#core/shared/logger.ts';
-import { type DatabaseRetention, type PruneItem, type PruneReport, prune } from '#core/retention/prune.ts';
+import { prune } from '#core/retention/prune.ts';
+import { type PruneItem, type PruneReport } from '#core/retention/prune-report.ts';
+import { type DatabaseRetention } from '#core/retention/prune-settings.ts';
 import { openRepository } from '../repository.ts';
 import { bool, parse, required, str, type Syntax } from '../args.ts';
 import { table } from '../format.ts';

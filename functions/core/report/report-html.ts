@@ -1,4 +1,4 @@
-import type { AgeSeries, DatabaseReport, EvidenceReport, Interval } from './report.ts';
+import type { AgeSeries, DatabaseReport, EvidenceReport, Interval } from './report-model.ts';
 import { ageLine, checksText, gapText, headline, percent, span, tierText, when } from './report-text.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { DatabaseReport, EvidenceReport } from './report.ts';
+import type { DatabaseReport, EvidenceReport } from './report-model.ts';
 import { ageLine, checksText, gapText, headline, percent, span, tierText, when } from './report-text.ts';
 
 const cell = (v: string) => v.replace(/\|/g, '\\|').replace(/\n/g, ' ');

@@ -1,4 +1,4 @@
-import type { AgeSeries, DatabaseReport, EvidenceReport, Interval } from './report.ts';
+import type { AgeSeries, DatabaseReport, EvidenceReport, Interval } from './report-model.ts';
 
 /** Formatting shared by the HTML and Markdown reports, so both say the same figures the same way. */
 

@@ -14,7 +14,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { artifactKey, Catalog, manifestKey } from '../../../functions/core/catalog/catalog.ts';
-import { PRUNE_REASON } from '../../../functions/core/retention/prune.ts';
+import { PRUNE_REASON } from '../../../functions/core/retention/prune-report.ts';
 import type { FileRepository } from '../../../functions/core/repository/file.ts';
 import { runPrune } from '../../../functions/prune/index.ts';
 import {

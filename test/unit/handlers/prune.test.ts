@@ -18,7 +18,7 @@ import { artifactKey, Catalog } from '../../../functions/core/catalog/catalog.ts
 import { snapshotManifest } from '../../../functions/core/snapshots/copy-snapshot.ts';
 import { RepositoryAccessDenied } from '../../../functions/core/shared/errors.ts';
 import type { DumpManifest } from '../../../functions/core/catalog/manifest.ts';
-import { COPY_IN_FLIGHT, NO_POLICY } from '../../../functions/core/retention/prune.ts';
+import { COPY_IN_FLIGHT, NO_POLICY } from '../../../functions/core/retention/prune-report.ts';
 import { fromDbSnapshot } from '../../../functions/core/snapshots/rds.ts';
 import type { FileRepository } from '../../../functions/core/repository/file.ts';
 import { runPrune } from '../../../functions/prune/index.ts';
