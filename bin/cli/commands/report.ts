@@ -3,7 +3,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { InvalidArgument } from '#core/shared/errors.ts';
 import type { DatabaseRetention } from '#core/retention/prune-settings.ts';
 import { buildReport, parseSince, type ReportFormat, reportJson } from '#core/report/report.ts';
-import { DEFAULT_REPORT_TARGETS, type EvidenceReport, type ReportTargets } from '#core/report/report-model.ts';
+import {
+  DEFAULT_REPORT_TARGETS,
+  type EvidenceReport,
+  type ReportTargets,
+} from '#core/report/report-model.ts';
 import { renderHtml } from '#core/report/report-html.ts';
 import { renderMarkdown } from '#core/report/report-md.ts';
 import { type Repository, S3Repository } from '#core/repository/index.ts';
