@@ -1,3 +1,4 @@
+import { failbackCommands } from '../../functions/core/failover/failover.ts';
 import 'aws-sdk-client-mock-vitest/extend';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -335,6 +336,47 @@ describe('eventFromSnsRecord', () => {
       'Restore failed of orders: BackupNotFound: no verified backup of orders',
     );
     expect(read.kind === 'event' && read.event.figures).toEqual({ error: 'BackupNotFound' });
+  });
+
+  it('a failed failback names what it left, with the commands to check and remove it (one cleanup step per figure)', () => {
+    const replica = { region: 'ap-southeast-2', identifier: `${'a'.repeat(52)}-rp-abcdef` };
+    const commands = failbackCommands('cluster', replica, 'g'.repeat(63));
+    const message = {
+      source: 'lifeboat',
+      type: 'failback.failed',
+      severity: 'critical',
+      environment: 'prod',
+      executionId: EXECUTION_ARN,
+      at: '2026-11-23T09:18:07.412Z',
+      database: 'orders',
+      error: { Error: 'ReplicaTimedOut', Cause: 'replica was not available after 14 checks' },
+      replica: {
+        status: 'unknown',
+        kind: 'cluster',
+        ...replica,
+        detail: 'the cleanup did not finish',
+        ...commands,
+      },
+      cleanupErrors: {},
+    };
+
+    const read = eventFromSnsRecord(record(JSON.stringify(message)));
+    const figures = read.kind === 'event' ? read.event.figures : {};
+
+    expect(figures).toMatchObject({
+      replica: `${replica.identifier} (ap-southeast-2)`,
+      replicaStatus: 'unknown',
+      checkReplica: commands.check,
+    });
+    // Each step whole (a figure holds 500 characters; the four steps together are longer).
+    expect(commands.cleanup.length).toBeGreaterThan(500);
+    expect([1, 2, 3, 4].map((i) => figures[`cleanupStep${i}`]).join(' && ')).toBe(commands.cleanup);
+
+    // Nothing left: no commands.
+    const deleted = eventFromSnsRecord(
+      record(JSON.stringify({ ...message, replica: { ...message.replica, status: 'deleted' } })),
+    );
+    expect(deleted.kind === 'event' && Object.keys(deleted.event.figures)).not.toContain('checkReplica');
   });
 
   it('names the next step of a partial failover', () => {

@@ -185,6 +185,19 @@ function fromWorkflowMessage(m: WorkflowMessage, context: ReadContext): Lifeboat
     if (str(s.check) && room()) put(`${part}Check`, str(s.check));
     if (str(s.clear) && room()) put('clearLock', str(s.clear));
   }
+  // Failback: what a failed failback left in the recovered region and, where it is left or
+  // unknown, the commands that check and remove it (state-machines/failback.ts, wf-delete-replica);
+  // the cleanup one step per figure (an Aurora secondary's takes four).
+  if (m.type === 'failback.failed' && isRecord(m.replica)) {
+    const r = m.replica;
+    put('replicaStatus', str(r.status));
+    put('cleanupDetail', str(r.detail));
+    if (['left-behind', 'unknown'].includes(str(r.status) ?? '')) {
+      put('checkReplica', str(r.check));
+      const steps = (str(r.cleanup) ?? '').split(' && ').filter(Boolean);
+      steps.forEach((step, i) => put(steps.length === 1 ? 'cleanup' : `cleanupStep${i + 1}`, step));
+    }
+  }
   // Approval gate: what a failover now would lose, from the heartbeat the replica replayed.
   const estimate = isRecord(m.estimate) ? m.estimate : {};
   if (room()) put('dataAtRisk', str(estimate.summary));
