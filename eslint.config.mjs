@@ -54,6 +54,14 @@ const ZOD_NAMESPACE = {
   message: "import * as z from 'zod' keeps handler bundles under 1 MB",
 };
 
+// A handler takes its AWS SDK clients from functions/runtime/clients.ts (awsClient, clientsByRegion):
+// one instance per client type, region and named retry setting, none built at module load.
+const SDK_CLIENT_OUTSIDE_RUNTIME = {
+  selector: 'NewExpression[callee.name=/Client$/]',
+  message:
+    'AWS SDK clients come from functions/runtime/clients.ts (awsClient, clientsByRegion); only functions/runtime and bin/ build them',
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -100,7 +108,17 @@ export default tseslint.config(
   },
   {
     files: ['functions/**/*.ts'],
+    rules: { 'no-restricted-syntax': ['error', ZOD_NAMESPACE, SDK_CLIENT_OUTSIDE_RUNTIME] },
+  },
+  // functions/runtime is where a function gets its SDK clients (cached, named retry settings).
+  {
+    files: ['functions/runtime/**/*.ts'],
     rules: { 'no-restricted-syntax': ['error', ZOD_NAMESPACE] },
+  },
+  // The stacks and the state machines build no SDK client either (the CLI, bin/, builds its own).
+  {
+    files: ['lib/**/*.ts', 'state-machines/**/*.ts'],
+    rules: { 'no-restricted-syntax': ['error', SDK_CLIENT_OUTSIDE_RUNTIME] },
   },
   // The core boundary, for the domain folders (functions/core/<domain>/) and for any file directly
   // in functions/core/ (one folder less to climb out of the core).
