@@ -7,7 +7,7 @@ import { METRICS_NAMESPACE } from '#core/shared/metrics.ts';
  * from #core/shared/metrics.ts (the names the alarms watch).
  *
  * Tracing: Lambda active tracing (LifeboatFunction) records each invocation in X-Ray; the
- * Powertools Tracer, which would add SDK subsegments, is left out: see docs/runtime.md.
+ * Powertools Tracer, which would add SDK subsegments, is left out: see docs/deploy.md (Tracing).
  */
 export interface Powertools {
   readonly logger: Logger;
