@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { failbackInstanceOf } from '../../functions/core/failover/failover.ts';
+import { failbackInstanceOf } from '../../functions/core/failover/failback.ts';
 import { WF_ENV } from '../../functions/wf-common/env.ts';
 import { type CreateReplicaEvent, createReplica } from '../../functions/wf-create-replica/index.ts';
 import type { CreatedReplica } from '../../functions/wf-create-replica/index.ts';

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { failbackInstanceOf } from '../../functions/core/failover/failover.ts';
+import { failbackInstanceOf } from '../../functions/core/failover/failback.ts';
 import {
   EXECUTION,
   type FailbackScenario,

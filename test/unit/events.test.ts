@@ -1,4 +1,4 @@
-import { failbackCommands } from '../../functions/core/failover/failover.ts';
+import { failbackCommands } from '../../functions/core/failover/failback.ts';
 import 'aws-sdk-client-mock-vitest/extend';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
