@@ -29,8 +29,6 @@ import {
   type PreflightOutput,
   runPreflight,
 } from '#core/failover/preflight.ts';
-import { nextPollWaitSeconds, promotionAfterError, promotionCheckCommand } from '#core/failover/promotion.ts';
-import { buildFailoverRecord, failoverRecordKey } from '#core/failover/record.ts';
 import {
   catchUp,
   estimateDataLoss,
@@ -46,6 +44,12 @@ import { runVerify } from '#core/verify/verify.ts';
 import { canaryClient } from '../../functions/canary/index.ts';
 import { startFromAlarm } from '../../functions/wf-alarm-start/index.ts';
 import { type FenceEvent, fence } from '../../functions/wf-fence/index.ts';
+import {
+  type CheckWritableEvent,
+  checkWritable,
+  confirmPromotion,
+} from '../../functions/wf-check-writable/index.ts';
+import { type RecordFailoverEvent, recordFailover } from '../../functions/wf-record-failover/index.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
 import { type LocalRun, prepareLocalWorkflow, runLocalWorkflow } from '../../state-machines/local-run.ts';
 
@@ -840,7 +844,6 @@ async function failover(
   });
   const lock = new Map<string, string>();
   const events: string[] = [];
-  let fenceDetail = 'not fenced';
   let lagAtTrigger: { seconds: number | null; bytes: number | null } = { seconds: null, bytes: null };
   let verifiedWriteAt: string | null = null;
   let approvalMessage: Record<string, unknown> | null = null;
@@ -899,6 +902,30 @@ async function failover(
       replicaArn: `arn:aws:rds:${DR_REGION}:000000000000:db:drill-standby`,
     };
   };
+
+  // RDS of the DR region as CheckWritable and ConfirmPromotion describe the standby: a read replica
+  // of the primary until promoted, `modifying` while a requested promotion is under way, then an
+  // available instance that names no source. Its address carries the port (local clusters listen
+  // on free ports), which VerifyWrite reads back from the endpoint.
+  let promoteRequested = false;
+  const standbyRds = {
+    send: async () => {
+      const [r] = await sql<{ recovery: boolean }>(
+        standby.connection(),
+        'SELECT pg_is_in_recovery() AS recovery',
+      );
+      return {
+        DBInstances: [
+          {
+            DBInstanceIdentifier: target.replica.identifier,
+            DBInstanceStatus: r!.recovery && promoteRequested ? 'modifying' : 'available',
+            ...(r!.recovery ? { ReadReplicaSourceDBInstanceIdentifier: target.primary.identifier } : {}),
+            Endpoint: { Address: `127.0.0.1:${standby.port}` },
+          },
+        ],
+      };
+    },
+  } as unknown as RDSClient;
 
   // RDS of the primary's region, as the deployed fence (functions/wf-fence) calls it.
   const primaryRegionRds = {
@@ -1000,11 +1027,7 @@ async function failover(
     },
     // The drill approves at once (`lifeboat approve` sends the same output).
     RequestApproval: () => ({ approvedBy: 'lifeboat drill', at: new Date().toISOString() }),
-    FenceOldPrimary: async (event: FenceEvent) => {
-      const result = await fence(event, primaryRegionRds);
-      fenceDetail = result.detail;
-      return result;
-    },
+    FenceOldPrimary: (event: FenceEvent) => fence(event, primaryRegionRds),
     // Planned: the workflow's own catch-up — the fenced primary's last WAL position, then the
     // standby's replay position until it gets there (bounded), as wf-verify-write does in AWS.
     WaitForReplicaCatchUp: () =>
@@ -1013,18 +1036,11 @@ async function failover(
         () => replayLsn(standby.connection()),
         { timeoutMs: 30_000 + ctx.lagSeconds * 1000, intervalMs: 10 },
       ),
-    ConfirmPromotion: async (input: { promoteError: { Error?: string; Cause?: string } }) => {
-      const [r] = await sql<{ recovery: boolean }>(
-        standby.connection(),
-        'SELECT pg_is_in_recovery() AS recovery',
-      );
-      const { promotion, detail } = promotionAfterError(input.promoteError, {
-        role: r!.recovery ? 'replica' : 'writer',
-        status: 'available',
-      });
-      return { status: promotion, detail, check: promotionCheckCommand(target) };
-    },
+    // The deployed ConfirmPromotion and CheckWritable (functions/wf-check-writable) over the
+    // standby as RDS describes it.
+    ConfirmPromotion: (event: CheckWritableEvent) => confirmPromotion(event, standbyRds),
     PromoteReadReplica: async () => {
+      promoteRequested = true;
       await sql(standby.connection(), 'SELECT pg_promote(true, 30)');
       return { DbInstance: { DbInstanceStatus: 'modifying' } };
     },
@@ -1034,20 +1050,7 @@ async function failover(
     FailoverGlobalCluster: () => {
       throw new Error('not an Aurora global database');
     },
-    CheckWritable: async (input: { attempts: number }) => {
-      const [r] = await sql<{ writable: boolean }>(
-        standby.connection(),
-        'SELECT NOT pg_is_in_recovery() AS writable',
-      );
-      return {
-        writable: r!.writable,
-        status: 'available',
-        endpoint: `127.0.0.1:${standby.port}`,
-        role: r!.writable ? 'writer' : 'promoting',
-        attempts: input.attempts + 1,
-        waitSeconds: nextPollWaitSeconds(input.attempts + 1),
-      };
-    },
+    CheckWritable: (event: CheckWritableEvent) => checkWritable(event, standbyRds),
     SwitchDns: () => {
       endpoint.target = { host: '127.0.0.1', port: standby.port };
       return { ChangeInfo: { Id: '/change/local-1', Status: 'PENDING' } };
@@ -1064,27 +1067,8 @@ async function failover(
       verifiedWriteAt = result.at;
       return result;
     },
-    RecordFailover: async (input: {
-      executionId: string;
-      executionName: string;
-      startedAt: string;
-      request: PreflightOutput['request'];
-      rpoSeconds: number | null;
-      verifiedWriteAt: string;
-    }) => {
-      const record = buildFailoverRecord({
-        target,
-        request: input.request,
-        executionId: input.executionId,
-        startedAt: input.startedAt,
-        verifiedWriteAt: input.verifiedWriteAt,
-        rpoSeconds: input.rpoSeconds,
-        fence: fenceDetail,
-      });
-      const key = failoverRecordKey(DATABASE, record.startedAt, input.executionName);
-      await ctx.repository.putOnce(key, `${JSON.stringify(record, null, 2)}\n`);
-      return { recorded: true, rtoSeconds: record.rtoSeconds, rpoSeconds: record.rpoSeconds, key };
-    },
+    // The deployed record (functions/wf-record-failover) into the drill's repository.
+    RecordFailover: (event: RecordFailoverEvent) => recordFailover(event, ctx.repository),
   };
 
   ctx.writer.longestGapMs = 0;
