@@ -1,11 +1,10 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import pg from 'pg';
+import type pg from 'pg';
 import { runBackup } from '#core/dumps/backup.ts';
 import {
   CANARY_WRITER,
@@ -14,12 +13,7 @@ import {
   primaryUnwritableAlarmName,
   probePrimary,
 } from '#core/failover/canary.ts';
-import {
-  type Heartbeat,
-  heartbeatToItem,
-  readHeartbeat,
-  type RpoEstimate,
-} from '#core/failover/heartbeat.ts';
+import { type Heartbeat, heartbeatToItem, readHeartbeat } from '#core/failover/heartbeat.ts';
 import { EphemeralCluster } from '#core/verify/ephemeral.ts';
 import { errorMessage } from '#core/shared/errors.ts';
 import { FailoverTarget } from '#core/failover/failover.ts';
@@ -36,7 +30,7 @@ import {
   replayLsn,
   verifyWrite,
 } from '#core/failover/failover-pg.ts';
-import { type ConnectionInfo, clientConfig, connect } from '#core/shared/pg.ts';
+import { type ConnectionInfo, connect } from '#core/shared/pg.ts';
 import { type Repository } from '#core/repository/index.ts';
 import { openRepository } from './repository.ts';
 import { runRestore } from '#core/restore/restore.ts';
@@ -52,268 +46,16 @@ import {
 import { type RecordFailoverEvent, recordFailover } from '../../functions/wf-record-failover/index.ts';
 import { type AslDefinition, renderAsl } from '../../state-machines/render.ts';
 import { type LocalRun, prepareLocalWorkflow, runLocalWorkflow } from '../../state-machines/local-run.ts';
-
-export interface DrillStep {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly ms: number;
-  readonly detail: string;
-}
-
-/** What the drill proves: a planned switchover, or the primary lost mid-write. */
-export type DrillScenario = 'planned' | 'primary-lost';
-
-export interface DrillReport {
-  readonly passed: boolean;
-  readonly scenario: DrillScenario;
-  /** Replication delay between the primary and the standby, in seconds (`--lag`). */
-  readonly lagSeconds: number;
-  readonly steps: DrillStep[];
-  readonly backupId: string | null;
-  /**
-   * Planned: execution start → verified write on the new primary. Primary lost: the primary's
-   * death → verified write (detection, alarm, approval and failover included).
-   */
-  readonly rtoSeconds: number | null;
-  /** Primary lost: the primary's death → the failover trigger's alarm (the canary's detection). */
-  readonly detectionSeconds: number | null;
-  /** Execution start → verified write on the new primary (the workflow alone). */
-  readonly workflowSeconds: number | null;
-  /** What the application saw: rows it had acknowledged, of those found on the new primary, lost. */
-  readonly application: {
-    readonly acknowledged: number;
-    readonly found: number | null;
-    readonly lost: number | null;
-    /** The primary's death − the acknowledgement of the oldest lost row: the measured RPO (0: none lost). */
-    readonly lostWindowSeconds: number | null;
-  };
-  /**
-   * The RPO estimate shown to the person approving (last heartbeat acknowledged by the primary vs.
-   * the one the standby replayed, estimateRpo of core/failover/heartbeat.ts), with its figures; primary-lost only.
-   */
-  readonly rpoEstimate: (RpoEstimate & { readonly at: string }) | null;
-  /** The failover trigger: the canary's runs, and the event that started the workflow. */
-  readonly trigger: {
-    readonly canaryRuns: number;
-    readonly canaryFailures: number;
-    readonly lastAcknowledgedSeq: number | null;
-    readonly alarmName: string;
-    readonly executionName: string | null;
-    readonly startReason: string | null;
-    /** The approval-needed notification the workflow sent (what the person deciding sees). */
-    readonly approvalMessage: Record<string, unknown> | null;
-    /** The canary saw the new primary take its heartbeat through the switched endpoint record. */
-    readonly canaryFollowedNewPrimary: boolean;
-  } | null;
-  /** Committed (acknowledged) rows the new primary does not have (= application.lost). */
-  readonly rpoRowsLost: number | null;
-  readonly lagAtTriggerSeconds: number | null;
-  readonly lagAtTriggerBytes: number | null;
-  /** How long the application's writer saw no successful write. */
-  readonly writerDowntimeMs: number | null;
-  readonly rowsWritten: number;
-  readonly failoverPath: string[];
-  readonly repository: string;
-}
-
-export interface DrillOptions {
-  /** Keep backups here; a temporary directory (removed afterwards) otherwise. */
-  readonly repo?: string | undefined;
-  readonly s3Endpoint?: string | undefined;
-  /** @default 'planned' */
-  readonly scenario?: DrillScenario;
-  /** Seconds the standby receives the primary's WAL late (the cross-region link). @default 0 */
-  readonly lagSeconds?: number;
-  readonly rows?: number;
-  /** The canary's period: the drill's "minute". @default 250 */
-  readonly canaryIntervalMs?: number;
-  /** Failed canary runs in a row that make the trigger alarm (alarms.primaryUnwritableMinutes). @default 3 */
-  readonly unwritableRuns?: number;
-  readonly onStep?: (step: DrillStep) => void;
-  readonly signal?: AbortSignal | undefined;
-}
-
-const DATABASE = 'drill';
-
-/** Where applications connect: the local stand-in for the Route 53 record the workflow switches. */
-class EndpointRecord {
-  constructor(public target: { host: string; port: number }) {}
-}
-
-/**
- * An application writing a row every few milliseconds through the endpoint record, reconnecting
- * when its connection breaks. It remembers which rows the database acknowledged, by a payload no
- * other row has (ids are not enough: a promoted standby may hand out again ids the lost primary
- * had used), and when.
- */
-class Writer {
-  readonly acked: Array<{ readonly payload: string; readonly at: number }> = [];
-  private stopped = false;
-  private lastOk = 0;
-  private counter = 0;
-  longestGapMs = 0;
-  failuresSinceOk = 0;
-  private loop: Promise<void> | undefined;
-
-  constructor(
-    private readonly endpoint: EndpointRecord,
-    private readonly intervalMs = 5,
-  ) {}
-
-  start(): void {
-    this.lastOk = performance.now();
-    this.loop = this.run();
-  }
-
-  private async run(): Promise<void> {
-    let client: pg.Client | null = null;
-    while (!this.stopped) {
-      try {
-        if (!client) {
-          const { host, port } = this.endpoint.target;
-          client = new pg.Client({
-            ...clientConfig({ host, port, user: 'postgres', database: DATABASE }),
-            connectionTimeoutMillis: 1000,
-          });
-          client.on('error', () => undefined);
-          await client.connect();
-        }
-        const payload = `w${++this.counter} ${new Date().toISOString()}`;
-        await client.query('INSERT INTO app.writes (payload) VALUES ($1)', [payload]);
-        const now = performance.now();
-        this.acked.push({ payload, at: Date.now() });
-        this.longestGapMs = Math.max(this.longestGapMs, now - this.lastOk);
-        this.lastOk = now;
-        this.failuresSinceOk = 0;
-      } catch {
-        this.failuresSinceOk++;
-        await client?.end().catch(() => undefined);
-        client = null;
-      }
-      await new Promise((r) => setTimeout(r, this.intervalMs));
-    }
-    await client?.end().catch(() => undefined);
-  }
-
-  /** Resolves once `n` more rows have been acknowledged (or rejects after `timeoutMs`). */
-  async waitForMore(n: number, timeoutMs: number): Promise<void> {
-    const target = this.acked.length + n;
-    const deadline = performance.now() + timeoutMs;
-    while (this.acked.length < target) {
-      if (performance.now() > deadline) throw new Error(`the writer committed no rows for ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
-  }
-}
-
-/**
- * The link between the primary and the standby, `lagMs` long: every byte of WAL reaches the standby
- * that much later (a cross-region link under load). When the primary dies, what is still on the
- * link never arrives. The standby's replies go back at once.
- */
-class DelayLine {
-  private readonly server: net.Server;
-  private readonly sockets = new Set<net.Socket>();
-  private readonly pending = new Set<NodeJS.Timeout>();
-  port = 0;
-
-  constructor(
-    private readonly upstreamPort: number,
-    private readonly lagMs: number,
-  ) {
-    this.server = net.createServer((down) => {
-      const up = net.connect(this.upstreamPort, '127.0.0.1');
-      this.sockets.add(down).add(up);
-      const cut = () => {
-        // What is on the link when either end goes is lost with it.
-        for (const t of this.pending) clearTimeout(t);
-        this.pending.clear();
-        down.destroy();
-        up.destroy();
-      };
-      up.on('data', (chunk) => {
-        const t = setTimeout(() => {
-          this.pending.delete(t);
-          if (!down.destroyed) down.write(chunk);
-        }, this.lagMs);
-        this.pending.add(t);
-      });
-      down.on('data', (chunk) => {
-        if (!up.destroyed) up.write(chunk);
-      });
-      for (const socket of [up, down]) {
-        socket.on('error', cut);
-        socket.on('close', cut);
-      }
-    });
-  }
-
-  async start(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.port = (this.server.address() as net.AddressInfo).port;
-    return this.port;
-  }
-
-  async close(): Promise<void> {
-    for (const t of this.pending) clearTimeout(t);
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-/**
- * Kills every process of a cluster at once with SIGKILL, as a host or region that vanishes would:
- * no shutdown checkpoint, no fence, nothing flushed to the standby. The postmaster leads its own
- * process group (pg_ctl starts it with setsid), so one signal reaches every backend and the WAL sender.
- */
-async function killCluster(cluster: EphemeralCluster): Promise<number> {
-  const pid = Number((await readFile(path.join(cluster.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 1) throw new Error(`no postmaster pid in ${cluster.dataDir}`);
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    process.kill(pid, 'SIGKILL');
-  }
-  return pid;
-}
-
-async function sql<T extends pg.QueryResultRow>(
-  conn: ConnectionInfo,
-  text: string,
-  params: unknown[] = [],
-): Promise<T[]> {
-  const client = await connect(conn);
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-/** A small database with the shapes that trip tools up: quoted names, a foreign key, RLS, a function. */
-const SAMPLE_SCHEMA = `
-  CREATE ROLE drill_app NOLOGIN;
-  CREATE SCHEMA app;
-  CREATE SCHEMA "Billing Dept";
-  CREATE TABLE app.customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL, tags text[], meta jsonb);
-  CREATE TABLE "Billing Dept"."Invoice Lines" (
-    id bigserial PRIMARY KEY, customer_id bigint NOT NULL REFERENCES app.customers (id),
-    amount numeric(12, 2) NOT NULL CHECK (amount >= 0), note text);
-  CREATE INDEX ON "Billing Dept"."Invoice Lines" (customer_id);
-  CREATE TABLE app.writes (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), payload text);
-  CREATE FUNCTION app.balance(p bigint) RETURNS numeric LANGUAGE sql STABLE
-    AS $$ SELECT coalesce(sum(amount), 0) FROM "Billing Dept"."Invoice Lines" WHERE customer_id = p $$;
-  ALTER TABLE app.customers ENABLE ROW LEVEL SECURITY;
-  CREATE POLICY own_rows ON app.customers TO drill_app USING (name = current_user);
-`;
+import type { DrillOptions, DrillReport, DrillScenario, DrillStep } from './drill-model.ts';
+import {
+  DATABASE,
+  DelayLine,
+  EndpointRecord,
+  SAMPLE_SCHEMA,
+  Writer,
+  killCluster,
+  sql,
+} from './drill-local.ts';
 
 /** The drill's stand-in names: a primary "region" and the DR "region", as AWS spells them. */
 const PRIMARY_REGION = 'eu-west-1';

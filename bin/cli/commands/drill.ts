@@ -1,6 +1,7 @@
 import { InvalidArgument } from '#core/shared/errors.ts';
 import { bool, parse, positiveInt, str, type Syntax } from '../args.ts';
-import { type DrillReport, type DrillScenario, type DrillStep, runDrill } from '../drill.ts';
+import { runDrill } from '../drill.ts';
+import { type DrillReport, type DrillScenario, type DrillStep } from '../drill-model.ts';
 import { withInterrupt } from './shared.ts';
 
 const USAGE =
