@@ -13,7 +13,7 @@ import {
 import type { TakeSnapshotResult } from '#core/snapshots/take-snapshot.ts';
 import type { DeployedDatabase, DeployedEnvironment } from '../env.ts';
 import { duration } from '../format.ts';
-import type { DeployedClients } from './deployed.ts';
+import type { DeployedClients } from './deployed/shared.ts';
 
 /**
  * `lifeboat backup --env E --database D --kind snapshot`: the deployed take-snapshot function is
