@@ -1,5 +1,5 @@
 import { InvalidArgument } from '#core/shared/errors.ts';
-import type { WorkflowName } from '../../../../../lib/naming.ts';
+import type { WorkflowName } from '../../../../lib/naming.ts';
 import { bool, parse, required, str, type Syntax } from '../../args.ts';
 import { type ExecutionRow, listExecutions, workflowArn } from '../../aws/workflows.ts';
 import { resolveEnvironment } from '../../env.ts';

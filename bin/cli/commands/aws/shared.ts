@@ -1,6 +1,6 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import type { WorkflowName } from '../../../../../lib/naming.ts';
+import type { WorkflowName } from '../../../../lib/naming.ts';
 import {
   type FollowResult,
   followExecution,
