@@ -1,6 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { openRepository as openCoreRepository } from '#core/repository/index.ts';
 import type { Repository } from '#core/repository/types.ts';
+import { RETRY } from '#core/contracts/retry.ts';
 
 export interface CliRepositoryOptions {
   /** An S3-compatible endpoint (path-style addressing), e.g. http://127.0.0.1:4568. */
@@ -22,7 +23,7 @@ export function openRepository(url: string, options: CliRepositoryOptions = {}):
       new S3Client({
         ...(options.s3Endpoint ? { endpoint: options.s3Endpoint, forcePathStyle: true } : {}),
         region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-        maxAttempts: 3,
+        ...RETRY.brief,
       }),
   });
 }

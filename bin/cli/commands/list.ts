@@ -9,6 +9,7 @@ import { bool, parse, required, str, type Syntax } from '../args.ts';
 import { environmentRepository } from '../aws/repository.ts';
 import { regionRoleOption } from '../env.ts';
 import { backupTable } from '../format.ts';
+import { RETRY } from '#core/contracts/retry.ts';
 
 const USAGE =
   'lifeboat list --repo URL | --env NAME [--region primary|dr] [--database NAME] [--s3-endpoint URL] [--json]';
@@ -35,7 +36,7 @@ export const listSyntax = {
 
 export async function listCommand(
   argv: string[],
-  s3: (region: string) => S3Client = (region) => new S3Client({ region, maxAttempts: 3 }),
+  s3: (region: string) => S3Client = (region) => new S3Client({ region, ...RETRY.brief }),
 ): Promise<number> {
   const p = parse(USAGE, argv, listSyntax.options);
   const database = str(p, 'database');

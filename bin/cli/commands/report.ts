@@ -18,6 +18,7 @@ import { reportSettings } from '../../../lib/config/report.ts';
 import { type OptionSpec, type Parsed, parse, required, str, type Syntax } from '../args.ts';
 import { type RegionRole, resolveEnvironment } from '../env.ts';
 import { parseTime } from './shared.ts';
+import { RETRY } from '#core/contracts/retry.ts';
 
 const USAGE =
   'lifeboat report --repo URL | --env NAME [--format html|md|json] [--output FILE] [--since 90d | --from ISO [--to ISO]] [--database NAME ...] [--rpo-target HOURS] [--restore-rto DURATION] [--failover-rto DURATION] [--failover-rpo DURATION] [--keep-daily N --keep-weekly N --keep-monthly N --keep-yearly N [--min-verified N] [--time-zone ZONE]] [--s3-endpoint URL]';
@@ -209,7 +210,7 @@ export function reportOptions(argv: string[], now: Date = new Date()): ReportCom
 
 export async function reportCommand(
   argv: string[],
-  s3: (region: string) => S3Client = (region) => new S3Client({ region, maxAttempts: 3 }),
+  s3: (region: string) => S3Client = (region) => new S3Client({ region, ...RETRY.brief }),
   out: NodeJS.WritableStream = process.stdout,
   now: Date = new Date(),
 ): Promise<number> {

@@ -13,6 +13,7 @@ import { bool, parse, required, str, type Syntax } from '../args.ts';
 import { environmentRepository } from '../aws/repository.ts';
 import { regionRoleOption } from '../env.ts';
 import { table } from '../format.ts';
+import { RETRY } from '#core/contracts/retry.ts';
 
 const USAGE =
   'lifeboat status --repo URL | --env NAME [--region primary|dr] [--database NAME ...] [--warn-age HOURS] [--max-age HOURS] [--rpo-target HOURS] [--fail-on warning|critical] [--s3-endpoint URL] [--json]';
@@ -93,7 +94,7 @@ export const statusSyntax = {
 
 export async function statusCommand(
   argv: string[],
-  s3: (region: string) => S3Client = (region) => new S3Client({ region, maxAttempts: 3 }),
+  s3: (region: string) => S3Client = (region) => new S3Client({ region, ...RETRY.brief }),
 ): Promise<number> {
   const p = parse(statusSyntax.usage, argv, statusSyntax.options, statusSyntax.positionals);
   const failOn = str(p, 'fail-on') ?? 'warning';

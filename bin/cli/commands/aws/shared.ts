@@ -10,6 +10,7 @@ import {
 } from '../../aws/workflows.ts';
 import { type DeployedEnvironment, regionRoleOption, workflowRegion } from '../../env.ts';
 import { withInterrupt } from '../shared.ts';
+import { RETRY } from '#core/contracts/retry.ts';
 
 /** AWS clients per region; tests hand in others. */
 export interface AwsClients {
@@ -20,8 +21,8 @@ export interface AwsClients {
 }
 
 export const defaultClients: AwsClients = {
-  sfn: (region) => new SFNClient({ region, maxAttempts: 5 }),
-  ssm: (region) => new SSMClient({ region, maxAttempts: 5 }),
+  sfn: (region) => new SFNClient({ region, ...RETRY.standard }),
+  ssm: (region) => new SSMClient({ region, ...RETRY.standard }),
 };
 
 /** Where each workflow runs: failover and failback in the DR region (they must work when the primary is gone). */

@@ -7,6 +7,7 @@ import { executionName, type FollowResult, followExecution, startExecution } fro
 import type { DeployedDatabase, DeployedEnvironment } from '../../env.ts';
 import { type AwsClients, defaultClients } from '../aws.ts';
 import { withInterrupt } from '../shared.ts';
+import { RETRY } from '#core/contracts/retry.ts';
 
 /**
  * On-demand operations on a deployed environment: `lifeboat backup|verify --env E --database D`
@@ -31,11 +32,11 @@ export interface DeployedClients extends AwsClients {
 
 export const defaultDeployedClients: DeployedClients = {
   ...defaultClients,
+  s3: (region) => new S3Client({ region, ...RETRY.brief }),
+  rds: (region) => new RDSClient({ region, ...RETRY.standard }),
   // A synchronous invocation lasts as long as the function (up to 15 minutes): no earlier timeout.
-  s3: (region) => new S3Client({ region, maxAttempts: 3 }),
-  rds: (region) => new RDSClient({ region, maxAttempts: 5 }),
   lambda: (region) =>
-    new LambdaClient({ region, maxAttempts: 1, requestHandler: { requestTimeout: 16 * 60_000 } }),
+    new LambdaClient({ region, ...RETRY.once, requestHandler: { requestTimeout: 16 * 60_000 } }),
 };
 
 export class TargetNotDeployed extends LifeboatError {

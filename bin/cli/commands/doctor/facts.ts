@@ -18,6 +18,7 @@ import type { EnvironmentConfig } from '../../../../lib/config/schema.ts';
 import { type WorkflowName } from '../../../../state-machines/common.ts';
 import { resolveEnvironment } from '../../env.ts';
 import { type AwsClients, defaultClients } from '../aws.ts';
+import { RETRY } from '#core/contracts/retry.ts';
 
 /**
  * What doctor reads of the deployed environment: its clients, the deployed resources of both
@@ -41,17 +42,17 @@ export interface DoctorClients extends AwsClients {
 
 export const defaultDoctorClients: DoctorClients = {
   ...defaultClients,
-  cloudformation: (region) => new CloudFormationClient({ region, maxAttempts: 5 }),
-  iam: () => new IAMClient({ region: 'us-east-1', maxAttempts: 5 }),
-  rds: (region) => new RDSClient({ region, maxAttempts: 5 }),
-  kms: (region) => new KMSClient({ region, maxAttempts: 5 }),
-  s3: (region) => new S3Client({ region, maxAttempts: 5 }),
-  secrets: (region) => new SecretsManagerClient({ region, maxAttempts: 5 }),
-  sns: (region) => new SNSClient({ region, maxAttempts: 5 }),
-  cloudwatch: (region) => new CloudWatchClient({ region, maxAttempts: 5 }),
-  route53: () => new Route53Client({ region: 'us-east-1', maxAttempts: 5 }),
-  sqs: (region) => new SQSClient({ region, maxAttempts: 5 }),
-  lambda: (region) => new LambdaClient({ region, maxAttempts: 5 }),
+  cloudformation: (region) => new CloudFormationClient({ region, ...RETRY.standard }),
+  iam: () => new IAMClient({ region: 'us-east-1', ...RETRY.standard }),
+  rds: (region) => new RDSClient({ region, ...RETRY.standard }),
+  kms: (region) => new KMSClient({ region, ...RETRY.standard }),
+  s3: (region) => new S3Client({ region, ...RETRY.standard }),
+  secrets: (region) => new SecretsManagerClient({ region, ...RETRY.standard }),
+  sns: (region) => new SNSClient({ region, ...RETRY.standard }),
+  cloudwatch: (region) => new CloudWatchClient({ region, ...RETRY.standard }),
+  route53: () => new Route53Client({ region: 'us-east-1', ...RETRY.standard }),
+  sqs: (region) => new SQSClient({ region, ...RETRY.standard }),
+  lambda: (region) => new LambdaClient({ region, ...RETRY.standard }),
 };
 
 /** Deployed resources of one stack by logical id. */
