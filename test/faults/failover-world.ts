@@ -2,12 +2,11 @@ import fc from 'fast-check';
 import {
   FailoverTarget,
   type FailoverTargetInput,
-  type PreflightEvent,
-  pollAttemptsFor,
   ReplicaNotCaughtUp,
-  waitForCatchUp,
   WriteVerificationFailed,
 } from '../../functions/core/failover/failover.ts';
+import type { PreflightEvent } from '../../functions/core/failover/preflight.ts';
+import { pollAttemptsFor, waitForCatchUp } from '../../functions/core/failover/promotion.ts';
 import {
   estimateRpo,
   type Heartbeat,

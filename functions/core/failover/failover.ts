@@ -245,8 +245,3 @@ export function alarmExecutionName(
   const db = database.replace(/[^A-Za-z0-9-_]/g, '-').slice(0, 40);
   return `alarm-${db}-${stamp}-${hash}`;
 }
-
-// The failover API as the fault world (test/faults) imports it by this path.
-export type { PreflightEvent } from './preflight.ts';
-export { pollAttemptsFor, waitForCatchUp } from './promotion.ts';
-export { failbackInstanceOf } from './failback.ts';
