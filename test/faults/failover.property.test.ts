@@ -15,6 +15,7 @@ import {
   healthyFailover,
   Wal,
 } from './failover-world.ts';
+import { TASK_STATES } from '../../state-machines/render.ts';
 import { type Fault, type FaultSchedule, faultScheduleArb, propertySettings, TRANSIENT } from './faults.ts';
 import { type PreparedWorkflow, pinnedAsl, prepare, runInWorld } from './runner.ts';
 import { enteredCounts, printStats, recordRun, runStats, watchStates } from './stats.ts';
@@ -91,6 +92,12 @@ const promotingScenario = (
     });
 
 describe('failover workflow in the fault world', () => {
+  // The schedules draw from FAILOVER_TASKS in its own order (the seeds' figures depend on it); a task
+  // added to the workflow and not to that list would never see a fault.
+  it('injects faults at every task state of the shipped workflow, and only there', () => {
+    expect([...FAILOVER_TASKS].sort()).toEqual([...TASK_STATES.failover].sort());
+  });
+
   it(`keeps its invariants under any faults, instance and global cluster targets (${numRuns} runs, seed ${seed})`, async () => {
     const before = runStats('failover').runs;
     await fc.assert(
