@@ -159,8 +159,23 @@ export async function runBackup(options: BackupOptions): Promise<DumpManifest> {
           signal: options.signal,
           log,
         });
+    // The roles the database needs, beside the dump, captured while pg_dump runs (a failure
+    // there is recorded, not fatal; storeRoles never rejects). The same snapshot's transaction
+    // answers its catalog queries between the statistics queries.
+    const rolesStored = storeRoles({
+      client,
+      connection,
+      repository,
+      // `<id>.roles.json` beside the dump, whatever its format (file, compressed, directory).
+      artifactKey: artifactKey(database, backupId),
+      serverMajor: majorOf(serverVersionNum),
+      env: options.env,
+      log,
+    });
     const result = await stored.catch(async (err: unknown) => {
       const reason = err instanceof LifeboatError ? err : new BackupFailed(errorMessage(err), { cause: err });
+      const storedRoles = await rolesStored;
+      if (storedRoles.roles) await removeArtifact(repository, storedRoles.roles.key);
       const cleanup = await removeArtifact(repository, key);
       await catalog
         .record({
@@ -177,17 +192,7 @@ export async function runBackup(options: BackupOptions): Promise<DumpManifest> {
       });
     });
 
-    // The roles the database needs, beside the dump (a failure there is recorded, not fatal).
-    const roles = await storeRoles({
-      client,
-      connection,
-      repository,
-      // `<id>.roles.json` beside the dump, whatever its format (file, compressed, directory).
-      artifactKey: artifactKey(database, backupId),
-      serverMajor: majorOf(serverVersionNum),
-      env: options.env,
-      log,
-    });
+    const roles = await rolesStored;
     const finished = now();
     const manifest: DumpManifest = {
       schemaVersion: DOCUMENT_SCHEMA.major,
