@@ -28,7 +28,7 @@ export const LogicalDumpEvent = z
     secretArn: z.string().regex(SECRET_ARN, 'a Secrets Manager ARN'),
     /** The PostgreSQL database to dump, when it differs from the secret's dbname. */
     dbname: z.string().min(1).optional(),
-    /** `method[:level]` (see #core/dumps/compression.ts). @default zstd:3 */
+    /** `method[:level]` (see #core/dumps/compression.ts). @default zstd:2 */
     compression: z.string().min(1).max(40).optional(),
     /** pg_dump workers of a directory dump (Fargate task only). @default - one streamed archive */
     jobs: z.number().int().min(1).max(32).optional(),

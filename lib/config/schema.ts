@@ -102,7 +102,7 @@ export const PolicySchema = z
     /**
      * How logical dumps are compressed: `{ method, level }`, method one of zstd, gzip (compressed
      * beside pg_dump, on other cores), pg_dump-gzip, pg_dump-lz4, pg_dump-zstd (pg_dump's own; lz4
-     * and zstd need PostgreSQL 16+), none. @default { method: 'zstd', level: 3 } (bench/README.md)
+     * and zstd need PostgreSQL 16+), none. @default { method: 'zstd', level: 2 } (bench/README.md)
      */
     compression: CompressionSetting.optional(),
   })

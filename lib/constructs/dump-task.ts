@@ -19,7 +19,7 @@ import type { Notifications } from './notifications.ts';
 export interface DumpTaskProps {
   readonly environment: string;
   readonly database: Database;
-  /** The database's policy: its dump compression goes into the task's event. @default - zstd:3 */
+  /** The database's policy: its dump compression goes into the task's event. @default - zstd:2 */
   readonly policy?: Pick<Policy, 'compression'> | undefined;
   readonly image: DumpImage;
   readonly bucket: IBucket;

@@ -110,7 +110,7 @@ describe('scheduled backups (staging)', () => {
             database: 'orders',
             secretArn: orders.secretArn,
             dbname: 'orders',
-            compression: 'zstd:3',
+            compression: 'zstd:2',
           }),
         }),
       });
@@ -374,7 +374,7 @@ describe('scheduled backups (staging)', () => {
                 Value: JSON.stringify({
                   database: 'ledger',
                   secretArn: ledger.secretArn,
-                  compression: 'zstd:3',
+                  compression: 'zstd:2',
                   jobs: 2,
                 }),
               },

@@ -53,7 +53,7 @@ describe('logical-dump handler (real PostgreSQL and S3 protocol; Secrets Manager
     expect(result.manifestKey).toBe(`catalog/orders/${result.manifest.id}/manifest.json`);
     expect(result.statistics).toMatchObject({ tables: 1, rows: 1000 });
     expect(result.manifest.artifact.key).toBe(`artifacts/orders/${result.manifest.id}.dump.zst`);
-    expect(result.manifest.artifact.compression).toEqual({ method: 'zstd', level: 3 });
+    expect(result.manifest.artifact.compression).toEqual({ method: 'zstd', level: 2 });
     const listed = await new Catalog(new S3Repository({ client: s3(), bucket, prefix: 'dev' })).list();
     expect(listed.map((b) => [b.id, b.state])).toEqual([[result.manifest.id, 'completed']]);
     expect(JSON.stringify(result)).not.toContain('s3cr3t');

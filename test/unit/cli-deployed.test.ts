@@ -118,7 +118,7 @@ describe('lifeboat backup --env', () => {
     expect(JSON.parse(new TextDecoder().decode(payload))).toEqual({
       database: 'orders',
       secretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:lifeboat/dev/orders-AbCdEf',
-      compression: 'zstd:3',
+      compression: 'zstd:2',
     });
     expect(out.text()).toMatch(
       /backup 20261201T161500Z-ab12cd of "orders": 3.0 MiB in 42.0 s, cataloged \(lifeboat list --env dev --database orders\)/,

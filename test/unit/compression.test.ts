@@ -26,7 +26,7 @@ import type { EnvironmentConfigInput } from '../../lib/config/schema.ts';
 
 describe('compression settings', () => {
   it('reads method[:level], fills in the default level, and writes it back the same way', () => {
-    expect(parseCompression('zstd')).toEqual({ method: 'zstd', level: 3 });
+    expect(parseCompression('zstd')).toEqual({ method: 'zstd', level: 2 });
     expect(parseCompression('zstd:9')).toEqual({ method: 'zstd', level: 9 });
     expect(parseCompression('pg_dump-gzip')).toEqual({ method: 'pg_dump-gzip', level: 6 });
     expect(parseCompression('none')).toEqual({ method: 'none', level: 0 });
@@ -34,7 +34,7 @@ describe('compression settings', () => {
       const c = resolveCompression({ method });
       expect(parseCompression(formatCompression(c))).toEqual(c);
     }
-    expect(DEFAULT_COMPRESSION).toEqual({ method: 'zstd', level: 3 });
+    expect(DEFAULT_COMPRESSION).toEqual({ method: 'zstd', level: 2 });
   });
 
   it('refuses an unknown method or a level out of range, naming the field and what is expected', () => {
