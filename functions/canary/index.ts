@@ -20,6 +20,7 @@ import { type ConnectionInfo, clientConfig } from '#core/shared/pg.ts';
 import { connectionFromSecret } from '#core/shared/secrets.ts';
 import { awsClient } from '#runtime/clients.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
+import { handlerMetrics } from '#runtime/metrics.ts';
 import { CANARY_ENV } from './env.ts';
 
 /**
@@ -179,7 +180,7 @@ export async function runCanary(event: unknown, deps: CanaryHandlerDeps): Promis
 }
 
 export const handler = lambdaHandler(
-  { service: 'canary', event: CanaryEvent, eventLabel: 'canary event' },
+  { service: 'canary', metrics: handlerMetrics, event: CanaryEvent, eventLabel: 'canary event' },
   (event, { logger, metrics }) =>
     runCanary(event, {
       secrets: awsClient(SecretsManagerClient, 'brief'),

@@ -12,6 +12,7 @@ import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
 import { awsClient, clientsByRegion } from '#runtime/clients.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
+import { handlerMetrics } from '#runtime/metrics.ts';
 import { DEFAULT_MAX_INFLIGHT_COPIES, ENV } from './env.ts';
 
 export interface CopySnapshotHandlerDeps {
@@ -94,7 +95,7 @@ const CopyQueueEvent = z.looseObject({
 }) as unknown as z.ZodType<SQSEvent>;
 
 export const handler = lambdaHandler(
-  { service: 'copy-snapshot', event: CopyQueueEvent },
+  { service: 'copy-snapshot', metrics: handlerMetrics, event: CopyQueueEvent },
   async (event, { logger, metrics, context }): Promise<SQSBatchResponse> => {
     const result = await runCopySnapshot(event, {
       source: awsClient(RDSClient, 'rds'),

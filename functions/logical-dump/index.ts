@@ -16,6 +16,7 @@ import { S3Repository } from '#core/repository/s3.ts';
 import { connectionFromSecret } from '#core/shared/secrets.ts';
 import { awsClient } from '#runtime/clients.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
+import { handlerMetrics } from '#runtime/metrics.ts';
 import { powertools } from '#runtime/powertools.ts';
 import { ENV } from './env.ts';
 import { SECRET_ARN } from '#core/contracts/index.ts';
@@ -199,14 +200,14 @@ const announced = (event: unknown, outcome: { result: LogicalDumpResult } | { er
 export const handler = lambdaHandler<typeof LogicalDumpEvent, LogicalDumpResult>(
   {
     service: SERVICE,
+    metrics: handlerMetrics,
     event: LogicalDumpEvent,
     eventLabel: 'logical-dump event',
     timeoutMarginMs: ABORT_MARGIN_MS,
     outcomes: [
       {
-        success: (result, event) =>
-          countBackup(powertools(SERVICE).metrics, environment(), event, { result }),
-        failure: (error, event) => countBackup(powertools(SERVICE).metrics, environment(), event, { error }),
+        success: (result, event) => countBackup(handlerMetrics(SERVICE), environment(), event, { result }),
+        failure: (error, event) => countBackup(handlerMetrics(SERVICE), environment(), event, { error }),
       },
       {
         success: (result, event) => announced(event, { result }),

@@ -9,6 +9,7 @@ import { renderEvent, renderUnrecognised, routeFor, type SlackMessage } from '#c
 import { DeliveryTiming, postToSlack, SlackDeliveryFailed } from './delivery.ts';
 import { awsClient } from '#runtime/clients.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
+import { handlerMetrics } from '#runtime/metrics.ts';
 import { ENV } from './env.ts';
 import { SlackSecretUnavailable, WebhookSecret } from './webhooks.ts';
 
@@ -177,6 +178,7 @@ function webhooksOf(arn: string): WebhookSecret {
 export const handler = lambdaHandler(
   {
     service: 'notifier',
+    metrics: handlerMetrics,
     event: SnsEvent,
     eventLabel: 'notifier: expected an SNS event (Records[].Sns.Message)',
     environmentDimension: { variable: ENV.environment, required: false },

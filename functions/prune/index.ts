@@ -19,6 +19,7 @@ import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
 import { awsClient, clientsByRegion } from '#runtime/clients.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
+import { handlerMetrics } from '#runtime/metrics.ts';
 import { ENV } from './env.ts';
 
 export interface PruneHandlerDeps {
@@ -76,6 +77,7 @@ function limit(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 export const handler = lambdaHandler(
   {
     service: 'prune',
+    metrics: handlerMetrics,
     // The Scheduler may send no input: a run that deletes.
     event: z.preprocess((event) => event ?? {}, PruneEvent),
     eventLabel: 'prune event',

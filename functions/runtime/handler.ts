@@ -13,27 +13,32 @@ import {
   timeoutSignal,
   validateEvent,
 } from './middleware.ts';
+import type { MetricsFactory } from './metrics.ts';
 import { powertools } from './powertools.ts';
 
 /**
  * Every Lambda handler of lifeboat is `lambdaHandler(options, core)`: parse → core → result.
  * The middlewares, outermost first:
  *
- *   logger context → metrics flush → [Environment dimension] → outcome hooks (in the order given)
+ *   logger context → [metrics flush → [Environment dimension]] → outcome hooks (in the order given)
  *   → timeout signal → event validation → core
  *
  * so a refused event still counts and announces its failure, and the metrics the hooks add are
- * flushed after them.
+ * flushed after them. Metrics only where the options ask for them (`metrics`).
  */
 
 export interface HandlerTools {
   readonly logger: Logger;
-  readonly metrics: Metrics;
   readonly context: LifeboatContext;
   /** Aborted `timeoutMarginMs` before Lambda's timeout; never without that option or outside Lambda. */
   readonly signal: AbortSignal;
   /** Milliseconds Lambda leaves the invocation, or undefined outside Lambda (a Fargate task, a test). */
   readonly remainingMs: (() => number) | undefined;
+}
+
+/** The tools of a handler that asked for metrics. */
+export interface MetricsHandlerTools extends HandlerTools {
+  readonly metrics: Metrics;
 }
 
 export interface HandlerOptions<S extends z.ZodType, R> {
@@ -50,29 +55,57 @@ export interface HandlerOptions<S extends z.ZodType, R> {
    * @default - no timeout signal
    */
   readonly timeoutMarginMs?: number;
+  /** What happens with the outcome (metrics, announcements), in this order. */
+  readonly outcomes?: readonly OutcomeHooks<z.output<S>, R>[];
+  /** @default - no metrics: the handler neither bundles nor constructs them */
+  readonly metrics?: undefined;
+  /** Only with `metrics` (MetricsHandlerOptions). */
+  readonly environmentDimension?: undefined;
+}
+
+/** The options of a handler that records metrics. */
+export interface MetricsHandlerOptions<S extends z.ZodType, R> extends Omit<
+  HandlerOptions<S, R>,
+  'metrics' | 'environmentDimension'
+> {
+  /**
+   * Where the handler's Metrics come from: `handlerMetrics` of functions/runtime/metrics.ts. The
+   * core gets them as `tools.metrics`; what the invocation stored is published after it, whether
+   * it succeeded or failed.
+   */
+  readonly metrics: MetricsFactory;
   /**
    * The variable naming the environment when every metric of the function carries exactly that
    * dimension (`required`: the invocation fails without it).
    * @default - metrics add their own dimensions
    */
   readonly environmentDimension?: { readonly variable: string; readonly required: boolean };
-  /** What happens with the outcome (metrics, announcements), in this order. */
-  readonly outcomes?: readonly OutcomeHooks<z.output<S>, R>[];
 }
 
 export type LambdaHandler<R> = middy.MiddyfiedHandler<unknown, R, Error, LifeboatContext>;
 
 export function lambdaHandler<S extends z.ZodType, R>(
+  options: MetricsHandlerOptions<S, R>,
+  core: (event: z.output<S>, tools: MetricsHandlerTools) => Promise<R>,
+): LambdaHandler<R>;
+export function lambdaHandler<S extends z.ZodType, R>(
   options: HandlerOptions<S, R>,
   core: (event: z.output<S>, tools: HandlerTools) => Promise<R>,
+): LambdaHandler<R>;
+export function lambdaHandler<S extends z.ZodType, R>(
+  options: HandlerOptions<S, R> | MetricsHandlerOptions<S, R>,
+  core: (event: z.output<S>, tools: MetricsHandlerTools) => Promise<R>,
 ): LambdaHandler<R> {
-  const { logger, metrics } = powertools(options.service);
-  const handler = middy<unknown, R, Error, LifeboatContext>()
-    .use(injectLambdaContext(logger, { clearState: true }))
-    .use(flushMetrics(metrics));
-  if (options.environmentDimension) {
-    const { variable, required } = options.environmentDimension;
-    handler.use(environmentDimension(metrics, variable, required));
+  const { logger } = powertools(options.service);
+  const metrics = options.metrics?.(options.service);
+  const handler = middy<unknown, R, Error, LifeboatContext>();
+  handler.use(injectLambdaContext(logger, { clearState: true }));
+  if (metrics) {
+    handler.use(flushMetrics(metrics));
+    if (options.environmentDimension) {
+      const { variable, required } = options.environmentDimension;
+      handler.use(environmentDimension(metrics, variable, required));
+    }
   }
   for (const hooks of options.outcomes ?? []) handler.use(outcome(hooks));
   if (options.timeoutMarginMs !== undefined) handler.use(timeoutSignal(options.timeoutMarginMs));
@@ -82,7 +115,8 @@ export function lambdaHandler<S extends z.ZodType, R>(
   return handler.handler((event, context) =>
     core(event as z.output<S>, {
       logger,
-      metrics,
+      // Only a handler that asked for metrics has them (the first overload's tools).
+      ...((metrics ? { metrics } : {}) as { metrics: Metrics }),
       context,
       signal: context.signal ?? NEVER,
       remainingMs:

@@ -25,6 +25,7 @@ import {
 } from '#core/snapshots/take-snapshot.ts';
 import { awsClient } from '#runtime/clients.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
+import { handlerMetrics } from '#runtime/metrics.ts';
 import { ENV } from './env.ts';
 import { QUOTA_METRIC } from '#core/contracts/index.ts';
 
@@ -88,6 +89,7 @@ const SnapshotScheduleEvent = z.unknown().transform((event, ctx) => {
 export const handler = lambdaHandler(
   {
     service: 'take-snapshot',
+    metrics: handlerMetrics,
     event: SnapshotScheduleEvent,
     // The alarm matches on Environment alone, so Powertools' default `service` dimension goes.
     environmentDimension: { variable: ENV.environment, required: true },

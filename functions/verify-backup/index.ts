@@ -12,6 +12,7 @@ import { S3Repository } from '#core/repository/s3.ts';
 import { runVerify } from '#core/verify/verify.ts';
 import { awsClient } from '#runtime/clients.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
+import { handlerMetrics } from '#runtime/metrics.ts';
 import { ENV } from './env.ts';
 
 export const VerifyBackupEvent = z
@@ -125,6 +126,7 @@ export function recordVerificationMetrics(
 export const handler = lambdaHandler(
   {
     service: 'verify-backup',
+    metrics: handlerMetrics,
     event: VerifyBackupEvent,
     eventLabel: 'verify-backup event',
     timeoutMarginMs: ABORT_MARGIN_MS,

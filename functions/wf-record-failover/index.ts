@@ -6,6 +6,7 @@ import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import type { Repository } from '#core/repository/types.ts';
 import * as z from 'zod';
 import { lambdaHandler } from '#runtime/handler.ts';
+import { handlerMetrics } from '#runtime/metrics.ts';
 import { repositoryFromEnv } from '../wf-common/index.ts';
 import { as, failoverTarget } from '../wf-common/events.ts';
 import { COMMON_ENV } from '#core/contracts/function-env.ts';
@@ -80,7 +81,7 @@ export const RecordFailoverEvent = as<RecordFailoverEvent>(
 );
 
 export const handler = lambdaHandler(
-  { service: 'wf-record-failover', event: RecordFailoverEvent },
+  { service: 'wf-record-failover', metrics: handlerMetrics, event: RecordFailoverEvent },
   async (event, { metrics }) => {
     const result = await recordFailover(event, repositoryFromEnv());
     recordFailoverMetrics(

@@ -5,6 +5,7 @@ import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import { type RestoreTestPlan, restoreTestRecord } from '#core/restore/restore-plan.ts';
 import * as z from 'zod';
 import { lambdaHandler } from '#runtime/handler.ts';
+import { handlerMetrics } from '#runtime/metrics.ts';
 import { catalogFromEnv } from '../wf-common/index.ts';
 import { as } from '../wf-common/events.ts';
 
@@ -86,7 +87,7 @@ export const RecordRestoreTestEvent = as<RecordRestoreTestEvent>(
 );
 
 export const handler = lambdaHandler(
-  { service: 'wf-record-restore-test', event: RecordRestoreTestEvent },
+  { service: 'wf-record-restore-test', metrics: handlerMetrics, event: RecordRestoreTestEvent },
   async (event, { metrics }) => {
     const environment = process.env.LIFEBOAT_ENVIRONMENT ?? 'unknown';
     return recordRestoreTest(event, catalogFromEnv(), new Date(), { sink: metrics, environment });

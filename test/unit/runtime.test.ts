@@ -6,7 +6,7 @@ import * as z from 'zod';
 import { awsClient, clientsByRegion, RETRY } from '#runtime/clients.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { parseEvent } from '#runtime/middleware.ts';
-import { powertools } from '#runtime/powertools.ts';
+import { handlerMetrics } from '#runtime/metrics.ts';
 
 /** A Lambda context whose remaining time a test sets. */
 function lambdaContext(remainingMs: number): Context {
@@ -160,10 +160,11 @@ describe('outcome hooks and metrics', () => {
 
   function counting(service: string, fail: boolean) {
     const calls: string[] = [];
-    const { metrics } = powertools(service);
+    const metrics = handlerMetrics(service);
     const handler = lambdaHandler(
       {
         service,
+        metrics: handlerMetrics,
         event: Event,
         outcomes: [
           {
@@ -232,14 +233,14 @@ describe('outcome hooks and metrics', () => {
   it('environment-wide metrics carry exactly the Environment dimension; a missing variable names it', async () => {
     vi.stubEnv('LIFEBOAT_ENVIRONMENT', 'staging');
     const service = 'test-env-dimension';
-    const { metrics } = powertools(service);
     const handler = lambdaHandler(
       {
         service,
+        metrics: handlerMetrics,
         event: z.unknown(),
         environmentDimension: { variable: 'LIFEBOAT_ENVIRONMENT', required: true },
       },
-      async () => {
+      async (_event, { metrics }) => {
         metrics.addMetric('PruneErrors', 'Count', 2);
         return null;
       },
@@ -261,8 +262,32 @@ describe('outcome hooks and metrics', () => {
     );
   });
 
+  it('metrics only where asked for: the same Metrics in tools and from handlerMetrics; none without', async () => {
+    let seen: object | undefined;
+    const withMetrics = lambdaHandler(
+      { service: 'test-asks-metrics', metrics: handlerMetrics, event: z.unknown() },
+      async (_event, tools) => void (seen = tools.metrics),
+    );
+    const without = lambdaHandler(
+      { service: 'test-no-metrics-asked', event: z.unknown() },
+      async (_e, tools) => Object.keys(tools).sort(),
+    );
+
+    await withMetrics({}, lambdaContext(60_000));
+    expect(seen).toBe(handlerMetrics('test-asks-metrics'));
+    await expect(without({}, lambdaContext(60_000))).resolves.toEqual([
+      'context',
+      'logger',
+      'remainingMs',
+      'signal',
+    ]);
+  });
+
   it('an invocation that stored no metric writes nothing (no document, no warning)', async () => {
-    const handler = lambdaHandler({ service: 'test-no-metrics', event: z.unknown() }, async () => 1);
+    const handler = lambdaHandler(
+      { service: 'test-no-metrics', metrics: handlerMetrics, event: z.unknown() },
+      async () => 1,
+    );
     const stderr: string[] = [];
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
       stderr.push(String(chunk));
