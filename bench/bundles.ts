@@ -1,5 +1,5 @@
 /**
- * `npm run bench:bundles [-- --repeat 7] [--only canary,prune]`
+ * `npm run bench:bundles [-- --repeat 7] [--only canary,prune] [--sdk-tracing]`
  *
  * Every handler bundled as it ships (lib/constructs/handler-bundle.ts), with its size and its cold
  * init: the time to import the bundle in a fresh Node process with the function's NODE_OPTIONS,
@@ -8,7 +8,8 @@
  * all of them alike; each figure is the median of `--repeat` processes: wall-clock milliseconds,
  * CPU milliseconds of the process (user + system, steadier than wall-clock on a shared machine),
  * and the wall-clock ratio to a reference bundle that is built and imported the same way in every
- * run. Prints figures.
+ * run. With `--sdk-tracing`, each handler is also bundled as an environment with
+ * `tracing.sdkCalls` would ship it (`<name>+sdk-tracing`), in the same rounds. Prints figures.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { HANDLER_FILE, HANDLER_NODE_OPTIONS } from '../lib/constructs/handler-bundle.ts';
 import { BUNDLE_LIMIT_BYTES, type Bundle, bundleHandler, handlerNames, ROOT } from './lib/bundle.ts';
-import { option, summarize, table } from './lib/measure.ts';
+import { flag, option, summarize, table } from './lib/measure.ts';
 
 const INIT_GOAL_MS = 150;
 const REFERENCE = 'reference';
@@ -76,17 +77,22 @@ async function bundleReference(outdir: string): Promise<Bundle> {
     minify: true,
     logLevel: 'silent',
   });
-  return { file, bytes: 0, initBytes: 0 };
+  return { file, bytes: 0, initBytes: 0, inputs: [] };
 }
 
 const argv = process.argv.slice(2);
 const repeat = Number(option(argv, 'repeat') ?? '7');
 const only = option(argv, 'only')?.split(',');
+const withSdkTracing = flag(argv, 'sdk-tracing');
 const work = await mkdtemp(path.join(tmpdir(), 'lifeboat-bundles-'));
 try {
   const names = (await handlerNames()).filter((n) => !only || only.includes(n));
   const bundles = new Map<string, Bundle>();
-  for (const name of names) bundles.set(name, await bundleHandler(name, work));
+  for (const name of names) {
+    bundles.set(name, await bundleHandler(name, work));
+    if (withSdkTracing)
+      bundles.set(`${name}+sdk-tracing`, await bundleHandler(name, work, { sdkTracing: true }));
+  }
   bundles.set(REFERENCE, await bundleReference(work));
 
   const samples = new Map<string, Sample[]>([...bundles.keys()].map((n) => [n, []]));

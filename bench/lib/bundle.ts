@@ -2,7 +2,13 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { HANDLER_FILE, handlerBuild, initialFiles } from '../../lib/constructs/handler-bundle.ts';
+import {
+  HANDLER_FILE,
+  type HandlerBundleOptions,
+  handlerBuild,
+  initialFiles,
+  SDK_TRACING_MODULE,
+} from '../../lib/constructs/handler-bundle.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -28,29 +34,40 @@ export interface Bundle {
   readonly file: string;
   /** Every JavaScript file of the bundle (entry and chunks): what the function's package carries. */
   readonly bytes: number;
-  /** The entry and the chunks it imports statically: what a cold start reads and compiles. */
+  /**
+   * The entry and the chunks it imports statically (with SDK tracing, also the Tracer's chunk,
+   * awaited at init): what a cold start reads and compiles.
+   */
   readonly initBytes: number;
+  /** The source files in the bundle (paths relative to the project, as esbuild's metafile names them). */
+  readonly inputs: readonly string[];
 }
 
 /**
  * Bundles one handler exactly as LifeboatFunction does (lib/constructs/handler-bundle.ts) into
- * `outdir/<name>/`. Source maps are not counted: they are read only when an error is mapped.
+ * `outdir/<name>/` (`outdir/<name>+sdk-tracing/` with SDK tracing on). Source maps are not
+ * counted: they are read only when an error is mapped.
  */
-export async function bundleHandler(name: string, outdir: string): Promise<Bundle> {
-  const dir = path.join(outdir, name);
+export async function bundleHandler(
+  name: string,
+  outdir: string,
+  options: HandlerBundleOptions = {},
+): Promise<Bundle> {
+  const dir = path.join(outdir, options.sdkTracing ? `${name}+sdk-tracing` : name);
   const result = await build({
-    ...handlerBuild(path.join(ROOT, 'functions', name, 'index.ts'), dir),
+    ...handlerBuild(path.join(ROOT, 'functions', name, 'index.ts'), dir, options),
     metafile: true,
     logLevel: 'silent',
   });
   const outputs = Object.entries(result.metafile.outputs).filter(([f]) => f.endsWith('.mjs'));
   const entry = path.relative(ROOT, path.join(dir, HANDLER_FILE));
-  const init = initialFiles(result.metafile, entry);
+  const init = initialFiles(result.metafile, entry, options.sdkTracing ? [SDK_TRACING_MODULE] : []);
   if (init.size === 0) throw new Error(`${name}: esbuild wrote no ${entry}`);
   return {
     file: path.join(dir, HANDLER_FILE),
     bytes: outputs.reduce((sum, [, o]) => sum + o.bytes, 0),
     initBytes: [...init.values()].reduce((a, b) => a + b, 0),
+    inputs: Object.keys(result.metafile.inputs),
   };
 }
 

@@ -6,9 +6,13 @@
  * The handler passes the client class (`awsClient(RDSClient, 'rds', region)`), so a bundle carries
  * only the SDK packages its handler imports. Lint forbids `new XxxClient(` elsewhere in functions/.
  * Tests mock the class with aws-sdk-client-mock, which reaches every cached instance.
+ *
+ * With SDK tracing on (functions/runtime/tracing.ts), every client is made through the Tracer's
+ * `captureAWSv3Client`: each call is a subsegment of the invocation's trace.
  */
 
 import { RETRY, type RetryName, type RetrySetting } from '#core/contracts/retry.ts';
+import { sdkTracing } from './tracing.ts';
 
 export { RETRY, type RetryName, type RetrySetting };
 
@@ -30,7 +34,7 @@ export function awsClient<C>(Client: ClientClass<C>, retry: RetryName, region?: 
   const key = `${region ?? ''}|${retry}`;
   let client = byKey.get(key) as C | undefined;
   if (!client) {
-    client = new Client({ ...(region ? { region } : {}), ...RETRY[retry] });
+    client = traced(new Client({ ...(region ? { region } : {}), ...RETRY[retry] }));
     byKey.set(key, client);
   }
   return client;
@@ -50,5 +54,9 @@ export function clientWithCredentials<C, K>(
   region: string,
   credentials: K,
 ): C {
-  return new Client({ region, credentials });
+  return traced(new Client({ region, credentials }));
+}
+
+function traced<C>(client: C): C {
+  return sdkTracing ? sdkTracing.capture(client) : client;
 }

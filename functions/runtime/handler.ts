@@ -15,16 +15,18 @@ import {
 } from './middleware.ts';
 import type { MetricsFactory } from './metrics.ts';
 import { powertools } from './powertools.ts';
+import { sdkTracing } from './tracing.ts';
 
 /**
  * Every Lambda handler of lifeboat is `lambdaHandler(options, core)`: parse → core → result.
  * The middlewares, outermost first:
  *
- *   logger context → [metrics flush → [Environment dimension]] → outcome hooks (in the order given)
- *   → timeout signal → event validation → core
+ *   [SDK tracing] → logger context → [metrics flush → [Environment dimension]] → outcome hooks (in
+ *   the order given) → timeout signal → event validation → core
  *
  * so a refused event still counts and announces its failure, and the metrics the hooks add are
- * flushed after them. Metrics only where the options ask for them (`metrics`).
+ * flushed after them. Metrics only where the options ask for them (`metrics`); SDK tracing only
+ * where the environment turned it on (functions/runtime/tracing.ts).
  */
 
 export interface HandlerTools {
@@ -99,6 +101,7 @@ export function lambdaHandler<S extends z.ZodType, R>(
   const { logger } = powertools(options.service);
   const metrics = options.metrics?.(options.service);
   const handler = middy<unknown, R, Error, LifeboatContext>();
+  if (sdkTracing) handler.use(sdkTracing.middleware);
   handler.use(injectLambdaContext(logger, { clearState: true }));
   if (metrics) {
     handler.use(flushMetrics(metrics));

@@ -6,8 +6,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
  * Metrics are opt-in: only handlers that record metrics pass `metrics: handlerMetrics`
  * (functions/runtime/metrics.ts) to lambdaHandler, so the others neither bundle nor construct them.
  *
- * Tracing: Lambda active tracing (LifeboatFunction) records each invocation in X-Ray; the
- * Powertools Tracer, which would add SDK subsegments, is left out: see docs/deploy.md (Tracing).
+ * Tracing: Lambda active tracing (LifeboatFunction) records each invocation in X-Ray. The
+ * Powertools Tracer, which adds a subsegment per AWS SDK call, is opt-in per environment
+ * (`tracing.sdkCalls`, functions/runtime/tracing.ts); off, it is not in the bundle at all. See
+ * docs/deploy.md (Tracing) for what it costs.
  */
 export interface Powertools {
   readonly logger: Logger;

@@ -531,6 +531,20 @@ export const ReportSchema = z
   .strict();
 export type ReportSettings = z.infer<typeof ReportSchema>;
 
+export const TracingSchema = z
+  .object({
+    /**
+     * Trace every Lambda function's AWS SDK calls with the Powertools Tracer: a subsegment per call
+     * (service, operation, region, retries, errors) in the invocation's X-Ray trace. Off, the
+     * bundles carry no tracer code; on, each function's cold start loads it (docs/deploy.md,
+     * "Tracing", has the cost). The container images (logical-dump, verify-backup) are not traced.
+     * @default false
+     */
+    sdkCalls: z.boolean({ error: 'expected true or false' }).default(false),
+  })
+  .strict();
+export type TracingSettings = z.infer<typeof TracingSchema>;
+
 export const EnvironmentConfigSchema = z
   .object({
     account: accountId,
@@ -573,6 +587,8 @@ export const EnvironmentConfigSchema = z
     report: ReportSchema.default(ReportSchema.parse({})),
     /** CloudWatch Logs retention of every function and workflow, in days. */
     logRetentionDays: z.number().int().min(1).default(90),
+    /** X-Ray tracing beyond Lambda's own invocation segments. @default { sdkCalls: false } */
+    tracing: TracingSchema.default(TracingSchema.parse({})),
   })
   .strict()
   .superRefine((cfg, ctx) => {

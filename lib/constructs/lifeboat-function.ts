@@ -47,13 +47,21 @@ export interface LifeboatFunctionProps extends Omit<
    * @default - the stack's function defaults, else none
    */
   readonly lifeboatEnvironment?: string;
+  /**
+   * Trace the function's AWS SDK calls with the Powertools Tracer (the environment's
+   * `tracing.sdkCalls`; bundled in only when on: handler-bundle.ts).
+   * @default - the stack's function defaults, else false
+   */
+  readonly sdkTracing?: boolean;
 }
 
-/** What every function of a stack shares: its environment's name and where its logs go. */
+/** What every function of a stack shares: its environment's name, where its logs go, tracing. */
 export interface FunctionDefaults {
   readonly lifeboatEnvironment: string;
   readonly logRetention: RetentionDays;
   readonly logKey?: IKey | undefined;
+  /** @default false */
+  readonly sdkTracing?: boolean;
 }
 
 const functionDefaults = new WeakMap<Stack, FunctionDefaults>();
@@ -68,7 +76,8 @@ export function setFunctionDefaults(stack: Stack, defaults: FunctionDefaults): v
 
 /**
  * The one way lifeboat defines a Node.js Lambda function: Node 22 on arm64, its own log group with
- * a retention (and key), X-Ray tracing, bundled by the local esbuild as every handler is
+ * a retention (and key), X-Ray tracing (and, where the environment asks, its SDK calls traced),
+ * bundled by the local esbuild as every handler is
  * (handler-bundle.ts; no Docker at synth), LIFEBOAT_ENVIRONMENT and POWERTOOLS_SERVICE_NAME set.
  * `NodejsFunctionGuard` fails synthesis for any NodejsFunction created another way.
  */
@@ -82,7 +91,7 @@ export class LifeboatFunction extends NodejsFunction {
   public readonly functionLogGroup: LogGroup;
 
   constructor(scope: Construct, id: string, props: LifeboatFunctionProps) {
-    const { entry, logRetention, logKey, lifeboatEnvironment, ...rest } = props;
+    const { entry, logRetention, logKey, lifeboatEnvironment, sdkTracing, ...rest } = props;
     const defaults = functionDefaults.get(Stack.of(scope));
     const logGroup = new LogGroup(scope, `${id}LogGroup`, {
       retention: logRetention ?? defaults?.logRetention ?? RetentionDays.THREE_MONTHS,
@@ -105,7 +114,7 @@ export class LifeboatFunction extends NodejsFunction {
       tracing: Tracing.ACTIVE,
       logGroup,
       role,
-      code: handlerCode(functionPath(entry)),
+      code: handlerCode(functionPath(entry), { sdkTracing: sdkTracing ?? defaults?.sdkTracing ?? false }),
       handler: `${path.basename(HANDLER_FILE, '.mjs')}.handler`,
       awsSdkConnectionReuse: false,
       environment: {

@@ -67,6 +67,7 @@ export class DrStack extends Stack {
       lifeboatEnvironment: environment,
       logRetention,
       logKey: this.operationsKey.key,
+      sdkTracing: config.tracing.sdkCalls,
     });
     this.vault = new BackupVault(this, 'Vault', { environment, settings: config.bucket });
 

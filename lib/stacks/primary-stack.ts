@@ -84,7 +84,12 @@ export class PrimaryStack extends Stack {
 
     this.operationsKey = new OperationsKey(this, 'OperationsKey', { environment });
     const logKey = this.operationsKey.key;
-    setFunctionDefaults(this, { lifeboatEnvironment: environment, logRetention, logKey });
+    setFunctionDefaults(this, {
+      lifeboatEnvironment: environment,
+      logRetention,
+      logKey,
+      sdkTracing: config.tracing.sdkCalls,
+    });
     this.vault = new BackupVault(this, 'Vault', {
       environment,
       settings: config.bucket,

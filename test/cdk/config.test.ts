@@ -189,6 +189,33 @@ describe('environment configuration', () => {
     expect(err.message).toContain(message);
   });
 
+  it('AWS SDK tracing is off unless an environment turns it on; the option is checked', () => {
+    const on = loadEnvironmentConfig(
+      'dev',
+      devWith((c) => (c.tracing = { sdkCalls: true })),
+    );
+    const misspelt = errorOf(() =>
+      loadEnvironmentConfig(
+        'dev',
+        devWith((c) => Object.assign(c, { tracing: { sdkCall: true } })),
+      ),
+    );
+    const notBoolean = errorOf(() =>
+      loadEnvironmentConfig(
+        'dev',
+        devWith((c) => Object.assign(c, { tracing: { sdkCalls: 'yes' } })),
+      ),
+    );
+
+    for (const name of ['dev', 'staging', 'prod']) {
+      expect(loadEnvironmentConfig(name).tracing).toEqual({ sdkCalls: false });
+    }
+    expect(on.tracing).toEqual({ sdkCalls: true });
+    expect(misspelt).toBeInstanceOf(ConfigError);
+    expect(misspelt.message).toBe('config for environment "dev": tracing.sdkCall: unknown key');
+    expect(notBoolean.message).toBe('config for environment "dev": tracing.sdkCalls: expected true or false');
+  });
+
   it("resolves each database's policy, refusing a name that is no policy of the environment", () => {
     for (const name of ['dev', 'staging', 'prod']) {
       const cfg = loadEnvironmentConfig(name);

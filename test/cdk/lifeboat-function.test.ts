@@ -1,3 +1,5 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App, Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -6,7 +8,8 @@ import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import {
   bindBucket,
   LifeboatFunction,
@@ -14,6 +17,7 @@ import {
   setFunctionDefaults,
 } from '../../lib/constructs/lifeboat-function.ts';
 import { PROJECT_ROOT } from '../../lib/paths.ts';
+import { synthesizeEnvironment } from './support.ts';
 import { arnOf, objectsOf, onlyResource, roleOfFunction, statementsOfRole } from './template-helpers.ts';
 
 const entry = path.join(PROJECT_ROOT, 'test/fixtures/cdk/handler.ts');
@@ -148,5 +152,90 @@ describe('LifeboatFunction defaults of a stack', () => {
       .Properties.Environment.Variables;
     expect(variables.LIFEBOAT_ENVIRONMENT).toBeUndefined();
     Template.fromStack(bare).hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  });
+});
+
+describe('SDK tracing (tracing.sdkCalls)', () => {
+  // A real handler (it makes SDK clients through awsClient), bundled for real.
+  const traced = 'wf-describe-replica/index.ts';
+  let outdir: string;
+  let template: Template;
+  /** The text of every file of each function's staged bundle, by construct id. */
+  const bundles = new Map<string, string>();
+
+  beforeAll(() => {
+    outdir = mkdtempSync(path.join(tmpdir(), 'lifeboat-sdk-tracing-'));
+    const app = new App({ outdir });
+    const stack = new Stack(app, 'Tracing', { env: { account: '111111111111', region: 'eu-west-1' } });
+    setFunctionDefaults(stack, {
+      lifeboatEnvironment: 'dev',
+      logRetention: RetentionDays.ONE_WEEK,
+      sdkTracing: true,
+    });
+    new LifeboatFunction(stack, 'Traced', { entry: traced });
+    new LifeboatFunction(stack, 'Untraced', { entry: traced, sdkTracing: false });
+    app.synth();
+    template = Template.fromStack(stack);
+    for (const [logicalId, fn] of Object.entries(template.findResources('AWS::Lambda::Function'))) {
+      const key = (fn.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');
+      const dir = path.join(outdir, `asset.${key}`);
+      const text = readdirSync(dir)
+        .map((f) => readFileSync(path.join(dir, f), 'utf8'))
+        .join('\n');
+      bundles.set(logicalId.startsWith('Traced') ? 'Traced' : 'Untraced', text);
+    }
+  });
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  it('the bundle carries the Tracer and the X-Ray SDK only when on (stack default or the function’s own)', () => {
+    expect(bundles.size).toBe(2);
+    for (const marker of ['XRaySDKInstrumentation', 'captureLambdaHandler']) {
+      expect(bundles.get('Traced')).toContain(marker);
+      expect(bundles.get('Untraced')).not.toContain(marker);
+    }
+  });
+
+  it('tracing changes the code only: same variables, same role policy (X-Ray access comes with active tracing)', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    const [on, off] = ['Traced', 'Untraced'].map((id) =>
+      Object.keys(functions).find((l) => l.startsWith(id))!,
+    );
+    // The function's own resources (log group, role), named apart from the function's id.
+    const statements = (fn: string) =>
+      JSON.stringify(statementsOfRole(template, roleOfFunction(template, fn))).replace(
+        /"(Traced|Untraced)(\w*?)[A-F0-9]{8}"/g,
+        '"<fn>$2"',
+      );
+
+    expect(functions[on!]!.Properties.Environment).toEqual(functions[off!]!.Properties.Environment);
+    expect(functions[on!]!.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+    expect(statements(on!)).toContain('<fn>LogGroup');
+    expect(statements(on!)).toBe(statements(off!));
+  });
+
+  it('an environment with tracing on synthesizes clean (cdk-nag) and differs from one without only in its code', () => {
+    const input = { ...ENVIRONMENTS.dev!, tracing: { sdkCalls: true } };
+    const on = synthesizeEnvironment('dev', input);
+    const off = synthesizeEnvironment('dev');
+    try {
+      expect(on.violations).toEqual([]);
+      expect(off.violations).toEqual([]);
+      // Unbundled here, the code is still keyed on the bundling command, which carries the setting:
+      // every function of the environment gets it.
+      const keys = (t: Template) =>
+        Object.values(t.findResources('AWS::Lambda::Function'))
+          .map((f) => (f.Properties.Code as { S3Key?: unknown }).S3Key)
+          .filter((k) => typeof k === 'string');
+      const offKeys = new Set(keys(off.primaryTemplate));
+      expect(keys(on.primaryTemplate).length).toBeGreaterThan(10);
+      expect(keys(on.primaryTemplate).filter((k) => offKeys.has(k))).toEqual([]);
+      const withoutCode = (t: Template) =>
+        JSON.stringify(t.toJSON()).replace(/"S3Key":"[0-9a-f]{64}\.zip"/g, '"S3Key":"<code>"');
+      expect(withoutCode(on.primaryTemplate)).toBe(withoutCode(off.primaryTemplate));
+      expect(withoutCode(on.drTemplate)).toBe(withoutCode(off.drTemplate));
+    } finally {
+      on.dispose();
+      off.dispose();
+    }
   });
 });

@@ -55,6 +55,22 @@ describe('the container images bundle their handlers as LifeboatFunction does', 
   );
 });
 
+describe('the SDK tracing constant', () => {
+  it('is "false" unless asked for (the images are never traced), "true" when asked', () => {
+    const define = (flags: string[]) => flags.filter((f) => f.startsWith('--define:'));
+
+    expect(HANDLER_BUILD_OPTIONS.define).toEqual({ 'process.env.LIFEBOAT_SDK_TRACING': '"false"' });
+    expect(handlerBuild('x.ts', 'out').define).toEqual({ 'process.env.LIFEBOAT_SDK_TRACING': '"false"' });
+    expect(handlerBuild('x.ts', 'out', { sdkTracing: true }).define).toEqual({
+      'process.env.LIFEBOAT_SDK_TRACING': '"true"',
+    });
+    expect(define(handlerCliFlags())).toEqual([`--define:process.env.LIFEBOAT_SDK_TRACING='"false"'`]);
+    expect(define(handlerCliFlags({ sdkTracing: true }))).toEqual([
+      `--define:process.env.LIFEBOAT_SDK_TRACING='"true"'`,
+    ]);
+  });
+});
+
 describe('a handler bundle', () => {
   let out: string;
   let files: Map<string, number>;
