@@ -1,4 +1,7 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Duplex, Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { gunzipSync } from 'node:zlib';
@@ -7,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BLOCK_BYTES,
   COMPRESSION_METHODS,
+  decompressToFile,
   DEFAULT_COMPRESSION,
   formatCompression,
   parseCompression,
@@ -89,6 +93,44 @@ describe('compression beside pg_dump round-trips', () => {
     expect(compressed.subarray(0, 4).toString('hex')).toBe('28b52ffd');
     const d = await startDecompressor({ method: 'zstd', level: 3 }, Readable.from([compressed]));
     expect((await buffer(d.output)).equals(input)).toBe(true);
+  });
+
+  it('decompressToFile: the zstd program writes the file itself; gzip goes through Node; a truncated artifact fails', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'lb-decompress-'));
+    try {
+      const input = Buffer.from(Array.from({ length: 50_000 }, (_, i) => `row ${i} lifeboat\n`).join(''));
+      const zstd = await startCompressor({ method: 'zstd', level: 2 }, Readable.from([input]));
+      const compressed = await buffer(zstd.output);
+      await zstd.done;
+
+      const viaProgram = await decompressToFile(
+        { method: 'zstd', level: 2 },
+        Readable.from([compressed]),
+        path.join(dir, 'a.dump'),
+      );
+      await viaProgram.done;
+      expect((await readFile(path.join(dir, 'a.dump'))).equals(input)).toBe(true);
+
+      const gzip = await startCompressor({ method: 'gzip', level: 1 }, Readable.from([input]));
+      const gzipped = await buffer(gzip.output);
+      await gzip.done;
+      const viaNode = await decompressToFile(
+        { method: 'gzip', level: 1 },
+        Readable.from([gzipped]),
+        path.join(dir, 'b.dump'),
+      );
+      await viaNode.done;
+      expect((await readFile(path.join(dir, 'b.dump'))).equals(input)).toBe(true);
+
+      const truncated = await decompressToFile(
+        { method: 'zstd', level: 2 },
+        Readable.from([compressed.subarray(0, Math.floor(compressed.length / 2))]),
+        path.join(dir, 'c.dump'),
+      );
+      await expect(truncated.done).rejects.toThrow(/zstd failed/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('zstd with no program and no zlib zstd says what is missing, both ways', async () => {

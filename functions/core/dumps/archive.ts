@@ -8,7 +8,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pgToolMessage } from './backup.ts';
 import type { CheckResult } from '../catalog/catalog.ts';
-import { isPipelineCompressed, startDecompressor } from './compression.ts';
+import { decompressToFile, isPipelineCompressed } from './compression.ts';
 import { PgRestoreFailed } from '../shared/errors.ts';
 import { fileListDigest } from './dump-directory.ts';
 import type { DumpFile, DumpManifest } from '../catalog/manifest.ts';
@@ -64,8 +64,8 @@ export async function materialize(
   try {
     const stored = (await repository.readStream(key)).pipe(counter);
     if (isPipelineCompressed(compression)) {
-      const stage = await startDecompressor(compression, stored, env);
-      const failed = await Promise.all([pipeline(stage.output, createWriteStream(file)), stage.done]).then(
+      const stage = await decompressToFile(compression, stored, file, env);
+      const failed = await stage.done.then(
         () => null,
         (err: unknown) => err,
       );
@@ -170,8 +170,8 @@ async function fetchFile(
     await pipeline(stored, createWriteStream(dest));
     return { bytes, sha256: hash.digest('hex') };
   }
-  const stage = await startDecompressor(compression, stored, env);
-  const failed = await Promise.all([pipeline(stage.output, createWriteStream(dest)), stage.done]).then(
+  const stage = await decompressToFile(compression, stored, dest, env);
+  const failed = await stage.done.then(
     () => null,
     (err: unknown) => err,
   );
