@@ -1,8 +1,42 @@
 import { LifeboatError } from '#core/shared/errors.ts';
 
 type Loaded = { run: (argv: string[]) => Promise<number>; help: string };
-/** Commands load on use: `lifeboat list` need not import the CDK, the drill or the AWS SDK clients. */
-type Command = { summary: string; load: () => Promise<Loaded> };
+/**
+ * Commands load on use: `lifeboat list` need not import the CDK, the drill or the AWS SDK clients.
+ * `load` gets the command's arguments, so a command with a local and a deployed form imports only
+ * the form it runs (see `dual`).
+ */
+type Command = { summary: string; load: (argv: readonly string[]) => Promise<Loaded> };
+
+type Form = { run: (argv: string[]) => Promise<number>; help: string };
+
+const wantsHelp = (argv: readonly string[]) => argv.includes('--help') || argv.includes('-h');
+const isEnvInvocation = (argv: readonly string[]) =>
+  argv.some((a) => a === '--env' || a.startsWith('--env='));
+
+/**
+ * A command with a local form and a deployed form (`--env`): only the form in use is imported
+ * (the deployed forms load the AWS SDK's clients, which took `lifeboat backup` about a second to
+ * import before its dump could start); `--help` loads both, to describe both.
+ */
+function dual(
+  summary: string,
+  local: () => Promise<Form>,
+  deployed: () => Promise<Form>,
+  isDeployed: (argv: readonly string[]) => boolean = isEnvInvocation,
+): Command {
+  return {
+    summary,
+    load: async (argv) => {
+      if (wantsHelp(argv)) {
+        const [l, d] = await Promise.all([local(), deployed()]);
+        return { run: l.run, help: `${l.help}\n\n--- on AWS ---\n\n${d.help}` };
+      }
+      const form = isDeployed(argv) ? await deployed() : await local();
+      return { run: form.run, help: form.help };
+    },
+  };
+}
 
 const commands: Record<string, Command> = {
   drill: {
@@ -12,18 +46,17 @@ const commands: Record<string, Command> = {
       return { run: m.drillCommand, help: m.drillHelp };
     },
   },
-  backup: {
-    summary: 'take a logical backup into a repository, or a deployed dump or snapshot now (--env)',
-    load: async () => {
-      const local = await import('./cli/commands/backup.ts');
-      const deployed = await import('./cli/commands/deployed.ts');
-      return {
-        run: (argv) =>
-          deployed.isEnvInvocation(argv) ? deployed.backupEnvCommand(argv) : local.backupCommand(argv),
-        help: `${local.backupHelp}\n\n--- on AWS ---\n\n${deployed.backupEnvHelp}`,
-      };
+  backup: dual(
+    'take a logical backup into a repository, or a deployed dump or snapshot now (--env)',
+    async () => {
+      const m = await import('./cli/commands/backup.ts');
+      return { run: m.backupCommand, help: m.backupHelp };
     },
-  },
+    async () => {
+      const m = await import('./cli/commands/deployed.ts');
+      return { run: m.backupEnvCommand, help: m.backupEnvHelp };
+    },
+  ),
   list: {
     summary: 'list the catalog of a repository or of a deployed environment (--env)',
     load: async () => {
@@ -31,30 +64,30 @@ const commands: Record<string, Command> = {
       return { run: m.listCommand, help: m.listHelp };
     },
   },
-  verify: {
-    summary: 'prove a backup restores and equals its source (--env: the deployed verification)',
-    load: async () => {
-      const local = await import('./cli/commands/verify.ts');
-      const deployed = await import('./cli/commands/deployed.ts');
-      return {
-        run: (argv) =>
-          deployed.isEnvInvocation(argv) ? deployed.verifyEnvCommand(argv) : local.verifyCommand(argv),
-        help: `${local.verifyHelp}\n\n--- on AWS ---\n\n${deployed.verifyEnvHelp}`,
-      };
+  verify: dual(
+    'prove a backup restores and equals its source (--env: the deployed verification)',
+    async () => {
+      const m = await import('./cli/commands/verify.ts');
+      return { run: m.verifyCommand, help: m.verifyHelp };
     },
-  },
-  restore: {
-    summary: 'restore a backup into a database (--repo), or run the restore workflow (--env)',
-    load: async () => {
-      const local = await import('./cli/commands/restore.ts');
-      const aws = await import('./cli/commands/aws.ts');
-      return {
-        // --env means the AWS workflow; --repo (or nothing) the local restore.
-        run: (argv) => (argv.includes('--env') ? aws.restoreAwsCommand(argv) : local.restoreCommand(argv)),
-        help: `${local.restoreHelp}\n\n--- on AWS ---\n\n${aws.restoreAwsHelp}`,
-      };
+    async () => {
+      const m = await import('./cli/commands/deployed.ts');
+      return { run: m.verifyEnvCommand, help: m.verifyEnvHelp };
     },
-  },
+  ),
+  restore: dual(
+    'restore a backup into a database (--repo), or run the restore workflow (--env)',
+    async () => {
+      const m = await import('./cli/commands/restore.ts');
+      return { run: m.restoreCommand, help: m.restoreHelp };
+    },
+    async () => {
+      const m = await import('./cli/commands/aws.ts');
+      return { run: m.restoreAwsCommand, help: m.restoreAwsHelp };
+    },
+    // --env means the AWS workflow; --repo (or nothing) the local restore.
+    (argv) => argv.includes('--env'),
+  ),
   prune: {
     summary: 'apply a retention policy to the dumps of a repository (--dry-run lists)',
     load: async () => {
@@ -149,8 +182,8 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  const loaded = await command.load();
-  if (rest.includes('--help') || rest.includes('-h')) {
+  const loaded = await command.load(rest);
+  if (wantsHelp(rest)) {
     process.stdout.write(`${loaded.help}\n`);
     return 0;
   }
