@@ -85,8 +85,6 @@ const commands: Record<string, Command> = {
       const m = await import('./cli/commands/aws.ts');
       return { run: m.restoreAwsCommand, help: m.restoreAwsHelp };
     },
-    // --env means the AWS workflow; --repo (or nothing) the local restore.
-    (argv) => argv.includes('--env'),
   ),
   prune: {
     summary: 'apply a retention policy to the dumps of a repository (--dry-run lists)',

@@ -52,6 +52,12 @@ describe('commands with a local and a deployed form', () => {
       /lifeboat restore: --database is required/,
       /usage: lifeboat restore --env NAME/,
     ],
+    [
+      ['restore', '--env=dev'],
+      /lifeboat restore: --database is required/,
+      /usage: lifeboat restore --env NAME/,
+    ],
+    [['backup', '--env=dev'], /lifeboat backup: --database is required/, /usage: lifeboat backup --env NAME/],
   ])('%j runs the form its arguments name', async (argv, message, usage) => {
     const { code, err } = await run(argv);
     expect(code).toBe(2);
