@@ -1,16 +1,19 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runBackup } from '#core/dumps/backup.ts';
 import { Catalog } from '#core/catalog/catalog.ts';
-import type { Compression } from '#core/dumps/compression.ts';
+import type { DumpManifest } from '#core/catalog/manifest.ts';
+import { materialize } from '#core/dumps/archive.ts';
+import { type Compression, formatCompression } from '#core/dumps/compression.ts';
 import { fileListDigest } from '#core/dumps/dump-directory.ts';
-import { BackupFailed } from '#core/shared/errors.ts';
+import { BackupFailed, RepositoryError } from '#core/shared/errors.ts';
 import { parseDatabaseUrl } from '#core/shared/pg.ts';
 import { openRepository, type Repository } from '#core/repository/index.ts';
 import { runRestore } from '#core/restore/restore.ts';
@@ -135,6 +138,75 @@ describe('every dump form backs up, verifies and restores', () => {
       /compression pg_dump-zstd:3 needs pg_dump 16 or newer; the pg_dump for this server is 15/,
     );
     expect(await new Catalog(repository).list()).toEqual([]);
+  });
+
+  it('a read of the artifact that fails half way fails verify and restore naming the key, in every form, and leaves no temporary files', async () => {
+    const backups: DumpManifest[] = [];
+    const repository = openRepository(pathToFileURL(path.join(dir, 'cut')).href);
+    for (const compression of [
+      { method: 'zstd', level: 2 },
+      { method: 'gzip', level: 1 },
+      { method: 'none', level: 0 },
+    ] as const) {
+      backups.push(
+        await runBackup({ connection: parseDatabaseUrl(databaseUrl(source)), repository, compression }),
+      );
+    }
+    backups.push(
+      await runBackup({
+        connection: parseDatabaseUrl(databaseUrl(source)),
+        repository,
+        jobs: 2,
+        workDir: dir,
+      }),
+    );
+    // The repository as S3 serves it (no local path), its artifacts' bodies cut after 64 KiB by a
+    // connection reset; everything else (the catalog, the roles) reads whole.
+    const cut: Repository = Object.create(repository, {
+      localPath: { value: undefined },
+      readStream: {
+        value: async (key: string) => {
+          const body = await repository.readStream(key);
+          if (!key.startsWith('artifacts/')) return body;
+          let seen = 0;
+          const reset = new Transform({
+            transform(chunk: Buffer, _enc, cb) {
+              seen += chunk.length;
+              if (seen > 64 * 1024) cb(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+              else cb(null, chunk);
+            },
+          });
+          body.pipe(reset);
+          return reset;
+        },
+      },
+    });
+    const work = await mkdtemp(path.join(dir, 'work-'));
+
+    for (const manifest of backups) {
+      const attempt = materialize(cut, manifest, work);
+      await expect(
+        attempt,
+        `${formatCompression(manifest.artifact.compression!)} ${manifest.tool.format}`,
+      ).rejects.toThrow(/reading artifacts\/.+ failed half way: read ECONNRESET/);
+      await expect(attempt).rejects.toBeInstanceOf(RepositoryError);
+    }
+    const verify = runVerify({ repository: cut, ref: backups[0]!.id, workDir: work });
+    await expect(verify).rejects.toThrow(/failed half way: read ECONNRESET/);
+    const target = await createDatabase('lb_forms_cut');
+    dropLater.push(target);
+    const restore = runRestore({
+      repository: cut,
+      ref: backups[0]!.id,
+      target: parseDatabaseUrl(databaseUrl(target)),
+      workDir: work,
+    });
+    await expect(restore).rejects.toThrow(/failed half way: read ECONNRESET/);
+    expect(
+      await query(target, `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`),
+    ).toEqual([{ n: 0 }]);
+
+    expect(await readdir(work)).toEqual([]);
   });
 
   it('a damaged zstd artifact fails the checksum check (not only decompression), and restore refuses it', async () => {

@@ -4,12 +4,12 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pgToolMessage } from './backup.ts';
 import type { CheckResult } from '../catalog/catalog.ts';
 import { decompressToFile, isPipelineCompressed } from './compression.ts';
-import { PgRestoreFailed } from '../shared/errors.ts';
+import { errorMessage, PgRestoreFailed, RepositoryError } from '../shared/errors.ts';
 import { fileListDigest } from './dump-directory.ts';
 import type { DumpFile, DumpManifest } from '../catalog/manifest.ts';
 import { type ConnectionInfo, libpqConnString, libpqEnv } from '../shared/pg.ts';
@@ -38,37 +38,29 @@ export async function materialize(
   if (manifest.artifact.files)
     return materializeDirectory(repository, manifest, manifest.artifact.files, workDir, env);
   const key = manifest.artifact.key;
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  const check = (): CheckResult => checksumResult(manifest, hash.digest('hex'), bytes);
-
   const compression = manifest.artifact.compression;
   const local = isPipelineCompressed(compression) ? undefined : repository.localPath?.(key);
   if (local) {
-    for await (const chunk of await repository.readStream(key)) {
-      hash.update(chunk as Buffer);
-      bytes += (chunk as Buffer).length;
-    }
-    return { path: local, checksum: check(), release: async () => undefined };
+    const stored = await hashStored(repository, key);
+    return {
+      path: local,
+      checksum: checksumResult(manifest, stored.sha256, stored.bytes),
+      release: async () => undefined,
+    };
   }
   const dir = await mkdtemp(path.join(workDir ?? tmpdir(), 'lifeboat-archive-'));
   // Compressed beside pg_dump: decompressed on the way, hashed as stored.
   const file = path.join(dir, path.basename(key).replace(/\.(zst|gz)$/, ''));
   try {
-    const stored = (await repository.readStream(key)).pipe(counter);
+    const read = await readHashed(repository, key);
     if (isPipelineCompressed(compression)) {
-      const stage = await decompressToFile(compression, stored, file, env);
+      const stage = await decompressToFile(compression, read.stream, file, env);
       const failed = await stage.done.then(
         () => null,
         (err: unknown) => err,
       );
+      // A read that failed half way is the reason, whatever the decompressor made of the cut.
+      read.throwIfFailed();
       if (failed) {
         stage.kill();
         // Damaged bytes fail decompression: then the stored object is hashed on its own, so the
@@ -81,13 +73,18 @@ export async function materialize(
         throw failed;
       }
     } else {
-      await pipeline(stored, createWriteStream(file));
+      await pipeline(read.stream, createWriteStream(file));
     }
+    const stored = read.result();
+    return {
+      path: file,
+      checksum: checksumResult(manifest, stored.sha256, stored.bytes),
+      release: () => rm(dir, { recursive: true, force: true }),
+    };
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  return { path: file, checksum: check(), release: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /**
@@ -156,26 +153,18 @@ async function fetchFile(
   compression: DumpManifest['artifact']['compression'],
   env: NodeJS.ProcessEnv,
 ): Promise<{ bytes: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  const stored = (await repository.readStream(file.key)).pipe(counter);
+  const read = await readHashed(repository, file.key);
   if (!isPipelineCompressed(compression)) {
-    await pipeline(stored, createWriteStream(dest));
-    return { bytes, sha256: hash.digest('hex') };
+    await pipeline(read.stream, createWriteStream(dest));
+    return read.result();
   }
-  const stage = await decompressToFile(compression, stored, dest, env);
+  const stage = await decompressToFile(compression, read.stream, dest, env);
   const failed = await stage.done.then(
     () => null,
     (err: unknown) => err,
   );
-  if (!failed) return { bytes, sha256: hash.digest('hex') };
+  read.throwIfFailed();
+  if (!failed) return read.result();
   stage.kill();
   // A damaged file fails decompression: hash it on its own so the check names the change.
   const rehash = await hashStored(repository, file.key);
@@ -198,6 +187,60 @@ function checksumResult(manifest: DumpManifest, sha: string, bytes: number): Che
         ? `SHA-256 ${sha.slice(0, 12)}…, ${bytes.toLocaleString('en-US')} bytes`
         : failures.join('; '),
     failures,
+  };
+}
+
+/**
+ * The stored object as it is read, hashed and counted on the way. A read that fails half way (a
+ * connection reset, a 5xx mid-body) fails the stream with a RepositoryError naming the key:
+ * `pipe` alone would leave the body's error unhandled (the process crashed) and the consumer
+ * waiting, or a decompressor could take the cut for the end of the artifact.
+ */
+async function readHashed(
+  repository: Repository,
+  key: string,
+): Promise<{
+  readonly stream: Readable;
+  /** Throws the read's failure, if it failed. */
+  throwIfFailed(): void;
+  /** SHA-256 and size of what was read (call once the stream has ended). */
+  result(): { sha256: string; bytes: number };
+}> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let failure: RepositoryError | undefined;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const body = await repository.readStream(key);
+  // The stream fails only once its consumer reads it (pipe, pipeline resume it): a body failing
+  // before the consumer is attached would otherwise fail a stream nobody listens to yet, and the
+  // consumer would wait for an end that never comes.
+  let started = false;
+  body.on('error', (err) => {
+    failure ??= new RepositoryError(`reading ${key} failed half way: ${errorMessage(err)}`, { cause: err });
+    if (started) counter.destroy(failure);
+  });
+  counter.once('resume', () => {
+    started = true;
+    if (failure) counter.destroy(failure);
+    else body.pipe(counter);
+  });
+  // The failure is also kept for throwIfFailed/result, whoever listens to the stream.
+  counter.on('error', () => undefined);
+  return {
+    stream: counter,
+    throwIfFailed: () => {
+      if (failure) throw failure;
+    },
+    result: () => {
+      if (failure) throw failure;
+      return { sha256: hash.digest('hex'), bytes };
+    },
   };
 }
 
