@@ -1,12 +1,16 @@
 /**
- * `npm run bench:backup [-- --sizes 0.4] [--repeat 3] [--only a,b] [--fresh]`
+ * `npm run bench:backup [-- --sizes 0.4] [--repeat 3] [--only a,b] [--fresh] [--node PATH]`
  *
  * Times, in one run and on the same database: raw `pg_dump -Fc` (default compression), raw
  * `pg_dump -Fc -Z1` (what a streamed Lambda dump tool runs), the bare off-thread pipeline
  * `pg_dump -Fc -Z0 | zstd -T<cores> -3`, and `lifeboat backup` with each compression setting to
  * s3rver (and its default to a file repository, and a directory dump with -j 2), and measures the
- * peak RSS of lifeboat's Node process (and of its pg_dump child). Prints figures; asserts none.
+ * peak RSS of lifeboat's Node process (and of its pg_dump child). Where the Node that runs lifeboat
+ * has zlib's zstd (22.15+; `--node PATH` runs lifeboat with another Node than the bench's), also
+ * the default with no zstd program (`LIFEBOAT_ZSTD=none`): zlib's zstd in the Node process, the path
+ * Lambda and the container images run. Prints figures; asserts none.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,6 +35,10 @@ interface Variant {
   readonly raw?: (file: string, db: BenchDatabase) => [string, string[]];
   readonly repo?: 'file' | 's3';
   readonly args?: string[];
+  /** Environment of the lifeboat run, over the bench's. */
+  readonly env?: Record<string, string>;
+  /** Runs only where lifeboat's Node has zlib's zstd. */
+  readonly needsZlibZstd?: boolean;
 }
 
 const CORES = availableParallelism();
@@ -72,6 +80,14 @@ const VARIANTS: Variant[] = [
   barePipeline('raw-pipe3', 3),
   { id: 'zstd', label: `lifeboat ${DEFAULT_LABEL} (default) → s3rver`, repo: 's3', args: [] },
   { id: 'zstd-file', label: `lifeboat ${DEFAULT_LABEL} (default) → file://`, repo: 'file', args: [] },
+  {
+    id: 'zstd-zlib',
+    label: `lifeboat ${DEFAULT_LABEL} in-process zlib zstd → s3rver`,
+    repo: 's3',
+    args: [],
+    env: { LIFEBOAT_ZSTD: 'none' },
+    needsZlibZstd: true,
+  },
   { id: 'zstd1', label: 'lifeboat zstd:1 → s3rver', repo: 's3', args: ['--compression', 'zstd:1'] },
   { id: 'zstd3', label: 'lifeboat zstd:3 → s3rver', repo: 's3', args: ['--compression', 'zstd:3'] },
   { id: 'gzip', label: 'lifeboat gzip:1 → s3rver', repo: 's3', args: ['--compression', 'gzip:1'] },
@@ -120,6 +136,12 @@ async function cpuSeconds(pid: number | undefined): Promise<number | null> {
 }
 
 let s3commands: typeof S3Module;
+/** The Node that runs lifeboat (`--node`; null: the first on PATH, as `npx lifeboat` finds it). */
+let lifeboatNode: { path: string | null; version: string; zlibZstd: boolean } = {
+  path: null,
+  version: process.version,
+  zlibZstd: false,
+};
 let credentials = { accessKeyId: '', secretAccessKey: '' };
 
 /** The AWS SDK warns about Node 20 on load (as bin/lifeboat.mjs also filters): keep stderr for figures. */
@@ -145,7 +167,37 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const only = option(argv, 'only')?.split(',');
-  const variants = only ? VARIANTS.filter((v) => only.includes(v.id)) : VARIANTS;
+  const node = option(argv, 'node');
+  let nodeInfo: { version: string; zlibZstd: boolean };
+  try {
+    nodeInfo = JSON.parse(
+      execFileSync(
+        node ?? process.execPath,
+        [
+          '-e',
+          "console.log(JSON.stringify({ version: process.version, zlibZstd: typeof require('node:zlib').zstdCompress === 'function' }))",
+        ],
+        { encoding: 'utf8' },
+      ),
+    ) as typeof nodeInfo;
+  } catch (err) {
+    process.stderr.write(
+      `--node expects a Node executable; ${node} did not run: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    return 2;
+  }
+  lifeboatNode = { path: node ?? null, ...nodeInfo };
+  const chosen = only ? VARIANTS.filter((v) => only.includes(v.id)) : VARIANTS;
+  const variants = chosen.filter((v) => !v.needsZlibZstd || nodeInfo.zlibZstd);
+  if (variants.length < chosen.length) {
+    log(
+      `Node ${nodeInfo.version} has no zlib zstd: ${chosen
+        .filter((v) => !variants.includes(v))
+        .map((v) => v.id)
+        .join(', ')} left out (--node PATH: a Node 22.15+, bench/README.md)`,
+    );
+  }
+  if (variants.length === 0 && chosen.length > 0) return 2;
   if (variants.length === 0) {
     process.stderr.write(`--only names none of ${VARIANTS.map((v) => v.id).join(', ')}\n`);
     return 2;
@@ -261,6 +313,11 @@ async function runVariant(variant: Variant, db: BenchDatabase, ctx: Context, i: 
         AWS_ACCESS_KEY_ID: credentials.accessKeyId,
         AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
         AWS_REGION: 'us-east-1',
+        // bin/lifeboat.mjs runs the `node` on PATH (its #! line).
+        ...(lifeboatNode.path
+          ? { PATH: `${path.dirname(lifeboatNode.path)}:${process.env.PATH ?? ''}` }
+          : {}),
+        ...variant.env,
       },
       // The pg_dump that dumps; not lifeboat's `pg_dump --version` probes.
       describeChild: (a) => (a.some((x) => x.startsWith('--format=')) ? 'pg_dump' : null),
@@ -361,7 +418,7 @@ function printReport(
   }
   process.stdout.write(
     `\nbackup benchmark — ${repeat} runs each, alternating order; time = median (best beside it); speed = raw pg_dump -Fc median / median; ` +
-      `RSS = peak VmHWM of lifeboat's Node process (goal ≤ ${mib(RSS_GOAL)}); ${CORES} cores; 1-minute load average during the run ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}\n\n`,
+      `RSS = peak VmHWM of lifeboat's Node process (goal ≤ ${mib(RSS_GOAL)}); lifeboat on Node ${lifeboatNode.version}; ${CORES} cores; 1-minute load average during the run ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}\n\n`,
   );
   process.stdout.write(
     `${table(

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:bundles [-- --repeat 7] [--only canary,prune] [--sdk-tracing]`
+ * `npm run bench:bundles [-- --repeat 7] [--only canary,prune] [--sdk-tracing] [--node PATH]`
  *
  * Every handler bundled as it ships (lib/constructs/handler-bundle.ts), with its size and its cold
  * init: the time to import the bundle in a fresh Node process with the function's NODE_OPTIONS,
@@ -9,9 +9,11 @@
  * CPU milliseconds of the process (user + system, steadier than wall-clock on a shared machine),
  * and the wall-clock ratio to a reference bundle that is built and imported the same way in every
  * run. With `--sdk-tracing`, each handler is also bundled as an environment with
- * `tracing.sdkCalls` would ship it (`<name>+sdk-tracing`), in the same rounds. Prints figures.
+ * `tracing.sdkCalls` would ship it (`<name>+sdk-tracing`), in the same rounds. With `--node PATH`,
+ * the bundles are imported by that Node executable instead of the one running the bench: Lambda
+ * runs Node 22 (bench/README.md says how to get one from the npm registry). Prints figures.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,7 +32,7 @@ interface Sample {
 }
 
 /** Wall-clock and CPU milliseconds `import(file)` takes in a new Node process. */
-function importTime(file: string, nodeOptions: string): Promise<Sample> {
+function importTime(node: string, file: string, nodeOptions: string): Promise<Sample> {
   const script = [
     'const c = process.cpuUsage(); const t = performance.now();',
     `await import(${JSON.stringify(pathToFileURL(file).href)});`,
@@ -38,7 +40,7 @@ function importTime(file: string, nodeOptions: string): Promise<Sample> {
     'process.stdout.write(JSON.stringify({ wall, cpu: (u.user + u.system) / 1000 }));',
   ].join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    const child = spawn(node, ['--input-type=module', '-e', script], {
       // What a handler's module scope may read; nothing reaches AWS at import.
       env: {
         PATH: process.env.PATH,
@@ -84,6 +86,16 @@ const argv = process.argv.slice(2);
 const repeat = Number(option(argv, 'repeat') ?? '7');
 const only = option(argv, 'only')?.split(',');
 const withSdkTracing = flag(argv, 'sdk-tracing');
+const node = option(argv, 'node') ?? process.execPath;
+let nodeVersion: string;
+try {
+  nodeVersion = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+} catch (err) {
+  process.stderr.write(
+    `--node expects a Node executable; ${node} did not run: ${err instanceof Error ? err.message : String(err)}\n`,
+  );
+  process.exit(2);
+}
 const work = await mkdtemp(path.join(tmpdir(), 'lifeboat-bundles-'));
 try {
   const names = (await handlerNames()).filter((n) => !only || only.includes(n));
@@ -100,7 +112,7 @@ try {
   for (let round = 0; round < repeat; round++) {
     for (const [name, bundle] of bundles) {
       const nodeOptions = name === REFERENCE ? '' : HANDLER_NODE_OPTIONS;
-      samples.get(name)!.push(await importTime(bundle.file, nodeOptions));
+      samples.get(name)!.push(await importTime(node, bundle.file, nodeOptions));
     }
     load.push(loadavg()[0]!);
     process.stderr.write(`  round ${round + 1}/${repeat}, load ${loadavg()[0]!.toFixed(1)}\n`);
@@ -122,7 +134,7 @@ try {
     ];
   });
   process.stdout.write(
-    `\nhandler bundles (lib/constructs/handler-bundle.ts) — size (goal ≤ ${BUNDLE_LIMIT_BYTES / 1e6} MB; INIT: the entry and the chunks it imports statically) and cold init = import in a fresh Node ${process.version} process${HANDLER_NODE_OPTIONS ? ` with NODE_OPTIONS=${HANDLER_NODE_OPTIONS}` : ''}, median of ${repeat} alternating rounds (goal ≤ ${INIT_GOAL_MS} ms wall-clock on an idle machine); × REF: wall-clock over the reference bundle's (bench/fixtures/reference-handler.ts) in the same run; 1-minute load average ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)}\n\n`,
+    `\nhandler bundles (lib/constructs/handler-bundle.ts) — size (goal ≤ ${BUNDLE_LIMIT_BYTES / 1e6} MB; INIT: the entry and the chunks it imports statically) and cold init = import in a fresh Node ${nodeVersion} process${HANDLER_NODE_OPTIONS ? ` with NODE_OPTIONS=${HANDLER_NODE_OPTIONS}` : ''}, median of ${repeat} alternating rounds (goal ≤ ${INIT_GOAL_MS} ms wall-clock on an idle machine); × REF: wall-clock over the reference bundle's (bench/fixtures/reference-handler.ts) in the same run; 1-minute load average ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)}\n\n`,
   );
   process.stdout.write(
     `${table(['HANDLER', 'SIZE', 'INIT', '≤ 1 MB', 'WALL MS', 'CPU MS', '× REF', `≤ ${INIT_GOAL_MS} MS`], rows)}\n`,

@@ -16,6 +16,7 @@ import {
   parseCompression,
   pgDumpCompressArgs,
   resolveCompression,
+  findZstd,
   startCompressor,
   startDecompressor,
   type ZlibZstd,
@@ -131,6 +132,27 @@ describe('compression beside pg_dump round-trips', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('LIFEBOAT_ZSTD names the program, or with `none` turns it off (zlib zstd then, as on Lambda)', async () => {
+    const installed = await findZstd({ PATH: process.env.PATH });
+    expect(installed).toMatch(/\/zstd$/);
+    expect(await findZstd({ PATH: process.env.PATH, LIFEBOAT_ZSTD: installed! })).toBe(installed);
+    expect(await findZstd({ PATH: process.env.PATH, LIFEBOAT_ZSTD: '/nonexistent/zstd' })).toBeNull();
+    expect(await findZstd({ PATH: process.env.PATH, LIFEBOAT_ZSTD: 'none' })).toBeNull();
+
+    const byProgram = zlibZstdByProgram();
+    const stage = await startCompressor(
+      { method: 'zstd', level: 4 },
+      Readable.from([Buffer.from('lifeboat '.repeat(1000))]),
+      { PATH: process.env.PATH, LIFEBOAT_ZSTD: 'none' },
+      byProgram,
+    );
+    const out = await buffer(stage.output);
+    await stage.done;
+    expect(stage.description).toMatch(/^zlib zstd level 4/);
+    expect(byProgram.levels).toEqual([4]);
+    expect(execFileSync(installed!, ['-d', '-c'], { input: out }).toString()).toBe('lifeboat '.repeat(1000));
   });
 
   it('zstd with no program and no zlib zstd says what is missing, both ways', async () => {

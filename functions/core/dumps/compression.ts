@@ -137,8 +137,13 @@ export function pgDumpCompressArgs(c: Compression, pgDumpMajor: number): string[
   }
 }
 
-/** The `zstd` program, if installed (LIFEBOAT_ZSTD names it explicitly; otherwise PATH). */
+/**
+ * The `zstd` program, if installed (LIFEBOAT_ZSTD names it explicitly; otherwise PATH).
+ * `LIFEBOAT_ZSTD=none` uses no program even where one is installed: zlib's zstd runs, as on
+ * Lambda (how `npm run bench:backup` measures that path on a machine with the program).
+ */
 export async function findZstd(env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
+  if (env.LIFEBOAT_ZSTD === 'none') return null;
   const candidates = env.LIFEBOAT_ZSTD
     ? [env.LIFEBOAT_ZSTD]
     : // An env given for PostgreSQL tools may carry no PATH: the process's own then applies.
