@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
-import type * as z from 'zod';
+import type * as z from '#core/shared/zod.ts';
 import {
   environmentDimension,
   flushMetrics,
@@ -43,7 +43,7 @@ export interface MetricsHandlerTools extends HandlerTools {
   readonly metrics: Metrics;
 }
 
-export interface HandlerOptions<S extends z.ZodType, R> {
+export interface HandlerOptions<S extends z.core.$ZodType, R> {
   /** The function's service name (logs, the Powertools `service`). */
   readonly service: string;
   /** The event's schema: a mismatch fails before the core runs, naming the field. */
@@ -66,7 +66,7 @@ export interface HandlerOptions<S extends z.ZodType, R> {
 }
 
 /** The options of a handler that records metrics. */
-export interface MetricsHandlerOptions<S extends z.ZodType, R> extends Omit<
+export interface MetricsHandlerOptions<S extends z.core.$ZodType, R> extends Omit<
   HandlerOptions<S, R>,
   'metrics' | 'environmentDimension'
 > {
@@ -86,15 +86,15 @@ export interface MetricsHandlerOptions<S extends z.ZodType, R> extends Omit<
 
 export type LambdaHandler<R> = middy.MiddyfiedHandler<unknown, R, Error, LifeboatContext>;
 
-export function lambdaHandler<S extends z.ZodType, R>(
+export function lambdaHandler<S extends z.core.$ZodType, R>(
   options: MetricsHandlerOptions<S, R>,
   core: (event: z.output<S>, tools: MetricsHandlerTools) => Promise<R>,
 ): LambdaHandler<R>;
-export function lambdaHandler<S extends z.ZodType, R>(
+export function lambdaHandler<S extends z.core.$ZodType, R>(
   options: HandlerOptions<S, R>,
   core: (event: z.output<S>, tools: HandlerTools) => Promise<R>,
 ): LambdaHandler<R>;
-export function lambdaHandler<S extends z.ZodType, R>(
+export function lambdaHandler<S extends z.core.$ZodType, R>(
   options: HandlerOptions<S, R> | MetricsHandlerOptions<S, R>,
   core: (event: z.output<S>, tools: MetricsHandlerTools) => Promise<R>,
 ): LambdaHandler<R> {

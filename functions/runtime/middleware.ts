@@ -1,8 +1,8 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type * as z from 'zod';
 import { InvalidArgument, requireEnv } from '#core/shared/errors.ts';
+import * as z from '#core/shared/zod.ts';
 import { DIMENSION } from '#core/shared/metrics.ts';
 
 /**
@@ -26,20 +26,20 @@ export type InvalidEventError = (message: string) => Error;
  * Parses `input` with `schema`; a mismatch throws (by default InvalidArgument) naming the first
  * field that is wrong: `wf-fence event: target.primary.region: expected string, received undefined`.
  */
-export function parseEvent<S extends z.ZodType>(
+export function parseEvent<S extends z.core.$ZodType>(
   schema: S,
   input: unknown,
   label: string,
   invalid: InvalidEventError = (message) => new InvalidArgument(message),
 ): z.output<S> {
-  const parsed = schema.safeParse(input);
+  const parsed = z.safeParse(schema, input);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   throw invalid(`${label}: ${issue?.path.join('.') || '(event)'}: ${issue?.message ?? 'invalid'}`);
 }
 
 /** Replaces the event with its parsed form before the handler runs; a bad event never reaches it. */
-export function validateEvent<S extends z.ZodType>(
+export function validateEvent<S extends z.core.$ZodType>(
   schema: S,
   label: string,
   invalid?: InvalidEventError,
