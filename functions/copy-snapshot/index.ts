@@ -2,7 +2,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { Catalog } from '#core/catalog/catalog.ts';
 import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import { type CopyBatchResult, copySnapshotBatch } from '#core/snapshots/copy-snapshot.ts';
@@ -91,8 +91,8 @@ export async function runCopySnapshot(
 
 /** The SQS batch (each record's body is checked, and failed alone, by copySnapshotBatch). */
 const CopyQueueEvent = z.looseObject({
-  Records: z.array(z.looseObject({ messageId: z.string(), body: z.string() })).optional(),
-}) as unknown as z.ZodType<SQSEvent>;
+  Records: z.optional(z.array(z.looseObject({ messageId: z.string(), body: z.string() }))),
+}) as unknown as z.ZodMiniType<SQSEvent>;
 
 export const handler = lambdaHandler(
   { service: 'copy-snapshot', metrics: handlerMetrics, event: CopyQueueEvent },

@@ -3,7 +3,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { announce } from '#core/notify/announce.ts';
 import { runBackup } from '#core/dumps/backup.ts';
 import { parseCompression } from '#core/dumps/compression.ts';
@@ -21,20 +21,18 @@ import { powertools } from '#runtime/powertools.ts';
 import { ENV } from './env.ts';
 import { SECRET_ARN } from '#core/contracts/index.ts';
 
-export const LogicalDumpEvent = z
-  .object({
-    /** The protected database's name in lifeboat's configuration (names the catalog entries). */
-    database: z.string().min(1).max(200),
-    /** Secrets Manager secret with username, password, host, port, dbname. */
-    secretArn: z.string().regex(SECRET_ARN, 'a Secrets Manager ARN'),
-    /** The PostgreSQL database to dump, when it differs from the secret's dbname. */
-    dbname: z.string().min(1).optional(),
-    /** `method[:level]` (see #core/dumps/compression.ts). @default zstd:2 */
-    compression: z.string().min(1).max(40).optional(),
-    /** pg_dump workers of a directory dump (Fargate task only). @default - one streamed archive */
-    jobs: z.number().int().min(1).max(32).optional(),
-  })
-  .strict();
+export const LogicalDumpEvent = z.strictObject({
+  /** The protected database's name in lifeboat's configuration (names the catalog entries). */
+  database: z.string().check(z.minLength(1), z.maxLength(200)),
+  /** Secrets Manager secret with username, password, host, port, dbname. */
+  secretArn: z.string().check(z.regex(SECRET_ARN, 'a Secrets Manager ARN')),
+  /** The PostgreSQL database to dump, when it differs from the secret's dbname. */
+  dbname: z.optional(z.string().check(z.minLength(1))),
+  /** `method[:level]` (see #core/dumps/compression.ts). @default zstd:2 */
+  compression: z.optional(z.string().check(z.minLength(1), z.maxLength(40))),
+  /** pg_dump workers of a directory dump (Fargate task only). @default - one streamed archive */
+  jobs: z.optional(z.int().check(z.gte(1), z.lte(32))),
+});
 export type LogicalDumpEvent = z.infer<typeof LogicalDumpEvent>;
 
 /**

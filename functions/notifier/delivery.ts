@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { LifeboatError } from '#core/shared/errors.ts';
 import type { Logger } from '#core/shared/logger.ts';
 import type { Route, SlackMessage } from '#core/notify/slack.ts';
@@ -18,15 +18,15 @@ export class SlackRejected extends LifeboatError {
  */
 export const DeliveryTiming = z.strictObject({
   /** POSTs per message, the first included. */
-  maxAttempts: z.number().int().min(1).max(10).default(5),
+  maxAttempts: z._default(z.int().check(z.gte(1), z.lte(10)), 5),
   /** Backoff before the second attempt; doubles each time, with jitter. */
-  baseDelayMs: z.number().int().min(0).default(500),
+  baseDelayMs: z._default(z.int().check(z.gte(0)), 500),
   /** Cap on one backoff (Retry-After is honoured beyond it, within the budget). */
-  maxDelayMs: z.number().int().min(0).default(8_000),
+  maxDelayMs: z._default(z.int().check(z.gte(0)), 8_000),
   /** Total time for all attempts and waits. */
-  budgetMs: z.number().int().min(1).default(25_000),
+  budgetMs: z._default(z.int().check(z.gte(1)), 25_000),
   /** One request, body included. */
-  requestTimeoutMs: z.number().int().min(1).default(5_000),
+  requestTimeoutMs: z._default(z.int().check(z.gte(1)), 5_000),
 });
 export type DeliveryTiming = z.infer<typeof DeliveryTiming>;
 

@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { InvalidArgument, requireEnv } from '#core/shared/errors.ts';
 import { type LifeboatEvent } from '#core/notify/events.ts';
 import { eventFromSnsRecord } from '#core/notify/decode.ts';
@@ -23,14 +23,14 @@ const SnsEvent = z.looseObject({
       z.looseObject({
         Sns: z.looseObject({
           Message: z.string(),
-          Subject: z.string().nullish(),
-          Timestamp: z.string().optional(),
-          TopicArn: z.string().optional(),
-          MessageId: z.string().optional(),
+          Subject: z.nullish(z.string()),
+          Timestamp: z.optional(z.string()),
+          TopicArn: z.optional(z.string()),
+          MessageId: z.optional(z.string()),
         }),
       }),
     )
-    .min(1),
+    .check(z.minLength(1)),
 });
 
 /** What the notifier counts (Powertools EMF in the handler). */

@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { Catalog } from '#core/catalog/catalog.ts';
 import { ConfigError, requireEnv } from '#core/shared/errors.ts';
 import type { Logger as CoreLogger } from '#core/shared/logger.ts';
@@ -79,7 +79,10 @@ export const handler = lambdaHandler(
     service: 'prune',
     metrics: handlerMetrics,
     // The Scheduler may send no input: a run that deletes.
-    event: z.preprocess((event) => event ?? {}, PruneEvent),
+    event: z.pipe(
+      z.transform((event: unknown) => event ?? {}),
+      PruneEvent,
+    ),
     eventLabel: 'prune event',
     // The alarms match on Environment alone, so Powertools' default `service` dimension goes.
     environmentDimension: { variable: ENV.environment, required: true },

@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { errorMessage, requireEnv } from '#core/shared/errors.ts';
 import { EVENTS_TOPIC_ENV, makeEvent } from '#core/notify/events.ts';
 import { publishEvent } from '#core/notify/publish.ts';

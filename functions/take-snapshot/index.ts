@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { Catalog } from '#core/catalog/catalog.ts';
 import {
   type ConflictGauge,
@@ -78,13 +78,16 @@ export async function runTakeSnapshot(
  * The Scheduler's event: a discovery event (`discover`) or one database's. Checked against the
  * schema of its kind, so a mismatch names the field of that kind.
  */
-const SnapshotScheduleEvent = z.unknown().transform((event, ctx) => {
-  const parsed = (isDiscoverEvent(event) ? DiscoverSnapshotsEvent : TakeSnapshotEvent).safeParse(event);
-  if (parsed.success) return parsed.data;
-  for (const issue of parsed.error.issues)
-    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
-  return z.NEVER;
-});
+const SnapshotScheduleEvent = z.pipe(
+  z.unknown(),
+  z.transform((event, ctx) => {
+    const parsed = (isDiscoverEvent(event) ? DiscoverSnapshotsEvent : TakeSnapshotEvent).safeParse(event);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues)
+      ctx.issues.push({ code: 'custom', message: issue.message, path: issue.path, input: event });
+    return z.NEVER;
+  }),
+);
 
 export const handler = lambdaHandler(
   {

@@ -2,7 +2,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { announce } from '#core/notify/announce.ts';
 import type { CheckResult } from '#core/catalog/catalog.ts';
 import { InvalidArgument, requireEnv } from '#core/shared/errors.ts';
@@ -15,18 +15,16 @@ import { lambdaHandler } from '#runtime/handler.ts';
 import { handlerMetrics } from '#runtime/metrics.ts';
 import { ENV } from './env.ts';
 
-export const VerifyBackupEvent = z
-  .object({
-    /** The protected database's name in the catalog. */
-    database: z.string().min(1).max(200),
-    /** A backup id, or `latest` (the newest completed dump of the database). */
-    backupId: z
-      .string()
-      .regex(/^(latest|[0-9]{8}T[0-9]{6}Z-[0-9a-z-]{1,64})$/, 'a backup id or "latest"')
-      .default('latest'),
-    jobs: z.number().int().min(1).max(16).default(2),
-  })
-  .strict();
+export const VerifyBackupEvent = z.strictObject({
+  /** The protected database's name in the catalog. */
+  database: z.string().check(z.minLength(1), z.maxLength(200)),
+  /** A backup id, or `latest` (the newest completed dump of the database). */
+  backupId: z._default(
+    z.string().check(z.regex(/^(latest|[0-9]{8}T[0-9]{6}Z-[0-9a-z-]{1,64})$/, 'a backup id or "latest"')),
+    'latest',
+  ),
+  jobs: z._default(z.int().check(z.gte(1), z.lte(16)), 2),
+});
 
 /** Failures listed per check in the result; the full list is in the catalog record. */
 const MAX_FAILURES = 20;

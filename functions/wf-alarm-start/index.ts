@@ -1,5 +1,5 @@
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { primaryUnwritableAlarmName } from '#core/failover/canary.ts';
 import { ConfigError, requireEnv } from '#core/shared/errors.ts';
 import {
@@ -25,12 +25,12 @@ import { WF_ENV } from '../wf-common/env.ts';
  */
 
 export const AlarmStartEvent = z.object({
-  database: z.string().min(1),
-  alarmName: z.string().min(1),
+  database: z.string().check(z.minLength(1)),
+  alarmName: z.string().check(z.minLength(1)),
   state: z.string(),
   time: z.iso.datetime({ offset: true }),
   /** @default 'unplanned': an alarm means the primary is unhealthy */
-  mode: z.enum(['planned', 'unplanned']).default('unplanned'),
+  mode: z._default(z.enum(['planned', 'unplanned']), 'unplanned'),
 });
 export type AlarmStartEvent = z.input<typeof AlarmStartEvent>;
 

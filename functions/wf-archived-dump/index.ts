@@ -9,7 +9,7 @@ import {
 } from '#core/dumps/cold-storage.ts';
 import type { Repository, RestoreTier } from '#core/repository/types.ts';
 import { selectBackup } from '#core/verify/verify.ts';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { catalogFromEnv, repositoryFromEnv } from '../wf-common/index.ts';
 import { as } from '../wf-common/events.ts';
@@ -78,7 +78,7 @@ export async function archivedDump(
   };
 }
 
-const dumpRef = { database: z.string().min(1), backupId: z.string().min(1) };
+const dumpRef = { database: z.string().check(z.minLength(1)), backupId: z.string().check(z.minLength(1)) };
 export const ArchivedDumpEvent = as<ArchivedDumpEvent>(
   z.discriminatedUnion('action', [
     z.looseObject({ ...dumpRef, action: z.literal('check') }),
@@ -86,7 +86,7 @@ export const ArchivedDumpEvent = as<ArchivedDumpEvent>(
       ...dumpRef,
       action: z.literal('request'),
       tier: z.enum(['Standard', 'Bulk', 'Expedited']),
-      days: z.number().int().positive(),
+      days: z.int().check(z.positive()),
     }),
   ]),
 );

@@ -13,7 +13,7 @@ import {
   promotionCheckCommand,
   type ReplicaRole,
 } from '#core/failover/promotion.ts';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { rdsIn } from '../wf-common/index.ts';
 import { as, failoverTarget } from '../wf-common/events.ts';
@@ -140,11 +140,11 @@ export async function confirmPromotion(
 
 export const CheckWritableEvent = as<CheckWritableEvent>(
   z.looseObject({
-    database: z.string().min(1),
+    database: z.string().check(z.minLength(1)),
     target: failoverTarget,
-    attempts: z.number().int().nonnegative().optional(),
-    firstWaitSeconds: z.number().positive().optional(),
-    promoteError: z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
+    attempts: z.optional(z.int().check(z.nonnegative())),
+    firstWaitSeconds: z.optional(z.number().check(z.positive())),
+    promoteError: z.optional(z.looseObject({ Error: z.optional(z.string()), Cause: z.optional(z.string()) })),
   }),
 );
 

@@ -7,7 +7,7 @@ import {
 import { LifeboatError } from '#core/shared/errors.ts';
 import { type FailbackPlan, failbackInstanceOf } from '#core/failover/failback.ts';
 import { isRdsError } from '#core/snapshots/rds.ts';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { rdsIn } from '../wf-common/index.ts';
 import { as } from '../wf-common/events.ts';
@@ -157,17 +157,20 @@ export async function createReplica(
   };
 }
 
-const placed = z.looseObject({ region: z.string().min(1), identifier: z.string().min(1) });
+const placed = z.looseObject({
+  region: z.string().check(z.minLength(1)),
+  identifier: z.string().check(z.minLength(1)),
+});
 export const CreateReplicaEvent = as<CreateReplicaEvent>(
   z.looseObject({
-    executionName: z.string().min(1),
+    executionName: z.string().check(z.minLength(1)),
     plan: z.looseObject({
-      database: z.string().min(1),
+      database: z.string().check(z.minLength(1)),
       kind: z.enum(['instance', 'cluster']),
-      source: placed.extend({ arn: z.string().min(1) }),
+      source: z.extend(placed, { arn: z.string().check(z.minLength(1)) }),
       replica: placed,
-      globalClusterIdentifier: z.string().min(1).nullable(),
-      engineVersion: z.string().min(1),
+      globalClusterIdentifier: z.nullable(z.string().check(z.minLength(1))),
+      engineVersion: z.string().check(z.minLength(1)),
     }),
   }),
 );

@@ -7,7 +7,7 @@ import {
 import { type FailbackPlan, failbackInstanceOf } from '#core/failover/failback.ts';
 import { LifeboatError } from '#core/shared/errors.ts';
 import { isRdsError, isRdsNotFound } from '#core/snapshots/rds.ts';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { TAG } from '#core/contracts/index.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { rdsIn } from '../wf-common/index.ts';
@@ -179,12 +179,18 @@ export async function deleteReplica(event: DeleteReplicaEvent, rds: RDSClient): 
 /** The plan (`$.plan`: what the cleanup looks for, and its commands) and the execution's name. */
 export const DeleteReplicaEvent = as<DeleteReplicaEvent>(
   z.looseObject({
-    executionName: z.string().min(1),
+    executionName: z.string().check(z.minLength(1)),
     plan: z.looseObject({
       kind: z.enum(['instance', 'cluster']),
-      replica: z.looseObject({ region: z.string().min(1), identifier: z.string().min(1) }),
-      globalClusterIdentifier: z.string().min(1).nullable(),
-      commands: z.looseObject({ check: z.string().min(1), cleanup: z.string().min(1) }),
+      replica: z.looseObject({
+        region: z.string().check(z.minLength(1)),
+        identifier: z.string().check(z.minLength(1)),
+      }),
+      globalClusterIdentifier: z.nullable(z.string().check(z.minLength(1))),
+      commands: z.looseObject({
+        check: z.string().check(z.minLength(1)),
+        cleanup: z.string().check(z.minLength(1)),
+      }),
     }),
   }),
 );

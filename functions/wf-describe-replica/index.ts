@@ -1,5 +1,5 @@
 import type { RDSClient } from '@aws-sdk/client-rds';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { rdsIn } from '../wf-common/index.ts';
 import { as, createdReplica } from '../wf-common/events.ts';

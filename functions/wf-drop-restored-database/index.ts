@@ -1,5 +1,5 @@
 import type { RDSClient } from '@aws-sdk/client-rds';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import type { PlannedRestore } from '#core/restore/restore-plan.ts';
 import { type DropResult, dropOwnedDatabase, pgServer } from '#core/restore/restore-target.ts';
 import type { ConnectionInfo } from '#core/shared/pg.ts';
@@ -21,9 +21,9 @@ export interface DropEvent {
 
 export const DropEvent = as<DropEvent>(
   z.looseObject({
-    database: z.string().min(1),
+    database: z.string().check(z.minLength(1)),
     target: restoreTarget,
-    executionName: z.string().min(1),
+    executionName: z.string().check(z.minLength(1)),
   }),
 );
 

@@ -16,7 +16,7 @@ import {
 } from '#core/failover/preflight.ts';
 import { errorMessage } from '#core/shared/errors.ts';
 import { classifyRegionError, isRdsNotFound, rdsErrorName } from '#core/snapshots/rds.ts';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { clientsByRegion } from '#runtime/clients.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { rdsIn, WF_ENV } from '../wf-common/index.ts';
@@ -206,9 +206,9 @@ const deps: PreflightDeps = {
 const PreflightEnvelope = as<PreflightEvent>(
   z.looseObject({
     input: z.unknown(),
-    executionId: z.string().min(1),
-    lockTable: z.string().min(1).optional(),
-    recheck: z.boolean().optional(),
+    executionId: z.string().check(z.minLength(1)),
+    lockTable: z.optional(z.string().check(z.minLength(1))),
+    recheck: z.optional(z.boolean()),
   }),
 );
 

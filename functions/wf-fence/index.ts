@@ -3,7 +3,7 @@ import { errorMessage } from '#core/shared/errors.ts';
 import { type FailoverTarget } from '#core/failover/failover.ts';
 import { fenceCheckCommand } from '#core/failover/promotion.ts';
 import { classifyRegionError, rdsErrorName } from '#core/snapshots/rds.ts';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { rdsIn } from '../wf-common/index.ts';
 import { as, failoverTarget } from '../wf-common/events.ts';
@@ -101,7 +101,7 @@ export async function fence(event: FenceEvent, rds: RDSClient): Promise<FenceRes
 
 export const FenceEvent = as<FenceEvent>(
   z.looseObject({
-    database: z.string().min(1),
+    database: z.string().check(z.minLength(1)),
     mode: z.enum(['planned', 'unplanned']),
     target: failoverTarget,
   }),

@@ -1,6 +1,6 @@
 import type { Catalog, CheckResult } from '#core/catalog/catalog.ts';
 import { elapsedMs, type PlannedRestore, type RestorePoint } from '#core/restore/restore-plan.ts';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { catalogFromEnv } from '../wf-common/index.ts';
 import { as, plannedRestore, restorePoint } from '../wf-common/events.ts';
@@ -53,14 +53,14 @@ export async function finishRestore(
 
 export const FinishRestoreEvent = as<FinishRestoreEvent>(
   z.looseObject({
-    executionId: z.string().min(1),
-    startedAt: z.string().min(1),
+    executionId: z.string().check(z.minLength(1)),
+    startedAt: z.string().check(z.minLength(1)),
     request: plannedRestore,
     restorePoint,
     created: z.record(z.string(), z.unknown()),
     endpoint: z.string(),
-    verification: z.looseObject({ skipped: z.boolean().optional(), passed: z.boolean().optional() }),
-    cutover: z.looseObject({ skipped: z.boolean().optional(), status: z.string().optional() }),
+    verification: z.looseObject({ skipped: z.optional(z.boolean()), passed: z.optional(z.boolean()) }),
+    cutover: z.looseObject({ skipped: z.optional(z.boolean()), status: z.optional(z.string()) }),
   }),
 );
 

@@ -2,7 +2,7 @@ import { DescribeGlobalClustersCommand, type RDSClient } from '@aws-sdk/client-r
 import { requireEnv } from '#core/shared/errors.ts';
 import { findTarget, parseFailoverTargets } from '#core/failover/failover.ts';
 import { type FailbackPlan, FailbackRequest, planFailback } from '#core/failover/failback.ts';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { rdsIn, WF_ENV } from '../wf-common/index.ts';
 import { as } from '../wf-common/events.ts';
@@ -74,7 +74,7 @@ export async function planFailbackTask(
 
 /** The envelope the state machine builds; the execution input is checked by planFailback. */
 export const PlanFailbackEvent = as<PlanFailbackEvent>(
-  z.looseObject({ input: z.unknown(), executionName: z.string().min(1) }),
+  z.looseObject({ input: z.unknown(), executionName: z.string().check(z.minLength(1)) }),
 );
 
 export const handler = lambdaHandler({ service: 'wf-plan-failback', event: PlanFailbackEvent }, (event) =>

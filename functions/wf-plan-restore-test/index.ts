@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import type { Catalog } from '#core/catalog/catalog.ts';
 import { ConfigError, requireEnv } from '#core/shared/errors.ts';
 import { planRestoreTest, type RestoreTestPlan } from '#core/restore/restore-plan.ts';
@@ -23,8 +23,8 @@ export function secretFor(database: string, env: NodeJS.ProcessEnv): string {
 }
 
 export const PlanRestoreTestEvent = z.looseObject({
-  database: z.string().min(1),
-  executionName: z.string().min(1),
+  database: z.string().check(z.minLength(1)),
+  executionName: z.string().check(z.minLength(1)),
 });
 
 /** The plan of one restore test: the catalog of this region, the database's secret from the environment. */

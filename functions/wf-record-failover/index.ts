@@ -4,7 +4,7 @@ import { type FailoverRequest, type FailoverTarget } from '#core/failover/failov
 import { buildFailoverRecord, failoverRecordKey } from '#core/failover/record.ts';
 import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import type { Repository } from '#core/repository/types.ts';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { handlerMetrics } from '#runtime/metrics.ts';
 import { repositoryFromEnv } from '../wf-common/index.ts';
@@ -67,16 +67,16 @@ export function recordFailoverMetrics(
 
 export const RecordFailoverEvent = as<RecordFailoverEvent>(
   z.looseObject({
-    executionId: z.string().min(1),
-    executionName: z.string().min(1),
-    startedAt: z.string().min(1),
-    request: z.looseObject({ database: z.string().min(1) }),
+    executionId: z.string().check(z.minLength(1)),
+    executionName: z.string().check(z.minLength(1)),
+    startedAt: z.string().check(z.minLength(1)),
+    request: z.looseObject({ database: z.string().check(z.minLength(1)) }),
     target: failoverTarget,
-    rpoSeconds: z.number().nullable(),
-    verifiedWriteAt: z.string().min(1),
+    rpoSeconds: z.nullable(z.number()),
+    verifiedWriteAt: z.string().check(z.minLength(1)),
     fence: z.string(),
-    dns: z.looseObject({ status: z.string().optional() }).nullish(),
-    recordedAt: z.string().min(1).optional(),
+    dns: z.nullish(z.looseObject({ status: z.optional(z.string()) })),
+    recordedAt: z.optional(z.string().check(z.minLength(1))),
   }),
 );
 

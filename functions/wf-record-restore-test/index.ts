@@ -3,7 +3,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Catalog, CheckResult, VerificationRecord } from '#core/catalog/catalog.ts';
 import { DIMENSION, METRIC } from '#core/shared/metrics.ts';
 import { type RestoreTestPlan, restoreTestRecord } from '#core/restore/restore-plan.ts';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { handlerMetrics } from '#runtime/metrics.ts';
 import { catalogFromEnv } from '../wf-common/index.ts';
@@ -76,13 +76,13 @@ export function recordVerificationMetrics(metrics: VerificationMetrics, record: 
 
 export const RecordRestoreTestEvent = as<RecordRestoreTestEvent>(
   z.looseObject({
-    executionId: z.string().min(1),
-    startedAt: z.string().min(1),
-    database: z.string().min(1),
+    executionId: z.string().check(z.minLength(1)),
+    startedAt: z.string().check(z.minLength(1)),
+    database: z.string().check(z.minLength(1)),
     plan: z.looseObject({}),
-    timing: z.looseObject({ restoredAt: z.string().optional() }),
-    checks: z.looseObject({ passed: z.boolean(), checks: z.array(z.unknown()) }).optional(),
-    error: z.looseObject({ Error: z.string(), Cause: z.string().optional() }).optional(),
+    timing: z.looseObject({ restoredAt: z.optional(z.string()) }),
+    checks: z.optional(z.looseObject({ passed: z.boolean(), checks: z.array(z.unknown()) })),
+    error: z.optional(z.looseObject({ Error: z.string(), Cause: z.optional(z.string()) })),
   }),
 );
 

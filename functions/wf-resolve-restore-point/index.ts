@@ -7,7 +7,7 @@ import {
   type RestorePoint,
   TargetAlreadyExists,
 } from '#core/restore/restore-plan.ts';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { catalogFromEnv, rdsIn } from '../wf-common/index.ts';
 import { as, plannedRestore } from '../wf-common/events.ts';

@@ -3,7 +3,7 @@ import { runRestore } from '#core/restore/restore.ts';
 import type { PlannedRestore } from '#core/restore/restore-plan.ts';
 import { VerificationFailed } from '#core/restore/restore-plan.ts';
 import { createOwnedDatabase, type DatabaseServer, pgServer } from '#core/restore/restore-target.ts';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 import { connectionAt, rdsIn, repositoryFromEnv } from '../wf-common/index.ts';
 import { as, restoreTarget } from '../wf-common/events.ts';
@@ -64,10 +64,10 @@ export async function restoreDump(
 
 export const RestoreDumpEvent = as<RestoreDumpEvent>(
   z.looseObject({
-    database: z.string().min(1),
-    backupId: z.string().min(1),
+    database: z.string().check(z.minLength(1)),
+    backupId: z.string().check(z.minLength(1)),
     target: restoreTarget,
-    executionName: z.string().min(1),
+    executionName: z.string().check(z.minLength(1)),
   }),
 );
 

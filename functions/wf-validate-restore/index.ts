@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import { planRestore } from '#core/restore/restore-plan.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
 

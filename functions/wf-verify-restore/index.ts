@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import type { BackupSummary, Catalog, CheckResult } from '#core/catalog/catalog.ts';
 import { BackupNotFound } from '#core/shared/errors.ts';
 import type { DumpManifest } from '#core/catalog/manifest.ts';
@@ -101,12 +101,12 @@ export async function verifyRestore(
 
 export const VerifyRestoreEvent = as<VerifyRestoreEvent>(
   z.looseObject({
-    database: z.string().min(1),
+    database: z.string().check(z.minLength(1)),
     restorePoint,
-    statisticsBackupId: z.string().nullish(),
-    endpoint: z.string().min(1),
-    secretArn: z.string().min(1),
-    failOnMismatch: z.boolean().optional(),
+    statisticsBackupId: z.nullish(z.string()),
+    endpoint: z.string().check(z.minLength(1)),
+    secretArn: z.string().check(z.minLength(1)),
+    failOnMismatch: z.optional(z.boolean()),
   }),
 );
 

@@ -6,7 +6,7 @@ import {
   replayLsn,
   verifyWrite,
 } from '#core/failover/failover-pg.ts';
-import * as z from 'zod';
+import * as z from '#core/shared/zod.ts';
 import type { ConnectionInfo } from '#core/shared/pg.ts';
 import type { Logger } from '#core/shared/logger.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
@@ -62,8 +62,8 @@ export { verifyWrite } from '#core/failover/failover-pg.ts';
 
 type Event = VerifyWriteEvent | CatchUpEvent | EstimateRpoEvent;
 
-const common = { database: z.string().min(1), target: failoverTarget };
-const endpoint = z.string().min(1).nullable();
+const common = { database: z.string().check(z.minLength(1)), target: failoverTarget };
+const endpoint = z.nullable(z.string().check(z.minLength(1)));
 
 /** The three actions' events, told apart by `action` (none: verify-write). */
 export const VerifyWriteTaskEvent = as<Event>(
@@ -73,20 +73,20 @@ export const VerifyWriteTaskEvent = as<Event>(
       action: z.literal('catch-up'),
       primaryEndpoint: endpoint,
       replicaEndpoint: endpoint,
-      timeoutSeconds: z.number().positive().optional(),
+      timeoutSeconds: z.optional(z.number().check(z.positive())),
     }),
     z.looseObject({
       ...common,
       action: z.literal('estimate-rpo'),
       replicaEndpoint: endpoint,
       acknowledged: z.unknown(),
-      now: z.string().min(1).optional(),
+      now: z.optional(z.string().check(z.minLength(1))),
     }),
     z.looseObject({
       ...common,
-      action: z.literal('verify-write').optional(),
+      action: z.optional(z.literal('verify-write')),
       endpoint: z.string(),
-      executionName: z.string().min(1),
+      executionName: z.string().check(z.minLength(1)),
     }),
   ]),
 );
