@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import { ConfigError, errorMessage, LifeboatError } from '../shared/errors.ts';
 import { type Heartbeat, writeHeartbeat } from './heartbeat.ts';
 import { SECRET_ARN, SECRET_ARN_EXPECTED } from '../contracts/secrets-arn.ts';
@@ -40,13 +40,13 @@ export class CanaryFailed extends LifeboatError {
 
 /** Where the canary of one database connects: LIFEBOAT_CANARY_TARGETS is a JSON list of these. */
 export const CanaryTarget = z.strictObject({
-  database: z.string().min(1),
+  database: z.string().check(z.minLength(1)),
   /** The endpoint record (Route 53 name) applications connect through; the secret's host otherwise. */
-  endpoint: z.string().min(1).optional(),
+  endpoint: z.optional(z.string().check(z.minLength(1))),
   /** Secrets Manager ARN, in the DR region, of credentials that may write the heartbeat. */
-  secretArn: z.string().regex(SECRET_ARN, { error: SECRET_ARN_EXPECTED }),
+  secretArn: z.string().check(z.regex(SECRET_ARN, { error: SECRET_ARN_EXPECTED })),
   /** The PostgreSQL database to write the heartbeat in. @default - the secret's dbname */
-  dbname: z.string().min(1).optional(),
+  dbname: z.optional(z.string().check(z.minLength(1))),
 });
 export type CanaryTarget = z.infer<typeof CanaryTarget>;
 
@@ -57,7 +57,7 @@ export function parseCanaryTargets(json: string, where = 'LIFEBOAT_CANARY_TARGET
   } catch {
     throw new ConfigError(`${where} is not JSON`);
   }
-  const parsed = z.array(CanaryTarget).min(1).safeParse(raw);
+  const parsed = z.array(CanaryTarget).check(z.minLength(1)).safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ConfigError(`${where}: field ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
@@ -66,7 +66,9 @@ export function parseCanaryTargets(json: string, where = 'LIFEBOAT_CANARY_TARGET
 }
 
 /** The canary's event (one schedule per database): `{ "database": "orders" }`. */
-export const CanaryEvent = z.object({ database: z.string().min(1, { error: 'expected the database name' }) });
+export const CanaryEvent = z.object({
+  database: z.string().check(z.minLength(1, { error: 'expected the database name' })),
+});
 
 /** The last acknowledged heartbeat, as the canary keeps it outside the database. */
 export interface HeartbeatStore {

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import { LifeboatError } from '../shared/errors.ts';
 import { failbackReplicaIdentifier } from '../contracts/names.ts';
 import type { FailoverTarget } from './failover.ts';
@@ -17,9 +17,9 @@ export class ReplicaExists extends LifeboatError {
 }
 
 export const FailbackRequest = z.strictObject({
-  database: z.string().min(1, { error: 'expected the database name' }),
-  reason: z.string().max(500).optional(),
-  requestedBy: z.string().max(200).optional(),
+  database: z.string().check(z.minLength(1, { error: 'expected the database name' })),
+  reason: z.optional(z.string().check(z.maxLength(500))),
+  requestedBy: z.optional(z.string().check(z.maxLength(200))),
 });
 export type FailbackRequest = z.output<typeof FailbackRequest>;
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import { LifeboatError } from '../shared/errors.ts';
 import { SECRET_ARN } from '../contracts/secrets-arn.ts';
 
@@ -64,49 +64,50 @@ export type RefusalName =
   | 'AlreadyPrimary'
   | 'ReplicationLagTooHigh';
 
-const identifier = z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, {
-  error: 'expected an RDS instance or cluster identifier',
-});
+const identifier = z
+  .string()
+  .check(
+    z.regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, { error: 'expected an RDS instance or cluster identifier' }),
+  );
 const region = z
   .string()
-  .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, { error: 'expected an AWS region' });
+  .check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, { error: 'expected an AWS region' }));
 
 /**
  * How one database fails over: the stacks derive one of these per protected database from the
  * environment configuration and hand the list to the preflight function (LIFEBOAT_FAILOVER_TARGETS).
  */
 export const FailoverTarget = z.strictObject({
-  database: z.string().min(1),
+  database: z.string().check(z.minLength(1)),
   kind: z.enum(['instance', 'cluster']),
   /** Where the database normally runs (the region that may be lost). */
   primary: z.strictObject({ region, identifier }),
   /** The read replica (instance) or secondary cluster (Aurora global) in the DR region. */
   replica: z.strictObject({ region, identifier }),
   /** Aurora global database identifier; required for kind cluster. */
-  globalClusterIdentifier: z.string().min(1).optional(),
+  globalClusterIdentifier: z.optional(z.string().check(z.minLength(1))),
   /** Expected engine version, used when the old primary cannot be asked for its own. */
-  engineVersion: z.string().regex(/^\d+(\.\d+)*$/),
+  engineVersion: z.string().check(z.regex(/^\d+(\.\d+)*$/)),
   /** Route 53 record the applications connect through; DNS is not switched without it. */
-  dns: z
-    .strictObject({
-      hostedZoneId: z.string().regex(/^Z[A-Z0-9]{1,31}$/, { error: 'expected a hosted zone id (Z...)' }),
-      recordName: z.string().min(1),
-      ttl: z.number().int().min(0).max(86400).default(60),
-    })
-    .optional(),
+  dns: z.optional(
+    z.strictObject({
+      hostedZoneId: z
+        .string()
+        .check(z.regex(/^Z[A-Z0-9]{1,31}$/, { error: 'expected a hosted zone id (Z...)' })),
+      recordName: z.string().check(z.minLength(1)),
+      ttl: z._default(z.int().check(z.gte(0), z.lte(86400)), 60),
+    }),
+  ),
   /** Largest replica lag (seconds) at which an unforced failover may go ahead. */
-  maxLagSeconds: z.number().nonnegative().default(60),
+  maxLagSeconds: z._default(z.number().check(z.nonnegative()), 60),
   /**
    * Secrets Manager ARN, in the DR region (a replica of the database's secret), of credentials that
    * may write: VerifyWrite connects with it. Without it the failover ends as a partial failure at
    * the verify step.
    */
-  secretArn: z.string().regex(SECRET_ARN).optional(),
+  secretArn: z.optional(z.string().check(z.regex(SECRET_ARN))),
   /** Security group of the primary region that lets nothing in; the old primary is moved into it. */
-  fenceSecurityGroupId: z
-    .string()
-    .regex(/^sg-[0-9a-f]{8,17}$/)
-    .optional(),
+  fenceSecurityGroupId: z.optional(z.string().check(z.regex(/^sg-[0-9a-f]{8,17}$/))),
 });
 export type FailoverTarget = z.output<typeof FailoverTarget>;
 export type FailoverTargetInput = z.input<typeof FailoverTarget>;
@@ -120,17 +121,19 @@ export function parseFailoverTargets(json: string, where = 'LIFEBOAT_FAILOVER_TA
   }
   const parsed = z
     .array(FailoverTarget)
-    .superRefine((targets, ctx) => {
-      targets.forEach((t, i) => {
-        if (t.kind === 'cluster' && !t.globalClusterIdentifier) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [i, 'globalClusterIdentifier'],
-            message: 'required for kind cluster (Aurora global database)',
-          });
-        }
-      });
-    })
+    .check(
+      z.superRefine((targets, ctx) => {
+        targets.forEach((t, i) => {
+          if (t.kind === 'cluster' && !t.globalClusterIdentifier) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'globalClusterIdentifier'],
+              message: 'required for kind cluster (Aurora global database)',
+            });
+          }
+        });
+      }),
+    )
     .safeParse(raw);
   if (!parsed.success) throw new InvalidFailoverInput(`${where}: ${describeIssue(parsed.error)}`);
   return parsed.data;
@@ -142,19 +145,22 @@ export function parseFailoverTargets(json: string, where = 'LIFEBOAT_FAILOVER_TA
  * state change said, carried into the notifications unchanged.
  */
 export const FailoverTrigger = z.union([
-  z.enum(['manual', 'alarm']).transform((source) => ({ source })),
+  z.pipe(
+    z.enum(['manual', 'alarm']),
+    z.transform((source: 'manual' | 'alarm') => ({ source })),
+  ),
   z.strictObject({
     source: z.enum(['manual', 'alarm']),
     /** The alarm (or composite alarm) whose state change started the run. */
-    alarmName: z.string().min(1).max(255).optional(),
-    alarmArn: z.string().min(1).max(1600).optional(),
+    alarmName: z.optional(z.string().check(z.minLength(1), z.maxLength(255))),
+    alarmArn: z.optional(z.string().check(z.minLength(1), z.maxLength(1600))),
     /** The alarm's new state (ALARM) and the one before it. */
-    state: z.string().max(50).optional(),
-    previousState: z.string().max(50).optional(),
+    state: z.optional(z.string().check(z.maxLength(50))),
+    previousState: z.optional(z.string().check(z.maxLength(50))),
     /** When the alarm changed state (ISO 8601). */
-    time: z.iso.datetime({ offset: true }).optional(),
+    time: z.optional(z.iso.datetime({ offset: true })),
     /** CloudWatch's reason text for the state change. */
-    reason: z.string().max(2000).optional(),
+    reason: z.optional(z.string().check(z.maxLength(2000))),
   }),
 ]);
 export type FailoverTrigger = z.output<typeof FailoverTrigger>;
@@ -162,40 +168,44 @@ export type FailoverTrigger = z.output<typeof FailoverTrigger>;
 /** The execution input of the failover workflow. */
 export const FailoverRequest = z
   .strictObject({
-    database: z.string().min(1, { error: 'expected the database name' }),
+    database: z.string().check(z.minLength(1, { error: 'expected the database name' })),
     mode: z.enum(['planned', 'unplanned']),
-    reason: z.string().min(1, { error: 'say why (it goes into every notification)' }).max(500),
+    reason: z
+      .string()
+      .check(z.minLength(1, { error: 'say why (it goes into every notification)' }), z.maxLength(500)),
     /**
      * Unplanned mode only: skips the replica lag check, and the engine-version comparison with the
      * configured version when the old primary cannot be asked. Nothing else.
      */
-    force: z.boolean().default(false),
+    force: z._default(z.boolean(), false),
     /** Stop after preflight and report. */
-    dryRun: z.boolean().default(false),
-    trigger: FailoverTrigger.default({ source: 'manual' }),
+    dryRun: z._default(z.boolean(), false),
+    trigger: z._default(FailoverTrigger, { source: 'manual' }),
     /** Who started it (CLI user, alarm name). */
-    requestedBy: z.string().max(200).optional(),
+    requestedBy: z.optional(z.string().check(z.maxLength(200))),
   })
-  .superRefine((request, ctx) => {
-    if (request.mode === 'planned' && request.force) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['force'],
-        message:
-          'not allowed in planned mode: a planned failover waits until nothing can be lost, so nothing may be forced past (use mode unplanned when the primary is lost)',
-      });
-    }
-    if (request.trigger.source === 'alarm' && !('alarmName' in request.trigger)) {
-      // The older string form carries no alarm name: requestedBy names it then.
-      if (!request.requestedBy) {
+  .check(
+    z.superRefine((request, ctx) => {
+      if (request.mode === 'planned' && request.force) {
         ctx.addIssue({
           code: 'custom',
-          path: ['trigger', 'alarmName'],
-          message: 'an alarm-started failover names its alarm',
+          path: ['force'],
+          message:
+            'not allowed in planned mode: a planned failover waits until nothing can be lost, so nothing may be forced past (use mode unplanned when the primary is lost)',
         });
       }
-    }
-  });
+      if (request.trigger.source === 'alarm' && !('alarmName' in request.trigger)) {
+        // The older string form carries no alarm name: requestedBy names it then.
+        if (!request.requestedBy) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['trigger', 'alarmName'],
+            message: 'an alarm-started failover names its alarm',
+          });
+        }
+      }
+    }),
+  );
 export type FailoverRequest = z.output<typeof FailoverRequest>;
 
 /** Validates the execution input; InvalidFailoverInput names the first bad field. */
@@ -205,7 +215,7 @@ export function parseFailoverRequest(input: unknown): FailoverRequest {
   return parsed.data;
 }
 
-export function describeIssue(error: z.ZodError): string {
+export function describeIssue(error: z.core.$ZodError): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid';
   const field = issue.path.length ? issue.path.join('.') : '(input)';

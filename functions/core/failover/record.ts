@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import { CATALOG_PREFIX, FAILOVERS_FOLDER } from '../contracts/storage.ts';
 import type { FailoverRequest, FailoverTarget } from './failover.ts';
 import { InvalidFailoverInput } from './failover.ts';
@@ -11,21 +11,21 @@ export const FailoverRecord = z.strictObject({
   mode: z.enum(['planned', 'unplanned']),
   trigger: z.enum(['manual', 'alarm']),
   /** The alarm that started an alarm-started failover. */
-  alarmName: z.string().optional(),
+  alarmName: z.optional(z.string()),
   reason: z.string(),
   from: z.strictObject({ region: z.string(), identifier: z.string() }),
   to: z.strictObject({ region: z.string(), identifier: z.string() }),
   startedAt: z.iso.datetime(),
   verifiedWriteAt: z.iso.datetime(),
   /** When the DNS record pointed at the new primary (INSYNC); absent without a record. */
-  dnsSwitchedAt: z.iso.datetime().optional(),
+  dnsSwitchedAt: z.optional(z.iso.datetime()),
   /**
    * From the start of the execution until the new primary took a verified write and (with a DNS
    * record) the record pointed at it: the later of the two.
    */
-  rtoSeconds: z.number().nonnegative(),
+  rtoSeconds: z.number().check(z.nonnegative()),
   /** Replication lag at the start; null when it was unknown (a forced failover). */
-  rpoSeconds: z.number().nonnegative().nullable(),
+  rpoSeconds: z.nullable(z.number().check(z.nonnegative())),
   fence: z.string(),
   forced: z.boolean(),
 });

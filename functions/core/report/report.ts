@@ -88,7 +88,7 @@ export async function readFailovers(
       continue;
     }
     // Fields added by a later version are ignored, not a reason to lose the evidence.
-    const parsed = FailoverRecord.loose().safeParse(json);
+    const parsed = z.looseObject(FailoverRecord.shape).safeParse(json);
     if (!parsed.success) {
       problem(
         'invalid',
