@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import type { BackupSummary, CheckResult, VerificationRecord } from '../catalog/catalog.ts';
 import { LifeboatError } from '../shared/errors.ts';
 import { describeIssue } from '../failover/failover.ts';
@@ -29,103 +29,118 @@ export class VerificationFailed extends LifeboatError {
   override readonly name = 'VerificationFailed';
 }
 
-const identifier = z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, {
-  error: 'expected an RDS identifier: a letter, then letters, digits and dashes (at most 63)',
-});
+const identifier = z.string().check(
+  z.regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, {
+    error: 'expected an RDS identifier: a letter, then letters, digits and dashes (at most 63)',
+  }),
+);
 const subnetGroup = z
   .string()
-  .regex(/^[a-zA-Z0-9 ._-]{1,255}$/, { error: 'expected a DB subnet group name' });
+  .check(z.regex(/^[a-zA-Z0-9 ._-]{1,255}$/, { error: 'expected a DB subnet group name' }));
 const securityGroupId = z
   .string()
-  .regex(/^sg-[0-9a-f]{8,17}$/, { error: 'expected a security group id (sg-...)' });
-const secretArn = z.string().regex(SECRET_ARN, { error: SECRET_ARN_EXPECTED });
+  .check(z.regex(/^sg-[0-9a-f]{8,17}$/, { error: 'expected a security group id (sg-...)' }));
+const secretArn = z.string().check(z.regex(SECRET_ARN, { error: SECRET_ARN_EXPECTED }));
 
 export const RestorePointSelector = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('latest-verified') }),
-  z.strictObject({ kind: z.literal('backup'), backupId: z.string().min(1) }),
+  z.strictObject({ kind: z.literal('backup'), backupId: z.string().check(z.minLength(1)) }),
   z.strictObject({ kind: z.literal('time'), time: z.iso.datetime({ offset: true }) }),
 ]);
 export type RestorePointSelector = z.infer<typeof RestorePointSelector>;
 
 export const RestoreRequest = z
   .strictObject({
-    database: z.string().min(1, { error: 'expected the database name' }),
+    database: z.string().check(z.minLength(1, { error: 'expected the database name' })),
     source: z.enum(['snapshot', 'point-in-time', 'dump']),
-    restorePoint: RestorePointSelector.default({ kind: 'latest-verified' }),
+    restorePoint: z._default(RestorePointSelector, { kind: 'latest-verified' }),
     /** Point in time only: the instance or cluster whose automated backups are restored. */
-    sourceIdentifier: identifier.optional(),
+    sourceIdentifier: z.optional(identifier),
     target: z.strictObject({
       /** instance or cluster; ignored for a dump (restored into an existing server). */
-      kind: z.enum(['instance', 'cluster']).default('instance'),
+      kind: z._default(z.enum(['instance', 'cluster']), 'instance'),
       /** New instance or cluster to create; for a dump, the existing server's instance identifier. */
       identifier,
       /** Aurora only: the instance created in the new cluster. @default `<identifier>-1` */
-      instanceIdentifier: identifier.optional(),
-      instanceClass: z
-        .string()
-        .regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { error: 'expected an instance class such as db.r6g.large' })
-        .optional(),
-      subnetGroupName: subnetGroup.optional(),
-      securityGroupIds: z.array(securityGroupId).default([]),
+      instanceIdentifier: z.optional(identifier),
+      instanceClass: z.optional(
+        z.string().check(
+          z.regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, {
+            error: 'expected an instance class such as db.r6g.large',
+          }),
+        ),
+      ),
+      subnetGroupName: z.optional(subnetGroup),
+      securityGroupIds: z._default(z.array(securityGroupId), []),
       /** Dump only: the database to create on the target server (must not exist). */
-      databaseName: z.string().min(1).max(63).optional(),
+      databaseName: z.optional(z.string().check(z.minLength(1), z.maxLength(63))),
       /** Secret to connect with for verification and dump restores (an ARN, never the secret). */
-      secretArn: secretArn.optional(),
+      secretArn: z.optional(secretArn),
     }),
     /** Route 53 record switched to the restored database once it is verified. */
-    cutover: z
-      .strictObject({
-        hostedZoneId: z.string().regex(/^Z[A-Z0-9]{1,31}$/, { error: 'expected a hosted zone id (Z...)' }),
-        recordName: z.string().min(1),
-        ttl: z.number().int().min(0).max(86400).default(60),
-      })
-      .optional(),
-    verify: z.boolean().default(true),
+    cutover: z.optional(
+      z.strictObject({
+        hostedZoneId: z
+          .string()
+          .check(z.regex(/^Z[A-Z0-9]{1,31}$/, { error: 'expected a hosted zone id (Z...)' })),
+        recordName: z.string().check(z.minLength(1)),
+        ttl: z._default(z.int().check(z.gte(0), z.lte(86400)), 60),
+      }),
+    ),
+    verify: z._default(z.boolean(), true),
     /**
      * Dump only: when the dump's artifacts are archived (GLACIER, DEEP_ARCHIVE), the S3 restore the
      * workflow asks for: its tier (Expedited: GLACIER only) and how many days the copy stays.
      * @default { tier: 'Standard', days: 7 }
      */
-    archive: z
-      .strictObject({
-        tier: z.enum(['Standard', 'Bulk', 'Expedited']).default('Standard'),
-        days: z
-          .number()
-          .int({ error: 'expected a whole number of days' })
-          .min(1, { error: 'at least 1 day' })
-          .max(30, { error: 'at most 30 days' })
-          .default(7),
-      })
-      .optional(),
-    requestedBy: z.string().max(200).optional(),
+    archive: z.optional(
+      z.strictObject({
+        tier: z._default(z.enum(['Standard', 'Bulk', 'Expedited']), 'Standard'),
+        // z.number() checked for int, not z.int({ error }): the message is for fractions only, a
+        // string or null still reads "expected number".
+        days: z._default(
+          z
+            .number()
+            .check(
+              z.int({ error: 'expected a whole number of days' }),
+              z.gte(1, { error: 'at least 1 day' }),
+              z.lte(30, { error: 'at most 30 days' }),
+            ),
+          7,
+        ),
+      }),
+    ),
+    requestedBy: z.optional(z.string().check(z.maxLength(200))),
   })
-  .superRefine((r, ctx) => {
-    const issue = (path: (string | number)[], message: string) =>
-      ctx.addIssue({ code: 'custom', path, message });
-    if (r.source === 'point-in-time') {
-      if (r.restorePoint.kind !== 'time')
-        issue(['restorePoint'], 'a point-in-time restore needs { kind: "time", time }');
-      if (!r.sourceIdentifier)
-        issue(['sourceIdentifier'], 'a point-in-time restore needs the source instance or cluster');
-    }
-    if (r.source === 'dump') {
-      if (!r.target.databaseName)
-        issue(['target', 'databaseName'], 'a dump restore needs the database to create');
-      if (!r.target.secretArn)
-        issue(['target', 'secretArn'], 'a dump restore needs a secret to connect with');
-    } else {
-      if (r.archive) issue(['archive'], 'applies to dump restores only (snapshots are never archived)');
-      if (!r.target.instanceClass) issue(['target', 'instanceClass'], 'required to create an instance');
-      if (!r.target.subnetGroupName) issue(['target', 'subnetGroupName'], 'required to create an instance');
-      if (r.target.securityGroupIds.length === 0)
-        issue(['target', 'securityGroupIds'], 'name at least one security group');
-    }
-    if (r.verify && !r.target.secretArn)
-      issue(['target', 'secretArn'], 'verification needs a secret to connect with (or set verify: false)');
-    if (r.restorePoint.kind === 'time' && Date.parse(r.restorePoint.time) > Date.now() + 60_000) {
-      issue(['restorePoint', 'time'], 'is in the future');
-    }
-  });
+  .check(
+    z.superRefine((r, ctx) => {
+      const issue = (path: (string | number)[], message: string) =>
+        ctx.addIssue({ code: 'custom', path, message });
+      if (r.source === 'point-in-time') {
+        if (r.restorePoint.kind !== 'time')
+          issue(['restorePoint'], 'a point-in-time restore needs { kind: "time", time }');
+        if (!r.sourceIdentifier)
+          issue(['sourceIdentifier'], 'a point-in-time restore needs the source instance or cluster');
+      }
+      if (r.source === 'dump') {
+        if (!r.target.databaseName)
+          issue(['target', 'databaseName'], 'a dump restore needs the database to create');
+        if (!r.target.secretArn)
+          issue(['target', 'secretArn'], 'a dump restore needs a secret to connect with');
+      } else {
+        if (r.archive) issue(['archive'], 'applies to dump restores only (snapshots are never archived)');
+        if (!r.target.instanceClass) issue(['target', 'instanceClass'], 'required to create an instance');
+        if (!r.target.subnetGroupName) issue(['target', 'subnetGroupName'], 'required to create an instance');
+        if (r.target.securityGroupIds.length === 0)
+          issue(['target', 'securityGroupIds'], 'name at least one security group');
+      }
+      if (r.verify && !r.target.secretArn)
+        issue(['target', 'secretArn'], 'verification needs a secret to connect with (or set verify: false)');
+      if (r.restorePoint.kind === 'time' && Date.parse(r.restorePoint.time) > Date.now() + 60_000) {
+        issue(['restorePoint', 'time'], 'is in the future');
+      }
+    }),
+  );
 export type RestoreRequest = z.output<typeof RestoreRequest>;
 
 export type RestoreRoute =
