@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import { EventType, LifeboatEvent, Severity } from './events.ts';
 import { alarmConsoleUrl, executionConsoleUrl, parseArn } from './links.ts';
 
@@ -41,28 +41,28 @@ const WorkflowMessage = z.looseObject({
   source: z.literal('lifeboat'),
   type: EventType,
   severity: Severity,
-  environment: z.string().min(1),
-  executionId: z.string().min(1),
+  environment: z.string().check(z.minLength(1)),
+  executionId: z.string().check(z.minLength(1)),
   at: z.iso.datetime({ offset: true }),
-  database: z.string().min(1).optional(),
+  database: z.optional(z.string().check(z.minLength(1))),
 });
 type WorkflowMessage = z.infer<typeof WorkflowMessage>;
 
 /** A CloudWatch alarm's SNS notification (the fields read here). */
 const AlarmMessage = z.looseObject({
-  AlarmName: z.string().min(1),
-  AlarmDescription: z.string().nullish(),
-  AlarmArn: z.string().optional(),
+  AlarmName: z.string().check(z.minLength(1)),
+  AlarmDescription: z.nullish(z.string()),
+  AlarmArn: z.optional(z.string()),
   NewStateValue: z.enum(['ALARM', 'OK', 'INSUFFICIENT_DATA']),
-  NewStateReason: z.string().optional(),
-  StateChangeTime: z.string().optional(),
-  Trigger: z
-    .looseObject({
-      MetricName: z.string().optional(),
-      Namespace: z.string().optional(),
-      Dimensions: z.array(z.looseObject({ name: z.string(), value: z.string() })).optional(),
-    })
-    .nullish(),
+  NewStateReason: z.optional(z.string()),
+  StateChangeTime: z.optional(z.string()),
+  Trigger: z.nullish(
+    z.looseObject({
+      MetricName: z.optional(z.string()),
+      Namespace: z.optional(z.string()),
+      Dimensions: z.optional(z.array(z.looseObject({ name: z.string(), value: z.string() }))),
+    }),
+  ),
 });
 type AlarmMessage = z.infer<typeof AlarmMessage>;
 

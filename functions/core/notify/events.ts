@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 
 /**
  * The structured events lifeboat publishes to its per-environment SNS topic (flow 7): their schema.
@@ -98,10 +98,11 @@ const FIGURE_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
 
 export const Figures = z
   .record(
-    z.string().regex(FIGURE_NAME, { error: 'figure names are camelCase words' }),
-    z.union([z.number().finite(), z.string().max(500)]),
+    z.string().check(z.regex(FIGURE_NAME, { error: 'figure names are camelCase words' })),
+    // z.number() refuses Infinity and NaN by itself (it was spelled .finite() on the classic form).
+    z.union([z.number(), z.string().check(z.maxLength(500))]),
   )
-  .refine((r) => Object.keys(r).length <= 20, { error: 'at most 20 figures' });
+  .check(z.refine((r) => Object.keys(r).length <= 20, { error: 'at most 20 figures' }));
 export type Figures = z.infer<typeof Figures>;
 
 export const LifeboatEvent = z.strictObject({
@@ -109,25 +110,22 @@ export const LifeboatEvent = z.strictObject({
   type: EventType,
   severity: Severity,
   /** lifeboat environment (dev, staging, prod ...). */
-  environment: z.string().min(1).max(64),
+  environment: z.string().check(z.minLength(1), z.maxLength(64)),
   /** AWS region the event happened in (`local` for the CLI's local mode). */
-  region: z.string().min(1).max(32),
+  region: z.string().check(z.minLength(1), z.maxLength(32)),
   /** The protected database's name in lifeboat's configuration; absent for environment-wide events. */
-  database: z.string().min(1).max(200).optional(),
+  database: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
   /** When it happened (ISO 8601). */
   at: z.iso.datetime({ offset: true }),
   /** Console URL of the execution, log group or alarm (see executionConsoleUrl, logGroupConsoleUrl). */
-  link: z
-    .url({ protocol: /^https$/ })
-    .max(3000)
-    .optional(),
+  link: z.optional(z.url({ protocol: /^https$/ }).check(z.maxLength(3000))),
   /** One line a person on call reads first. */
-  summary: z
-    .string()
-    .min(1)
-    .max(500)
-    .refine((s) => !/[\r\n]/.test(s), { error: 'one line: no line breaks' }),
-  figures: Figures.default({}),
+  summary: z.string().check(
+    z.minLength(1),
+    z.maxLength(500),
+    z.refine((s) => !/[\r\n]/.test(s), { error: 'one line: no line breaks' }),
+  ),
+  figures: z._default(Figures, {}),
 });
 export type LifeboatEvent = z.infer<typeof LifeboatEvent>;
 /** What a publisher writes: severity defaults per type, `at` to now, figures to none. */

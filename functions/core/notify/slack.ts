@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import type { EventType, Figures, LifeboatEvent, Severity } from './events.ts';
 
 /**
@@ -276,16 +276,18 @@ export function renderUnrecognised(args: {
 // --- routing --------------------------------------------------------------------------------------
 
 /** https anywhere; plain http only to this machine (tests, a local relay). */
-const webhookUrl = z.string().refine(
-  (u) => {
-    if (!URL.canParse(u)) return false;
-    const url = new URL(u);
-    return (
-      url.protocol === 'https:' ||
-      (url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname))
-    );
-  },
-  { error: 'expected an https URL' },
+const webhookUrl = z.string().check(
+  z.refine(
+    (u) => {
+      if (!URL.canParse(u)) return false;
+      const url = new URL(u);
+      return (
+        url.protocol === 'https:' ||
+        (url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname))
+      );
+    },
+    { error: 'expected an https URL' },
+  ),
 );
 
 /**
@@ -294,9 +296,9 @@ const webhookUrl = z.string().refine(
  */
 export const SlackWebhooks = z.strictObject({
   default: webhookUrl,
-  info: webhookUrl.optional(),
-  warning: webhookUrl.optional(),
-  critical: webhookUrl.optional(),
+  info: z.optional(webhookUrl),
+  warning: z.optional(webhookUrl),
+  critical: z.optional(webhookUrl),
 });
 export type SlackWebhooks = z.infer<typeof SlackWebhooks>;
 
