@@ -1,5 +1,5 @@
 import { CopyDBClusterSnapshotCommand, CopyDBSnapshotCommand, type RDSClient } from '@aws-sdk/client-rds';
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import { AlreadyExists, errorMessage, InvalidArgument, SnapshotQuotaExceeded } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -28,14 +28,14 @@ export const SNAPSHOT_DETAIL_TYPES = ['RDS DB Snapshot Event', 'RDS DB Cluster S
 export const RdsSnapshotEvent = z.looseObject({
   'detail-type': z.enum(SNAPSHOT_DETAIL_TYPES),
   source: z.literal('aws.rds'),
-  region: z.string().min(1),
-  time: z.string().optional(),
+  region: z.string().check(z.minLength(1)),
+  time: z.optional(z.string()),
   detail: z.looseObject({
     /** The snapshot identifier. */
-    SourceIdentifier: z.string().min(1),
-    SourceArn: z.string().optional(),
-    EventID: z.string().optional(),
-    Message: z.string().optional(),
+    SourceIdentifier: z.string().check(z.minLength(1)),
+    SourceArn: z.optional(z.string()),
+    EventID: z.optional(z.string()),
+    Message: z.optional(z.string()),
   }),
 });
 export type RdsSnapshotEvent = z.infer<typeof RdsSnapshotEvent>;

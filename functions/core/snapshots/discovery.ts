@@ -7,7 +7,7 @@ import {
   type DescribeDBInstancesCommandOutput,
   type RDSClient,
 } from '@aws-sdk/client-rds';
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import {
   DatabaseBusy,
   errorMessage,
@@ -29,15 +29,15 @@ import { type TakeSnapshotDeps, type TakeSnapshotResult, takeSnapshot } from './
 export const DiscoverSnapshotsEvent = z.strictObject({
   discover: z.strictObject({
     /** The policy whose databases are snapshotted: those tagged `<tagKey>=<policy>`. */
-    policy: z.string().min(1).max(200),
-    tagKey: z.string().min(1).max(128),
+    policy: z.string().check(z.minLength(1), z.maxLength(200)),
+    tagKey: z.string().check(z.minLength(1), z.maxLength(128)),
     /** Identifiers configured explicitly (their own schedules snapshot them): skipped here. */
-    exclude: z.array(z.string().min(1).max(63)).default([]),
+    exclude: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(63))), []),
     /** Catalog names of the configured databases: never given to a discovered one. */
-    names: z.array(z.string().min(1).max(200)).default([]),
+    names: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(200))), []),
   }),
   /** `<aws.scheduler.scheduled-time>`: the slot the snapshots belong to. */
-  scheduledTime: z.string().min(1),
+  scheduledTime: z.string().check(z.minLength(1)),
 });
 export type DiscoverSnapshotsEvent = z.infer<typeof DiscoverSnapshotsEvent>;
 

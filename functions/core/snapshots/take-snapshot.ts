@@ -5,7 +5,7 @@ import {
   DescribeDBInstancesCommand,
   type RDSClient,
 } from '@aws-sdk/client-rds';
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import {
   errorMessage,
@@ -36,13 +36,13 @@ import {
 /** The EventBridge Scheduler target input of a snapshot schedule (set by lib/, one per database). */
 export const TakeSnapshotEvent = z.strictObject({
   /** Logical database name from the environment's configuration; names the catalog entry. */
-  database: z.string().min(1).max(200),
+  database: z.string().check(z.minLength(1), z.maxLength(200)),
   /** RDS DB instance or Aurora cluster identifier. */
-  identifier: z.string().min(1).max(63),
+  identifier: z.string().check(z.minLength(1), z.maxLength(63)),
   type: z.enum(['instance', 'cluster']),
-  policy: z.string().min(1).max(200),
+  policy: z.string().check(z.minLength(1), z.maxLength(200)),
   /** `<aws.scheduler.scheduled-time>`: the slot the snapshot belongs to. */
-  scheduledTime: z.string().min(1),
+  scheduledTime: z.string().check(z.minLength(1)),
 });
 export type TakeSnapshotEvent = z.infer<typeof TakeSnapshotEvent>;
 
