@@ -1,16 +1,16 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import * as z from 'zod';
+import * as z from './zod.ts';
 import { DatabaseAuthFailed, InvalidArgument, LifeboatError } from './errors.ts';
 import type { ConnectionInfo } from './pg.ts';
 
 /** The JSON RDS writes into a database secret (and what lifeboat expects of a hand-made one). */
 const DatabaseSecret = z.object({
-  username: z.string().min(1),
-  password: z.string().min(1),
-  host: z.string().min(1),
-  port: z.coerce.number().int().positive().default(5432),
-  dbname: z.string().min(1).optional(),
-  engine: z.string().optional(),
+  username: z.string().check(z.minLength(1)),
+  password: z.string().check(z.minLength(1)),
+  host: z.string().check(z.minLength(1)),
+  port: z._default(z.coerce.number().check(z.int(), z.positive()), 5432),
+  dbname: z.optional(z.string().check(z.minLength(1))),
+  engine: z.optional(z.string()),
 });
 
 export class SecretUnavailable extends LifeboatError {
