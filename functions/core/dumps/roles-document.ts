@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import { LifeboatError } from '../shared/errors.ts';
 import type { Repository } from '../repository/types.ts';
 
@@ -25,8 +25,8 @@ const Attributes = z.object({
   login: z.boolean(),
   replication: z.boolean(),
   bypassRls: z.boolean(),
-  connectionLimit: z.number().int(),
-  validUntil: z.string().nullable(),
+  connectionLimit: z.int(),
+  validUntil: z.nullable(z.string()),
 });
 export type RoleAttributes = z.infer<typeof Attributes>;
 
@@ -51,18 +51,20 @@ export const RolesDocument = z.object({
     z.object({ role: z.string(), member: z.string(), admin: z.boolean(), statement: z.string() }),
   ),
   /** `ALTER ROLE r IN DATABASE d SET …` of the source database. */
-  roleSettingsInDatabase: z.array(z.object({ role: z.string() }).extend(Setting.shape)),
+  roleSettingsInDatabase: z.array(z.object({ role: z.string(), ...Setting.shape })),
   databaseSettings: z.object({
     owner: z.string(),
     settings: z.array(Setting),
     /** The database's grants; null when it has the default ACL (PUBLIC may connect and use temp). */
-    acl: z.array(z.object({ grantee: z.string(), privilege: z.string(), grantable: z.boolean() })).nullable(),
+    acl: z.nullable(
+      z.array(z.object({ grantee: z.string(), privilege: z.string(), grantable: z.boolean() })),
+    ),
   }),
   /**
    * Owners and grants of the database's objects, columns' grants and default privileges, read in
    * the dump's snapshot (permissions.ts); absent in documents written before they were captured.
    */
-  permissions: z.record(z.string(), z.string()).optional(),
+  permissions: z.optional(z.record(z.string(), z.string())),
 });
 export type RolesDocument = z.infer<typeof RolesDocument>;
 
