@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import { ConfigError, errorMessage, InvalidArgument } from '../shared/errors.ts';
 import { RetentionPolicy } from './retention.ts';
 
@@ -8,12 +8,12 @@ import { RetentionPolicy } from './retention.ts';
 export const DatabaseRetention = z.strictObject({
   ...RetentionPolicy.shape,
   /** IANA zone, usually the snapshot schedule's. @default UTC */
-  timeZone: z.string().min(1).default('UTC'),
+  timeZone: z._default(z.string().check(z.minLength(1)), 'UTC'),
 });
 export type DatabaseRetention = z.infer<typeof DatabaseRetention>;
 
 /** LIFEBOAT_POLICIES: `{ "<database>": { daily, weekly, monthly, yearly, minVerified, maxDeletionsPerRun, timeZone } }`. */
-export const RetentionPolicies = z.record(z.string().min(1), DatabaseRetention);
+export const RetentionPolicies = z.record(z.string().check(z.minLength(1)), DatabaseRetention);
 export type RetentionPolicies = z.infer<typeof RetentionPolicies>;
 
 /**
@@ -60,16 +60,16 @@ export function policyOf(policies: RetentionPolicies, name: string): DatabaseRet
 
 /** Deletions across all databases of one prune. */
 export const PruneLimits = z.strictObject({
-  maxDeletionsPerRun: z.number().int().min(0).max(100_000),
+  maxDeletionsPerRun: z.int().check(z.gte(0), z.lte(100_000)),
   /** Counted over the last 24 hours, from the catalog's `deleted` records. */
-  maxDeletionsPerDay: z.number().int().min(0).max(100_000),
+  maxDeletionsPerDay: z.int().check(z.gte(0), z.lte(100_000)),
 });
 export type PruneLimits = z.infer<typeof PruneLimits>;
 export const DEFAULT_PRUNE_LIMITS: PruneLimits = { maxDeletionsPerRun: 200, maxDeletionsPerDay: 200 };
 
 export const PruneEvent = z.strictObject({
   /** List what would be deleted and why; delete nothing. @default false */
-  dryRun: z.boolean().default(false),
+  dryRun: z._default(z.boolean(), false),
 });
 export type PruneEvent = z.infer<typeof PruneEvent>;
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import { InvalidArgument } from '../shared/errors.ts';
 
 /**
@@ -16,7 +16,7 @@ import { InvalidArgument } from '../shared/errors.ts';
  * kept and never counted: it holds no slot and is neither verified nor "the newest" of anything.
  */
 
-const count = z.number().int().min(0).max(10_000);
+const count = z.int().check(z.gte(0), z.lte(10_000));
 
 export const RetentionPolicy = z.strictObject({
   /** Newest backup of each of the last `daily` days that have one. */
@@ -26,7 +26,7 @@ export const RetentionPolicy = z.strictObject({
   monthly: count,
   yearly: count,
   /** The newest `minVerified` verified backups of each series are never deleted. */
-  minVerified: z.number().int().min(1).max(10_000),
+  minVerified: z.int().check(z.gte(1), z.lte(10_000)),
   /** At most this many deletions per run for the database; the rest wait for the next run. */
   maxDeletionsPerRun: count,
 });
