@@ -104,7 +104,7 @@ export const PolicySchema = z
      * beside pg_dump, on other cores), pg_dump-gzip, pg_dump-lz4, pg_dump-zstd (pg_dump's own; lz4
      * and zstd need PostgreSQL 16+), none. @default { method: 'zstd', level: 2 } (bench/README.md)
      */
-    compression: CompressionSetting.optional(),
+    compression: z.optional(CompressionSetting),
   })
   .strict();
 export type Policy = z.infer<typeof PolicySchema>;

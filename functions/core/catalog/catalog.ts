@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import { AlreadyExists, BackupNotFound, errorMessage, InvalidArgument } from '../shared/errors.ts';
 import { DOCUMENT_SCHEMA, declaredSchema, Manifest } from './manifest.ts';
 import type { Repository } from '../repository/types.ts';
@@ -57,8 +57,8 @@ const ErrorInfo = z.object({ name: z.string(), message: z.string() });
  * known (see DOCUMENT_SCHEMA), whatever its minor.
  */
 const recordVersion = {
-  schemaVersion: z.literal(DOCUMENT_SCHEMA.major).optional(),
-  schemaMinor: z.number().int().nonnegative().optional(),
+  schemaVersion: z.optional(z.literal(DOCUMENT_SCHEMA.major)),
+  schemaMinor: z.optional(z.int().check(z.nonnegative())),
 };
 
 export const StartedRecord = z.object({
@@ -90,7 +90,7 @@ export const CheckResult = z.object({
   passed: z.boolean(),
   /** One line, with the figures: "12 tables, 1,204,331 rows". */
   detail: z.string(),
-  failures: z.array(z.string()).default([]),
+  failures: z._default(z.array(z.string()), []),
 });
 export type CheckResult = z.infer<typeof CheckResult>;
 
@@ -104,14 +104,14 @@ export const VerificationRecord = z.object({
   /** ephemeral cluster, a scratch database, a restore target, or a restore-tested snapshot. */
   method: z.enum(['ephemeral', 'scratch', 'restore', 'snapshot-restore-test']),
   checks: z.array(CheckResult),
-  restoreDurationMs: z.number().int().nonnegative().nullable(),
-  totalDurationMs: z.number().int().nonnegative(),
-  error: ErrorInfo.nullable(),
+  restoreDurationMs: z.nullable(z.int().check(z.nonnegative())),
+  totalDurationMs: z.int().check(z.nonnegative()),
+  error: z.nullable(ErrorInfo),
   /**
    * (1.1) The region of the copy that was verified, when the repository is replicated. Without it a
    * verification is of the backup wherever its bytes are (a replica holds the same bytes).
    */
-  region: z.string().optional(),
+  region: z.optional(z.string()),
 });
 export type VerificationRecord = z.infer<typeof VerificationRecord>;
 
@@ -128,7 +128,7 @@ export const DeletedRecord = z.object({
    * regions' copies without counting them: the replica of the artifact is still there. Without it
    * (1.0) a deletion counts everywhere, as deletes then also removed the replica.
    */
-  region: z.string().optional(),
+  region: z.optional(z.string()),
 });
 export type DeletedRecord = z.infer<typeof DeletedRecord>;
 
@@ -487,7 +487,7 @@ function timeOfBackupId(id: string): string {
   return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.000Z`;
 }
 
-function summarizeIssues(error: z.ZodError): string {
+function summarizeIssues(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 3)
     .map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`)

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import { Compression } from '../dumps/compression.ts';
 
 /**
@@ -31,7 +31,7 @@ export function declaredSchema(doc: unknown): { major: number; minor: number } |
 const version = {
   schemaVersion: z.literal(DOCUMENT_SCHEMA.major),
   /** Minor version; absent in documents written before minors existed (1.0). */
-  schemaMinor: z.number().int().nonnegative().optional(),
+  schemaMinor: z.optional(z.int().check(z.nonnegative())),
 };
 
 /**
@@ -44,9 +44,9 @@ export const TableStat = z.object({
   /** `table` (ordinary or leaf partition) or `partitioned` (a parent that holds no rows itself). */
   kind: z.enum(['table', 'partitioned']),
   /** Exact row count of the table's own rows (ONLY), null for partitioned parents. */
-  rowCount: z.number().int().nonnegative().nullable(),
+  rowCount: z.nullable(z.int().check(z.nonnegative())),
   /** Set for partitions: the parent table as schema.name. */
-  partitionOf: z.string().nullable(),
+  partitionOf: z.nullable(z.string()),
   rowSecurity: z.boolean(),
   forceRowSecurity: z.boolean(),
 });
@@ -88,8 +88,8 @@ export const PolicyStat = z.object({
   command: z.string(),
   permissive: z.boolean(),
   roles: z.array(z.string()),
-  using: z.string().nullable(),
-  withCheck: z.string().nullable(),
+  using: z.nullable(z.string()),
+  withCheck: z.nullable(z.string()),
 });
 export type PolicyStat = z.infer<typeof PolicyStat>;
 
@@ -97,7 +97,7 @@ export const ExtensionStat = z.object({ name: z.string(), version: z.string(), s
 export type ExtensionStat = z.infer<typeof ExtensionStat>;
 
 export const SourceStatistics = z.object({
-  databaseSizeBytes: z.number().int().nonnegative(),
+  databaseSizeBytes: z.int().check(z.nonnegative()),
   tables: z.array(TableStat),
   indexes: z.array(IndexStat),
   constraints: z.array(ConstraintStat),
@@ -106,25 +106,25 @@ export const SourceStatistics = z.object({
   extensions: z.array(ExtensionStat),
   views: z.array(z.object({ schema: z.string(), name: z.string(), materialized: z.boolean() })),
   sequences: z.array(z.object({ schema: z.string(), name: z.string() })),
-  largeObjects: z.number().int().nonnegative(),
+  largeObjects: z.int().check(z.nonnegative()),
 });
 export type SourceStatistics = z.infer<typeof SourceStatistics>;
 
 export const Encryption = z.object({
   /** `SSE-KMS` with the key id used, `none` for a local file repository. */
   type: z.enum(['none', 'SSE-S3', 'SSE-KMS']),
-  kmsKeyId: z.string().nullable(),
+  kmsKeyId: z.nullable(z.string()),
 });
 export type Encryption = z.infer<typeof Encryption>;
 
 /** One file of a directory dump (pg_dump -Fd), as stored. */
 export const DumpFile = z.object({
   /** The file's name in the dump directory (`toc.dat`, `3401.dat`). */
-  name: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+  name: z.string().check(z.regex(/^[A-Za-z0-9_.-]+$/)),
   key: z.string(),
   /** Stored (compressed) bytes and their SHA-256. */
-  bytes: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.int().check(z.nonnegative()),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
 });
 export type DumpFile = z.infer<typeof DumpFile>;
 
@@ -141,10 +141,10 @@ export const DumpManifest = z.object({
   database: z.string(),
   source: z.object({
     host: z.string(),
-    port: z.number().int(),
+    port: z.int(),
     database: z.string(),
     serverVersion: z.string(),
-    serverVersionNum: z.number().int(),
+    serverVersionNum: z.int(),
   }),
   tool: z.object({
     name: z.literal('pg_dump'),
@@ -153,25 +153,25 @@ export const DumpManifest = z.object({
     /** (1.2) `directory`: pg_dump -Fd, one stored object per file (artifact.files). */
     format: z.enum(['custom', 'directory']),
     /** (1.2) pg_dump --jobs of a directory dump. */
-    jobs: z.number().int().positive().optional(),
+    jobs: z.optional(z.int().check(z.positive())),
   }),
   snapshotId: z.string(),
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
-  durationMs: z.number().int().nonnegative(),
+  durationMs: z.int().check(z.nonnegative()),
   artifact: z.object({
     key: z.string(),
-    bytes: z.number().int().nonnegative(),
+    bytes: z.int().check(z.nonnegative()),
     /** Of a directory dump: SHA-256 of its file list (`<sha256>  <name>` lines, sorted by name). */
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
     encryption: Encryption,
     /**
      * (1.2) How the stored bytes are compressed. Absent: pg_dump's own default (every manifest
      * before 1.2), an archive stock pg_restore reads as it is.
      */
-    compression: Compression.optional(),
+    compression: z.optional(Compression),
     /** (1.2) A directory dump's files, each stored under its own key. */
-    files: z.array(DumpFile).optional(),
+    files: z.optional(z.array(DumpFile)),
   }),
   statistics: SourceStatistics,
   /**
@@ -179,15 +179,15 @@ export const DumpManifest = z.object({
    * settings the database needs, for restoring onto a server that lacks them. Absent in older
    * manifests; `rolesError` says why a newer backup has none.
    */
-  roles: z
-    .object({
+  roles: z.optional(
+    z.object({
       key: z.string(),
-      bytes: z.number().int().nonnegative(),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/),
-      count: z.number().int().nonnegative(),
-    })
-    .optional(),
-  rolesError: z.string().optional(),
+      bytes: z.int().check(z.nonnegative()),
+      sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+      count: z.int().check(z.nonnegative()),
+    }),
+  ),
+  rolesError: z.optional(z.string()),
 });
 export type DumpManifest = z.infer<typeof DumpManifest>;
 
@@ -198,24 +198,24 @@ export const SnapshotManifest = z.object({
   id: z.string(),
   database: z.string(),
   engine: z.string(),
-  engineVersion: z.string().nullable(),
+  engineVersion: z.nullable(z.string()),
   /** instance snapshot or Aurora cluster snapshot. */
   snapshotType: z.enum(['instance', 'cluster']),
   snapshotArn: z.string(),
   snapshotIdentifier: z.string(),
   region: z.string(),
   /** Set on a cross-region copy: the ARN of the snapshot it was copied from. */
-  copiedFrom: z.string().nullable(),
-  kmsKeyId: z.string().nullable(),
+  copiedFrom: z.nullable(z.string()),
+  kmsKeyId: z.nullable(z.string()),
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
-  allocatedStorageGiB: z.number().nullable(),
+  allocatedStorageGiB: z.nullable(z.number()),
   tags: z.record(z.string(), z.string()),
   /**
    * (1.1) The DB instance or cluster the snapshot was taken of: with the catalog name, what makes
    * a series. `resourceId` is RDS's DbiResourceId / DbClusterResourceId (never reused), when RDS gave it.
    */
-  source: z.object({ identifier: z.string(), resourceId: z.string().nullable() }).optional(),
+  source: z.optional(z.object({ identifier: z.string(), resourceId: z.nullable(z.string()) })),
 });
 export type SnapshotManifest = z.infer<typeof SnapshotManifest>;
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import { type BackupSummary, CATALOG_PREFIX, Catalog } from './catalog.ts';
 import type { Repository } from '../repository/types.ts';
 
@@ -48,7 +48,7 @@ const FailoverDoc = z.object({
   mode: z.string(),
   startedAt: z.string(),
   rtoSeconds: z.number(),
-  rpoSeconds: z.number().nullable(),
+  rpoSeconds: z.nullable(z.number()),
 });
 
 const rank: Record<Health, number> = { ok: 0, warning: 1, critical: 2 };

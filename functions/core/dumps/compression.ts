@@ -7,7 +7,7 @@ import path from 'node:path';
 import { type Duplex, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import { InvalidArgument, LifeboatError } from '../shared/errors.ts';
 
 /**
@@ -48,30 +48,31 @@ export const DEFAULT_COMPRESSION: Compression = { method: 'zstd', level: 2 };
 /** What a manifest records (artifact.compression); a manifest without it holds a pg_dump default archive. */
 export const Compression = z.object({
   method: z.enum(COMPRESSION_METHODS),
-  level: z.number().int().nonnegative(),
+  level: z.int().check(z.nonnegative()),
 });
 export type Compression = z.infer<typeof Compression>;
 
 /** The setting as configured: the level is optional (the method's default). */
 export const CompressionSetting = z
-  .object({
+  .strictObject({
     method: z.enum(COMPRESSION_METHODS, {
       error: `expected one of ${COMPRESSION_METHODS.join(', ')}`,
     }),
-    level: z.number().int().optional(),
+    level: z.optional(z.int()),
   })
-  .strict()
-  .superRefine((c, ctx) => {
-    if (c.level === undefined) return;
-    const { min, max } = COMPRESSION_LEVELS[c.method];
-    if (c.level < min || c.level > max) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['level'],
-        message: `${c.method} takes a level from ${min} to ${max}, not ${c.level}`,
-      });
-    }
-  });
+  .check(
+    z.superRefine((c, ctx) => {
+      if (c.level === undefined) return;
+      const { min, max } = COMPRESSION_LEVELS[c.method];
+      if (c.level < min || c.level > max) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['level'],
+          message: `${c.method} takes a level from ${min} to ${max}, not ${c.level}`,
+        });
+      }
+    }),
+  );
 export type CompressionSetting = z.infer<typeof CompressionSetting>;
 
 /** A setting with its level settled. */
