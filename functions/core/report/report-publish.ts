@@ -1,7 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import * as z from 'zod';
+import * as z from '../shared/zod.ts';
 import { ConfigError, errorMessage } from '../shared/errors.ts';
 import type { LifeboatEventInput } from '../notify/events.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -30,21 +30,21 @@ import { REPORTS_PREFIX } from '../contracts/storage.ts';
 export { REPORTS_PREFIX };
 
 export const ReportTargetsSchema = z.strictObject({
-  backupAgeWarnHours: z.number().positive(),
-  backupAgeCritHours: z.number().positive(),
-  verifiedAgeHours: z.number().positive(),
-  restoreRtoSeconds: z.number().positive(),
-  failoverRtoSeconds: z.number().positive(),
-  failoverRpoSeconds: z.number().nonnegative(),
+  backupAgeWarnHours: z.number().check(z.positive()),
+  backupAgeCritHours: z.number().check(z.positive()),
+  verifiedAgeHours: z.number().check(z.positive()),
+  restoreRtoSeconds: z.number().check(z.positive()),
+  failoverRtoSeconds: z.number().check(z.positive()),
+  failoverRpoSeconds: z.number().check(z.nonnegative()),
 });
 
 /** The function's settings (LIFEBOAT_REPORT_SETTINGS): from the environment's configuration. */
 export const ScheduledReportSettings = z.strictObject({
-  environment: z.string().min(1),
-  primaryRegion: z.string().min(1),
-  drRegion: z.string().min(1),
-  periodDays: z.number().int().min(1).max(400),
-  linkExpiryDays: z.number().int().min(1).max(7),
+  environment: z.string().check(z.minLength(1)),
+  primaryRegion: z.string().check(z.minLength(1)),
+  drRegion: z.string().check(z.minLength(1)),
+  periodDays: z.int().check(z.gte(1), z.lte(400)),
+  linkExpiryDays: z.int().check(z.gte(1), z.lte(7)),
   targets: ReportTargetsSchema,
   retention: z.record(z.string(), DatabaseRetention),
   /** Configured databases: listed even when the catalog holds nothing of them (a gap in itself). */
@@ -85,7 +85,10 @@ export interface ScheduledReportDeps {
   readonly signedBy?: 'role' | 'key';
 }
 
-const SignerSecret = z.object({ accessKeyId: z.string().min(16), secretAccessKey: z.string().min(16) });
+const SignerSecret = z.object({
+  accessKeyId: z.string().check(z.minLength(16)),
+  secretAccessKey: z.string().check(z.minLength(16)),
+});
 
 /** The long-lived access key a link signer signs with. */
 export interface SignerCredentials {
