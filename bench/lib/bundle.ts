@@ -39,7 +39,10 @@ export interface Bundle {
    * awaited at init): what a cold start reads and compiles.
    */
   readonly initBytes: number;
-  /** The source files in the bundle (paths relative to the project, as esbuild's metafile names them). */
+  /**
+   * The source files with code in the bundle (paths relative to the project, as esbuild's metafile
+   * names them); a module esbuild read and dropped whole (tree-shaken) is not one.
+   */
   readonly inputs: readonly string[];
 }
 
@@ -67,7 +70,15 @@ export async function bundleHandler(
     file: path.join(dir, HANDLER_FILE),
     bytes: outputs.reduce((sum, [, o]) => sum + o.bytes, 0),
     initBytes: [...init.values()].reduce((a, b) => a + b, 0),
-    inputs: Object.keys(result.metafile.inputs),
+    inputs: [
+      ...new Set(
+        outputs.flatMap(([, o]) =>
+          Object.entries(o.inputs)
+            .filter(([, i]) => i.bytesInOutput > 0)
+            .map(([file]) => file),
+        ),
+      ),
+    ],
   };
 }
 

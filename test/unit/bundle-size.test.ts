@@ -46,6 +46,12 @@ describe('handler bundles stay lean', async () => {
       expect(fromPackage(inputs, '@aws-lambda-powertools/metrics')).toBe(await recordsMetrics(name));
       expect(fromPackage(inputs, '@aws-lambda-powertools/tracer')).toBe(false);
       expect(fromPackage(inputs, 'aws-xray-sdk-core')).toBe(false);
+      // zod's mini form only (functions/core/shared/zod.ts), with the English messages alone: the
+      // classic form's methods and JSON Schema code, or every locale, cost cold init.
+      expect(inputs.filter((i) => i.includes('node_modules/zod/v4/classic/'))).toEqual([]);
+      expect(inputs.filter((i) => i.includes('node_modules/zod/v4/locales/'))).toEqual([
+        'node_modules/zod/v4/locales/en.js',
+      ]);
     },
     // Bundling is CPU work: seconds on a loaded machine. Sizes, not times, are what is checked.
     60_000,
