@@ -85,7 +85,8 @@ const VARIANTS: Variant[] = [
     label: `lifeboat ${DEFAULT_LABEL} in-process zlib zstd → s3rver`,
     repo: 's3',
     args: [],
-    env: { LIFEBOAT_ZSTD: 'none' },
+    // As the logical-dump image runs it (functions/logical-dump/Dockerfile): one malloc arena.
+    env: { LIFEBOAT_ZSTD: 'none', MALLOC_ARENA_MAX: '1' },
     needsZlibZstd: true,
   },
   { id: 'zstd1', label: 'lifeboat zstd:1 → s3rver', repo: 's3', args: ['--compression', 'zstd:1'] },

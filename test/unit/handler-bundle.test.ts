@@ -55,6 +55,18 @@ describe('the container images bundle their handlers as LifeboatFunction does', 
   );
 });
 
+describe('the logical-dump image', () => {
+  it('runs Node as the in-process zstd path was measured: small young generation, one malloc arena', () => {
+    // Where no zstd program is installed (this image), zlib's zstd compresses on the thread pool;
+    // glibc's per-thread arenas kept its freed memory (bench/README.md, in-process zstd).
+    const env = readFileSync(path.join(PROJECT_ROOT, 'functions/logical-dump/Dockerfile'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('ENV '));
+    expect(env).toContain('ENV MALLOC_ARENA_MAX=1');
+    expect(env).toContain('ENV NODE_OPTIONS=--max-semi-space-size=1');
+  });
+});
+
 describe('the SDK tracing constant', () => {
   it('is "false" unless asked for (the images are never traced), "true" when asked', () => {
     const define = (flags: string[]) => flags.filter((f) => f.startsWith('--define:'));
