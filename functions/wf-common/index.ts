@@ -1,12 +1,9 @@
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Catalog } from '#core/catalog/catalog.ts';
 import { requireEnv } from '#core/shared/errors.ts';
-import type { ConnectionInfo } from '#core/shared/pg.ts';
 import { S3Repository } from '#core/repository/s3.ts';
 import type { Repository } from '#core/repository/types.ts';
-import { connectionFromSecret } from '#core/shared/secrets.ts';
 import { awsClient } from '#runtime/clients.ts';
 import { WF_ENV } from './env.ts';
 
@@ -39,18 +36,4 @@ export function catalogFromEnv(env: NodeJS.ProcessEnv = process.env): Catalog {
   // The bucket is in the function's region: a deletion of another region's copy (replicated from
   // there) does not make a backup of this one deleted.
   return new Catalog(repositoryFromEnv(env), { region: env.AWS_REGION });
-}
-
-/**
- * Connection details from a database secret, pointed at `host` (a restored or promoted database
- * keeps the source's credentials but has its own endpoint) and `database`.
- */
-export async function connectionAt(
-  secretArn: string,
-  host: string | undefined,
-  database?: string,
-): Promise<ConnectionInfo> {
-  const secrets = awsClient(SecretsManagerClient, 'brief');
-  const info = await connectionFromSecret(secrets, secretArn, { database, sslmode: 'require' });
-  return host ? { ...info, host } : info;
 }

@@ -4,7 +4,8 @@ import type { PlannedRestore } from '#core/restore/restore-plan.ts';
 import { type DropResult, dropOwnedDatabase, pgServer } from '#core/restore/restore-target.ts';
 import type { ConnectionInfo } from '#core/shared/pg.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
-import { connectionAt, rdsIn } from '../wf-common/index.ts';
+import { connectionAt } from '../wf-common/connection.ts';
+import { rdsIn } from '../wf-common/index.ts';
 import { as, restoreTarget } from '../wf-common/events.ts';
 import { instanceEndpoint } from '../wf-common/rds-lookup.ts';
 

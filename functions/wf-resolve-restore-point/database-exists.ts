@@ -1,6 +1,7 @@
 import type { PlannedRestore } from '#core/restore/restore-plan.ts';
 import { connect } from '#core/shared/pg.ts';
-import { connectionAt, rdsIn } from '../wf-common/index.ts';
+import { connectionAt } from '../wf-common/connection.ts';
+import { rdsIn } from '../wf-common/index.ts';
 import { instanceEndpoint } from '../wf-common/rds-lookup.ts';
 
 /**

@@ -5,7 +5,8 @@ import { VerificationFailed } from '#core/restore/restore-plan.ts';
 import { createOwnedDatabase, type DatabaseServer, pgServer } from '#core/restore/restore-target.ts';
 import * as z from '#core/shared/zod.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
-import { connectionAt, rdsIn, repositoryFromEnv } from '../wf-common/index.ts';
+import { connectionAt } from '../wf-common/connection.ts';
+import { rdsIn, repositoryFromEnv } from '../wf-common/index.ts';
 import { as, restoreTarget } from '../wf-common/events.ts';
 import { instanceEndpoint } from '../wf-common/rds-lookup.ts';
 

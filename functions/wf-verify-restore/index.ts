@@ -12,7 +12,8 @@ import type { Logger } from '#core/shared/logger.ts';
 import type { ConnectionInfo } from '#core/shared/pg.ts';
 import { checkRestored } from '#core/verify/verify.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
-import { catalogFromEnv, connectionAt } from '../wf-common/index.ts';
+import { connectionAt } from '../wf-common/connection.ts';
+import { catalogFromEnv } from '../wf-common/index.ts';
 import { as, restorePoint } from '../wf-common/events.ts';
 
 /**

@@ -10,7 +10,7 @@ import * as z from '#core/shared/zod.ts';
 import type { ConnectionInfo } from '#core/shared/pg.ts';
 import type { Logger } from '#core/shared/logger.ts';
 import { lambdaHandler } from '#runtime/handler.ts';
-import { connectionAt } from '../wf-common/index.ts';
+import { connectionAt } from '../wf-common/connection.ts';
 import { as, failoverTarget } from '../wf-common/events.ts';
 
 /**
