@@ -74,6 +74,16 @@ const region = z
   .check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, { error: 'expected an AWS region' }));
 
 /**
+ * A Route 53 record lifeboat points at a database: the failover's DNS switch and a restore's
+ * cutover (functions/core/restore/restore-plan.ts).
+ */
+export const Route53Record = z.strictObject({
+  hostedZoneId: z.string().check(z.regex(/^Z[A-Z0-9]{1,31}$/, { error: 'expected a hosted zone id (Z...)' })),
+  recordName: z.string().check(z.minLength(1)),
+  ttl: z._default(z.int().check(z.gte(0), z.lte(86400)), 60),
+});
+
+/**
  * How one database fails over: the stacks derive one of these per protected database from the
  * environment configuration and hand the list to the preflight function (LIFEBOAT_FAILOVER_TARGETS).
  */
@@ -89,15 +99,7 @@ export const FailoverTarget = z.strictObject({
   /** Expected engine version, used when the old primary cannot be asked for its own. */
   engineVersion: z.string().check(z.regex(/^\d+(\.\d+)*$/)),
   /** Route 53 record the applications connect through; DNS is not switched without it. */
-  dns: z.optional(
-    z.strictObject({
-      hostedZoneId: z
-        .string()
-        .check(z.regex(/^Z[A-Z0-9]{1,31}$/, { error: 'expected a hosted zone id (Z...)' })),
-      recordName: z.string().check(z.minLength(1)),
-      ttl: z._default(z.int().check(z.gte(0), z.lte(86400)), 60),
-    }),
-  ),
+  dns: z.optional(Route53Record),
   /** Largest replica lag (seconds) at which an unforced failover may go ahead. */
   maxLagSeconds: z._default(z.number().check(z.nonnegative()), 60),
   /**

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as z from '../shared/zod.ts';
 import type { BackupSummary, CheckResult, VerificationRecord } from '../catalog/catalog.ts';
 import { LifeboatError } from '../shared/errors.ts';
-import { describeIssue } from '../failover/failover.ts';
+import { describeIssue, Route53Record } from '../failover/failover.ts';
 import type { DumpManifest, SnapshotManifest } from '../catalog/manifest.ts';
 import { SECRET_ARN, SECRET_ARN_EXPECTED } from '../contracts/secrets-arn.ts';
 
@@ -78,15 +78,7 @@ export const RestoreRequest = z
       secretArn: z.optional(secretArn),
     }),
     /** Route 53 record switched to the restored database once it is verified. */
-    cutover: z.optional(
-      z.strictObject({
-        hostedZoneId: z
-          .string()
-          .check(z.regex(/^Z[A-Z0-9]{1,31}$/, { error: 'expected a hosted zone id (Z...)' })),
-        recordName: z.string().check(z.minLength(1)),
-        ttl: z._default(z.int().check(z.gte(0), z.lte(86400)), 60),
-      }),
-    ),
+    cutover: z.optional(Route53Record),
     verify: z._default(z.boolean(), true),
     /**
      * Dump only: when the dump's artifacts are archived (GLACIER, DEEP_ARCHIVE), the S3 restore the
