@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { access, constants, readdir } from 'node:fs/promises';
+import { access, constants, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { PgToolNotFound } from './errors.ts';
@@ -18,60 +18,127 @@ export interface InstalledTool {
 }
 
 /**
- * Where PostgreSQL binaries are looked for: only LIFEBOAT_PG_BIN_DIRS (colon-separated) when it is
- * set; otherwise the Debian/Ubuntu layout (/usr/lib/postgresql/<major>/bin), the PGDG RPM layout
- * (/usr/pgsql-<major>/bin), then PATH.
+ * Where PostgreSQL binaries are looked for, in order: only LIFEBOAT_PG_BIN_DIRS (colon-separated)
+ * when it is set; otherwise the Debian/Ubuntu layout (/usr/lib/postgresql/<major>/bin), the PGDG
+ * RPM layout (/usr/pgsql-<major>/bin), then PATH.
  */
 export async function candidateDirs(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
-  const dirs: string[] = [];
-  if (env.LIFEBOAT_PG_BIN_DIRS) {
-    for (const d of env.LIFEBOAT_PG_BIN_DIRS.split(':')) if (d) dirs.push(path.resolve(d));
-    return [...new Set(dirs)];
-  }
-  for (const root of ['/usr/lib/postgresql']) {
-    const entries = await readdir(root).catch(() => [] as string[]);
-    for (const e of entries) dirs.push(path.join(root, e, 'bin'));
-  }
-  const usr = await readdir('/usr').catch(() => [] as string[]);
-  for (const e of usr) if (/^pgsql-\d+$/.test(e)) dirs.push(path.join('/usr', e, 'bin'));
-  for (const d of (env.PATH ?? '').split(':')) if (d) dirs.push(d);
-  return [...new Set(dirs.map((d) => path.resolve(d)))];
+  const { layout, path: onPath } = await candidateTiers(env);
+  return [...new Set([...layout, ...onPath])];
 }
 
-const cache = new Map<string, Promise<InstalledTool[]>>();
-
-/** Every installed copy of `tool`, with its version, highest major first. */
-export function installedTools(tool: PgTool, env: NodeJS.ProcessEnv = process.env): Promise<InstalledTool[]> {
-  const cacheKey = `${tool}\0${env.LIFEBOAT_PG_BIN_DIRS ?? ''}\0${env.PATH ?? ''}`;
-  let found = cache.get(cacheKey);
-  if (!found) {
-    found = discover(tool, env);
-    cache.set(cacheKey, found);
+/**
+ * The candidate directories in two tiers: `layout` (LIFEBOAT_PG_BIN_DIRS, or the versioned
+ * directories of the packages) and `path` (PATH; empty when LIFEBOAT_PG_BIN_DIRS is set). A tool
+ * of the right major in the first tier is used without running any copy on PATH: on Debian and
+ * Ubuntu those are postgresql-common's Perl wrapper, about 0.1 s per `--version` (bench/README.md).
+ */
+export async function candidateTiers(
+  env: NodeJS.ProcessEnv = process.env,
+  roots: { readonly debian: string; readonly usr: string } = LAYOUT_ROOTS,
+): Promise<{ layout: string[]; path: string[] }> {
+  if (env.LIFEBOAT_PG_BIN_DIRS) {
+    const dirs = env.LIFEBOAT_PG_BIN_DIRS.split(':').filter(Boolean);
+    return { layout: [...new Set(dirs.map((d) => path.resolve(d)))], path: [] };
   }
+  const layout: string[] = [];
+  const entries = await readdir(roots.debian).catch(() => [] as string[]);
+  for (const e of entries) layout.push(path.join(roots.debian, e, 'bin'));
+  const usr = await readdir(roots.usr).catch(() => [] as string[]);
+  for (const e of usr) if (/^pgsql-\d+$/.test(e)) layout.push(path.join(roots.usr, e, 'bin'));
+  const resolved = [...new Set(layout.map((d) => path.resolve(d)))];
+  const onPath = (env.PATH ?? '')
+    .split(':')
+    .filter(Boolean)
+    .map((d) => path.resolve(d))
+    .filter((d) => !resolved.includes(d));
+  return { layout: resolved, path: [...new Set(onPath)] };
+}
+
+const LAYOUT_ROOTS = { debian: '/usr/lib/postgresql', usr: '/usr' } as const;
+
+/** What has been found of one tool under one environment: the layout tier, and PATH once asked for. */
+interface Discovery {
+  readonly layout: Promise<InstalledTool[]>;
+  all(): Promise<InstalledTool[]>;
+}
+
+const cache = new Map<string, Discovery>();
+
+function discovery(
+  tool: PgTool,
+  env: NodeJS.ProcessEnv,
+  roots: { readonly debian: string; readonly usr: string } = LAYOUT_ROOTS,
+): Discovery {
+  const cacheKey = `${tool}\0${env.LIFEBOAT_PG_BIN_DIRS ?? ''}\0${env.PATH ?? ''}\0${roots.debian}\0${roots.usr}`;
+  const cached = cache.get(cacheKey);
+  if (cached) return cached;
+  const tiers = candidateTiers(env, roots);
+  // Real paths probed so far: /bin/pg_dump and /usr/bin/pg_dump are one file where /bin is a link.
+  const probed = new Set<string>();
+  const layout = tiers.then((t) => probeAll(tool, t.layout, probed));
+  let all: Promise<InstalledTool[]> | undefined;
+  const found: Discovery = {
+    layout,
+    all: () =>
+      (all ??= Promise.all([layout, tiers]).then(async ([first, t]) =>
+        byVersion([...first, ...(await probeAll(tool, t.path, probed))]),
+      )),
+  };
+  cache.set(cacheKey, found);
   return found;
 }
 
-async function discover(tool: PgTool, env: NodeJS.ProcessEnv): Promise<InstalledTool[]> {
-  const seen = new Map<string, InstalledTool>();
-  for (const dir of await candidateDirs(env)) {
+/** Every installed copy of `tool`, with its version, highest major first. */
+export function installedTools(
+  tool: PgTool,
+  env: NodeJS.ProcessEnv = process.env,
+  roots?: { readonly debian: string; readonly usr: string },
+): Promise<InstalledTool[]> {
+  return discovery(tool, env, roots).all();
+}
+
+/** Runs `--version` of the tool in each directory, all at once; results in the directories' order. */
+async function probeAll(
+  tool: PgTool,
+  dirs: readonly string[],
+  probed: Set<string>,
+): Promise<InstalledTool[]> {
+  const files: string[] = [];
+  for (const dir of dirs) {
     const file = path.join(dir, tool);
     try {
       await access(file, constants.X_OK);
+      const real = await realpath(file);
+      if (probed.has(real)) continue;
+      probed.add(real);
+      files.push(file);
     } catch {
-      continue;
-    }
-    try {
-      const { stdout } = await run(file, ['--version'], { timeout: 10_000 });
-      // "pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"
-      const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);
-      if (!m) continue;
-      const version = m[2] === undefined ? m[1]! : `${m[1]}.${m[2]}`;
-      const key = `${version}`;
-      if (!seen.has(key)) seen.set(key, { tool, path: file, major: Number(m[1]), version });
-    } catch {
-      // not runnable here: skip it
+      // not there
     }
   }
+  const versions = await Promise.all(files.map((file) => probe(tool, file)));
+  return byVersion(versions.filter((v): v is InstalledTool => v !== null));
+}
+
+async function probe(tool: PgTool, file: string): Promise<InstalledTool | null> {
+  try {
+    const { stdout } = await run(file, ['--version'], { timeout: 10_000 });
+    // "pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"
+    const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);
+    if (!m) return null;
+    const version = m[2] === undefined ? m[1]! : `${m[1]}.${m[2]}`;
+    return { tool, path: file, major: Number(m[1]), version };
+  } catch {
+    // not runnable here: skip it
+    return null;
+  }
+}
+
+/** One copy per version (the first found), highest major first. */
+function byVersion(tools: readonly InstalledTool[]): InstalledTool[] {
+  const seen = new Map<string, InstalledTool>();
+  for (const t of tools) if (!seen.has(t.version)) seen.set(t.version, t);
   return [...seen.values()].sort((a, b) => b.major - a.major);
 }
 
@@ -83,8 +150,12 @@ export async function toolForServer(
   tool: PgTool,
   serverMajor: number,
   env: NodeJS.ProcessEnv = process.env,
+  roots?: { readonly debian: string; readonly usr: string },
 ): Promise<InstalledTool> {
-  const all = await installedTools(tool, env);
+  const found = discovery(tool, env, roots);
+  const preferred = (await found.layout).find((t) => t.major === serverMajor);
+  if (preferred) return preferred;
+  const all = await found.all();
   const exact = all.find((t) => t.major === serverMajor);
   if (exact) return exact;
   const newer = all.filter((t) => t.major > serverMajor).sort((a, b) => a.major - b.major);
