@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { freePort } from './ports.ts';
 
 export interface S3Server {
@@ -12,19 +13,31 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
+export interface S3rverOptions {
+  /** Module files s3rver's Node loads first (`--import`): the benchmarks' instrumentation. */
+  readonly preload?: readonly string[];
+  /** Environment added to s3rver's. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 /**
  * Starts s3rver in its own Node process. `--openssl-legacy-provider` is needed for its MD5-based
  * ListObjectsV2 paging (it answers 500 otherwise).
  */
-export async function startS3rver(): Promise<S3Server> {
+export async function startS3rver(options: S3rverOptions = {}): Promise<S3Server> {
   const require = createRequire(import.meta.url);
   const bin = path.join(path.dirname(require.resolve('s3rver/package.json')), 'bin', 's3rver.js');
   const directory = await mkdtemp(path.join(tmpdir(), 'lifeboat-s3rver-'));
   const port = await freePort();
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--openssl-legacy-provider', bin, '-d', directory, '-a', '127.0.0.1', '-p', String(port), '--silent'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    [
+      '--openssl-legacy-provider',
+      ...(options.preload ?? []).flatMap((m) => ['--import', pathToFileURL(m).href]),
+      bin,
+      ...['-d', directory, '-a', '127.0.0.1', '-p', String(port), '--silent'],
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } },
   );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
