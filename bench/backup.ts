@@ -21,8 +21,19 @@ import type { DumpManifest } from '#core/catalog/manifest.ts';
 import { DEFAULT_COMPRESSION, formatCompression } from '#core/dumps/compression.ts';
 import { libpqConnString, libpqEnv } from '#core/shared/pg.ts';
 import type { S3Server } from '../test/support/s3rver.ts';
-import { type BenchDatabase, ensureBenchDatabase, warmUp } from './lib/db.ts';
-import { flag, gib, type Measured, measure, mib, option, summarize, table } from './lib/measure.ts';
+import { backendOf, type BenchDatabase, ensureBenchDatabase, postmasterPid, warmUp } from './lib/db.ts';
+import {
+  cpuSeconds,
+  flag,
+  gib,
+  type Measured,
+  type MeasureOptions,
+  measure,
+  mib,
+  option,
+  summarize,
+  table,
+} from './lib/measure.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RSS_GOAL = 150 * 1024 * 1024;
@@ -128,17 +139,42 @@ interface Run {
    * every part and writes the whole object again, with its MD5, while the client waits.
    */
   readonly serverAssembly?: number | null;
+  /** Where the run's CPU went (null where /usr/bin/time or /proc could not say). */
+  readonly cpu: RunCpu | null;
 }
 
-/** User + system CPU seconds of a process so far (/proc/<pid>/stat, clock ticks of 1/100 s). */
-async function cpuSeconds(pid: number | undefined): Promise<number | null> {
-  if (pid === undefined) return null;
-  try {
-    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return null;
-  }
+/** CPU seconds of one run, by where they were spent. */
+interface RunCpu {
+  /** The command and what it ran (GNU time): pg_dump, the compressor, lifeboat's Node. */
+  readonly tree: number;
+  /** The PostgreSQL backends of the bench database that served the run (the dump's COPY, lifeboat's queries). */
+  readonly backends: number;
+  /** The most any single-threaded process used (pg_dump, a backend, Node's): a floor on the time. */
+  readonly serial: number;
+}
+
+/** Cores of the machine an estimate is given for: a 4-vCPU task or function. */
+const ESTIMATE_CORES = 4;
+
+/**
+ * A run's time on `cores` cores with S3 elsewhere, from its CPU: at least its busiest single-threaded
+ * process, and at least all its CPU spread over every core. A floor, not a forecast: it leaves out
+ * the pipeline's waits, so it is compared only with other runs' floors.
+ */
+const floorOn = (cpu: RunCpu, cores: number): number =>
+  Math.max(cpu.serial, (cpu.tree + cpu.backends) / cores);
+
+/** The processes whose work cannot spread over cores. */
+const SERIAL = new Set(['pg_dump', 'postgres backend', 'node']);
+
+function runCpu(m: Measured): RunCpu | null {
+  if (m.treeCpu === null) return null;
+  const backends = m.processCpu.filter((p) => p.name === 'postgres backend');
+  return {
+    tree: m.treeCpu,
+    backends: backends.reduce((sum, p) => sum + p.cpu, 0),
+    serial: Math.max(0, ...m.processCpu.filter((p) => SERIAL.has(p.name)).map((p) => p.cpu)),
+  };
 }
 
 let s3commands: typeof S3Module;
@@ -166,6 +202,8 @@ interface Context {
   readonly bucket: string;
   /** Where bench/lib/s3rver-completion.mjs writes the duration of each CompleteMultipartUpload. */
   readonly completionLog: string;
+  /** The PostgreSQL postmaster, when it runs here: its backends' CPU is counted. */
+  readonly postmaster: number | null;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -247,7 +285,8 @@ async function main(argv: string[]): Promise<number> {
     });
     const s3client = s3support.s3Client(s3.endpoint);
     const bucket = await s3support.createBucket(s3client, 'lifeboat-bench');
-    const ctx: Context = { work, s3, s3client, bucket, completionLog };
+    const postmaster = databases[0] ? await postmasterPid(databases[0].connection) : null;
+    const ctx: Context = { work, s3, s3client, bucket, completionLog, postmaster };
     const results: Array<{ db: BenchDatabase; runs: Map<Variant, Run[]> }> = [];
     const loads: number[] = [];
     for (const db of databases) {
@@ -291,6 +330,7 @@ async function runVariant(variant: Variant, db: BenchDatabase, ctx: Context, i: 
       const m = await measure(cmd, args, {
         env: { ...process.env, ...libpqEnv(db.connection) },
         describeChild: (a) => (a.some((x) => x.startsWith('--format=')) ? 'pg_dump' : null),
+        ...watchBackends(ctx, db),
       });
       ensureOk(m, variant.label);
       return {
@@ -299,6 +339,7 @@ async function runVariant(variant: Variant, db: BenchDatabase, ctx: Context, i: 
         rss: m.peakRss,
         pgDumpRss: m.childPeakRss.get('pg_dump') ?? m.peakRss,
         treeMaxRss: m.treeMaxRss,
+        cpu: runCpu(m),
       };
     }
     const prefix = `${db.sizeGb}gb-${variant.id}-${i}`;
@@ -334,6 +375,7 @@ async function runVariant(variant: Variant, db: BenchDatabase, ctx: Context, i: 
       },
       // The pg_dump that dumps; not lifeboat's `pg_dump --version` probes.
       describeChild: (a) => (a.some((x) => x.startsWith('--format=')) ? 'pg_dump' : null),
+      ...watchBackends(ctx, db),
     });
     ensureOk(m, 'lifeboat backup');
     const serverCpuAfter = variant.repo === 's3' ? await cpuSeconds(ctx.s3.pid) : null;
@@ -350,10 +392,18 @@ async function runVariant(variant: Variant, db: BenchDatabase, ctx: Context, i: 
         serverCpuBefore !== null && serverCpuAfter !== null ? serverCpuAfter - serverCpuBefore : null,
       serverAssembly:
         variant.repo === 's3' ? assemblies.reduce((sum, ms) => sum + Number(ms), 0) / 1000 : null,
+      cpu: runCpu(m),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** measure()'s option that counts the CPU of the bench database's backends. */
+function watchBackends(ctx: Context, db: BenchDatabase): Pick<MeasureOptions, 'watch'> {
+  return ctx.postmaster === null
+    ? {}
+    : { watch: { parent: ctx.postmaster, name: backendOf(db.connection.database) } };
 }
 
 function ensureOk(m: Measured, what: string): void {
@@ -385,8 +435,41 @@ function printReport(
   loads: number[],
 ): void {
   const rows: string[][] = [];
+  const cpuRows: string[][] = [];
   const verdicts: string[] = [];
+  const median = (xs: number[]) => summarize(xs).median;
   for (const { db, runs } of results) {
+    // Each variant's CPU, and its floor on ESTIMATE_CORES cores (median over its runs).
+    const floors = new Map<string, number>();
+    for (const [variant, list] of runs) {
+      const cpus = list.map((r) => r.cpu).filter((c): c is RunCpu => c !== null);
+      if (cpus.length === 0) continue;
+      const floor = median(cpus.map((c) => floorOn(c, ESTIMATE_CORES)));
+      floors.set(variant.id, floor);
+      cpuRows.push([
+        gib(db.bytes),
+        variant.label,
+        median(cpus.map((c) => c.tree)).toFixed(1),
+        median(cpus.map((c) => c.backends)).toFixed(1),
+        variant.repo === 's3' ? median(list.map((r) => r.serverCpu ?? 0)).toFixed(1) : '-',
+        median(cpus.map((c) => c.serial)).toFixed(1),
+        median(cpus.map((c) => floorOn(c, CORES))).toFixed(1),
+        floor.toFixed(1),
+      ]);
+    }
+    const rawFloor = floors.get('raw');
+    const defaultFloor = floors.get('zstd') ?? floors.get('zstd-file');
+    if (rawFloor !== undefined && defaultFloor !== undefined) {
+      verdicts.push(
+        `${gib(db.bytes)} on ${ESTIMATE_CORES} cores, estimated from CPU (S3 elsewhere): lifeboat default ${(rawFloor / defaultFloor).toFixed(2)} × raw pg_dump -Fc (goal ≥ ${SPEED_GOAL})`,
+      );
+    }
+    const pgz1Floor = floors.get('pgz1');
+    if (pgz1Floor !== undefined && defaultFloor !== undefined) {
+      verdicts.push(
+        `${gib(db.bytes)} on ${ESTIMATE_CORES} cores, estimated from CPU (S3 elsewhere): lifeboat default ${(pgz1Floor / defaultFloor).toFixed(2)} × pg_dump -Fc -Z1 streamed (goal ≥ 2)`,
+      );
+    }
     const baseline = [...runs].find(([v]) => v.id === 'raw')?.[1];
     const rawMedian = baseline ? summarize(baseline.map((r) => r.seconds)).median : null;
     const rawBytes = baseline?.[0]?.bytes ?? null;
@@ -465,6 +548,29 @@ function printReport(
       rows,
     )}\n`,
   );
+  if (cpuRows.length > 0) {
+    process.stdout.write(
+      `\nCPU seconds, median run: the command's process tree (GNU time), the bench database's PostgreSQL backends, s3rver; ` +
+        `SERIAL = the most one single-threaded process used (pg_dump, a backend, lifeboat's Node); ` +
+        `FLOOR = max(SERIAL, (tree + backends) / cores): the least time those cores need for that work with S3 elsewhere, ` +
+        `on this machine's ${CORES} and on ${ESTIMATE_CORES} (an estimate: it leaves out the pipeline's waits)\n\n`,
+    );
+    process.stdout.write(
+      `${table(
+        [
+          'DB SIZE',
+          'RUN',
+          'TREE',
+          'BACKENDS',
+          'S3RVER',
+          'SERIAL',
+          `FLOOR ${CORES}`,
+          `FLOOR ${ESTIMATE_CORES}`,
+        ],
+        cpuRows,
+      )}\n`,
+    );
+  }
   const serverCpu = results.flatMap(({ runs }) =>
     [...runs]
       .filter(([v]) => v.repo === 's3')

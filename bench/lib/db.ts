@@ -8,6 +8,7 @@ import {
   parseDatabaseUrl,
 } from '#core/shared/pg.ts';
 import { type InstalledTool, majorOf, toolForServer } from '#core/shared/pgtools.ts';
+import { parentOf } from './measure.ts';
 
 /**
  * Bumped whenever the contents the bench generates change, so an older database is not reused
@@ -209,6 +210,26 @@ async function populate(
 }
 
 /** Reads every table once, so the first timed run does not pay for a cold page cache alone. */
+/**
+ * The PostgreSQL server's postmaster (the parent of every backend), when it runs on this machine:
+ * the benchmarks count its backends' CPU. Null when it cannot be found here.
+ */
+export async function postmasterPid(connection: ConnectionInfo): Promise<number | null> {
+  const client = await connect(connection);
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    return await parentOf(rows[0]!.pid);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Names a backend of `database` from its process title (`postgres: [cluster: ]user database host …`). */
+export function backendOf(database: string): (argv: string[]) => string | null {
+  const title = new RegExp(`^postgres: (?:\\S+: )?\\S+ ${database.replace(/[^\w]/g, '\\$&')} `);
+  return (argv) => (argv.length > 0 && title.test(argv.join(' ')) ? 'postgres backend' : null);
+}
+
 export async function warmUp(connection: ConnectionInfo): Promise<void> {
   const client = await connect(connection);
   try {

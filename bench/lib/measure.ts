@@ -16,6 +16,14 @@ export interface Measured {
   readonly childPeakRss: ReadonlyMap<string, number>;
   /** GNU time's "Maximum resident set size": the largest single process of the tree. */
   readonly treeMaxRss: number | null;
+  /** GNU time's user + system seconds: the command and every descendant it waited for. */
+  readonly treeCpu: number | null;
+  /**
+   * CPU seconds of each process seen while polling: the command and its descendants (named by their program), and the
+   * watched processes outside the tree (named by `watch`); up to one poll interval of each
+   * process's last CPU is missed.
+   */
+  readonly processCpu: ReadonlyArray<{ readonly name: string; readonly cpu: number }>;
 }
 
 export interface MeasureOptions {
@@ -26,6 +34,11 @@ export interface MeasureOptions {
    * that dumps, not the `pg_dump --version` probes).
    */
   readonly describeChild?: (argv: string[]) => string | null;
+  /**
+   * Processes outside the tree whose CPU counts too: children of `parent` (e.g. the PostgreSQL
+   * postmaster: its backends), named by `name` from their command line, null to ignore one.
+   */
+  readonly watch?: { readonly parent: number; readonly name: (argv: string[]) => string | null };
 }
 
 /**
@@ -55,14 +68,47 @@ export async function measure(file: string, args: string[], options: MeasureOpti
   const childPeaks = new Map<string, number>();
   const names = new Map<number, string>();
   let target: number | undefined = gnuTime ? undefined : child.pid;
+  // Last CPU seen of every process polled, by pid (null: a process not to count).
+  const cpuSeen = new Map<number, { name: string; cpu: number } | null>();
+  const preexisting = new Set(options.watch ? await childrenOf(options.watch.parent) : []);
+  const trackCpu = async (pid: number, name: () => Promise<string | null>) => {
+    let entry = cpuSeen.get(pid);
+    if (entry === null) return;
+    if (entry === undefined) {
+      const n = await name();
+      // Between fork and exec a process still shows its parent's command line: ask again later.
+      if (n === null) return;
+      entry = { name: n, cpu: 0 };
+      cpuSeen.set(pid, entry);
+    }
+    const cpu = await cpuSeconds(pid);
+    if (cpu !== null) entry.cpu = cpu;
+  };
   let polling = true;
   const poll = async () => {
     while (polling) {
+      if (options.watch) {
+        for (const pid of await childrenOf(options.watch.parent)) {
+          if (preexisting.has(pid)) continue;
+          await trackCpu(pid, async () => {
+            const argv = await cmdline(pid);
+            if (argv.length === 0) return null;
+            const n = options.watch!.name(argv);
+            if (n === null) cpuSeen.set(pid, null);
+            return n;
+          });
+        }
+      }
       if (target === undefined && child.pid !== undefined) {
         // Under GNU time, the command is time's only child.
         target = (await childrenOf(child.pid))[0];
       }
       if (target !== undefined) {
+        const self = target;
+        await trackCpu(self, async () => {
+          const argv = await cmdline(self);
+          return argv.length === 0 ? null : baseName(argv[0]!);
+        });
         const own = await vmHwm(target);
         if (own !== null) peakRss = Math.max(peakRss ?? 0, own);
         for (const pid of await descendantsOf(target)) {
@@ -78,6 +124,10 @@ export async function measure(file: string, args: string[], options: MeasureOpti
                   : baseName(argv[0]!);
             if (name) names.set(pid, name);
           }
+          await trackCpu(pid, async () => {
+            const argv = await cmdline(pid);
+            return argv.length === 0 ? null : baseName(argv[0]!);
+          });
           if (!name) continue;
           const hwm = await vmHwm(pid);
           if (hwm !== null) childPeaks.set(name, Math.max(childPeaks.get(name) ?? 0, hwm));
@@ -99,9 +149,14 @@ export async function measure(file: string, args: string[], options: MeasureOpti
   await polled;
 
   let treeMaxRss: number | null = null;
+  let treeCpu: number | null = null;
+  const processCpu = [...cpuSeen.values()].filter((e): e is { name: string; cpu: number } => e !== null);
   if (gnuTime) {
     const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
     if (m) treeMaxRss = Number(m[1]) * 1024;
+    const user = /User time \(seconds\): ([\d.]+)/.exec(stderr);
+    const system = /System time \(seconds\): ([\d.]+)/.exec(stderr);
+    if (user && system) treeCpu = Number(user[1]) + Number(system[1]);
     const exit = /Exit status: (\d+)/.exec(stderr);
     stderr = stderr.replace(/\n?\s*Command being timed:[\s\S]*$/, '');
     return {
@@ -113,9 +168,43 @@ export async function measure(file: string, args: string[], options: MeasureOpti
       peakRss,
       childPeakRss: childPeaks,
       treeMaxRss,
+      treeCpu,
+      processCpu,
     };
   }
-  return { seconds, code, signal, stdout, stderr, peakRss, childPeakRss: childPeaks, treeMaxRss };
+  return {
+    seconds,
+    code,
+    signal,
+    stdout,
+    stderr,
+    peakRss,
+    childPeakRss: childPeaks,
+    treeMaxRss,
+    treeCpu,
+    processCpu,
+  };
+}
+
+/** User + system CPU seconds of a process so far (/proc/<pid>/stat, clock ticks of 1/100 s). */
+export async function cpuSeconds(pid: number | undefined): Promise<number | null> {
+  if (pid === undefined) return null;
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** The parent process of `pid` (/proc/<pid>/stat), or null. */
+export async function parentOf(pid: number): Promise<number | null> {
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    return Number(fields[1]);
+  } catch {
+    return null;
+  }
 }
 
 let gnuTimeAvailable: Promise<boolean> | undefined;
