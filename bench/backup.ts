@@ -496,8 +496,9 @@ function printReport(
           `${gib(db.bytes)} lifeboat default: ${speed.toFixed(2)} × raw pg_dump -Fc (goal ≥ ${SPEED_GOAL}: ${speed >= SPEED_GOAL ? 'meets' : 'misses'}), ` +
             `size ${(bytes / rawBytes).toFixed(2)} × raw (goal ≤ 1: ${bytes <= rawBytes ? 'meets' : 'misses'}), RSS ${mib(rss)} (goal ≤ ${mib(RSS_GOAL)}: ${rss <= RSS_GOAL ? 'meets' : 'misses'})`,
         );
-        // s3rver assembles the object on CompleteMultipartUpload's clock; S3 does not copy the parts
-        // while the client waits. The same run, without that wait: what lifeboat itself took.
+        // s3rver assembles the object on CompleteMultipartUpload's clock, on the same cores as the
+        // dump. The same run without that wait is what lifeboat itself took; how long S3 takes to
+        // complete an upload (its documentation allows minutes) cannot be measured here.
         const lessAssembly = (l: Run[]) =>
           summarize(l.map((r) => r.seconds - (r.serverAssembly ?? 0))).median;
         const own = lessAssembly(list);
