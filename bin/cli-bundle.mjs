@@ -11,8 +11,8 @@
 // so a process never reads half a build. A build is removed a day after it stopped being current:
 // a command still running from it can still load its chunks.
 //
-// Without esbuild (installed without dev dependencies), or with LIFEBOAT_CLI_SOURCE=1, the
-// sources run through tsx, as they always did.
+// Without esbuild (installed without dev dependencies), where the bundle cannot be written (a
+// read-only checkout), or with LIFEBOAT_CLI_SOURCE=1, the sources run through tsx, as they always did.
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -39,7 +39,9 @@ export async function loadCli(options = {}) {
     let current = await currentBuild(root, dir);
     let built = false;
     if (!current) {
-      current = await bundle(root, entry, dir);
+      // A checkout that cannot be written to (read-only, another user's) or sources esbuild
+      // refuses: the sources run through tsx, which says what is wrong with them if anything is.
+      current = await bundle(root, entry, dir).catch(() => null);
       built = current !== null;
     }
     if (current) {

@@ -109,6 +109,13 @@ describe('the CLI bundle', () => {
     expect(left).toContain('young-build');
   });
 
+  it('runs the sources through tsx where the bundle cannot be written', async () => {
+    // A directory under a file: every write fails (permissions do not stop root, this does).
+    const l = await load({ ...options, dir: path.join(root, 'package.json', 'cli') });
+    expect(l).toMatchObject({ bundled: false, built: false });
+    expect(await l.module.main(['lazy'])).toBe(7);
+  });
+
   it('runs the sources through tsx with LIFEBOAT_CLI_SOURCE=1, and bundles nothing', async () => {
     const l = await load({ ...options, env: { LIFEBOAT_CLI_SOURCE: '1' } });
     expect(l).toMatchObject({ bundled: false, built: false });
