@@ -25,7 +25,7 @@ import { flag, option, summarize, table } from './lib/measure.ts';
 
 const INIT_GOAL_MS = 150;
 const REFERENCE = 'reference';
-/** Node's https (what the SDK's HTTP transport loads), imported alone: the Node part of every init. */
+/** Node's https (what the SDK's transport loads at init), imported alone: the Node part of every init. */
 const NODE_HTTPS = 'node:https alone';
 const FIXTURES = new Set([REFERENCE, NODE_HTTPS]);
 
@@ -138,7 +138,7 @@ try {
     ];
   });
   process.stdout.write(
-    `\nhandler bundles (lib/constructs/handler-bundle.ts) — size (goal ≤ ${BUNDLE_LIMIT_BYTES / 1e6} MB; INIT: the entry and the chunks it imports statically) and cold init = import in a fresh Node ${nodeVersion} process${HANDLER_NODE_OPTIONS ? ` with NODE_OPTIONS=${HANDLER_NODE_OPTIONS}` : ''}, median of ${repeat} alternating rounds (goal ≤ ${INIT_GOAL_MS} ms wall-clock on an idle machine); × REF: wall-clock over the reference bundle's (bench/fixtures/reference-handler.ts) in the same run; ${NODE_HTTPS}: Node's own http, https, tls and net, which the AWS SDK's transport loads (bench/fixtures/node-https-handler.ts); 1-minute load average ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)}\n\n`,
+    `\nhandler bundles (lib/constructs/handler-bundle.ts) — size (goal ≤ ${BUNDLE_LIMIT_BYTES / 1e6} MB; INIT: the entry and the chunks it imports statically) and cold init = import in a fresh Node ${nodeVersion} process${HANDLER_NODE_OPTIONS ? ` with NODE_OPTIONS=${HANDLER_NODE_OPTIONS}` : ''}, median of ${repeat} alternating rounds (goal ≤ ${INIT_GOAL_MS} ms wall-clock on an idle machine); × REF: wall-clock over the reference bundle's (bench/fixtures/reference-handler.ts) in the same run; ${NODE_HTTPS}: Node's own https (tls, http's internals), which the AWS SDK's transport loads (bench/fixtures/node-https-handler.ts); 1-minute load average ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)}\n\n`,
   );
   process.stdout.write(
     `${table(['HANDLER', 'SIZE', 'INIT', '≤ 1 MB', 'WALL MS', 'CPU MS', '× REF', `≤ ${INIT_GOAL_MS} MS`], rows)}\n`,
