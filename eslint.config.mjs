@@ -72,6 +72,8 @@ export default tseslint.config(
       'cdk.out/',
       'cdk.out.*/',
       '.cdk-home/',
+      // The CLI's bundle (bin/cli-bundle.mjs), built from the sources linted here.
+      '.lifeboat/',
       'coverage/',
       'bench/.data/',
       'bench/_*',
