@@ -150,6 +150,7 @@ export async function measure(file: string, args: string[], options: MeasureOpti
 
   let treeMaxRss: number | null = null;
   let treeCpu: number | null = null;
+  let exitCode = code;
   const processCpu = [...cpuSeen.values()].filter((e): e is { name: string; cpu: number } => e !== null);
   if (gnuTime) {
     const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
@@ -158,23 +159,12 @@ export async function measure(file: string, args: string[], options: MeasureOpti
     const system = /System time \(seconds\): ([\d.]+)/.exec(stderr);
     if (user && system) treeCpu = Number(user[1]) + Number(system[1]);
     const exit = /Exit status: (\d+)/.exec(stderr);
+    if (exit) exitCode = Number(exit[1]);
     stderr = stderr.replace(/\n?\s*Command being timed:[\s\S]*$/, '');
-    return {
-      seconds,
-      code: exit ? Number(exit[1]) : code,
-      signal,
-      stdout,
-      stderr,
-      peakRss,
-      childPeakRss: childPeaks,
-      treeMaxRss,
-      treeCpu,
-      processCpu,
-    };
   }
   return {
     seconds,
-    code,
+    code: exitCode,
     signal,
     stdout,
     stderr,
@@ -186,25 +176,25 @@ export async function measure(file: string, args: string[], options: MeasureOpti
   };
 }
 
-/** User + system CPU seconds of a process so far (/proc/<pid>/stat, clock ticks of 1/100 s). */
-export async function cpuSeconds(pid: number | undefined): Promise<number | null> {
-  if (pid === undefined) return null;
+/** The fields of /proc/<pid>/stat after the command name (the 3rd field on), or null. */
+async function statFields(pid: number): Promise<string[] | null> {
   try {
-    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
   } catch {
     return null;
   }
 }
 
+/** User + system CPU seconds of a process so far (/proc/<pid>/stat, clock ticks of 1/100 s). */
+export async function cpuSeconds(pid: number | undefined): Promise<number | null> {
+  const fields = pid === undefined ? null : await statFields(pid);
+  return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : null;
+}
+
 /** The parent process of `pid` (/proc/<pid>/stat), or null. */
 export async function parentOf(pid: number): Promise<number | null> {
-  try {
-    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-    return Number(fields[1]);
-  } catch {
-    return null;
-  }
+  const fields = await statFields(pid);
+  return fields ? Number(fields[1]) : null;
 }
 
 let gnuTimeAvailable: Promise<boolean> | undefined;
