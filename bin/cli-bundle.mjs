@@ -14,7 +14,7 @@
 // Without esbuild (installed without dev dependencies), where the bundle cannot be written (a
 // read-only checkout), or with LIFEBOAT_CLI_SOURCE=1, the sources run through tsx, as they always did.
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -114,14 +114,22 @@ async function bundle(root, entry, dir) {
   const finished = Date.now();
   if (sources.some((s) => s !== null && s[2] >= started && s[2] <= finished)) return file;
   const pointer = path.join(dir, 'current.json');
+  const previous = await readFile(pointer, 'utf8')
+    .then((text) => JSON.parse(text).build)
+    .catch(() => undefined);
   const partial = `${pointer}.${process.pid}.${randomBytes(4).toString('hex')}`;
   await writeFile(partial, JSON.stringify({ format: FORMAT, build, sources: sources.filter(Boolean) }));
   await rename(partial, pointer);
+  // The build replaced stops being current now: its time says so, and it is kept a day from now.
+  if (typeof previous === 'string' && previous !== build && !previous.includes('/')) {
+    const now = new Date();
+    await utimes(path.join(dir, previous), now, now).catch(() => undefined);
+  }
   await removeOldBuilds(dir, build).catch(() => undefined);
   return file;
 }
 
-/** Removes builds other than `keep` that have not been current for KEEP_MS. */
+/** Removes builds other than `keep` that stopped being current (or were made) over KEEP_MS ago. */
 async function removeOldBuilds(dir, keep) {
   for (const e of await readdir(dir, { withFileTypes: true })) {
     if (!e.isDirectory() || e.name === keep) continue;

@@ -109,6 +109,17 @@ describe('the CLI bundle', () => {
     expect(left).toContain('young-build');
   });
 
+  it('keeps a build a day from when it stopped being current, however old it is', async () => {
+    await load(options);
+    const first = path.dirname((await currentBuild(root, options.dir)) as string);
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    await utimes(first, twoDaysAgo, twoDaysAgo);
+    await source('bin/dep.ts', 'export const answer: number = 4;\n', new Date(Date.now() - 60_000));
+    expect((await load(options)).built).toBe(true);
+    // A command started from the first build can still load its chunks.
+    expect(await readdir(options.dir)).toContain(path.basename(first));
+  });
+
   it('runs the sources through tsx where the bundle cannot be written', async () => {
     // A directory under a file: every write fails (permissions do not stop root, this does).
     const l = await load({ ...options, dir: path.join(root, 'package.json', 'cli') });
