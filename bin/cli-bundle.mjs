@@ -110,9 +110,12 @@ async function bundle(root, entry, dir) {
   );
   const file = path.join(outdir, 'lifeboat.js');
   // A source changed while it was read: this build may hold the old one. It runs this once and is
-  // not made current, so the next run bundles again. (A time ahead of the clock is not a change.)
+  // not made current, so the next run bundles again. Whole milliseconds: a file written in the
+  // millisecond the build started, just before it, is not a change (file times are coarser than
+  // the clock anyway, so this guard sees edits made during the build, not at its very start). A
+  // time ahead of the clock is not a change either.
   const finished = Date.now();
-  if (sources.some((s) => s !== null && s[2] >= started && s[2] <= finished)) return file;
+  if (sources.some((s) => s !== null && Math.floor(s[2]) > started && s[2] <= finished)) return file;
   const pointer = path.join(dir, 'current.json');
   const previous = await readFile(pointer, 'utf8')
     .then((text) => JSON.parse(text).build)
