@@ -17,25 +17,26 @@ export interface InstalledTool {
   readonly version: string;
 }
 
-/**
- * Where PostgreSQL binaries are looked for, in order: only LIFEBOAT_PG_BIN_DIRS (colon-separated)
- * when it is set; otherwise the Debian/Ubuntu layout (/usr/lib/postgresql/<major>/bin), the PGDG
- * RPM layout (/usr/pgsql-<major>/bin), then PATH.
- */
-export async function candidateDirs(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
-  const { layout, path: onPath } = await candidateTiers(env);
-  return [...new Set([...layout, ...onPath])];
+/** Where the packages put each major's binaries: /usr/lib/postgresql/<major>/bin, /usr/pgsql-<major>/bin. */
+export interface LayoutRoots {
+  /** The Debian/Ubuntu layout's root. */
+  readonly debian: string;
+  /** Where the PGDG RPM layout's pgsql-<major> directories are. */
+  readonly usr: string;
 }
 
+const LAYOUT_ROOTS: LayoutRoots = { debian: '/usr/lib/postgresql', usr: '/usr' };
+
 /**
- * The candidate directories in two tiers: `layout` (LIFEBOAT_PG_BIN_DIRS, or the versioned
- * directories of the packages) and `path` (PATH; empty when LIFEBOAT_PG_BIN_DIRS is set). A tool
+ * Where PostgreSQL binaries are looked for, in two tiers: `layout`, only LIFEBOAT_PG_BIN_DIRS
+ * (colon-separated) when it is set, otherwise the versioned directories of the packages (Debian/
+ * Ubuntu's, then PGDG RPM's); and `path`, PATH (empty when LIFEBOAT_PG_BIN_DIRS is set). A tool
  * of the right major in the first tier is used without running any copy on PATH: on Debian and
  * Ubuntu those are postgresql-common's Perl wrapper, about 0.1 s per `--version` (bench/README.md).
  */
 export async function candidateTiers(
   env: NodeJS.ProcessEnv = process.env,
-  roots: { readonly debian: string; readonly usr: string } = LAYOUT_ROOTS,
+  roots: LayoutRoots = LAYOUT_ROOTS,
 ): Promise<{ layout: string[]; path: string[] }> {
   if (env.LIFEBOAT_PG_BIN_DIRS) {
     const dirs = env.LIFEBOAT_PG_BIN_DIRS.split(':').filter(Boolean);
@@ -55,8 +56,6 @@ export async function candidateTiers(
   return { layout: resolved, path: [...new Set(onPath)] };
 }
 
-const LAYOUT_ROOTS = { debian: '/usr/lib/postgresql', usr: '/usr' } as const;
-
 /** What has been found of one tool under one environment: the layout tier, and PATH once asked for. */
 interface Discovery {
   readonly layout: Promise<InstalledTool[]>;
@@ -65,11 +64,7 @@ interface Discovery {
 
 const cache = new Map<string, Discovery>();
 
-function discovery(
-  tool: PgTool,
-  env: NodeJS.ProcessEnv,
-  roots: { readonly debian: string; readonly usr: string } = LAYOUT_ROOTS,
-): Discovery {
+function discovery(tool: PgTool, env: NodeJS.ProcessEnv, roots: LayoutRoots = LAYOUT_ROOTS): Discovery {
   const cacheKey = `${tool}\0${env.LIFEBOAT_PG_BIN_DIRS ?? ''}\0${env.PATH ?? ''}\0${roots.debian}\0${roots.usr}`;
   const cached = cache.get(cacheKey);
   if (cached) return cached;
@@ -93,7 +88,7 @@ function discovery(
 export function installedTools(
   tool: PgTool,
   env: NodeJS.ProcessEnv = process.env,
-  roots?: { readonly debian: string; readonly usr: string },
+  roots?: LayoutRoots,
 ): Promise<InstalledTool[]> {
   return discovery(tool, env, roots).all();
 }
@@ -150,7 +145,7 @@ export async function toolForServer(
   tool: PgTool,
   serverMajor: number,
   env: NodeJS.ProcessEnv = process.env,
-  roots?: { readonly debian: string; readonly usr: string },
+  roots?: LayoutRoots,
 ): Promise<InstalledTool> {
   const found = discovery(tool, env, roots);
   const preferred = (await found.layout).find((t) => t.major === serverMajor);
