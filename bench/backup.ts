@@ -505,11 +505,25 @@ function printReport(
         verdicts.push(
           `${gib(db.bytes)} lifeboat default → s3rver less s3rver's assembly of the object (median ${summarize(list.map((r) => r.serverAssembly ?? 0)).median.toFixed(1)} s a run): ${own.toFixed(1)} s, ${(rawMedian / own).toFixed(2)} × raw pg_dump -Fc (goal ≥ ${SPEED_GOAL}: ${rawMedian / own >= SPEED_GOAL ? 'meets' : 'misses'})`,
         );
-        const z1 = [...runs].find(([v]) => v.id === 'raw-z1')?.[1];
-        if (z1) {
-          const z1Median = summarize(z1.map((r) => r.seconds)).median;
+        // The bare pipeline (no Node, no hash, no upload) is the limit: where it misses a goal
+        // against -Z1, so must lifeboat, which does that work and more.
+        const bare = [...runs].find(([v]) => v.id === 'raw-pipe')?.[1];
+        const z1Runs = [...runs].find(([v]) => v.id === 'raw-z1')?.[1];
+        if (bare && z1Runs) {
+          const ratio =
+            summarize(z1Runs.map((r) => r.seconds)).median / summarize(bare.map((r) => r.seconds)).median;
           verdicts.push(
-            `${gib(db.bytes)} lifeboat default vs pg_dump -Fc -Z1 to a local file: ${(z1Median / t.median).toFixed(2)} × its speed (goal ≥ 2), size ${(bytes / z1[0]!.bytes).toFixed(2)} × its size`,
+            `${gib(db.bytes)} the bare pipeline (pg_dump -Fc -Z0 | zstd, to a file; no Node, no hash) vs pg_dump -Fc -Z1 to a file: ${ratio.toFixed(2)} × its speed — the most lifeboat's default can reach against -Z1 on these ${CORES} cores`,
+          );
+        }
+        // Both to a local file: lifeboat's default to a file repository against raw -Z1's file.
+        const z1 = [...runs].find(([v]) => v.id === 'raw-z1')?.[1];
+        const toFile = [...runs].find(([v]) => v.id === 'zstd-file')?.[1];
+        if (z1 && toFile) {
+          const z1Median = summarize(z1.map((r) => r.seconds)).median;
+          const fileMedian = summarize(toFile.map((r) => r.seconds)).median;
+          verdicts.push(
+            `${gib(db.bytes)} lifeboat default → file:// vs pg_dump -Fc -Z1 to a local file: ${(z1Median / fileMedian).toFixed(2)} × its speed (goal ≥ 2: ${z1Median / fileMedian >= 2 ? 'meets' : 'misses'}), size ${(bytes / z1[0]!.bytes).toFixed(2)} × its size`,
           );
         }
         // The streamed -Z1 method (pg_dump -Fc -Z1 piped into an S3 upload) with the same uploader,

@@ -71,6 +71,9 @@ export async function measure(file: string, args: string[], options: MeasureOpti
   // Last CPU seen of every process polled, by pid (null: a process not to count).
   const cpuSeen = new Map<number, { name: string; cpu: number } | null>();
   const preexisting = new Set(options.watch ? await childrenOf(options.watch.parent) : []);
+  // A process the watched parent just forked shows the parent's command line until it sets its own
+  // (a PostgreSQL backend before its title): that is not yet a name to judge it by.
+  const parentArgv = options.watch ? (await cmdline(options.watch.parent)).join('\0') : '';
   const trackCpu = async (pid: number, name: () => Promise<string | null>) => {
     let entry = cpuSeen.get(pid);
     if (entry === null) return;
@@ -92,7 +95,7 @@ export async function measure(file: string, args: string[], options: MeasureOpti
           if (preexisting.has(pid)) continue;
           await trackCpu(pid, async () => {
             const argv = await cmdline(pid);
-            if (argv.length === 0) return null;
+            if (argv.length === 0 || argv.join('\0') === parentArgv) return null;
             const n = options.watch!.name(argv);
             if (n === null) cpuSeen.set(pid, null);
             return n;
