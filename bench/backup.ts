@@ -159,10 +159,13 @@ const ESTIMATE_CORES = 4;
 /**
  * A run's time on `cores` cores with S3 elsewhere, from its CPU: at least its busiest single-threaded
  * process, and at least all its CPU spread over every core. A floor, not a forecast: it leaves out
- * the pipeline's waits, so it is compared only with other runs' floors.
+ * the pipeline's waits, so it is compared only with other runs' floors. `dbApart`: the database's
+ * backends run on a server of their own, as RDS's do beside a Lambda function or a Fargate task;
+ * the dump's COPY backend still bounds the stream (it stays in `serial`), but its CPU is not the
+ * dumping machine's.
  */
-const floorOn = (cpu: RunCpu, cores: number): number =>
-  Math.max(cpu.serial, (cpu.tree + cpu.backends) / cores);
+const floorOn = (cpu: RunCpu, cores: number, dbApart = false): number =>
+  Math.max(cpu.serial, (cpu.tree + (dbApart ? 0 : cpu.backends)) / cores);
 
 /** The processes whose work cannot spread over cores. */
 const SERIAL = new Set(['pg_dump', 'postgres backend', 'node']);
@@ -441,11 +444,15 @@ function printReport(
   for (const { db, runs } of results) {
     // Each variant's CPU, and its floor on ESTIMATE_CORES cores (median over its runs).
     const floors = new Map<string, number>();
+    // …and on this machine's cores with the database on a server of its own (as on AWS).
+    const apartFloors = new Map<string, number>();
     for (const [variant, list] of runs) {
       const cpus = list.map((r) => r.cpu).filter((c): c is RunCpu => c !== null);
       if (cpus.length === 0) continue;
       const floor = median(cpus.map((c) => floorOn(c, ESTIMATE_CORES)));
       floors.set(variant.id, floor);
+      const apart = median(cpus.map((c) => floorOn(c, CORES, true)));
+      apartFloors.set(variant.id, apart);
       cpuRows.push([
         gib(db.bytes),
         variant.label,
@@ -454,8 +461,21 @@ function printReport(
         variant.repo === 's3' ? median(list.map((r) => r.serverCpu ?? 0)).toFixed(1) : '-',
         median(cpus.map((c) => c.serial)).toFixed(1),
         median(cpus.map((c) => floorOn(c, CORES))).toFixed(1),
+        apart.toFixed(1),
         floor.toFixed(1),
       ]);
+    }
+    const defaultApart = apartFloors.get('zstd') ?? apartFloors.get('zstd-file');
+    for (const [id, what, goal] of [
+      ['raw', 'raw pg_dump -Fc', SPEED_GOAL],
+      ['pgz1', 'pg_dump -Fc -Z1 streamed', 2],
+    ] as const) {
+      const other = apartFloors.get(id);
+      if (other !== undefined && defaultApart !== undefined) {
+        verdicts.push(
+          `${gib(db.bytes)} on ${CORES} cores with the database on its own server (as RDS), estimated from CPU (S3 elsewhere): lifeboat default ${(other / defaultApart).toFixed(2)} × ${what} (goal ≥ ${goal})`,
+        );
+      }
     }
     const rawFloor = floors.get('raw');
     const defaultFloor = floors.get('zstd') ?? floors.get('zstd-file');
@@ -568,7 +588,8 @@ function printReport(
       `\nCPU seconds, median run: the command's process tree (GNU time), the bench database's PostgreSQL backends, s3rver; ` +
         `SERIAL = the most one single-threaded process used (pg_dump, a backend, lifeboat's Node); ` +
         `FLOOR = max(SERIAL, (tree + backends) / cores): the least time those cores need for that work with S3 elsewhere, ` +
-        `on this machine's ${CORES} and on ${ESTIMATE_CORES} (an estimate: it leaves out the pipeline's waits)\n\n`,
+        `on this machine's ${CORES} and on ${ESTIMATE_CORES} (an estimate: it leaves out the pipeline's waits); ` +
+        `DB APART = max(SERIAL, tree / ${CORES}): the same on ${CORES} cores with the database's backends on a server of their own, as RDS's are\n\n`,
     );
     process.stdout.write(
       `${table(
@@ -580,6 +601,7 @@ function printReport(
           'S3RVER',
           'SERIAL',
           `FLOOR ${CORES}`,
+          `FLOOR ${CORES} DB APART`,
           `FLOOR ${ESTIMATE_CORES}`,
         ],
         cpuRows,
