@@ -21,6 +21,7 @@ import type { DumpManifest } from '#core/catalog/manifest.ts';
 import { DEFAULT_COMPRESSION, formatCompression } from '#core/dumps/compression.ts';
 import { libpqConnString, libpqEnv } from '#core/shared/pg.ts';
 import type { S3Server } from '../test/support/s3rver.ts';
+import { type CpuLimit, createCpuLimit } from './lib/cpu-limit.ts';
 import { backendOf, type BenchDatabase, ensureBenchDatabase, postmasterPid, warmUp } from './lib/db.ts';
 import {
   cpuSeconds,
@@ -153,6 +154,9 @@ interface RunCpu {
   readonly serial: number;
 }
 
+/** Lambda's memory for one vCPU-second a second: CPU is given in proportion to memory. */
+const LAMBDA_MB_PER_VCPU = 1769;
+
 /** Cores of the machine an estimate is given for: a 4-vCPU task or function. */
 const ESTIMATE_CORES = 4;
 
@@ -207,6 +211,8 @@ interface Context {
   readonly completionLog: string;
   /** The PostgreSQL postmaster, when it runs here: its backends' CPU is counted. */
   readonly postmaster: number | null;
+  /** `--cpu-limit`: every run's processes share this CPU quota (s3rver and the database do not). */
+  readonly cpuLimit: CpuLimit | null;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -257,6 +263,14 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const fresh = flag(argv, 'fresh');
+  const limitOption = option(argv, 'cpu-limit');
+  const cpuLimitVcpus = limitOption === undefined ? null : Number(limitOption);
+  if (cpuLimitVcpus !== null && !(cpuLimitVcpus > 0 && cpuLimitVcpus <= CORES)) {
+    process.stderr.write(
+      `--cpu-limit expects the vCPUs the runs may use in all, above 0 and at most this machine's ${CORES} (e.g. 0.58 for a 1,024 MB Lambda function, 2 for 3,538 MB)\n`,
+    );
+    return 2;
+  }
 
   quietNodeVersionWarning();
   // The AWS SDK is loaded after the filter above is in place.
@@ -271,8 +285,10 @@ async function main(argv: string[]): Promise<number> {
 
   const work = await mkdtemp(path.join(tmpdir(), 'lifeboat-bench-'));
   let s3: S3Server | undefined;
+  let cpuLimit: CpuLimit | null = null;
   const cleanup = async () => {
     await s3?.stop().catch(() => undefined);
+    await cpuLimit?.remove();
     await rm(work, { recursive: true, force: true });
   };
   const onSignal = () => {
@@ -289,7 +305,8 @@ async function main(argv: string[]): Promise<number> {
     const s3client = s3support.s3Client(s3.endpoint);
     const bucket = await s3support.createBucket(s3client, 'lifeboat-bench');
     const postmaster = databases[0] ? await postmasterPid(databases[0].connection) : null;
-    const ctx: Context = { work, s3, s3client, bucket, completionLog, postmaster };
+    if (cpuLimitVcpus !== null) cpuLimit = await createCpuLimit(cpuLimitVcpus);
+    const ctx: Context = { work, s3, s3client, bucket, completionLog, postmaster, cpuLimit };
     const results: Array<{ db: BenchDatabase; runs: Map<Variant, Run[]> }> = [];
     const loads: number[] = [];
     for (const db of databases) {
@@ -314,7 +331,7 @@ async function main(argv: string[]): Promise<number> {
       results.push({ db, runs });
     }
     loads.push(loadavg()[0]!);
-    printReport(results, repeat, loads);
+    printReport(results, repeat, loads, cpuLimitVcpus);
     return 0;
   } finally {
     process.off('SIGINT', onSignal);
@@ -334,6 +351,7 @@ async function runVariant(variant: Variant, db: BenchDatabase, ctx: Context, i: 
         env: { ...process.env, ...libpqEnv(db.connection) },
         describeChild: (a) => (a.some((x) => x.startsWith('--format=')) ? 'pg_dump' : null),
         ...watchBackends(ctx, db),
+        ...(ctx.cpuLimit ? { cpuLimit: ctx.cpuLimit } : {}),
       });
       ensureOk(m, variant.label);
       return {
@@ -379,6 +397,7 @@ async function runVariant(variant: Variant, db: BenchDatabase, ctx: Context, i: 
       // The pg_dump that dumps; not lifeboat's `pg_dump --version` probes.
       describeChild: (a) => (a.some((x) => x.startsWith('--format=')) ? 'pg_dump' : null),
       ...watchBackends(ctx, db),
+      ...(ctx.cpuLimit ? { cpuLimit: ctx.cpuLimit } : {}),
     });
     ensureOk(m, 'lifeboat backup');
     const serverCpuAfter = variant.repo === 's3' ? await cpuSeconds(ctx.s3.pid) : null;
@@ -436,6 +455,7 @@ function printReport(
   results: Array<{ db: BenchDatabase; runs: Map<Variant, Run[]> }>,
   repeat: number,
   loads: number[],
+  cpuLimit: number | null,
 ): void {
   const rows: string[][] = [];
   const cpuRows: string[][] = [];
@@ -564,7 +584,11 @@ function printReport(
   }
   process.stdout.write(
     `\nbackup benchmark — ${repeat} runs each, alternating order; time = median (best beside it); speed = raw pg_dump -Fc median / median; ` +
-      `RSS = peak VmHWM of lifeboat's Node process (goal ≤ ${mib(RSS_GOAL)}); lifeboat on Node ${lifeboatNode.version}; ${CORES} cores; 1-minute load average during the run ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}\n\n`,
+      `RSS = peak VmHWM of lifeboat's Node process (goal ≤ ${mib(RSS_GOAL)}); lifeboat on Node ${lifeboatNode.version}; ${CORES} cores${
+        cpuLimit === null
+          ? ''
+          : `, each run's processes limited to ${cpuLimit} vCPU-seconds a second in all (a CFS quota; as a Lambda function of ${Math.round(cpuLimit * LAMBDA_MB_PER_VCPU)} MB is given; the database and s3rver outside it)`
+      }; 1-minute load average during the run ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}\n\n`,
   );
   process.stdout.write(
     `${table(

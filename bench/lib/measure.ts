@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 
+import type { CpuLimit } from './cpu-limit.ts';
+
 /** How often /proc is read for the peak RSS of the process and its children. */
 const POLL_MS = 50;
 
@@ -39,6 +41,8 @@ export interface MeasureOptions {
    * postmaster: its backends), named by `name` from their command line, null to ignore one.
    */
   readonly watch?: { readonly parent: number; readonly name: (argv: string[]) => string | null };
+  /** Runs the command and its descendants under this CPU quota (GNU time itself outside it). */
+  readonly cpuLimit?: CpuLimit;
 }
 
 /**
@@ -48,7 +52,10 @@ export interface MeasureOptions {
  */
 export async function measure(file: string, args: string[], options: MeasureOptions = {}): Promise<Measured> {
   const gnuTime = await hasGnuTime();
-  const [cmd, argv] = gnuTime ? ['/usr/bin/time', ['-v', file, ...args]] : [file, args];
+  const [limitedFile, limitedArgs] = options.cpuLimit ? options.cpuLimit.wrap(file, args) : [file, args];
+  const [cmd, argv] = gnuTime
+    ? ['/usr/bin/time', ['-v', limitedFile, ...limitedArgs]]
+    : [limitedFile, limitedArgs];
   const started = performance.now();
   const child = spawn(cmd, argv, {
     env: options.env ?? process.env,
@@ -68,18 +75,14 @@ export async function measure(file: string, args: string[], options: MeasureOpti
   const childPeaks = new Map<string, number>();
   const names = new Map<number, string>();
   let target: number | undefined = gnuTime ? undefined : child.pid;
-  // Last CPU seen of every process polled, by pid (null: a process not to count).
-  const cpuSeen = new Map<number, { name: string; cpu: number } | null>();
+  // Last CPU seen of every process counted, by pid.
+  const cpuSeen = new Map<number, { name: string; cpu: number }>();
   const preexisting = new Set(options.watch ? await childrenOf(options.watch.parent) : []);
-  // A process the watched parent just forked shows the parent's command line until it sets its own
-  // (a PostgreSQL backend before its title): that is not yet a name to judge it by.
-  const parentArgv = options.watch ? (await cmdline(options.watch.parent)).join('\0') : '';
   const trackCpu = async (pid: number, name: () => Promise<string | null>) => {
     let entry = cpuSeen.get(pid);
-    if (entry === null) return;
     if (entry === undefined) {
       const n = await name();
-      // Between fork and exec a process still shows its parent's command line: ask again later.
+      // Not (yet) a process to count: ask again at the next poll.
       if (n === null) return;
       entry = { name: n, cpu: 0 };
       cpuSeen.set(pid, entry);
@@ -93,12 +96,11 @@ export async function measure(file: string, args: string[], options: MeasureOpti
       if (options.watch) {
         for (const pid of await childrenOf(options.watch.parent)) {
           if (preexisting.has(pid)) continue;
+          // Judged again at every poll until it is one to count: a PostgreSQL backend shows the
+          // postmaster's command line until it sets its title, and rewrites that title in place.
           await trackCpu(pid, async () => {
-            const argv = await cmdline(pid);
-            if (argv.length === 0 || argv.join('\0') === parentArgv) return null;
-            const n = options.watch!.name(argv);
-            if (n === null) cpuSeen.set(pid, null);
-            return n;
+            const argv = await settledCmdline(pid);
+            return argv.length === 0 ? null : options.watch!.name(argv);
           });
         }
       }
@@ -109,8 +111,10 @@ export async function measure(file: string, args: string[], options: MeasureOpti
       if (target !== undefined) {
         const self = target;
         await trackCpu(self, async () => {
-          const argv = await cmdline(self);
-          return argv.length === 0 ? null : baseName(argv[0]!);
+          const argv = await settledCmdline(self);
+          // Under a CPU limit the command starts as the shell that joins the cgroup, then execs.
+          if (argv.length === 0 || (options.cpuLimit && argv[0] === '/bin/sh')) return null;
+          return baseName(argv[0]!);
         });
         const own = await vmHwm(target);
         if (own !== null) peakRss = Math.max(peakRss ?? 0, own);
@@ -118,7 +122,7 @@ export async function measure(file: string, args: string[], options: MeasureOpti
           // A child between fork and exec still shows its parent's command line: ask again later.
           let name: string | null | undefined = names.get(pid);
           if (name === undefined) {
-            const argv = await cmdline(pid);
+            const argv = await settledCmdline(pid);
             name =
               argv.length === 0
                 ? null
@@ -128,7 +132,7 @@ export async function measure(file: string, args: string[], options: MeasureOpti
             if (name) names.set(pid, name);
           }
           await trackCpu(pid, async () => {
-            const argv = await cmdline(pid);
+            const argv = await settledCmdline(pid);
             return argv.length === 0 ? null : baseName(argv[0]!);
           });
           if (!name) continue;
@@ -154,7 +158,7 @@ export async function measure(file: string, args: string[], options: MeasureOpti
   let treeMaxRss: number | null = null;
   let treeCpu: number | null = null;
   let exitCode = code;
-  const processCpu = [...cpuSeen.values()].filter((e): e is { name: string; cpu: number } => e !== null);
+  const processCpu = [...cpuSeen.values()];
   if (gnuTime) {
     const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
     if (m) treeMaxRss = Number(m[1]) * 1024;
@@ -229,6 +233,18 @@ async function cmdline(pid: number): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/**
+ * The command line of `pid`, or none while it is still its parent's: between fork and exec (or a
+ * PostgreSQL backend before it sets its title) a process shows the command line it was forked from.
+ */
+async function settledCmdline(pid: number): Promise<string[]> {
+  const argv = await cmdline(pid);
+  const parent = await parentOf(pid);
+  if (argv.length === 0 || parent === null) return argv;
+  const parentArgv = await cmdline(parent);
+  return argv.join('\0') === parentArgv.join('\0') ? [] : argv;
 }
 
 async function childrenOf(pid: number): Promise<number[]> {
