@@ -150,7 +150,10 @@ interface RunCpu {
   readonly tree: number;
   /** The PostgreSQL backends of the bench database that served the run (the dump's COPY, lifeboat's queries). */
   readonly backends: number;
-  /** The most any single-threaded process used (pg_dump, a backend, Node's): a floor on the time. */
+  /**
+   * The most any one thread used of the work that cannot spread (pg_dump, a backend, Node's main
+   * thread; not Node's thread pool): a floor on the time.
+   */
   readonly serial: number;
 }
 
@@ -180,7 +183,7 @@ function runCpu(m: Measured): RunCpu | null {
   return {
     tree: m.treeCpu,
     backends: backends.reduce((sum, p) => sum + p.cpu, 0),
-    serial: Math.max(0, ...m.processCpu.filter((p) => SERIAL.has(p.name)).map((p) => p.cpu)),
+    serial: Math.max(0, ...m.processCpu.filter((p) => SERIAL.has(p.name)).map((p) => p.mainThread)),
   };
 }
 
@@ -610,7 +613,7 @@ function printReport(
   if (cpuRows.length > 0) {
     process.stdout.write(
       `\nCPU seconds, median run: the command's process tree (GNU time), the bench database's PostgreSQL backends, s3rver; ` +
-        `SERIAL = the most one single-threaded process used (pg_dump, a backend, lifeboat's Node); ` +
+        `SERIAL = the most one thread used of the work that cannot spread (pg_dump, a backend, the main thread of lifeboat's Node); ` +
         `FLOOR = max(SERIAL, (tree + backends) / cores): the least time those cores need for that work with S3 elsewhere, ` +
         `on this machine's ${CORES} and on ${ESTIMATE_CORES} (an estimate: it leaves out the pipeline's waits); ` +
         `DB APART = max(SERIAL, tree / ${CORES}): the same on ${CORES} cores with the database's backends on a server of their own, as RDS's are\n\n`,

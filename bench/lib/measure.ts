@@ -25,7 +25,18 @@ export interface Measured {
    * watched processes outside the tree (named by `watch`); up to one poll interval of each
    * process's last CPU is missed.
    */
-  readonly processCpu: ReadonlyArray<{ readonly name: string; readonly cpu: number }>;
+  readonly processCpu: ReadonlyArray<ProcessCpu>;
+}
+
+/** CPU seconds of one process: all its threads, and its main thread alone. */
+export interface ProcessCpu {
+  readonly name: string;
+  readonly cpu: number;
+  /**
+   * The main thread's: what cannot spread over cores. Less than `cpu` for a process with threads
+   * of its own (Node's thread pool compressing, zstd's workers).
+   */
+  readonly mainThread: number;
 }
 
 export interface MeasureOptions {
@@ -76,7 +87,7 @@ export async function measure(file: string, args: string[], options: MeasureOpti
   const names = new Map<number, string>();
   let target: number | undefined = gnuTime ? undefined : child.pid;
   // Last CPU seen of every process counted, by pid.
-  const cpuSeen = new Map<number, { name: string; cpu: number }>();
+  const cpuSeen = new Map<number, { name: string; cpu: number; mainThread: number }>();
   const preexisting = new Set(options.watch ? await childrenOf(options.watch.parent) : []);
   const trackCpu = async (pid: number, name: () => Promise<string | null>) => {
     let entry = cpuSeen.get(pid);
@@ -84,11 +95,13 @@ export async function measure(file: string, args: string[], options: MeasureOpti
       const n = await name();
       // Not (yet) a process to count: ask again at the next poll.
       if (n === null) return;
-      entry = { name: n, cpu: 0 };
+      entry = { name: n, cpu: 0, mainThread: 0 };
       cpuSeen.set(pid, entry);
     }
     const cpu = await cpuSeconds(pid);
     if (cpu !== null) entry.cpu = cpu;
+    const mainThread = await cpuSeconds(pid, pid);
+    if (mainThread !== null) entry.mainThread = mainThread;
   };
   let polling = true;
   const poll = async () => {
@@ -183,18 +196,25 @@ export async function measure(file: string, args: string[], options: MeasureOpti
   };
 }
 
-/** The fields of /proc/<pid>/stat after the command name (the 3rd field on), or null. */
-async function statFields(pid: number): Promise<string[] | null> {
+/**
+ * The fields of /proc/<pid>/stat (or of one of its threads, /proc/<pid>/task/<tid>/stat) after the
+ * command name (the 3rd field on), or null.
+ */
+async function statFields(pid: number, tid?: number): Promise<string[] | null> {
+  const file = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`;
   try {
-    return (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    return (await readFile(file, 'utf8')).split(') ')[1]!.split(' ');
   } catch {
     return null;
   }
 }
 
-/** User + system CPU seconds of a process so far (/proc/<pid>/stat, clock ticks of 1/100 s). */
-export async function cpuSeconds(pid: number | undefined): Promise<number | null> {
-  const fields = pid === undefined ? null : await statFields(pid);
+/**
+ * User + system CPU seconds of a process so far, or of its thread `tid` (/proc/<pid>/stat, clock
+ * ticks of 1/100 s).
+ */
+export async function cpuSeconds(pid: number | undefined, tid?: number): Promise<number | null> {
+  const fields = pid === undefined ? null : await statFields(pid, tid);
   return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : null;
 }
 
