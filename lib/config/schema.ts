@@ -203,6 +203,19 @@ export const DatabaseSchema = z
      * completes). @default 2 (the task's vCPUs)
      */
     dumpJobs: z.number().int().min(1).max(16).optional(),
+    /**
+     * Memory of the database's logical-dump function, in MB. Lambda gives a function CPU in
+     * proportion to its memory (one vCPU-second a second at 1,769 MB), and the dump's pipeline
+     * (pg_dump, the compressor's threads, the hash and upload) runs on as much CPU as it is given.
+     * Above 3,008 MB an account may need Lambda's memory limit raised first.
+     * @default 3008 (docs/deploy.md, the dump function's CPU)
+     */
+    dumpMemoryMB: z
+      .number()
+      .int({ error: 'expected whole MB' })
+      .min(1024, { error: 'at least 1024 MB: below that the dump gets under 0.58 of a vCPU' })
+      .max(10240, { error: "at most 10240 MB, Lambda's largest function" })
+      .optional(),
   })
   .strict()
   .superRefine((db, ctx) => {
@@ -631,6 +644,13 @@ export const EnvironmentConfigSchema = z
           path: ['databases', i, 'dumpJobs'],
           message:
             'applies to large databases only (their Fargate dump); the Lambda dump streams one archive',
+        });
+      }
+      if (db.dumpMemoryMB !== undefined && db.large) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['databases', i, 'dumpMemoryMB'],
+          message: 'applies to the Lambda dump only; a large database is dumped by a Fargate task',
         });
       }
       const policy = Object.hasOwn(cfg.policies, db.policy) ? cfg.policies[db.policy] : undefined;

@@ -33,6 +33,15 @@ export function imageExcludes(dockerfile: string): string[] {
 export const DUMP_ARCHITECTURE = Architecture.ARM_64;
 
 /**
+ * The logical-dump function's memory unless the database sets `dumpMemoryMB`. Lambda gives CPU in
+ * proportion to memory: 3,008 MB is 1.7 vCPU-seconds a second on the 2 cores a function sees up to
+ * that size, enough for pg_dump, the compressor and the upload to run side by side (at 1,024 MB
+ * they shared 0.58 of a core), and the most every account may configure without asking for more.
+ * Measured with `npm run bench:backup -- --cpu-limit` (bench/README.md).
+ */
+export const DEFAULT_DUMP_MEMORY_MB = 3008;
+
+/**
  * A container image built from one of the repository's Dockerfiles. Synth only stages and hashes
  * the (small) build context; the image is built by `cdk deploy`. One asset serves every function
  * and Fargate task that runs it.
@@ -157,7 +166,7 @@ export class LogicalDumpFunction extends Construct {
         tagOrDigest: props.image.asset.imageTag,
       }),
       architecture: DUMP_ARCHITECTURE,
-      memorySize: 1024,
+      memorySize: database.dumpMemoryMB ?? DEFAULT_DUMP_MEMORY_MB,
       timeout: Duration.minutes(15),
       // One dump of a database at a time; a second would only compete for the same server.
       reservedConcurrentExecutions: 1,

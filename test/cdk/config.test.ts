@@ -178,6 +178,21 @@ describe('environment configuration', () => {
       'account: expected a 12-digit AWS account id',
     ],
     [
+      'a dump function smaller than the dump was measured at',
+      (c: Draft) => (c.databases[0]!.dumpMemoryMB = 512),
+      'databases[0].dumpMemoryMB: at least 1024 MB: below that the dump gets under 0.58 of a vCPU',
+    ],
+    [
+      "a dump function larger than Lambda's largest",
+      (c: Draft) => (c.databases[0]!.dumpMemoryMB = 12288),
+      "databases[0].dumpMemoryMB: at most 10240 MB, Lambda's largest function",
+    ],
+    [
+      'a dump function memory for a large database (dumped by Fargate)',
+      (c: Draft) => Object.assign(c.databases[0]!, { large: true, dumpMemoryMB: 4096 }),
+      'databases[0].dumpMemoryMB: applies to the Lambda dump only; a large database is dumped by a Fargate task',
+    ],
+    [
       'a subnet id that is not one',
       (c: Draft) => (c.databases[0]!.subnetIds = ['subnet-1']),
       'databases[0].subnetIds[0]: expected a subnet id',

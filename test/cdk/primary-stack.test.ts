@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';
 import { SUPPORTED_PG_MAJORS } from '../../lib/config/schema.ts';
 import { VPC_ACCESS_ACTIONS } from '../../lib/constructs/lifeboat-function.ts';
@@ -182,11 +183,12 @@ describe('primary stack (dev)', () => {
       });
     });
 
-    it('runs the container image with 1 GB, 15 minutes, tracing, in the database network', () => {
+    it('runs the container image with 3,008 MB, 15 minutes, tracing, in the database network', () => {
+      expect(db.dumpMemoryMB).toBeUndefined();
       template.hasResourceProperties('AWS::Lambda::Function', {
         PackageType: 'Image',
         Architectures: ['arm64'],
-        MemorySize: 1024,
+        MemorySize: 3008,
         Timeout: 900,
         TracingConfig: { Mode: 'Active' },
         VpcConfig: { SubnetIds: db.subnetIds, SecurityGroupIds: [db.securityGroupId] },
@@ -317,5 +319,29 @@ describe('primary stack (dev)', () => {
       const binDirs = /LIFEBOAT_PG_BIN_DIRS=(\S+)/.exec(dockerfile)![1]!.split(':').sort();
       expect(binDirs).toEqual(SUPPORTED_PG_MAJORS.map((m) => `/usr/lib/postgresql/${m}/bin`).sort());
     });
+  });
+});
+
+describe('a database with dumpMemoryMB', () => {
+  // Lambda gives CPU in proportion to memory: a database can give its dump more (docs/deploy.md).
+  const input = structuredClone(ENVIRONMENTS.dev!);
+  input.databases![0]!.dumpMemoryMB = 5307;
+  let env: SynthesizedEnvironment;
+
+  beforeAll(() => {
+    env = synthesizeEnvironment('dev', input);
+  });
+  afterAll(() => env.dispose());
+
+  it('gets a logical-dump function of that size; the other functions keep theirs', () => {
+    const template = env.primaryTemplate;
+    const dump = onlyResource(template, 'AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp(`pg_dump of ${db.name} `),
+    });
+    expect(template.toJSON().Resources[dump].Properties.MemorySize).toBe(5307);
+    const sizes = Object.values(template.findResources('AWS::Lambda::Function')).map(
+      (f) => (f.Properties as { MemorySize?: number }).MemorySize,
+    );
+    expect(sizes.filter((m) => m === 5307)).toHaveLength(1);
   });
 });
