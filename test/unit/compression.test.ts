@@ -1,5 +1,5 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Duplex, Readable } from 'node:stream';
@@ -28,6 +28,7 @@ import { ConfigError, InvalidArgument } from '#core/shared/errors.ts';
 import { ENVIRONMENTS } from '../../lib/config/environments.ts';
 import { loadEnvironmentConfig } from '../../lib/config/load.ts';
 import type { EnvironmentConfigInput } from '../../lib/config/schema.ts';
+import { PROJECT_ROOT } from '../../lib/paths.ts';
 
 describe('compression settings', () => {
   it('reads method[:level], fills in the default level, and writes it back the same way', () => {
@@ -260,6 +261,51 @@ describe('zstd in process (zlib zstd: the path Lambda runs, where no zstd progra
 
     expect(c.description).toMatch(/^zstd -q -c -3 -T\d+$/);
     expect((await buffer(d.output)).equals(input)).toBe(true);
+  });
+
+  it("runs the logical-dump image's zstd wrapper as the image does: found on PATH, a child's stdout handed to it", async () => {
+    // The image (built only by `cdk deploy`) installs zstd behind the wrapper its Dockerfile writes
+    // with printf; render that wrapper here around this machine's zstd and put it first on PATH.
+    const dockerfile = await readFile(path.join(PROJECT_ROOT, 'functions/logical-dump/Dockerfile'), 'utf8');
+    const template = /printf '(#!\/bin\/sh\\nLD_LIBRARY_PATH=%s\/lib exec %s\/libexec\/zstd "\$@"\\n)'/.exec(
+      dockerfile,
+    )?.[1];
+    expect(template, 'the zstd wrapper of functions/logical-dump/Dockerfile').toBeDefined();
+    const root = await mkdtemp(path.join(tmpdir(), 'lifeboat-zstd-image-'));
+    try {
+      const dest = path.join(root, 'usr/lib/lifeboat-zstd');
+      const bin = path.join(root, 'usr/local/bin');
+      await mkdir(path.join(dest, 'libexec'), { recursive: true });
+      await mkdir(path.join(dest, 'lib'));
+      await mkdir(bin, { recursive: true });
+      await copyFile(
+        execFileSync('sh', ['-c', 'command -v zstd'], { encoding: 'utf8' }).trim(),
+        path.join(dest, 'libexec/zstd'),
+      );
+      await chmod(path.join(dest, 'libexec/zstd'), 0o755);
+      const wrapper = template!.replaceAll('%s', dest).replaceAll('\\n', '\n');
+      await writeFile(path.join(bin, 'zstd'), wrapper, { mode: 0o755 });
+      const env = { PATH: `${bin}:${process.env.PATH ?? ''}` };
+
+      expect(await findZstd(env)).toBe(path.join(bin, 'zstd'));
+      // As pg_dump's stdout is: a child process's pipe, which the wrapper's zstd reads directly.
+      const producer = spawn('sh', ['-c', `yes 'row of a dump' | head -c ${2 * BLOCK_BYTES}`], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const c = await startCompressor({ method: 'zstd', level: 2 }, producer.stdout, env, null);
+      const compressed = await buffer(c.output);
+      await c.done;
+
+      expect(c.description).toMatch(/^zstd -q -c -2 -T\d+$/);
+      const restored = execFileSync('zstd', ['-q', '-d', '-c'], {
+        input: compressed,
+        maxBuffer: 4 * BLOCK_BYTES,
+      });
+      expect(restored.length).toBe(2 * BLOCK_BYTES);
+      expect(restored.subarray(0, 15).toString()).toBe('row of a dump\nr');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 
   it('finds zlib zstd on a zlib that has it, and none on one that does not', () => {
