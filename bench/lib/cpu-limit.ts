@@ -5,13 +5,10 @@ import { access, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
  * processes use `vcpus` CPU-seconds per second in all, spread over however many cores they see.
  * That is how Lambda gives a function CPU: in proportion to its memory, one vCPU-second per second
  * at 1,769 MB, while the function sees 2 cores up to 3,008 MB (docs/deploy.md, the dump function's
- * memory). The database's backends stay outside it, as an RDS server's CPUs are not the function's.
+ * CPU). The database's backends stay outside it, as an RDS server's CPUs are not the function's.
  */
 export interface CpuLimit {
-  readonly vcpus: number;
-  /** The file a process writes its pid into to join the cgroup (its children follow). */
-  readonly procs: string;
-  /** The command that runs `file args` inside the cgroup. */
+  /** The command that runs `file args` inside the cgroup (its children follow). */
   wrap(file: string, args: readonly string[]): [string, string[]];
   remove(): Promise<void>;
 }
@@ -50,8 +47,6 @@ export async function createCpuLimit(
   }
   const procs = `${dir}/cgroup.procs`;
   return {
-    vcpus,
-    procs,
     // The shell joins the cgroup, then becomes the command (exec keeps its pid).
     wrap: (file, args) => ['/bin/sh', ['-c', 'echo $$ > "$0" && exec "$@"', procs, file, ...args]],
     async remove() {

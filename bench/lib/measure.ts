@@ -49,7 +49,8 @@ export interface MeasureOptions {
   readonly describeChild?: (argv: string[]) => string | null;
   /**
    * Processes outside the tree whose CPU counts too: children of `parent` (e.g. the PostgreSQL
-   * postmaster: its backends), named by `name` from their command line, null to ignore one.
+   * postmaster: its backends), named by `name` from their command line (null: not one to count,
+   * asked again at every poll).
    */
   readonly watch?: { readonly parent: number; readonly name: (argv: string[]) => string | null };
   /** Runs the command and its descendants under this CPU quota (GNU time itself outside it). */
