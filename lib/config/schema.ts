@@ -586,6 +586,19 @@ export const EnvironmentConfigSchema = z
     /** Whether an alarm may start a failover without a person approving it. @default false */
     automaticFailover: z.boolean().default(false),
     /**
+     * The most memory any lifeboat function is given, in MB, for an account whose Lambda limit is
+     * below 10,240 MB (some new accounts may configure 3,008 MB at most until the limit is raised).
+     * Functions that ask for more get this much, and less CPU with it: the logical-dump functions
+     * (3,008 MB unless `dumpMemoryMB`), verify-backup and the restore workflow's dump restore
+     * (4,096 MB). @default - no limit
+     */
+    functionMemoryLimitMB: z
+      .number()
+      .int({ error: 'expected whole MB' })
+      .min(3008, { error: 'at least 3008 MB, the limit of the most restricted accounts' })
+      .max(10240, { error: "at most 10240 MB, Lambda's largest function" })
+      .optional(),
+    /**
      * Where the temporary instances of restore tests run. Required when any database is
      * restore-tested (its policy has a verification schedule).
      */
@@ -644,6 +657,17 @@ export const EnvironmentConfigSchema = z
           path: ['databases', i, 'dumpJobs'],
           message:
             'applies to large databases only (their Fargate dump); the Lambda dump streams one archive',
+        });
+      }
+      if (
+        db.dumpMemoryMB !== undefined &&
+        cfg.functionMemoryLimitMB !== undefined &&
+        db.dumpMemoryMB > cfg.functionMemoryLimitMB
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['databases', i, 'dumpMemoryMB'],
+          message: `above functionMemoryLimitMB (${cfg.functionMemoryLimitMB})`,
         });
       }
       if (db.dumpMemoryMB !== undefined && db.large) {

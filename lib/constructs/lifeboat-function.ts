@@ -62,9 +62,23 @@ export interface FunctionDefaults {
   readonly logKey?: IKey | undefined;
   /** @default false */
   readonly sdkTracing?: boolean;
+  /**
+   * The most memory a function of the stack gets (the environment's `functionMemoryLimitMB`).
+   * @default - no limit
+   */
+  readonly memoryLimitMB?: number | undefined;
 }
 
 const functionDefaults = new WeakMap<Stack, FunctionDefaults>();
+
+/**
+ * The memory a function of `scope`'s stack gets when it asks for `wantedMB`: no more than the
+ * stack's `memoryLimitMB` (an account whose Lambda limit is lower, docs/deploy.md).
+ */
+export function functionMemory(scope: Construct, wantedMB: number): number {
+  const limit = functionDefaults.get(Stack.of(scope))?.memoryLimitMB;
+  return limit === undefined ? wantedMB : Math.min(wantedMB, limit);
+}
 
 /**
  * Sets the defaults of every LifeboatFunction created in `stack` afterwards, so that the stack
@@ -107,8 +121,8 @@ export class LifeboatFunction extends NodejsFunction {
       });
     super(scope, id, {
       timeout: Duration.seconds(60),
-      memorySize: 512,
       ...rest,
+      memorySize: functionMemory(scope, rest.memorySize ?? 512),
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       tracing: Tracing.ACTIVE,

@@ -12,7 +12,13 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { Database } from '../config/schema.ts';
 import { PROJECT_ROOT } from '../paths.ts';
-import { acknowledgeTracing, bindBucket, functionRole, grantDeadLetterKey } from './lifeboat-function.ts';
+import {
+  acknowledgeTracing,
+  bindBucket,
+  functionMemory,
+  functionRole,
+  grantDeadLetterKey,
+} from './lifeboat-function.ts';
 import { COMMON_ENV } from '../../functions/core/contracts/index.ts';
 
 /** Dockerfiles of the container-image functions, relative to the repository root (their build context). */
@@ -166,7 +172,8 @@ export class LogicalDumpFunction extends Construct {
         tagOrDigest: props.image.asset.imageTag,
       }),
       architecture: DUMP_ARCHITECTURE,
-      memorySize: database.dumpMemoryMB ?? DEFAULT_DUMP_MEMORY_MB,
+      // A database's own dumpMemoryMB is never above the limit (the configuration refuses it).
+      memorySize: functionMemory(this, database.dumpMemoryMB ?? DEFAULT_DUMP_MEMORY_MB),
       timeout: Duration.minutes(15),
       // One dump of a database at a time; a second would only compete for the same server.
       reservedConcurrentExecutions: 1,

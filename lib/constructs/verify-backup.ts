@@ -10,6 +10,7 @@ import { ARTIFACT_PREFIX, CATALOG_PREFIX } from '../../functions/core/catalog/ca
 import {
   acknowledgeTracing,
   bindBucket,
+  functionMemory,
   functionRole,
   grantDeadLetterKey,
   grantRepository,
@@ -78,7 +79,7 @@ export function imageFunction(scope: Construct, id: string, props: ImageFunction
       cmd: [props.handler],
     }),
     architecture: DUMP_ARCHITECTURE,
-    memorySize: props.memorySize,
+    memorySize: functionMemory(scope, props.memorySize),
     timeout: props.timeout,
     ephemeralStorageSize: props.ephemeralStorageSize,
     reservedConcurrentExecutions: props.reservedConcurrentExecutions,

@@ -68,6 +68,7 @@ export class DrStack extends Stack {
       logRetention,
       logKey: this.operationsKey.key,
       sdkTracing: config.tracing.sdkCalls,
+      memoryLimitMB: config.functionMemoryLimitMB,
     });
     this.vault = new BackupVault(this, 'Vault', { environment, settings: config.bucket });
 

@@ -89,6 +89,7 @@ export class PrimaryStack extends Stack {
       logRetention,
       logKey,
       sdkTracing: config.tracing.sdkCalls,
+      memoryLimitMB: config.functionMemoryLimitMB,
     });
     this.vault = new BackupVault(this, 'Vault', {
       environment,

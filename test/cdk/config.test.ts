@@ -193,6 +193,19 @@ describe('environment configuration', () => {
       'databases[0].dumpMemoryMB: applies to the Lambda dump only; a large database is dumped by a Fargate task',
     ],
     [
+      'a function memory limit below the most restricted accounts',
+      (c: Draft) => (c.functionMemoryLimitMB = 2048),
+      'functionMemoryLimitMB: at least 3008 MB, the limit of the most restricted accounts',
+    ],
+    [
+      "a dump function above the environment's memory limit",
+      (c: Draft) => {
+        c.functionMemoryLimitMB = 3008;
+        c.databases[0]!.dumpMemoryMB = 4096;
+      },
+      'databases[0].dumpMemoryMB: above functionMemoryLimitMB (3008)',
+    ],
+    [
       'a subnet id that is not one',
       (c: Draft) => (c.databases[0]!.subnetIds = ['subnet-1']),
       'databases[0].subnetIds[0]: expected a subnet id',

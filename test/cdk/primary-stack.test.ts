@@ -20,6 +20,20 @@ import {
 } from './template-helpers.ts';
 
 const config = loadEnvironmentConfig('dev');
+
+/** Description and memory of every Lambda function of some templates. */
+function functionSizes(...templates: Template[]): Array<{ Description?: string; MemorySize?: number }> {
+  return templates.flatMap((t) =>
+    Object.values(t.findResources('AWS::Lambda::Function')).map(
+      (f) => f.Properties as { Description?: string; MemorySize?: number },
+    ),
+  );
+}
+
+/** The memory of the functions whose description matches. */
+function memoryOf(all: ReturnType<typeof functionSizes>, pattern: RegExp): Array<number | undefined> {
+  return all.filter((f) => pattern.test(f.Description ?? '')).map((f) => f.MemorySize);
+}
 const db = config.databases[0]!;
 
 describe('primary stack (dev)', () => {
@@ -195,6 +209,13 @@ describe('primary stack (dev)', () => {
       });
     });
 
+    it("gives verify-backup and both regions' dump restores 4,096 MB when the environment sets no limit", () => {
+      const all = functionSizes(template, env.drTemplate);
+      expect(config.functionMemoryLimitMB).toBeUndefined();
+      expect(memoryOf(all, /verifies logical dumps/)).toEqual([4096]);
+      expect(memoryOf(all, /restores a logical dump into a new database/)).toEqual([4096, 4096]);
+    });
+
     it('has the environment the handler reads', () => {
       template.hasResourceProperties('AWS::Lambda::Function', {
         PackageType: 'Image',
@@ -343,5 +364,25 @@ describe('a database with dumpMemoryMB', () => {
       (f) => (f.Properties as { MemorySize?: number }).MemorySize,
     );
     expect(sizes.filter((m) => m === 5307)).toHaveLength(1);
+  });
+});
+
+describe('an account that may give a function at most 3,008 MB (functionMemoryLimitMB)', () => {
+  const input = { ...ENVIRONMENTS.dev!, functionMemoryLimitMB: 3008 };
+  let env: SynthesizedEnvironment;
+
+  beforeAll(() => {
+    env = synthesizeEnvironment('dev', input);
+  });
+  afterAll(() => env.dispose());
+
+  it('no function of either region asks for more; those that wanted more get the limit', () => {
+    const all = functionSizes(env.primaryTemplate, env.drTemplate);
+    expect(all.length).toBeGreaterThan(20);
+    for (const f of all) expect(f.MemorySize ?? 128, f.Description).toBeLessThanOrEqual(3008);
+    // verify-backup and the dump restore of both regions' restore workflows ask for 4,096 MB.
+    expect(memoryOf(all, /verifies logical dumps/)).toEqual([3008]);
+    expect(memoryOf(all, /restores a logical dump into a new database/)).toEqual([3008, 3008]);
+    expect(memoryOf(all, /pg_dump of /)).toEqual([3008]);
   });
 });
