@@ -165,7 +165,7 @@ export async function findZstd(env: NodeJS.ProcessEnv = process.env): Promise<st
 
 /**
  * zlib's zstd as Node 22.15+ has it (the Lambda runtime; not Node 20): the part lifeboat uses. Where
- * no `zstd` program is installed (Lambda's images have none), dumps are compressed and read with it.
+ * no `zstd` program is installed (the zip functions on Lambda), dumps are compressed and read with it.
  */
 export interface ZlibZstd {
   zstdCompress(
