@@ -76,6 +76,14 @@ export type Schedule = z.infer<typeof ScheduleSchema>;
 
 const count = z.number().int().min(0);
 
+/** A Lambda function's memory in MB, from `min` (and why not less) to Lambda's largest. */
+const lambdaMemoryMB = (min: number, why: string) =>
+  z
+    .number()
+    .int({ error: 'expected whole MB' })
+    .min(min, { error: `at least ${min} MB: ${why}` })
+    .max(10240, { error: "at most 10240 MB, Lambda's largest function" });
+
 export const RetentionSchema = z
   .object({
     daily: count,
@@ -210,12 +218,7 @@ export const DatabaseSchema = z
      * Above 3,008 MB an account may need Lambda's memory limit raised first.
      * @default 3008 (docs/deploy.md, the dump function's CPU)
      */
-    dumpMemoryMB: z
-      .number()
-      .int({ error: 'expected whole MB' })
-      .min(1024, { error: 'at least 1024 MB: below that the dump gets under 0.58 of a vCPU' })
-      .max(10240, { error: "at most 10240 MB, Lambda's largest function" })
-      .optional(),
+    dumpMemoryMB: lambdaMemoryMB(1024, 'below that the dump gets under 0.58 of a vCPU').optional(),
   })
   .strict()
   .superRefine((db, ctx) => {
@@ -592,12 +595,7 @@ export const EnvironmentConfigSchema = z
      * (3,008 MB unless `dumpMemoryMB`), verify-backup and the restore workflow's dump restore
      * (4,096 MB). @default - no limit
      */
-    functionMemoryLimitMB: z
-      .number()
-      .int({ error: 'expected whole MB' })
-      .min(3008, { error: 'at least 3008 MB, the limit of the most restricted accounts' })
-      .max(10240, { error: "at most 10240 MB, Lambda's largest function" })
-      .optional(),
+    functionMemoryLimitMB: lambdaMemoryMB(3008, 'the limit of the most restricted accounts').optional(),
     /**
      * Where the temporary instances of restore tests run. Required when any database is
      * restore-tested (its policy has a verification schedule).

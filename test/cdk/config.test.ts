@@ -195,7 +195,7 @@ describe('environment configuration', () => {
     [
       'a function memory limit below the most restricted accounts',
       (c: Draft) => (c.functionMemoryLimitMB = 2048),
-      'functionMemoryLimitMB: at least 3008 MB, the limit of the most restricted accounts',
+      'functionMemoryLimitMB: at least 3008 MB: the limit of the most restricted accounts',
     ],
     [
       "a dump function above the environment's memory limit",
